@@ -1,0 +1,118 @@
+package session
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// ErrInvalidMAC is returned (wrapped) for any string that is not a MAC address
+// in one of the notations access points send.
+var ErrInvalidMAC = errors.New("session: invalid MAC address")
+
+// MAC is a 48-bit IEEE 802 MAC address.
+type MAC [6]byte
+
+// ParseMAC accepts the notations access points put into RADIUS attributes and
+// redirect URLs: aa:bb:cc:dd:ee:ff, AA-BB-CC-DD-EE-FF (RFC 3580),
+// aabbccddeeff (hostapd), aabb.ccdd.eeff (Cisco), in any letter case.
+// Everything else, including EUI-64 and mixed separators, is rejected.
+func ParseMAC(s string) (MAC, error) {
+	var m MAC
+	var digits [12]byte
+	n := 0
+	switch len(s) {
+	case 12: // aabbccddeeff
+		copy(digits[:], s)
+		n = 12
+	case 14: // aabb.ccdd.eeff
+		for i := 0; i < len(s); i++ {
+			if i%5 == 4 {
+				if s[i] != '.' {
+					return m, fmt.Errorf("%w: %q: expected '.' at position %d", ErrInvalidMAC, truncate(s), i+1)
+				}
+				continue
+			}
+			digits[n] = s[i]
+			n++
+		}
+	case 17: // aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff
+		sep := s[2]
+		if sep != ':' && sep != '-' {
+			return m, fmt.Errorf("%w: %q: separator must be ':' or '-'", ErrInvalidMAC, truncate(s))
+		}
+		for i := 0; i < len(s); i++ {
+			if i%3 == 2 {
+				if s[i] != sep {
+					return m, fmt.Errorf("%w: %q: mixed or misplaced separators", ErrInvalidMAC, truncate(s))
+				}
+				continue
+			}
+			digits[n] = s[i]
+			n++
+		}
+	default:
+		return m, fmt.Errorf("%w: %q: want 12 hex digits as aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabbccddeeff or aabb.ccdd.eeff", ErrInvalidMAC, truncate(s))
+	}
+	if _, err := hex.Decode(m[:], digits[:n]); err != nil {
+		return MAC{}, fmt.Errorf("%w: %q: not hexadecimal", ErrInvalidMAC, truncate(s))
+	}
+	return m, nil
+}
+
+// truncate keeps hostile input from blowing up error messages and logs.
+func truncate(s string) string {
+	const limit = 32
+	if len(s) > limit {
+		return s[:limit] + "…"
+	}
+	return s
+}
+
+// String returns the normalised form, lower case with colons.
+func (m MAC) String() string {
+	const hexdigits = "0123456789abcdef"
+	b := make([]byte, 0, 17)
+	for i, x := range m {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hexdigits[x>>4], hexdigits[x&0x0f])
+	}
+	return string(b)
+}
+
+// LocallyAdministered reports whether the address is a locally administered
+// one, which is what phones use for their per-network random ("private") MAC.
+func (m MAC) LocallyAdministered() bool { return m[0]&0x02 != 0 }
+
+// Multicast reports whether the group bit is set; no device has such a source
+// address, so it is never a valid client.
+func (m MAC) Multicast() bool { return m[0]&0x01 != 0 }
+
+// IsZero reports whether m is the all-zero address.
+func (m MAC) IsZero() bool { return m == MAC{} }
+
+// MACKey is the keyed hash of a MAC address, hex encoded. It is how sessions
+// are found by device without the MAC itself ever being stored.
+type MACKey string
+
+// Hasher turns MAC addresses into MACKeys with HMAC-SHA256 under the site key.
+type Hasher struct{ key []byte }
+
+// NewHasher returns a Hasher for the given site key (at least 32 bytes).
+func NewHasher(siteKey []byte) (*Hasher, error) {
+	if len(siteKey) < 32 {
+		return nil, fmt.Errorf("session: site key has %d bytes, need at least 32", len(siteKey))
+	}
+	return &Hasher{key: append([]byte(nil), siteKey...)}, nil
+}
+
+// Key returns the MACKey of m.
+func (h *Hasher) Key(m MAC) MACKey {
+	mac := hmac.New(sha256.New, h.key)
+	mac.Write(m[:])
+	return MACKey(hex.EncodeToString(mac.Sum(nil)))
+}

@@ -1,0 +1,422 @@
+package session
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Policy says how long sessions live.
+type Policy struct {
+	// Lifetime is how long a session lives after sign-in.
+	Lifetime time.Duration
+	// IdleTimeout ends a session that no access point has reported for this
+	// long; zero disables it.
+	IdleTimeout time.Duration
+	// NetworkLifetime overrides Lifetime per network ID.
+	NetworkLifetime map[string]time.Duration
+}
+
+func (p Policy) lifetime(network string) time.Duration {
+	if d, ok := p.NetworkLifetime[network]; ok && d > 0 {
+		return d
+	}
+	return p.Lifetime
+}
+
+// MaxLifetime is the longest lifetime any session can get; tokens never live
+// longer, which bounds how long a retired signing key must keep verifying.
+func (p Policy) MaxLifetime() time.Duration {
+	max := p.Lifetime
+	for _, d := range p.NetworkLifetime {
+		if d > max {
+			max = d
+		}
+	}
+	return max
+}
+
+// Options are the collaborators of a Manager.
+type Options struct {
+	Store   Store
+	Tokens  *Tokens
+	SiteKey []byte
+	Policy  Policy
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Manager is the only place where sessions are created, found, moved and
+// revoked. Lookups are served from an in-memory index so that the RADIUS path
+// never waits on the store; every change is written to the store first.
+type Manager struct {
+	store  Store
+	tokens *Tokens
+	hasher *Hasher
+	sealer *sealer
+	uamKey []byte
+	policy Policy
+	now    func() time.Time
+	log    *slog.Logger
+
+	index index
+
+	// Activity from access points is written to the store in the background,
+	// coalesced per session, so that accepting a device costs no store I/O.
+	pendingMu sync.Mutex
+	pending   map[string]Activity
+	wake      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// CreateRequest describes a sign-in.
+type CreateRequest struct {
+	// MAC of the device, when the access point told us; HasMAC says whether.
+	MAC      MAC
+	HasMAC   bool
+	Network  string
+	Location string
+	AP       string
+}
+
+// LoadReport says what NewManager found in the store.
+type LoadReport struct {
+	Loaded   int
+	Rejected int // records whose token did not verify or match
+}
+
+// NewManager loads the live sessions of the store into the index. Records
+// whose sealed token does not open, verify, or match the record are left out:
+// a tampered store entry cannot grant access.
+func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
+	var rep LoadReport
+	if o.Store == nil || o.Tokens == nil {
+		return nil, rep, errors.New("session: manager needs a store and tokens")
+	}
+	hasher, err := NewHasher(o.SiteKey)
+	if err != nil {
+		return nil, rep, err
+	}
+	seal, err := newSealer(o.SiteKey)
+	if err != nil {
+		return nil, rep, fmt.Errorf("session: %w", err)
+	}
+	if o.Policy.Lifetime <= 0 {
+		return nil, rep, errors.New("session: policy lifetime must be positive")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	uam := hmac.New(sha256.New, o.SiteKey)
+	uam.Write([]byte("roamgate uam secret v1"))
+	m := &Manager{
+		store: o.Store, tokens: o.Tokens, hasher: hasher, sealer: seal, uamKey: uam.Sum(nil),
+		policy: o.Policy, now: o.Now, log: o.Logger,
+		pending: make(map[string]Activity),
+		wake:    make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	now := m.now()
+	err = o.Store.Live(ctx, now, func(r Record) error {
+		exp, err := m.verifyRecord(r)
+		if err != nil {
+			rep.Rejected++
+			m.log.Warn("session: stored session refused", "session", r.ID, "err", err)
+			return nil
+		}
+		m.index.put(&entry{s: r.Session, exp: exp})
+		rep.Loaded++
+		return nil
+	})
+	if err != nil {
+		return nil, rep, fmt.Errorf("session: load store: %w", err)
+	}
+	go m.flushLoop()
+	return m, rep, nil
+}
+
+// verifyRecord checks that a stored record carries a token we signed for
+// exactly this session and device, and returns the token's expiry, which is
+// what counts (not the record's Expires column).
+func (m *Manager) verifyRecord(r Record) (time.Time, error) {
+	tok, err := m.sealer.open(r.ID, r.SealedToken)
+	if err != nil {
+		return time.Time{}, err
+	}
+	c, err := m.tokens.Verify(tok)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if c.Subject != r.ID || c.MACKey != r.MACKey {
+		return time.Time{}, fmt.Errorf("%w: token was issued for another session or device", ErrTokenClaims)
+	}
+	return c.ExpiresAt.Time, nil
+}
+
+// Close stops the background writer after flushing pending activity. It does
+// not close the store.
+func (m *Manager) Close() error {
+	m.closeOnce.Do(func() { close(m.stop) })
+	<-m.done
+	return nil
+}
+
+// Hasher returns the MAC hasher of the site.
+func (m *Manager) Hasher() *Hasher { return m.hasher }
+
+// Policy returns the session policy.
+func (m *Manager) Policy() Policy { return m.policy }
+
+// Now returns the manager's clock reading.
+func (m *Manager) Now() time.Time { return m.now() }
+
+// Create signs a device in. If the device already has a live session, that
+// session is returned with a fresh token (sign-in is idempotent and never
+// extends a session). The session is durable when Create returns.
+func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, string, error) {
+	var key MACKey
+	if req.HasMAC {
+		if req.MAC.Multicast() || req.MAC.IsZero() {
+			return Session{}, "", fmt.Errorf("%w: %s is not a device address", ErrInvalidMAC, req.MAC)
+		}
+		key = m.hasher.Key(req.MAC)
+		if s, err := m.byKey(key); err == nil {
+			tok, err := m.tokens.Issue(s)
+			return s, tok, err
+		}
+	}
+	id, err := newID()
+	if err != nil {
+		return Session{}, "", fmt.Errorf("session: create: %w", err)
+	}
+	now := m.now().UTC().Truncate(time.Second)
+	s := Session{
+		ID: id, MACKey: key, RandomMAC: req.HasMAC && req.MAC.LocallyAdministered(),
+		Network: req.Network, Location: req.Location, CurrentLocation: req.Location, AP: req.AP,
+		Created: now, Expires: now.Add(m.policy.lifetime(req.Network)), LastSeen: now,
+	}
+	tok, err := m.tokens.Issue(s)
+	if err != nil {
+		return Session{}, "", err
+	}
+	sealed, err := m.sealer.seal(id, tok)
+	if err != nil {
+		return Session{}, "", fmt.Errorf("session: create: %w", err)
+	}
+	if err := m.store.Create(ctx, Record{Session: s, SealedToken: sealed}); err != nil {
+		return Session{}, "", fmt.Errorf("session: create: %w", err)
+	}
+	m.index.put(&entry{s: s, exp: s.Expires})
+	return s, tok, nil
+}
+
+// ByMAC returns the live session of a device: the RADIUS hot path. It does
+// no I/O. Errors: ErrNotFound, ErrRevoked, ErrExpired.
+func (m *Manager) ByMAC(mac MAC) (Session, error) {
+	return m.byKey(m.hasher.Key(mac))
+}
+
+// ByMACKey is ByMAC for an already hashed address.
+func (m *Manager) ByMACKey(key MACKey) (Session, error) { return m.byKey(key) }
+
+func (m *Manager) byKey(key MACKey) (Session, error) {
+	if key == "" {
+		return Session{}, ErrNotFound
+	}
+	return m.live(m.index.byMAC(key))
+}
+
+// ByID returns the live session with the given ID.
+func (m *Manager) ByID(id string) (Session, error) {
+	if !ValidID(id) {
+		return Session{}, ErrNotFound
+	}
+	return m.live(m.index.byID(id))
+}
+
+// FromToken verifies a token and returns its live session.
+func (m *Manager) FromToken(token string) (Session, error) {
+	c, err := m.tokens.Verify(token)
+	if err != nil {
+		return Session{}, err
+	}
+	return m.ByID(c.Subject)
+}
+
+func (m *Manager) live(e *entry) (Session, error) {
+	if e == nil {
+		return Session{}, ErrNotFound
+	}
+	if e.s.Revoked {
+		return e.s, ErrRevoked
+	}
+	now := m.now()
+	if !now.Before(e.exp) || m.idle(e.s, now) {
+		return e.s, ErrExpired
+	}
+	return e.s, nil
+}
+
+func (m *Manager) idle(s Session, now time.Time) bool {
+	return m.policy.IdleTimeout > 0 && now.Sub(s.LastSeen) > m.policy.IdleTimeout
+}
+
+// TimeLeft is how long s has until it ends by lifetime.
+func (m *Manager) TimeLeft(s Session) time.Duration {
+	if d := s.Expires.Sub(m.now()); d > 0 {
+		return d
+	}
+	return 0
+}
+
+// Rebind moves the live session of token to a new MAC, for a device that
+// arrives with a valid session cookie but a new (rotated or per-SSID) MAC. It
+// returns the session and a new token bound to the new MAC.
+func (m *Manager) Rebind(ctx context.Context, token string, mac MAC) (Session, string, error) {
+	s, err := m.FromToken(token)
+	if err != nil {
+		return Session{}, "", err
+	}
+	if mac.Multicast() || mac.IsZero() {
+		return Session{}, "", fmt.Errorf("%w: %s is not a device address", ErrInvalidMAC, mac)
+	}
+	old := s.MACKey
+	s.MACKey = m.hasher.Key(mac)
+	s.RandomMAC = mac.LocallyAdministered()
+	tok, err := m.tokens.Issue(s)
+	if err != nil {
+		return Session{}, "", err
+	}
+	sealed, err := m.sealer.seal(s.ID, tok)
+	if err != nil {
+		return Session{}, "", fmt.Errorf("session: rebind: %w", err)
+	}
+	if err := m.store.Rebind(ctx, s.ID, s.MACKey, s.RandomMAC, sealed); err != nil {
+		return Session{}, "", fmt.Errorf("session: rebind: %w", err)
+	}
+	m.index.rebind(s.ID, old, s.MACKey, s.RandomMAC)
+	return s, tok, nil
+}
+
+// Seen records that an access point reported the session (an accepted
+// association or accounting). A change of location counts as a roam. The
+// index is updated at once, the store in the background.
+func (m *Manager) Seen(id string, a Activity) (Session, error) {
+	if a.At.IsZero() {
+		a.At = m.now()
+	}
+	s, ok := m.index.touch(id, a)
+	if !ok {
+		return Session{}, ErrNotFound
+	}
+	m.pendingMu.Lock()
+	m.pending[id] = a
+	m.pendingMu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+	return s, nil
+}
+
+func (m *Manager) flushLoop() {
+	defer close(m.done)
+	for {
+		select {
+		case <-m.wake:
+			m.flush()
+		case <-m.stop:
+			m.flush()
+			return
+		}
+	}
+}
+
+func (m *Manager) flush() {
+	m.pendingMu.Lock()
+	batch := m.pending
+	m.pending = make(map[string]Activity, len(batch))
+	m.pendingMu.Unlock()
+	for id := range batch {
+		e := m.index.byID(id)
+		if e == nil {
+			continue
+		}
+		// Write the index's view: it has the roam count and the newest values.
+		a := Activity{At: e.s.LastSeen, Location: e.s.CurrentLocation, AP: e.s.AP,
+			InputOctets: e.s.InputOctets, OutputOctets: e.s.OutputOctets}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := m.store.Touch(ctx, id, a, e.s.Roams)
+		cancel()
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			m.log.Warn("session: store activity", "session", id, "err", err)
+		}
+	}
+}
+
+// Revoke ends a session everywhere.
+func (m *Manager) Revoke(ctx context.Context, id string) error {
+	if !ValidID(id) {
+		return ErrNotFound
+	}
+	if err := m.store.Revoke(ctx, id); err != nil {
+		return fmt.Errorf("session: revoke: %w", err)
+	}
+	m.index.revoke(id)
+	return nil
+}
+
+// Sweep drops ended sessions (lifetime over, idle, revoked) from the index and
+// deletes them from the store. It returns how many left the index.
+func (m *Manager) Sweep(ctx context.Context) (int, error) {
+	now := m.now()
+	n := m.index.drop(func(e *entry) bool {
+		return e.s.Revoked || !now.Before(e.exp) || m.idle(e.s, now)
+	})
+	if _, err := m.store.DeleteEnded(ctx, now); err != nil {
+		return n, fmt.Errorf("session: sweep: %w", err)
+	}
+	return n, nil
+}
+
+// Stats are counts of live sessions.
+type Stats struct {
+	Active     int
+	ByLocation map[string]int
+	ByNetwork  map[string]int
+}
+
+// Stats counts the live sessions by current location and network.
+func (m *Manager) Stats() Stats {
+	now := m.now()
+	st := Stats{ByLocation: map[string]int{}, ByNetwork: map[string]int{}}
+	m.index.each(func(e *entry) {
+		if e.s.Revoked || !now.Before(e.exp) || m.idle(e.s, now) {
+			return
+		}
+		st.Active++
+		st.ByLocation[e.s.CurrentLocation]++
+		st.ByNetwork[e.s.Network]++
+	})
+	return st
+}
+
+// UAMSecret is the session's password for UAM logins at access points that
+// ask RADIUS (PAP/CHAP): derived, never stored, and not the token.
+func (m *Manager) UAMSecret(id string) string {
+	mac := hmac.New(sha256.New, m.uamKey)
+	mac.Write([]byte(id))
+	return hex.EncodeToString(mac.Sum(nil))[:24]
+}

@@ -1,0 +1,110 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"time"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound = errors.New("session: not found")
+	ErrExpired  = errors.New("session: expired")
+	ErrRevoked  = errors.New("session: revoked")
+	ErrExists   = errors.New("session: already exists")
+)
+
+// Session is one citizen's device being online. It holds no MAC address, IP
+// address or token in the clear.
+type Session struct {
+	// ID is a random 128-bit identifier, 32 hex digits.
+	ID string
+	// MACKey is the keyed hash of the device's current MAC; empty when the
+	// access point did not tell us the MAC.
+	MACKey MACKey
+	// RandomMAC records that the MAC is locally administered (a phone's
+	// private address), so a change of MAC is expected rather than suspicious.
+	RandomMAC bool
+	// Network and Location are where the session started.
+	Network  string
+	Location string
+	// CurrentLocation and AP are where the device was seen last.
+	CurrentLocation string
+	AP              string
+	Created         time.Time
+	Expires         time.Time
+	LastSeen        time.Time
+	InputOctets     uint64
+	OutputOctets    uint64
+	// Roams counts the moves to another location.
+	Roams   int
+	Revoked bool
+}
+
+// Record is what a Store keeps: the session and its token, sealed with a key
+// derived from the site key so that the token is not on disk in the clear.
+type Record struct {
+	Session
+	SealedToken []byte
+}
+
+// Activity is an observation of a session from an access point.
+type Activity struct {
+	At           time.Time
+	Location     string
+	AP           string
+	InputOctets  uint64
+	OutputOctets uint64
+}
+
+// Store keeps sessions durably. Implementations must be safe for concurrent
+// use, and Create must not return before the record is durable: a sign-in is
+// acknowledged only after it is committed. Every Store passes
+// session/storetest.
+type Store interface {
+	// Create stores a new record; ErrExists if the ID is taken.
+	Create(ctx context.Context, r Record) error
+	// Get returns the record with the given ID or ErrNotFound.
+	Get(ctx context.Context, id string) (Record, error)
+	// Rebind moves a session to a new MAC key and token; ErrNotFound if absent.
+	Rebind(ctx context.Context, id string, key MACKey, random bool, sealedToken []byte) error
+	// Touch records activity; CurrentLocation, AP and LastSeen are replaced,
+	// Roams is set to roams, octets are replaced when non-zero.
+	Touch(ctx context.Context, id string, a Activity, roams int) error
+	// Revoke marks a session revoked; ErrNotFound if absent.
+	Revoke(ctx context.Context, id string) error
+	// DeleteEnded removes sessions that expired before the given time or
+	// were revoked, and returns how many.
+	DeleteEnded(ctx context.Context, before time.Time) (int, error)
+	// Live calls fn for every session that is not revoked and expires after
+	// now, in no particular order; it stops at fn's first error.
+	Live(ctx context.Context, now time.Time, fn func(Record) error) error
+	// Close releases the store.
+	Close() error
+}
+
+// newID returns a random 128-bit session ID.
+func newID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// ValidID reports whether s has the shape of a session ID, so that hostile
+// input is refused before it reaches a store.
+func ValidID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
