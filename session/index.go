@@ -55,6 +55,38 @@ func (x *index) store(e *entry) {
 	}
 }
 
+// load adds an entry read from the store at start-up. Two stored sessions
+// can carry the same MAC key (a device whose session went idle signed in
+// again; a session was rebound to a MAC another session had) and a store
+// returns them in no particular order, so the MAC goes to the session the
+// device was seen with last, not to whichever was read last.
+func (x *index) load(e *entry) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if e.s.MACKey != "" {
+		if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
+			// e is reachable by ID (and token) only.
+			if _, loaded := x.ids.Swap(e.s.ID, e); !loaded {
+				x.count.Add(1)
+			}
+			return
+		}
+	}
+	x.store(e)
+}
+
+// seenLater reports whether a was seen after b, breaking ties by creation
+// and then by ID so that the outcome never depends on order.
+func seenLater(a, b Session) bool {
+	switch {
+	case !a.LastSeen.Equal(b.LastSeen):
+		return a.LastSeen.After(b.LastSeen)
+	case !a.Created.Equal(b.Created):
+		return a.Created.After(b.Created)
+	}
+	return a.ID > b.ID
+}
+
 // update replaces the entry of id with f's result, keeping MAC mappings.
 func (x *index) update(id string, f func(s *Session)) (Session, bool) {
 	x.mu.Lock()

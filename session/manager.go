@@ -136,7 +136,7 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 			m.log.Warn("session: stored session refused", "session", r.ID, "err", err)
 			return nil
 		}
-		m.index.put(&entry{s: r.Session, exp: exp})
+		m.index.load(&entry{s: r.Session, exp: exp})
 		rep.Loaded++
 		return nil
 	})

@@ -1,0 +1,92 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// nopStore is enough of a Store to start a Manager whose index the benchmark
+// fills directly: the hot path never touches the store.
+type nopStore struct{}
+
+func (nopStore) Create(context.Context, Record) error                       { return nil }
+func (nopStore) Get(context.Context, string) (Record, error)                { return Record{}, ErrNotFound }
+func (nopStore) Rebind(context.Context, string, MACKey, bool, []byte) error { return nil }
+func (nopStore) Touch(context.Context, string, Activity, int) error         { return nil }
+func (nopStore) Revoke(context.Context, string) error                       { return nil }
+func (nopStore) DeleteEnded(context.Context, time.Time) (int, error)        { return 0, nil }
+func (nopStore) Live(context.Context, time.Time, func(Record) error) error  { return nil }
+func (nopStore) Close() error                                               { return nil }
+
+// benchManager returns a Manager with n live sessions in its index and their
+// MACs.
+func benchManager(b *testing.B, n int) (*Manager, []MAC) {
+	b.Helper()
+	now := time.Now()
+	ring, err := OpenKeyRing(b.TempDir(), 24*time.Hour, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := make([]byte, 32)
+	m, _, err := NewManager(context.Background(), Options{
+		Store: nopStore{}, Tokens: NewTokens(ring, "iss", "aud", nil), SiteKey: key,
+		Policy: Policy{Lifetime: 4 * time.Hour, IdleTimeout: time.Hour},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	macs := make([]MAC, n)
+	for i := range macs {
+		macs[i] = MAC{0xda, 0xa1, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
+		id := fmt.Sprintf("%032x", i)
+		s := Session{ID: id, MACKey: m.hasher.Key(macs[i]), RandomMAC: true, Network: "wifi4eu",
+			Location: "bahnhof", CurrentLocation: "bahnhof", Created: now, Expires: now.Add(4 * time.Hour), LastSeen: now}
+		m.index.put(&entry{s: s, exp: s.Expires})
+	}
+	if got := m.index.count.Load(); got != int64(n) {
+		b.Fatalf("index holds %d sessions, want %d", got, n)
+	}
+	return m, macs
+}
+
+// BenchmarkByMAC is the RADIUS MAC-auth hot path with 100k sessions in the
+// index: hash the MAC, look it up, check the session is live.
+func BenchmarkByMAC(b *testing.B) {
+	const sessions = 100_000
+	m, macs := benchManager(b, sessions)
+	b.Run("hit", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := m.ByMAC(macs[i%sessions]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("miss", func(b *testing.B) {
+		b.ReportAllocs()
+		unknown := MAC{0x02, 0xff, 0xff, 0xff, 0xff, 0xff}
+		for b.Loop() {
+			if _, err := m.ByMAC(unknown); err != ErrNotFound {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if _, err := m.ByMAC(macs[i%sessions]); err != nil {
+					b.Error(err)
+					return
+				}
+				i += 7
+			}
+		})
+	})
+}

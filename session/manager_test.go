@@ -1,0 +1,924 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"roamgate/session"
+	"roamgate/session/sqlite"
+)
+
+// harness is a Manager on a real SQLite store in a temporary data directory,
+// with a clock the test moves.
+type harness struct {
+	dir    string
+	dbPath string
+	clock  *clock
+	policy session.Policy
+	key    []byte
+	ring   *session.KeyRing
+	tokens *session.Tokens
+	store  session.Store
+	m      *session.Manager
+	// wrap, when set, wraps the store the manager gets.
+	wrap func(session.Store) session.Store
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func defaultPolicy() session.Policy {
+	return session.Policy{Lifetime: 4 * time.Hour, IdleTimeout: 30 * time.Minute,
+		NetworkLifetime: map[string]time.Duration{"city": 12 * time.Hour}}
+}
+
+func newHarness(t *testing.T, p session.Policy) *harness {
+	t.Helper()
+	h := &harness{dir: t.TempDir(), clock: newClock(), policy: p}
+	h.dbPath = filepath.Join(h.dir, "sessions.db")
+	var err error
+	if h.key, err = session.LoadOrCreateSiteKey(h.dir); err != nil {
+		t.Fatal(err)
+	}
+	if h.ring, err = session.OpenKeyRing(h.dir, p.MaxLifetime(), h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.tokens = session.NewTokens(h.ring, issuer, audience, h.clock.Now)
+	h.start(t)
+	t.Cleanup(func() { h.stop(t) })
+	return h
+}
+
+// start opens the store and a manager on it.
+func (h *harness) start(t *testing.T) session.LoadReport {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), h.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.store = st
+	var use session.Store = st
+	if h.wrap != nil {
+		use = h.wrap(st)
+	}
+	m, rep, err := session.NewManager(context.Background(), session.Options{
+		Store: use, Tokens: h.tokens, SiteKey: h.key, Policy: h.policy, Now: h.clock.Now, Logger: quiet,
+	})
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	h.m = m
+	return rep
+}
+
+// stop closes the manager (flushing activity) and the store.
+func (h *harness) stop(t *testing.T) {
+	t.Helper()
+	if h.m == nil {
+		return
+	}
+	if err := h.m.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := h.store.Close(); err != nil {
+		t.Error(err)
+	}
+	h.m, h.store = nil, nil
+}
+
+// restart is a gateway restart on the same data directory.
+func (h *harness) restart(t *testing.T) session.LoadReport {
+	t.Helper()
+	h.stop(t)
+	return h.start(t)
+}
+
+// sql runs statements on the database while the store is closed: someone
+// editing the file behind roamgate's back.
+func (h *harness) sql(t *testing.T, query string, args ...any) {
+	t.Helper()
+	db, err := sql.Open("sqlite", h.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	res, err := db.Exec(query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		t.Fatalf("%s: changed nothing", query)
+	}
+}
+
+func mustMAC(t testing.TB, s string) session.MAC {
+	t.Helper()
+	m, err := session.ParseMAC(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func (h *harness) create(t *testing.T, mac string, network, location string) (session.Session, string) {
+	t.Helper()
+	req := session.CreateRequest{Network: network, Location: location, AP: "ap-" + location}
+	if mac != "" {
+		req.MAC, req.HasMAC = mustMAC(t, mac), true
+	}
+	s, tok, err := h.m.Create(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return s, tok
+}
+
+func TestManagerCreateAndFind(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	now := h.clock.Now()
+	mac := mustMAC(t, "DA-A1-19-12-34-56") // a phone's private address
+	s, tok, err := h.m.Create(context.Background(), session.CreateRequest{
+		MAC: mac, HasMAC: true, Network: "wifi4eu", Location: "bahnhof", AP: "ap-7",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !session.ValidID(s.ID) {
+		t.Errorf("ID %q is not a session ID", s.ID)
+	}
+	want := session.Session{
+		ID: s.ID, MACKey: h.m.Hasher().Key(mac), RandomMAC: true,
+		Network: "wifi4eu", Location: "bahnhof", CurrentLocation: "bahnhof", AP: "ap-7",
+		Created: now, Expires: now.Add(4 * time.Hour), LastSeen: now,
+	}
+	if s != want {
+		t.Errorf("Create = %+v\nwant     %+v", s, want)
+	}
+
+	lookups := []struct {
+		name string
+		find func() (session.Session, error)
+	}{
+		{"ByMAC", func() (session.Session, error) { return h.m.ByMAC(mac) }},
+		{"ByMAC other notation", func() (session.Session, error) { return h.m.ByMAC(mustMAC(t, "daa1.1912.3456")) }},
+		{"ByMACKey", func() (session.Session, error) { return h.m.ByMACKey(want.MACKey) }},
+		{"ByID", func() (session.Session, error) { return h.m.ByID(s.ID) }},
+		{"FromToken", func() (session.Session, error) { return h.m.FromToken(tok) }},
+	}
+	for _, l := range lookups {
+		t.Run(l.name, func(t *testing.T) {
+			got, err := l.find()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("got %+v, want %+v", got, want)
+			}
+		})
+	}
+
+	t.Run("token", func(t *testing.T) {
+		c, err := h.tokens.Verify(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Subject != s.ID || c.MACKey != want.MACKey || !c.ExpiresAt.Equal(want.Expires) {
+			t.Errorf("claims sub=%s mk=%s exp=%v", c.Subject, c.MACKey, c.ExpiresAt)
+		}
+	})
+	t.Run("stored without MAC or token in the clear", func(t *testing.T) {
+		r, err := h.store.Get(context.Background(), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Session != want {
+			t.Errorf("stored %+v, want %+v", r.Session, want)
+		}
+		if bytes.Contains(r.SealedToken, []byte(tok)) || bytes.Contains(r.SealedToken, []byte(strings.Split(tok, ".")[1])) {
+			t.Error("the stored token is in the clear")
+		}
+		for _, form := range []string{"daa119123456", "da:a1:19:12:34:56"} {
+			if strings.Contains(string(r.MACKey), form) {
+				t.Error("the stored MAC key contains the MAC")
+			}
+		}
+	})
+	t.Run("misses", func(t *testing.T) {
+		if _, err := h.m.ByMAC(mustMAC(t, "da:a1:19:12:34:57")); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("ByMAC of another device: %v, want ErrNotFound", err)
+		}
+		for _, id := range []string{"", "nope", strings.ToUpper(s.ID), "ffffffffffffffffffffffffffffffff"} {
+			if _, err := h.m.ByID(id); !errors.Is(err, session.ErrNotFound) {
+				t.Errorf("ByID(%q): %v, want ErrNotFound", id, err)
+			}
+		}
+		if _, err := h.m.ByMACKey(""); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("ByMACKey(\"\"): %v, want ErrNotFound", err)
+		}
+		if _, err := h.m.FromToken("garbage"); !errors.Is(err, session.ErrTokenMalformed) {
+			t.Errorf("FromToken(garbage): %v, want ErrTokenMalformed", err)
+		}
+	})
+}
+
+func TestManagerCreateVariants(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	ctx := context.Background()
+	t.Run("without MAC", func(t *testing.T) {
+		s, tok, err := h.m.Create(ctx, session.CreateRequest{Network: "wifi4eu", Location: "rathaus"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.MACKey != "" || s.RandomMAC {
+			t.Errorf("session without MAC has MACKey %q RandomMAC %v", s.MACKey, s.RandomMAC)
+		}
+		if got, err := h.m.FromToken(tok); err != nil || got.ID != s.ID {
+			t.Errorf("FromToken = %s, %v", got.ID, err)
+		}
+	})
+	t.Run("global MAC is not random", func(t *testing.T) {
+		s, _ := h.create(t, "00:1a:2b:3c:4d:5e", "wifi4eu", "bahnhof")
+		if s.RandomMAC {
+			t.Error("a vendor MAC is recorded as random")
+		}
+	})
+	t.Run("network lifetime", func(t *testing.T) {
+		s, _ := h.create(t, "02:00:00:00:00:01", "city", "stadtpark")
+		if got := s.Expires.Sub(s.Created); got != 12*time.Hour {
+			t.Errorf("lifetime on network city = %v, want 12h", got)
+		}
+		if got := h.m.TimeLeft(s); got != 12*time.Hour {
+			t.Errorf("TimeLeft = %v, want 12h", got)
+		}
+	})
+	for _, mac := range []string{"01:00:5e:00:00:fb", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"} {
+		t.Run("refused "+mac, func(t *testing.T) {
+			_, _, err := h.m.Create(ctx, session.CreateRequest{MAC: mustMAC(t, mac), HasMAC: true, Network: "wifi4eu"})
+			if !errors.Is(err, session.ErrInvalidMAC) {
+				t.Errorf("Create: %v, want ErrInvalidMAC", err)
+			}
+		})
+	}
+	n := 0
+	if err := h.store.Live(ctx, h.clock.Now(), func(session.Record) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("store holds %d live sessions, want 3", n)
+	}
+}
+
+func TestManagerSameMACSameSession(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	s1, tok1 := h.create(t, "da:a1:19:00:00:01", "wifi4eu", "bahnhof")
+	h.clock.Advance(10 * time.Minute)
+	s2, tok2 := h.create(t, "DAA119000001", "wifi4eu", "stadtpark")
+	if s2.ID != s1.ID {
+		t.Fatalf("second sign-in made session %s, want the existing %s", s2.ID, s1.ID)
+	}
+	if !s2.Expires.Equal(s1.Expires) {
+		t.Errorf("second sign-in moved the expiry from %v to %v", s1.Expires, s2.Expires)
+	}
+	if tok2 == tok1 {
+		t.Error("second sign-in returned the same token")
+	}
+	for i, tok := range []string{tok1, tok2} {
+		if got, err := h.m.FromToken(tok); err != nil || got.ID != s1.ID {
+			t.Errorf("token %d: %s, %v", i+1, got.ID, err)
+		}
+	}
+	n := 0
+	h.store.Live(context.Background(), h.clock.Now(), func(session.Record) error { n++; return nil })
+	if n != 1 {
+		t.Errorf("store holds %d sessions, want 1", n)
+	}
+}
+
+func TestManagerExpiry(t *testing.T) {
+	const lifetime, idle = 4 * time.Hour, 30 * time.Minute
+	tests := []struct {
+		name    string
+		policy  session.Policy
+		steps   []time.Duration // Seen after each step
+		then    time.Duration
+		wantErr error
+	}{
+		{"before lifetime", session.Policy{Lifetime: lifetime}, nil, lifetime - time.Second, nil},
+		{"at lifetime", session.Policy{Lifetime: lifetime}, nil, lifetime, session.ErrExpired},
+		{"after lifetime", session.Policy{Lifetime: lifetime}, nil, lifetime + time.Hour, session.ErrExpired},
+		{"idle up to the timeout", session.Policy{Lifetime: lifetime, IdleTimeout: idle}, nil, idle, nil},
+		{"idle past the timeout", session.Policy{Lifetime: lifetime, IdleTimeout: idle}, nil, idle + time.Second, session.ErrExpired},
+		{"activity keeps it alive", session.Policy{Lifetime: lifetime, IdleTimeout: idle},
+			[]time.Duration{20 * time.Minute, 20 * time.Minute, 20 * time.Minute}, 20 * time.Minute, nil},
+		{"activity does not extend the lifetime", session.Policy{Lifetime: lifetime, IdleTimeout: idle},
+			[]time.Duration{29 * time.Minute, 29 * time.Minute, 29 * time.Minute, 29 * time.Minute, 29 * time.Minute, 29 * time.Minute, 29 * time.Minute, 29 * time.Minute},
+			29 * time.Minute, session.ErrExpired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.policy)
+			mac := mustMAC(t, "da:a1:19:00:00:02")
+			s, tok := h.create(t, mac.String(), "wifi4eu", "bahnhof")
+			for _, d := range tt.steps {
+				h.clock.Advance(d)
+				if _, err := h.m.Seen(s.ID, session.Activity{Location: "bahnhof"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.clock.Advance(tt.then)
+			for name, find := range map[string]func() (session.Session, error){
+				"ByMAC":     func() (session.Session, error) { return h.m.ByMAC(mac) },
+				"ByID":      func() (session.Session, error) { return h.m.ByID(s.ID) },
+				"FromToken": func() (session.Session, error) { return h.m.FromToken(tok) },
+			} {
+				_, err := find()
+				if tt.wantErr == nil && err != nil {
+					t.Errorf("%s: %v, want live", name, err)
+				}
+				// FromToken may fail on the token itself once it has expired.
+				if tt.wantErr != nil && !errors.Is(err, tt.wantErr) && !(name == "FromToken" && errors.Is(err, session.ErrTokenExpired)) {
+					t.Errorf("%s: %v, want %v", name, err, tt.wantErr)
+				}
+			}
+			st := h.m.Stats()
+			if live := tt.wantErr == nil; (st.Active == 1) != live {
+				t.Errorf("Stats.Active = %d with the session live=%v", st.Active, live)
+			}
+		})
+	}
+}
+
+func TestManagerExpiredMACSignsInAgain(t *testing.T) {
+	h := newHarness(t, session.Policy{Lifetime: time.Hour})
+	s1, _ := h.create(t, "da:a1:19:00:00:03", "wifi4eu", "bahnhof")
+	h.clock.Advance(time.Hour)
+	s2, _ := h.create(t, "da:a1:19:00:00:03", "wifi4eu", "bahnhof")
+	if s2.ID == s1.ID {
+		t.Fatal("an expired session was handed out again")
+	}
+	if got, err := h.m.ByMAC(mustMAC(t, "da:a1:19:00:00:03")); err != nil || got.ID != s2.ID {
+		t.Errorf("ByMAC = %s, %v; want the new session %s", got.ID, err, s2.ID)
+	}
+	if !s2.Expires.Equal(h.clock.Now().Add(time.Hour)) {
+		t.Errorf("new session expires %v", s2.Expires)
+	}
+}
+
+func TestManagerRevoke(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	ctx := context.Background()
+	mac := mustMAC(t, "da:a1:19:00:00:04")
+	s, tok := h.create(t, mac.String(), "wifi4eu", "bahnhof")
+	other, _ := h.create(t, "da:a1:19:00:00:05", "wifi4eu", "bahnhof")
+	if err := h.m.Revoke(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	for name, find := range map[string]func() (session.Session, error){
+		"ByMAC":     func() (session.Session, error) { return h.m.ByMAC(mac) },
+		"ByID":      func() (session.Session, error) { return h.m.ByID(s.ID) },
+		"FromToken": func() (session.Session, error) { return h.m.FromToken(tok) },
+	} {
+		if _, err := find(); !errors.Is(err, session.ErrRevoked) {
+			t.Errorf("%s after Revoke: %v, want ErrRevoked", name, err)
+		}
+	}
+	if _, err := h.m.ByID(other.ID); err != nil {
+		t.Errorf("revoking one session touched another: %v", err)
+	}
+	if r, err := h.store.Get(ctx, s.ID); err != nil || !r.Revoked {
+		t.Errorf("store: revoked=%v, %v", r.Revoked, err)
+	}
+	if st := h.m.Stats(); st.Active != 1 {
+		t.Errorf("Stats.Active = %d, want 1", st.Active)
+	}
+	for _, id := range []string{"ffffffffffffffffffffffffffffffff", "not-an-id", ""} {
+		if err := h.m.Revoke(ctx, id); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Revoke(%q): %v, want ErrNotFound", id, err)
+		}
+	}
+	// A revoked device signing in again gets a new session.
+	s2, _ := h.create(t, mac.String(), "wifi4eu", "bahnhof")
+	if s2.ID == s.ID {
+		t.Error("Create handed the revoked session out again")
+	}
+	// After a restart the revoked session is gone, not alive again.
+	rep := h.restart(t)
+	if rep.Loaded != 2 || rep.Rejected != 0 {
+		t.Errorf("LoadReport = %+v, want 2 loaded", rep)
+	}
+	if _, err := h.m.ByID(s.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("revoked session after restart: %v, want ErrNotFound", err)
+	}
+}
+
+func TestManagerRebind(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	ctx := context.Background()
+	oldMAC := mustMAC(t, "da:a1:19:00:00:06")
+	newMAC := mustMAC(t, "00:1a:2b:00:00:06") // the device now shows a global address
+	s, tok := h.create(t, oldMAC.String(), "wifi4eu", "bahnhof")
+
+	moved, newTok, err := h.m.Rebind(ctx, tok, newMAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.ID != s.ID || moved.MACKey != h.m.Hasher().Key(newMAC) || moved.RandomMAC {
+		t.Errorf("Rebind = %+v", moved)
+	}
+	if _, err := h.m.ByMAC(oldMAC); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("old MAC after Rebind: %v, want ErrNotFound", err)
+	}
+	if got, err := h.m.ByMAC(newMAC); err != nil || got.ID != s.ID {
+		t.Errorf("new MAC after Rebind: %s, %v", got.ID, err)
+	}
+	c, err := h.tokens.Verify(newTok)
+	if err != nil {
+		t.Fatalf("new token: %v", err)
+	}
+	if c.Subject != s.ID || c.MACKey != moved.MACKey {
+		t.Errorf("new token sub=%s mk=%s, want %s %s", c.Subject, c.MACKey, s.ID, moved.MACKey)
+	}
+	if got, err := h.m.FromToken(newTok); err != nil || got.ID != s.ID {
+		t.Errorf("FromToken(new) = %s, %v", got.ID, err)
+	}
+	if !moved.Expires.Equal(s.Expires) {
+		t.Error("Rebind changed the expiry")
+	}
+
+	// The move is durable: after a restart the stored token matches the new MAC.
+	rep := h.restart(t)
+	if rep.Loaded != 1 || rep.Rejected != 0 {
+		t.Fatalf("LoadReport after Rebind and restart = %+v, want 1 loaded", rep)
+	}
+	if got, err := h.m.ByMAC(newMAC); err != nil || got.ID != s.ID {
+		t.Errorf("new MAC after restart: %s, %v", got.ID, err)
+	}
+	if _, err := h.m.ByMAC(oldMAC); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("old MAC after restart: %v, want ErrNotFound", err)
+	}
+
+	t.Run("refusals", func(t *testing.T) {
+		if _, _, err := h.m.Rebind(ctx, newTok, mustMAC(t, "01:00:5e:00:00:01")); !errors.Is(err, session.ErrInvalidMAC) {
+			t.Errorf("to a multicast MAC: %v, want ErrInvalidMAC", err)
+		}
+		if _, _, err := h.m.Rebind(ctx, "garbage", newMAC); !errors.Is(err, session.ErrTokenMalformed) {
+			t.Errorf("with a bad token: %v, want ErrTokenMalformed", err)
+		}
+		if err := h.m.Revoke(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := h.m.Rebind(ctx, newTok, oldMAC); !errors.Is(err, session.ErrRevoked) {
+			t.Errorf("a revoked session: %v, want ErrRevoked", err)
+		}
+		if _, err := h.m.ByMAC(oldMAC); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("a refused Rebind bound the MAC: %v", err)
+		}
+	})
+}
+
+func TestManagerSeen(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	s, _ := h.create(t, "da:a1:19:00:00:07", "wifi4eu", "bahnhof")
+	steps := []struct {
+		a         session.Activity
+		wantLoc   string
+		wantAP    string
+		wantRoams int
+		wantIn    uint64
+	}{
+		{session.Activity{Location: "bahnhof", AP: "ap-2", InputOctets: 100}, "bahnhof", "ap-2", 0, 100},
+		{session.Activity{Location: "stadtpark", AP: "ap-9", InputOctets: 200}, "stadtpark", "ap-9", 1, 200},
+		{session.Activity{Location: "stadtpark", AP: "ap-10"}, "stadtpark", "ap-10", 1, 200},
+		{session.Activity{}, "stadtpark", "ap-10", 1, 200}, // an interim update without location
+		{session.Activity{Location: "bahnhof"}, "bahnhof", "ap-10", 2, 200},
+		{session.Activity{Location: "rathaus", AP: "ap-1", InputOctets: 5000}, "rathaus", "ap-1", 3, 5000},
+	}
+	for i, st := range steps {
+		h.clock.Advance(time.Minute)
+		got, err := h.m.Seen(s.ID, st.a)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if got.CurrentLocation != st.wantLoc || got.AP != st.wantAP || got.Roams != st.wantRoams || got.InputOctets != st.wantIn {
+			t.Errorf("step %d: location %s AP %s roams %d in %d; want %s %s %d %d",
+				i, got.CurrentLocation, got.AP, got.Roams, got.InputOctets, st.wantLoc, st.wantAP, st.wantRoams, st.wantIn)
+		}
+		if !got.LastSeen.Equal(h.clock.Now()) {
+			t.Errorf("step %d: LastSeen = %v, want %v", i, got.LastSeen, h.clock.Now())
+		}
+		if got.Location != "bahnhof" {
+			t.Errorf("step %d: the starting location changed to %s", i, got.Location)
+		}
+	}
+	// An older report does not move LastSeen back.
+	last := h.clock.Now()
+	if got, _ := h.m.Seen(s.ID, session.Activity{At: last.Add(-time.Hour)}); !got.LastSeen.Equal(last) {
+		t.Errorf("a late report moved LastSeen to %v", got.LastSeen)
+	}
+	if _, err := h.m.Seen("ffffffffffffffffffffffffffffffff", session.Activity{Location: "x"}); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Seen of an unknown session: %v, want ErrNotFound", err)
+	}
+
+	// Activity reaches the store: it is there after a restart.
+	h.restart(t)
+	got, err := h.m.ByID(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CurrentLocation != "rathaus" || got.AP != "ap-1" || got.Roams != 3 || got.InputOctets != 5000 || !got.LastSeen.Equal(last) {
+		t.Errorf("after restart: %+v", got)
+	}
+}
+
+func TestManagerStats(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	ctx := context.Background()
+	a, _ := h.create(t, "da:a1:19:00:01:01", "wifi4eu", "bahnhof")
+	h.create(t, "da:a1:19:00:01:02", "wifi4eu", "bahnhof")
+	h.create(t, "da:a1:19:00:01:03", "city", "stadtpark")
+	d, _ := h.create(t, "da:a1:19:00:01:04", "city", "rathaus")
+	if _, err := h.m.Seen(a.ID, session.Activity{Location: "stadtpark"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.Revoke(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	st := h.m.Stats()
+	if st.Active != 3 {
+		t.Errorf("Active = %d, want 3", st.Active)
+	}
+	wantLoc := map[string]int{"bahnhof": 1, "stadtpark": 2}
+	wantNet := map[string]int{"wifi4eu": 2, "city": 1}
+	if fmt.Sprint(st.ByLocation) != fmt.Sprint(wantLoc) {
+		t.Errorf("ByLocation = %v, want %v", st.ByLocation, wantLoc)
+	}
+	if fmt.Sprint(st.ByNetwork) != fmt.Sprint(wantNet) {
+		t.Errorf("ByNetwork = %v, want %v", st.ByNetwork, wantNet)
+	}
+}
+
+func TestManagerSweep(t *testing.T) {
+	h := newHarness(t, session.Policy{Lifetime: time.Hour, IdleTimeout: 0})
+	ctx := context.Background()
+	old, _ := h.create(t, "da:a1:19:00:02:01", "wifi4eu", "bahnhof")
+	h.clock.Advance(30 * time.Minute)
+	revoked, _ := h.create(t, "da:a1:19:00:02:02", "wifi4eu", "bahnhof")
+	young, _ := h.create(t, "da:a1:19:00:02:03", "wifi4eu", "bahnhof")
+	if err := h.m.Revoke(ctx, revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(31 * time.Minute) // old has ended
+	n, err := h.m.Sweep(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("Sweep = %d, want 2", n)
+	}
+	for _, id := range []string{old.ID, revoked.ID} {
+		if _, err := h.m.ByID(id); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("ByID of a swept session: %v, want ErrNotFound", err)
+		}
+		if _, err := h.store.Get(ctx, id); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("store still holds swept session: %v", err)
+		}
+	}
+	if _, err := h.m.ByID(young.ID); err != nil {
+		t.Errorf("Sweep removed a live session: %v", err)
+	}
+}
+
+func TestManagerSurvivesRestart(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	type signedIn struct {
+		s   session.Session
+		tok string
+		mac session.MAC
+	}
+	var all []signedIn
+	for i := range 5 {
+		mac := mustMAC(t, fmt.Sprintf("da:a1:19:00:03:%02x", i))
+		s, tok := h.create(t, mac.String(), "wifi4eu", "bahnhof")
+		all = append(all, signedIn{s, tok, mac})
+	}
+	h.clock.Advance(time.Minute)
+	rep := h.restart(t)
+	if rep != (session.LoadReport{Loaded: 5}) {
+		t.Errorf("LoadReport = %+v, want 5 loaded", rep)
+	}
+	for _, x := range all {
+		for name, find := range map[string]func() (session.Session, error){
+			"ByMAC":     func() (session.Session, error) { return h.m.ByMAC(x.mac) },
+			"ByID":      func() (session.Session, error) { return h.m.ByID(x.s.ID) },
+			"FromToken": func() (session.Session, error) { return h.m.FromToken(x.tok) },
+		} {
+			got, err := find()
+			if err != nil {
+				t.Errorf("%s %s after restart: %v", name, x.s.ID, err)
+			} else if got != x.s {
+				t.Errorf("%s after restart = %+v, want %+v", name, got, x.s)
+			}
+		}
+	}
+	// Sessions that ended while the gateway was down are not loaded.
+	h.clock.Advance(4 * time.Hour)
+	if rep := h.restart(t); rep.Loaded != 0 {
+		t.Errorf("LoadReport after the lifetime = %+v, want none loaded", rep)
+	}
+}
+
+// TestManagerRefusesTamperedRecords edits the database file behind the
+// gateway's back: no edit may turn into access.
+func TestManagerRefusesTamperedRecords(t *testing.T) {
+	intruder := mustMAC(t, "00:0b:ad:00:00:01")
+	tests := []struct {
+		name         string
+		tamper       func(t *testing.T, h *harness, victim, bystander session.Session)
+		wantRejected int
+		// lookup is how an attacker would hope to get in afterwards.
+		lookup func(h *harness, victim session.Session) error
+	}{
+		{"MAC key moved to another device",
+			func(t *testing.T, h *harness, v, _ session.Session) {
+				hasher, err := session.NewHasher(h.key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.sql(t, "UPDATE sessions SET mac_key = ? WHERE id = ?", string(hasher.Key(intruder)), v.ID)
+			}, 1,
+			func(h *harness, _ session.Session) error {
+				_, err := h.m.ByMAC(intruder)
+				return err
+			}},
+		{"sealed token flipped",
+			func(t *testing.T, h *harness, v, _ session.Session) {
+				h.sql(t, "UPDATE sessions SET sealed_token = CAST(substr(sealed_token, 1, 20) || x'00' || substr(sealed_token, 22) AS BLOB) WHERE id = ?", v.ID)
+			}, 1,
+			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
+		{"sealed token emptied",
+			func(t *testing.T, h *harness, v, _ session.Session) {
+				h.sql(t, "UPDATE sessions SET sealed_token = x'' WHERE id = ?", v.ID)
+			}, 1,
+			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
+		{"ID changed",
+			func(t *testing.T, h *harness, v, _ session.Session) {
+				h.sql(t, "UPDATE sessions SET id = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee' WHERE id = ?", v.ID)
+			}, 1,
+			func(h *harness, _ session.Session) error {
+				_, err := h.m.ByID("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee")
+				return err
+			}},
+		{"sealed token copied from another session",
+			func(t *testing.T, h *harness, v, b session.Session) {
+				h.sql(t, "UPDATE sessions SET sealed_token = (SELECT sealed_token FROM sessions WHERE id = ?), mac_key = (SELECT mac_key FROM sessions WHERE id = ?) WHERE id = ?", b.ID, b.ID, v.ID)
+			}, 1,
+			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
+		{"expiry extended",
+			func(t *testing.T, h *harness, v, _ session.Session) {
+				h.sql(t, "UPDATE sessions SET expires = expires + ? WHERE id = ?", int64(24*time.Hour), v.ID)
+				h.clock.Advance(3*time.Hour + time.Minute) // the victim's token has expired, the bystander's not
+			}, 1,
+			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, session.Policy{Lifetime: 4 * time.Hour})
+			victim, _ := h.create(t, "da:a1:19:00:04:01", "wifi4eu", "bahnhof")
+			h.clock.Advance(time.Hour)
+			bystander, _ := h.create(t, "da:a1:19:00:04:02", "wifi4eu", "bahnhof")
+			h.stop(t)
+			tt.tamper(t, h, victim, bystander)
+			rep := h.start(t)
+			if rep.Rejected != tt.wantRejected || rep.Loaded != 1 {
+				t.Errorf("LoadReport = %+v, want %d rejected and the bystander loaded", rep, tt.wantRejected)
+			}
+			if err := tt.lookup(h, victim); !errors.Is(err, session.ErrNotFound) {
+				t.Errorf("the tampered session is reachable: %v", err)
+			}
+			if _, err := h.m.ByID(bystander.ID); err != nil {
+				t.Errorf("the bystander was lost: %v", err)
+			}
+		})
+	}
+}
+
+// failingStore fails the writes named in fail.
+type failingStore struct {
+	session.Store
+	fail map[string]bool
+}
+
+var errDisk = errors.New("disk on fire")
+
+func (f *failingStore) Create(ctx context.Context, r session.Record) error {
+	if f.fail["create"] {
+		return errDisk
+	}
+	return f.Store.Create(ctx, r)
+}
+
+func (f *failingStore) Revoke(ctx context.Context, id string) error {
+	if f.fail["revoke"] {
+		return errDisk
+	}
+	return f.Store.Revoke(ctx, id)
+}
+
+func (f *failingStore) Rebind(ctx context.Context, id string, k session.MACKey, random bool, tok []byte) error {
+	if f.fail["rebind"] {
+		return errDisk
+	}
+	return f.Store.Rebind(ctx, id, k, random, tok)
+}
+
+// The store is written first: a failed write leaves the index unchanged.
+func TestManagerStoreFailures(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	fs := &failingStore{fail: map[string]bool{}}
+	h.wrap = func(s session.Store) session.Store { fs.Store = s; return fs }
+	h.restart(t)
+	ctx := context.Background()
+	mac := mustMAC(t, "da:a1:19:00:05:01")
+	other := mustMAC(t, "da:a1:19:00:05:02")
+
+	fs.fail["create"] = true
+	if _, _, err := h.m.Create(ctx, session.CreateRequest{MAC: mac, HasMAC: true}); !errors.Is(err, errDisk) {
+		t.Fatalf("Create: %v, want the store's error", err)
+	}
+	if _, err := h.m.ByMAC(mac); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("a failed Create is in the index: %v", err)
+	}
+	if st := h.m.Stats(); st.Active != 0 {
+		t.Errorf("Stats.Active = %d after a failed Create", st.Active)
+	}
+	fs.fail["create"] = false
+
+	s, tok := h.create(t, mac.String(), "wifi4eu", "bahnhof")
+	fs.fail["revoke"] = true
+	if err := h.m.Revoke(ctx, s.ID); !errors.Is(err, errDisk) {
+		t.Errorf("Revoke: %v, want the store's error", err)
+	}
+	fs.fail["rebind"] = true
+	if _, _, err := h.m.Rebind(ctx, tok, other); !errors.Is(err, errDisk) {
+		t.Errorf("Rebind: %v, want the store's error", err)
+	}
+	if got, err := h.m.ByMAC(mac); err != nil || got.ID != s.ID {
+		t.Errorf("after failed Revoke and Rebind: ByMAC = %s, %v; want the session unchanged", got.ID, err)
+	}
+	if _, err := h.m.ByMAC(other); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("a failed Rebind moved the MAC: %v", err)
+	}
+}
+
+func TestManagerConcurrent(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	ctx := context.Background()
+	const workers, each = 8, 10
+	errs := make(chan error, workers*each*4)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				mac := mustMAC(t, fmt.Sprintf("da:a1:19:%02x:%02x:00", w, i))
+				s, tok, err := h.m.Create(ctx, session.CreateRequest{MAC: mac, HasMAC: true, Network: "wifi4eu", Location: "bahnhof"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if _, err := h.m.Seen(s.ID, session.Activity{Location: fmt.Sprintf("loc-%d", i%3)}); err != nil {
+					errs <- err
+				}
+				if got, err := h.m.ByMAC(mac); err != nil || got.ID != s.ID {
+					errs <- fmt.Errorf("by MAC: %s, %v", got.ID, err)
+				}
+				if _, err := h.m.FromToken(tok); err != nil {
+					errs <- err
+				}
+				h.m.Stats()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if st := h.m.Stats(); st.Active != workers*each {
+		t.Errorf("Active = %d, want %d", st.Active, workers*each)
+	}
+	if rep := h.restart(t); rep.Loaded != workers*each || rep.Rejected != 0 {
+		t.Errorf("LoadReport = %+v", rep)
+	}
+}
+
+func TestManagerUAMSecret(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	a, _ := h.create(t, "", "wifi4eu", "bahnhof")
+	b, _ := h.create(t, "", "wifi4eu", "bahnhof")
+	sa := h.m.UAMSecret(a.ID)
+	if len(sa) != 24 || strings.Trim(sa, "0123456789abcdef") != "" {
+		t.Errorf("UAMSecret = %q, want 24 hex digits", sa)
+	}
+	if h.m.UAMSecret(a.ID) != sa {
+		t.Error("UAMSecret is not stable")
+	}
+	if h.m.UAMSecret(b.ID) == sa {
+		t.Error("two sessions share a UAM secret")
+	}
+	h.restart(t)
+	if h.m.UAMSecret(a.ID) != sa {
+		t.Error("UAMSecret changed across a restart")
+	}
+}
+
+func TestNewManagerOptions(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	base := session.Options{Store: h.store, Tokens: h.tokens, SiteKey: h.key, Policy: defaultPolicy(), Logger: quiet}
+	tests := []struct {
+		name   string
+		change func(o *session.Options)
+	}{
+		{"no store", func(o *session.Options) { o.Store = nil }},
+		{"no tokens", func(o *session.Options) { o.Tokens = nil }},
+		{"short site key", func(o *session.Options) { o.SiteKey = o.SiteKey[:16] }},
+		{"no lifetime", func(o *session.Options) { o.Policy.Lifetime = 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := base
+			tt.change(&o)
+			if m, _, err := session.NewManager(context.Background(), o); err == nil {
+				m.Close()
+				t.Error("NewManager accepted it")
+			}
+		})
+	}
+}
+
+// orderedStore hands its live records to the manager in a chosen order: a
+// Store promises no order.
+type orderedStore struct {
+	session.Store
+	reverse bool
+}
+
+func (o *orderedStore) Live(ctx context.Context, now time.Time, fn func(session.Record) error) error {
+	var all []session.Record
+	if err := o.Store.Live(ctx, now, func(r session.Record) error { all = append(all, r); return nil }); err != nil {
+		return err
+	}
+	slices.SortFunc(all, func(a, b session.Record) int { return a.Created.Compare(b.Created) })
+	if o.reverse {
+		slices.Reverse(all)
+	}
+	for _, r := range all {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A device whose session went idle signs in again and gets a new session;
+// the idle one stays in the store until its lifetime ends. After a restart
+// the device's MAC must lead to the new session, whatever order the store
+// returns them in.
+func TestManagerLoadOrderDoesNotMatter(t *testing.T) {
+	for _, reverse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reverse=%v", reverse), func(t *testing.T) {
+			h := newHarness(t, session.Policy{Lifetime: 4 * time.Hour, IdleTimeout: 30 * time.Minute})
+			h.wrap = func(s session.Store) session.Store { return &orderedStore{Store: s, reverse: reverse} }
+			mac := mustMAC(t, "da:a1:19:00:06:01")
+			idle, _ := h.create(t, mac.String(), "wifi4eu", "bahnhof")
+			h.clock.Advance(31 * time.Minute)
+			if _, err := h.m.ByMAC(mac); !errors.Is(err, session.ErrExpired) {
+				t.Fatalf("ByMAC of the idle session: %v, want ErrExpired", err)
+			}
+			fresh, _ := h.create(t, mac.String(), "wifi4eu", "stadtpark")
+			if fresh.ID == idle.ID {
+				t.Fatal("the idle session was handed out again")
+			}
+			if rep := h.restart(t); rep.Loaded != 2 {
+				t.Fatalf("LoadReport = %+v, want both sessions loaded", rep)
+			}
+			got, err := h.m.ByMAC(mac)
+			if err != nil || got.ID != fresh.ID {
+				t.Errorf("ByMAC after restart = %s, %v; want the new session %s", got.ID, err, fresh.ID)
+			}
+			if _, err := h.m.ByID(idle.ID); !errors.Is(err, session.ErrExpired) {
+				t.Errorf("ByID of the idle session after restart: %v, want ErrExpired", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,165 @@
+//go:build unix
+
+package sqlite_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"roamgate/session"
+	"roamgate/session/sqlite"
+)
+
+// killHelperEnv, when set to a database path, turns TestKillDurability into
+// the helper process that writes until it is killed.
+const killHelperEnv = "ROAMGATE_SQLITE_KILL_HELPER"
+
+// TestKillDurability checks the contract of Create: once it returns, the
+// record survives kill -9. A helper process creates records and prints each
+// ID after Create returns; it is killed with SIGKILL mid-stream, and every ID
+// it printed must be in the database when it is opened again.
+func TestKillDurability(t *testing.T) {
+	if path := os.Getenv(killHelperEnv); path != "" {
+		createUntilKilled(t, path)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	const killAfter = 40 // IDs printed before the kill
+	path := filepath.Join(t.TempDir(), "sessions.db")
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKillDurability$", "-test.timeout=5m")
+	cmd.Env = append(os.Environ(), killHelperEnv+"="+path)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := false
+	t.Cleanup(func() { // never leave the helper running
+		if !waited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+
+	// Only complete lines count: a line cut off by the kill was not printed.
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		r := bufio.NewReader(stdout)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines <- strings.TrimSuffix(line, "\n")
+		}
+	}()
+
+	var ids []string
+	killed := false
+	deadline := time.NewTimer(2 * time.Minute)
+	defer deadline.Stop()
+read:
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				break read // the helper's stdout is closed: it is gone
+			}
+			id, found := strings.CutPrefix(line, "created ")
+			if !found {
+				continue // test framework chatter
+			}
+			ids = append(ids, id)
+			if len(ids) == killAfter && !killed {
+				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+					t.Fatalf("kill: %v", err)
+				}
+				killed = true
+			}
+		case <-deadline.C:
+			t.Fatalf("helper printed %d IDs before the deadline, want %d; stderr:\n%s", len(ids), killAfter, stderr.String())
+		}
+	}
+	err = cmd.Wait()
+	waited = true
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("helper was not killed by SIGKILL mid-stream (wait: %v); stderr:\n%s", err, stderr.String())
+	}
+	if len(ids) < killAfter {
+		t.Fatalf("got %d IDs, want at least %d", len(ids), killAfter)
+	}
+
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("reopen after kill: %v", err)
+	}
+	defer s.Close()
+	for _, id := range ids {
+		if _, err := s.Get(context.Background(), id); err != nil {
+			t.Errorf("session %s was acknowledged before the kill but is lost: %v", id, err)
+		}
+	}
+	n := 0
+	if err := s.Live(context.Background(), time.Now(), func(session.Record) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n < len(ids) {
+		t.Errorf("Live sees %d sessions after the kill, want at least %d", n, len(ids))
+	}
+	t.Logf("%d sessions acknowledged before SIGKILL, %d in the database after", len(ids), n)
+}
+
+// createUntilKilled is the helper process: create, print, repeat.
+func createUntilKilled(t *testing.T, path string) {
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100_000 { // bounded in case the parent is gone
+		r := newRecord(t)
+		if err := s.Create(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		// os.Stdout is unbuffered: the line is out once Printf returns.
+		fmt.Printf("created %s\n", r.ID)
+	}
+	t.Error("helper was not killed")
+}
+
+// lockedBuffer is a bytes.Buffer the exec copying goroutine and the test may
+// both touch.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

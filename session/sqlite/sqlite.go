@@ -1,0 +1,347 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"roamgate/session"
+)
+
+// Store is a session.Store in one SQLite file. It is safe for concurrent use.
+type Store struct {
+	// w is the one connection that writes. SQLite serialises writers anyway;
+	// queueing them in database/sql instead of in SQLite's busy handler means
+	// no writer ever sees SQLITE_BUSY and no transaction has to be retried.
+	w *sql.DB
+	// r are read-only connections. In WAL mode readers neither block the
+	// writer nor each other, so Get and Live never queue behind a Create, and
+	// a Live callback may call back into the store without deadlocking.
+	r *sql.DB
+}
+
+var _ session.Store = (*Store)(nil)
+
+const (
+	// busyTimeout bounds how long a connection waits for a lock held by
+	// another process (a second roamgate on the same file, a backup tool).
+	busyTimeout = 10 * time.Second
+	// maxReaders is the size of the read pool. Reads are point lookups and
+	// the start-up scan; a few connections are plenty and each costs a page
+	// cache.
+	maxReaders = 4
+)
+
+// Open opens the store at path, creating the file (mode 0600, and its
+// directory, mode 0700) if needed, and brings its schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, wrap("open", errors.New("empty path"))
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, wrap("open", err)
+	}
+	// SQLite would create the file with mode 0644; create it first with 0600.
+	// The -wal and -shm files take their mode from the database file.
+	if err := createFile(abs); err != nil {
+		return nil, wrap("open", err)
+	}
+
+	w, err := sql.Open("sqlite", dsn(abs, url.Values{
+		"_pragma": {
+			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+			"journal_mode(WAL)",
+			// FULL: a commit is on stable storage before it returns, so
+			// an acknowledged sign-in survives kill -9 and power loss.
+			"synchronous(FULL)",
+		},
+		// Writers take the write lock at BEGIN, never halfway through.
+		"_txlock": {"immediate"},
+	}))
+	if err != nil {
+		return nil, wrap("open", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		w.Close()
+		return nil, wrap("open", err)
+	}
+	if mode != "wal" {
+		w.Close()
+		return nil, wrap("open", fmt.Errorf("journal mode is %q, want wal (does the file system support shared memory?)", mode))
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, wrap("migrate", err)
+	}
+
+	r, err := sql.Open("sqlite", dsn(abs, url.Values{
+		"_pragma": {
+			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+			"query_only(1)",
+		},
+	}))
+	if err != nil {
+		w.Close()
+		return nil, wrap("open", err)
+	}
+	r.SetMaxOpenConns(maxReaders)
+	r.SetMaxIdleConns(maxReaders)
+	r.SetConnMaxLifetime(0)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, wrap("open", err)
+	}
+	return &Store{w: w, r: r}, nil
+}
+
+// dsn builds a file: URI, so that any path (with '?', '#' or '%' in it)
+// reaches SQLite intact.
+func dsn(path string, q url.Values) string {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
+	return u.String()
+}
+
+func createFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// Close closes the store. The last connection to close checkpoints the WAL
+// into the database file.
+func (s *Store) Close() error {
+	if err := errors.Join(s.r.Close(), s.w.Close()); err != nil {
+		return wrap("close", err)
+	}
+	return nil
+}
+
+func wrap(op string, err error) error {
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+const columns = `id, mac_key, random_mac, network, location, current_location, ap,
+	created, expires, last_seen, input_octets, output_octets, roams, revoked, sealed_token`
+
+// Create stores a new record; session.ErrExists if the ID is taken. The
+// record is durable when Create returns.
+func (s *Store) Create(ctx context.Context, r session.Record) error {
+	created, err1 := toNanos(r.Created)
+	expires, err2 := toNanos(r.Expires)
+	lastSeen, err3 := toNanos(r.LastSeen)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return wrap("create", err)
+	}
+	sealed := r.SealedToken
+	if sealed == nil {
+		sealed = []byte{} // NOT NULL: an empty token is still a token (that never opens)
+	}
+	res, err := s.w.ExecContext(ctx, `INSERT INTO sessions (`+columns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`,
+		r.ID, string(r.MACKey), r.RandomMAC, r.Network, r.Location, r.CurrentLocation, r.AP,
+		created, expires, lastSeen, int64(r.InputOctets), int64(r.OutputOctets), int64(r.Roams), r.Revoked, sealed)
+	if err != nil {
+		return wrap("create", err)
+	}
+	return affected("create", res, session.ErrExists)
+}
+
+// Get returns the record with the given ID or session.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (session.Record, error) {
+	row := s.r.QueryRowContext(ctx, `SELECT `+columns+` FROM sessions WHERE id = ?`, id)
+	r, err := scan(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return session.Record{}, wrap("get", session.ErrNotFound)
+	}
+	if err != nil {
+		return session.Record{}, wrap("get", err)
+	}
+	return r, nil
+}
+
+// Rebind moves a session to a new MAC key and token; session.ErrNotFound if
+// absent.
+func (s *Store) Rebind(ctx context.Context, id string, key session.MACKey, random bool, sealedToken []byte) error {
+	if sealedToken == nil {
+		sealedToken = []byte{}
+	}
+	res, err := s.w.ExecContext(ctx,
+		`UPDATE sessions SET mac_key = ?, random_mac = ?, sealed_token = ? WHERE id = ?`,
+		string(key), random, sealedToken, id)
+	if err != nil {
+		return wrap("rebind", err)
+	}
+	return affected("rebind", res, session.ErrNotFound)
+}
+
+// Touch records activity: CurrentLocation, AP and LastSeen are replaced,
+// Roams is set to roams, octets are replaced when non-zero.
+func (s *Store) Touch(ctx context.Context, id string, a session.Activity, roams int) error {
+	lastSeen, err := toNanos(a.At)
+	if err != nil {
+		return wrap("touch", err)
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET
+		current_location = ?, ap = ?, last_seen = ?, roams = ?,
+		input_octets = coalesce(?, input_octets), output_octets = coalesce(?, output_octets)
+		WHERE id = ?`,
+		a.Location, a.AP, lastSeen, int64(roams), octets(a.InputOctets), octets(a.OutputOctets), id)
+	if err != nil {
+		return wrap("touch", err)
+	}
+	return affected("touch", res, session.ErrNotFound)
+}
+
+// Revoke marks a session revoked; session.ErrNotFound if absent. Revoking a
+// revoked session is not an error.
+func (s *Store) Revoke(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET revoked = 1 WHERE id = ?`, id)
+	if err != nil {
+		return wrap("revoke", err)
+	}
+	return affected("revoke", res, session.ErrNotFound)
+}
+
+// DeleteEnded removes the sessions that expired before the given time or were
+// revoked, and returns how many.
+func (s *Store) DeleteEnded(ctx context.Context, before time.Time) (int, error) {
+	// A NULL expiry is the zero time, which is before any time.
+	res, err := s.w.ExecContext(ctx,
+		`DELETE FROM sessions WHERE revoked != 0 OR expires IS NULL OR expires < ?`, bound(before))
+	if err != nil {
+		return 0, wrap("delete ended", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, wrap("delete ended", err)
+	}
+	return int(n), nil
+}
+
+// Live calls fn for every session that is not revoked and expires after now,
+// in no particular order; it stops at fn's first error and returns it.
+func (s *Store) Live(ctx context.Context, now time.Time, fn func(session.Record) error) error {
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT `+columns+` FROM sessions WHERE revoked = 0 AND expires > ?`, bound(now))
+	if err != nil {
+		return wrap("live", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return wrap("live", err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return wrap("live", err)
+	}
+	return nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scan(row scanner) (session.Record, error) {
+	var (
+		r                      session.Record
+		key                    string
+		random, revoked        int64
+		created, expires, seen sql.NullInt64
+		in, out, roams         int64
+	)
+	err := row.Scan(&r.ID, &key, &random, &r.Network, &r.Location, &r.CurrentLocation, &r.AP,
+		&created, &expires, &seen, &in, &out, &roams, &revoked, &r.SealedToken)
+	if err != nil {
+		return session.Record{}, err
+	}
+	r.MACKey = session.MACKey(key)
+	r.RandomMAC = random != 0
+	r.Revoked = revoked != 0
+	r.Created, r.Expires, r.LastSeen = fromNanos(created), fromNanos(expires), fromNanos(seen)
+	r.InputOctets, r.OutputOctets = uint64(in), uint64(out)
+	r.Roams = int(roams)
+	return r, nil
+}
+
+// affected turns "no row changed" into the given sentinel.
+func affected(op string, res sql.Result, none error) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n == 0 {
+		return wrap(op, none)
+	}
+	return nil
+}
+
+// octets maps "no value" (zero) to NULL and stores a uint64 bit for bit in
+// SQLite's signed 64-bit INTEGER.
+func octets(v uint64) any {
+	if v == 0 {
+		return nil
+	}
+	return int64(v)
+}
+
+// The times a Unix nanosecond count in an int64 can hold (1677-09-21 to
+// 2262-04-11).
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// toNanos maps the zero time to NULL and any other time to Unix nanoseconds.
+func toNanos(t time.Time) (any, error) {
+	if t.IsZero() {
+		return nil, nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return nil, fmt.Errorf("time %s cannot be stored as Unix nanoseconds", t.UTC().Format(time.RFC3339))
+	}
+	return t.UnixNano(), nil
+}
+
+// bound is t in Unix nanoseconds for a comparison, clamped to what a column
+// can hold (the zero time is before every stored time).
+func bound(t time.Time) int64 {
+	switch {
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}

@@ -1,0 +1,186 @@
+package sqlite_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"roamgate/session"
+	"roamgate/session/sqlite"
+	"roamgate/session/storetest"
+)
+
+func open(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) (session.Store, func(t *testing.T) session.Store) {
+		path := filepath.Join(t.TempDir(), "sessions.db")
+		reopen := func(t *testing.T) session.Store { return open(t, path) }
+		return open(t, path), reopen
+	})
+}
+
+// newRecord is a record the way the Manager writes one.
+func newRecord(t testing.TB) session.Record {
+	t.Helper()
+	sealed := make([]byte, 300) // a sealed EdDSA JWT is about this long
+	if _, err := rand.Read(sealed); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	return session.Record{
+		Session: session.Session{
+			ID: storetest.NewID(t), MACKey: session.MACKey(storetest.NewID(t) + storetest.NewID(t)),
+			Network: "wifi4eu", Location: "bahnhof", CurrentLocation: "bahnhof", AP: "ap-1",
+			Created: now, Expires: now.Add(24 * time.Hour), LastSeen: now,
+		},
+		SealedToken: sealed,
+	}
+}
+
+func TestFileMode(t *testing.T) {
+	// The directory does not exist yet: Open creates it, 0700.
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "sessions.db")
+	s := open(t, path)
+	defer s.Close()
+	// A write makes sure the WAL and shared-memory files exist.
+	if err := s.Create(context.Background(), newRecord(t)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path string
+		want fs.FileMode
+	}{
+		{dir, fs.ModeDir | 0o700},
+		{path, 0o600},
+		{path + "-wal", 0o600},
+		{path + "-shm", 0o600},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.path), func(t *testing.T) {
+			fi, err := os.Stat(tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode(); got != tt.want {
+				t.Errorf("mode = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	notADir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, []byte("this is not an SQLite database, just some bytes that are long enough to have a header"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		path string
+	}{
+		{"empty path", ""},
+		{"parent is a file", filepath.Join(notADir, "sessions.db")},
+		{"not a database", garbage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := sqlite.Open(context.Background(), tt.path)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if got := err.Error(); len(got) < 8 || got[:8] != "sqlite: " {
+				t.Errorf("error %q lacks the package prefix", got)
+			}
+		})
+	}
+}
+
+// Paths reach SQLite as file: URIs; characters that mean something in a URI
+// must not change which file is opened.
+func TestOddPaths(t *testing.T) {
+	for _, name := range []string{"with space.db", "q?mark.db", "hash#tag.db", "per%25cent.db", "amp&mode=ro.db", "ümlaut.db"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), name)
+			r := newRecord(t)
+			s := open(t, path)
+			if err := s.Create(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("database not at the given path: %v", err)
+			}
+			s = open(t, path)
+			defer s.Close()
+			if _, err := s.Get(context.Background(), r.ID); err != nil {
+				t.Errorf("Get after reopen: %v", err)
+			}
+		})
+	}
+}
+
+func TestErrorsWrapped(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "sessions.db"))
+	defer s.Close()
+	_, err := s.Get(context.Background(), storetest.NewID(t))
+	if !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+	if got, want := err.Error(), "sqlite: get: "+session.ErrNotFound.Error(); got != want {
+		t.Errorf("err = %q, want %q", got, want)
+	}
+}
+
+// BenchmarkCreate is a durable sign-in: one committed, fsynced insert.
+func BenchmarkCreate(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "sessions.db"))
+	defer s.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		r := newRecord(b)
+		b.StartTimer()
+		if err := s.Create(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCreateParallel shows what concurrent sign-ins cost when the one
+// writer connection serialises them.
+func BenchmarkCreateParallel(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "sessions.db"))
+	defer s.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.Create(ctx, newRecord(b)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
