@@ -1,0 +1,225 @@
+package assets
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// pageData has the fields the layout and the pages read; portal's page type
+// is the real one.
+type pageData struct {
+	L        *Catalog
+	SiteName string
+	Location string
+	CSS      string
+
+	Online bool
+	Error  string
+	Hidden []struct{ Name, Value string }
+	CSRF   string
+	Terms  struct{ Text, URL string }
+	Device string
+
+	TimeLeft string
+
+	Heading, Message, Link string
+}
+
+func TestPagesRender(t *testing.T) {
+	pages, err := ParsePages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := pages.Names(), []string{"error", "splash", "status"}; !slices.Equal(got, want) {
+		t.Fatalf("pages = %v, want %v", got, want)
+	}
+	hostile := `<script>alert(1)</script>`
+	unfilled := regexp.MustCompile(`\{[a-z_]+\}`)
+	for _, lang := range Languages() {
+		cat, err := Messages(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := pageData{L: cat, SiteName: "Stadt " + hostile, Location: "Bahnhof", CSS: "/static/style.css?v=1"}
+		cases := []struct {
+			name, page string
+			edit       func(*pageData)
+			want       []string
+		}{
+			{"splash", "splash", func(d *pageData) {
+				d.Hidden = []struct{ Name, Value string }{{"ssid", `"><script>x</script>`}}
+				d.CSRF, d.Terms.Text, d.Device = "tok", "Terms "+hostile, "aa:bb:cc:dd:ee:ff"
+			}, []string{`name="terms"`, `name="accept" value="1"`, `name="csrf" value="tok"`, `action="/connect"`, "aa:bb:cc:dd:ee:ff", `<label for="terms">`}},
+			{"splash with error", "splash", func(d *pageData) { d.Error = "bitte" }, []string{`role="alert"`, `aria-invalid="true"`, cat.T("splash.unknown_device")}},
+			{"splash terms url", "splash", func(d *pageData) { d.Terms.URL = "https://stadt.example/agb" }, []string{`href="https://stadt.example/agb"`}},
+			{"splash online", "splash", func(d *pageData) { d.Online = true }, []string{`href="/status"`, cat.T("splash.online_heading")}},
+			{"status", "status", func(d *pageData) { d.TimeLeft = "Noch 1 Std. 2 Min. online" }, []string{"Noch 1 Std. 2 Min. online", "Bahnhof"}},
+			{"error", "error", func(d *pageData) { d.Heading, d.Message, d.Link = "Oops", hostile, "/?ssid=x" }, []string{"<h1>Oops</h1>", `href="/?ssid=x"`}},
+		}
+		for _, tc := range cases {
+			t.Run(lang+"/"+tc.name, func(t *testing.T) {
+				d := base
+				tc.edit(&d)
+				var buf bytes.Buffer
+				if err := pages.Execute(&buf, tc.page, d); err != nil {
+					t.Fatal(err)
+				}
+				out := buf.String()
+				for _, w := range append(tc.want, `<html lang="`+lang+`">`, `<link rel="stylesheet" href="/static/style.css?v=1">`) {
+					if !strings.Contains(out, w) {
+						t.Errorf("output lacks %q:\n%s", w, out)
+					}
+				}
+				if n := strings.Count(out, "<h1"); n != 1 {
+					t.Errorf("%d <h1> elements, want 1", n)
+				}
+				if strings.Contains(strings.ToLower(out), "<script") {
+					t.Errorf("output contains a script element:\n%s", out)
+				}
+				if !strings.Contains(out, "Stadt &lt;script&gt;") {
+					t.Errorf("hostile site name not escaped:\n%s", out)
+				}
+				if m := unfilled.FindString(out); m != "" {
+					t.Errorf("unfilled placeholder %s in output:\n%s", m, out)
+				}
+			})
+		}
+	}
+	if err := pages.Execute(&bytes.Buffer{}, "nope", pageData{}); err == nil {
+		t.Error("Execute of an unknown page succeeded")
+	}
+}
+
+// TestTemplateKeys checks that every message key the templates use exists in
+// the reference language.
+func TestTemplateKeys(t *testing.T) {
+	ref, err := Messages(Reference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	use := regexp.MustCompile(`\.L\.T "([^"]+)"`)
+	tmpls, _ := fs.Glob(files, "templates/*.html")
+	n := 0
+	for _, name := range tmpls {
+		data, err := fs.ReadFile(files, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range use.FindAllSubmatch(data, -1) {
+			n++
+			if key := string(m[1]); !ref.Has(key) {
+				t.Errorf("%s uses message %q, which %s.json lacks", name, key, Reference)
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("found only %d message uses in templates; is the pattern stale?", n)
+	}
+}
+
+func TestTranslationsComplete(t *testing.T) {
+	langs := Languages()
+	if len(langs) < 2 || langs[0] != "de" || !slices.Contains(langs, "en") {
+		t.Fatalf("Languages() = %v, want de first and en", langs)
+	}
+	ref, _ := Messages(Reference)
+	placeholder := regexp.MustCompile(`\{[a-z_]+\}`)
+	for _, lang := range langs[1:] {
+		t.Run(lang, func(t *testing.T) {
+			cat, err := Messages(lang)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := cat.Keys(), ref.Keys(); !slices.Equal(got, want) {
+				t.Errorf("keys differ from %s:\n got %v\nwant %v", Reference, got, want)
+			}
+			for _, key := range ref.Keys() {
+				a := placeholder.FindAllString(ref.T(key), -1)
+				b := placeholder.FindAllString(cat.T(key), -1)
+				slices.Sort(a)
+				slices.Sort(b)
+				if !slices.Equal(a, b) {
+					t.Errorf("%s: placeholders %v, %s has %v", key, b, Reference, a)
+				}
+			}
+		})
+	}
+	all, err := loadCatalogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lang, msgs := range all {
+		for key, msg := range msgs {
+			if strings.ContainsAny(msg, "<>") || strings.TrimSpace(msg) == "" {
+				t.Errorf("%s %s: %q is empty or looks like markup; messages are plain text", lang, key, msg)
+			}
+		}
+	}
+}
+
+func TestCatalogT(t *testing.T) {
+	de, _ := Messages("de")
+	en, _ := Messages("en")
+	cases := []struct {
+		name string
+		cat  *Catalog
+		key  string
+		args []string
+		want string
+	}{
+		{"plain", de, "splash.submit", nil, "Akzeptieren und online gehen"},
+		{"placeholders", de, "status.time_left", []string{"hours", "23", "minutes", "59"}, "Noch 23 Std. 59 Min. online"},
+		{"english", en, "status.time_left", []string{"hours", "1", "minutes", "5"}, "1 h 5 min left online"},
+		{"odd args ignored", de, "status.time_left_minutes", []string{"minutes", "7", "hours"}, "Noch 7 Min. online"},
+		{"value not re-expanded", de, "page.location", []string{"location", "{location}"}, "Standort: {location}"},
+		{"missing key", de, "no.such.key", nil, "no.such.key"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.cat.T(tc.key, tc.args...); got != tc.want {
+				t.Errorf("T(%q, %q) = %q, want %q", tc.key, tc.args, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCatalogFallback(t *testing.T) {
+	all, err := loadCatalogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial := &Catalog{lang: "xx", msgs: map[string]string{}, fallback: all[Reference]}
+	if got, want := partial.T("splash.submit"), all[Reference]["splash.submit"]; got != want {
+		t.Errorf("fallback = %q, want %q", got, want)
+	}
+	if _, err := Messages("xx"); !errors.Is(err, ErrNoLanguage) {
+		t.Errorf("Messages(xx) err = %v, want ErrNoLanguage", err)
+	}
+}
+
+func TestStatic(t *testing.T) {
+	css, err := fs.ReadFile(Static, "style.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, banned := range []string{"@import", "http://", "https://", "url("} {
+		if bytes.Contains(css, []byte(banned)) {
+			t.Errorf("style.css contains %q: no third-party or extra requests", banned)
+		}
+	}
+	if !bytes.Contains(css, []byte(":focus-visible")) {
+		t.Error("style.css has no focus style")
+	}
+	v := Version("style.css")
+	if len(v) != 12 || v != Version("style.css") {
+		t.Errorf("Version(style.css) = %q, want a stable 12-digit hash", v)
+	}
+	if got := Version("missing.css"); got != "" {
+		t.Errorf("Version(missing.css) = %q, want empty", got)
+	}
+}

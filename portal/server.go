@@ -1,0 +1,337 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"mime"
+	"net"
+	"net/netip"
+	"path"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"golang.org/x/text/language"
+
+	"roamgate/assets"
+	"roamgate/session"
+)
+
+// Sessions is what the portal needs from session.Manager.
+type Sessions interface {
+	// Create signs a device in and returns its session and token.
+	Create(ctx context.Context, req session.CreateRequest) (session.Session, string, error)
+	// FromToken returns the live session of a token.
+	FromToken(token string) (session.Session, error)
+	// TimeLeft is how long s has until it ends.
+	TimeLeft(s session.Session) time.Duration
+}
+
+// Locator names the location and network a device arrived at.
+type Locator interface {
+	// Locate returns the IDs of the location and network for an arrival:
+	// the NAS identifier, AP MAC and SSID the access point reported (each
+	// possibly empty) and the address the portal saw the request come from
+	// (the client, or the access point when it NATs). Empty strings mean
+	// unknown.
+	Locate(nasID, apMAC, ssid string, ip netip.Addr) (location, network string)
+}
+
+// JWKS supplies the public keys that verify session tokens (session.KeyRing).
+type JWKS interface {
+	JWKS() session.JWKS
+}
+
+// Deps are the portal's collaborators.
+type Deps struct {
+	// Sessions creates and finds sessions. Required.
+	Sessions Sessions
+	// JWKS supplies /.well-known/jwks.json. Required.
+	JWKS JWKS
+	// Locator maps arrivals to locations and networks. Optional: without it
+	// sessions have no location.
+	Locator Locator
+	// LocationNames maps location IDs to the names shown to citizens; an ID
+	// without a name is shown as it is. Optional.
+	LocationNames map[string]string
+	// SiteName is shown on every page. Default "roamgate".
+	SiteName string
+	// CSRFKey signs the splash form's CSRF tokens: at least 32 bytes, the
+	// same on every gateway behind one load balancer. Optional: nil means a
+	// random key per process (forms open across a restart are refused once).
+	CSRFKey []byte
+	// Logger receives server errors (5xx, panics). Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Fiber settings. The portal serves small pages to phones: short timeouts
+// and a small body limit leave little for a slow or hostile client to hold.
+const (
+	readTimeout    = 10 * time.Second
+	writeTimeout   = 10 * time.Second
+	idleTimeout    = 60 * time.Second
+	bodyLimit      = 16 << 10 // a sign-in form is well under 4 KiB
+	readBufferSize = 8 << 10  // request line and headers: vendor redirects can be long
+	createTimeout  = 5 * time.Second
+	shutdownGrace  = 5 * time.Second
+)
+
+// ErrServerClosed is returned by Listen and Serve after Shutdown.
+var ErrServerClosed = errors.New("portal: server closed")
+
+// Server is the portal's HTTP server.
+type Server struct {
+	cfg      Config
+	deps     Deps
+	log      *slog.Logger
+	app      *fiber.App
+	pages    *assets.Pages
+	catalogs map[string]*assets.Catalog
+	terms    map[string]terms
+	matcher  language.Matcher
+	proxies  []netip.Prefix
+	csrf     *csrfGuard
+	css      string
+	static   map[string]staticFile
+	stats    counters
+
+	mu       sync.Mutex
+	ln       net.Listener
+	serving  bool
+	closed   bool
+	shutOnce sync.Once
+	shutErr  error
+	shutDone chan struct{}
+}
+
+// New checks cfg and deps and builds the server. It does not listen yet.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	// The server keeps no reference to the caller's slices and maps.
+	cfg.Languages = slices.Clone(cfg.Languages)
+	cfg.Terms = maps.Clone(cfg.Terms)
+	cfg.TrustedProxies = slices.Clone(cfg.TrustedProxies)
+	deps.LocationNames = maps.Clone(deps.LocationNames)
+	if deps.Sessions == nil || deps.JWKS == nil {
+		return nil, errors.New("portal: Deps.Sessions and Deps.JWKS are required")
+	}
+	if deps.SiteName == "" {
+		deps.SiteName = "roamgate"
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	s := &Server{
+		cfg: cfg, deps: deps, log: deps.Logger,
+		catalogs: make(map[string]*assets.Catalog, len(cfg.Languages)),
+		terms:    make(map[string]terms, len(cfg.Languages)),
+		shutDone: make(chan struct{}),
+	}
+	var err error
+	if s.pages, err = assets.ParsePages(); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	tags := make([]language.Tag, len(cfg.Languages))
+	for i, l := range cfg.Languages {
+		cat, err := assets.Messages(l)
+		if err != nil {
+			return nil, fmt.Errorf("portal: %w", err)
+		}
+		s.catalogs[l] = cat
+		tags[i] = language.MustParse(l) // Validate parsed it
+		s.terms[l] = termsFor(cfg.Terms[l], cat)
+	}
+	s.matcher = language.NewMatcher(tags)
+	if s.proxies, err = parsePrefixes(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	if s.csrf, err = newCSRFGuard(deps.CSRFKey); err != nil {
+		return nil, err
+	}
+	if s.static, err = loadStatic(assets.Static); err != nil {
+		return nil, err
+	}
+	s.css = "/static/style.css?v=" + assets.Version("style.css")
+
+	proxies := make([]string, len(s.proxies))
+	for i, p := range s.proxies {
+		proxies[i] = p.String()
+	}
+	s.app = fiber.New(fiber.Config{
+		Prefork:               false,
+		BodyLimit:             bodyLimit,
+		ReadBufferSize:        readBufferSize,
+		ReadTimeout:           readTimeout,
+		WriteTimeout:          writeTimeout,
+		IdleTimeout:           idleTimeout,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		// Fiber's own helpers (Protocol, Hostname, IP) then ignore proxy
+		// headers from anyone else; the portal reads them itself.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          proxies,
+	})
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	s.app.Use(recover.New(recover.Config{
+		EnableStackTrace: true,
+		StackTraceHandler: func(c *fiber.Ctx, e any) {
+			s.log.Error("portal: panic", "path", strings.Clone(c.Path()), "panic", e, "stack", string(debug.Stack()))
+		},
+	}))
+	s.app.Use(func(c *fiber.Ctx) error {
+		setSecurityHeaders(c)
+		return c.Next()
+	})
+	s.app.Get("/", s.handleSplash)
+	s.app.Post("/connect", s.handleConnect)
+	s.app.Get("/status", s.handleStatus)
+	s.app.Get("/.well-known/jwks.json", s.handleJWKS)
+	s.app.Get("/healthz", s.handleHealth)
+	s.app.Get("/static/:name", s.handleStatic)
+}
+
+// App returns the fiber app, for in-process tests (App().Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen binds cfg.Listen, so that Addr is known before Serve (":0" picks a
+// free port). Serve calls it if it has not been called; calling it again is
+// a no-op.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrServerClosed
+	}
+	if s.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("portal: listen: %w", err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the address the server listens on, or nil before Listen.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Serve listens (unless Listen was called) and serves until ctx is done or
+// Shutdown is called; either way it returns nil once the server has stopped.
+// When ctx is done it shuts the server down itself, giving requests in flight
+// a few seconds. After Shutdown, Serve returns ErrServerClosed at once.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	if s.serving {
+		s.mu.Unlock()
+		return errors.New("portal: Serve called twice")
+	}
+	s.serving = true
+	ln := s.ln
+	s.mu.Unlock()
+
+	served := make(chan error, 1)
+	go func() { served <- s.app.Listener(ln) }()
+	select {
+	case err := <-served:
+		if err != nil {
+			return fmt.Errorf("portal: serve: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		err := s.Shutdown(sctx)
+		if serr := <-served; serr != nil && err == nil {
+			err = fmt.Errorf("portal: serve: %w", serr)
+		}
+		return err
+	}
+}
+
+// Shutdown stops accepting connections and waits for requests in flight
+// until ctx is done. It is safe to call more than once and concurrently with
+// Serve; later calls wait for the first to finish.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		ln := s.ln
+		s.mu.Unlock()
+		err := s.app.ShutdownWithContext(ctx)
+		if ln != nil {
+			// Fiber closes the listener it serves; this one closes it if
+			// Serve had not got that far, and is harmless otherwise.
+			ln.Close()
+		}
+		if err != nil {
+			s.shutErr = fmt.Errorf("portal: shutdown: %w", err)
+		}
+		close(s.shutDone)
+	})
+	select {
+	case <-s.shutDone:
+		return s.shutErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// staticFile is a file of assets.Static, ready to send.
+type staticFile struct {
+	body        []byte
+	contentType string
+	version     string
+}
+
+func loadStatic(fsys fs.FS) (map[string]staticFile, error) {
+	files := map[string]staticFile{}
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		ct := mime.TypeByExtension(path.Ext(name))
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		files[name] = staticFile{body: body, contentType: ct, version: assets.Version(name)}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("portal: static files: %w", err)
+	}
+	return files, nil
+}
