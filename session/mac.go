@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
 )
 
 // ErrInvalidMAC is returned (wrapped) for any string that is not a MAC address
@@ -100,19 +102,30 @@ func (m MAC) IsZero() bool { return m == MAC{} }
 type MACKey string
 
 // Hasher turns MAC addresses into MACKeys with HMAC-SHA256 under the site key.
-type Hasher struct{ key []byte }
+// It is safe for concurrent use; HMAC states are pooled because Key is on the
+// RADIUS hot path.
+type Hasher struct{ pool sync.Pool }
 
 // NewHasher returns a Hasher for the given site key (at least 32 bytes).
 func NewHasher(siteKey []byte) (*Hasher, error) {
 	if len(siteKey) < 32 {
 		return nil, fmt.Errorf("session: site key has %d bytes, need at least 32", len(siteKey))
 	}
-	return &Hasher{key: append([]byte(nil), siteKey...)}, nil
+	key := append([]byte(nil), siteKey...)
+	h := &Hasher{}
+	h.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return h, nil
 }
 
 // Key returns the MACKey of m.
 func (h *Hasher) Key(m MAC) MACKey {
-	mac := hmac.New(sha256.New, h.key)
+	mac := h.pool.Get().(hash.Hash)
+	mac.Reset()
 	mac.Write(m[:])
-	return MACKey(hex.EncodeToString(mac.Sum(nil)))
+	var sum [sha256.Size]byte
+	mac.Sum(sum[:0])
+	h.pool.Put(mac)
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return MACKey(out[:])
 }
