@@ -168,7 +168,9 @@ type JWKS struct {
 	Keys []JWK `json:"keys"`
 }
 
-// JWKS returns the public keys that currently verify tokens.
+// JWKS returns the public keys of the ring, newest first. A key that has
+// stopped verifying stays listed until the ring is next opened or rotated;
+// listing a public key a little longer is harmless.
 func (r *KeyRing) JWKS() JWKS {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

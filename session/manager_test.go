@@ -684,6 +684,16 @@ func TestManagerRefusesTamperedRecords(t *testing.T) {
 				h.sql(t, "UPDATE sessions SET sealed_token = (SELECT sealed_token FROM sessions WHERE id = ?), mac_key = (SELECT mac_key FROM sessions WHERE id = ?) WHERE id = ?", b.ID, b.ID, v.ID)
 			}, 1,
 			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
+		{"revocation undone",
+			func(t *testing.T, h *harness, v, _ session.Session) {
+				h.start(t)
+				if err := h.m.Revoke(context.Background(), v.ID); err != nil {
+					t.Fatal(err)
+				}
+				h.stop(t)
+				h.sql(t, "UPDATE sessions SET revoked = 0 WHERE id = ?", v.ID)
+			}, 1,
+			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
 		{"expiry extended",
 			func(t *testing.T, h *harness, v, _ session.Session) {
 				h.sql(t, "UPDATE sessions SET expires = expires + ? WHERE id = ?", int64(24*time.Hour), v.ID)

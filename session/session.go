@@ -73,7 +73,9 @@ type Store interface {
 	// Touch records activity; CurrentLocation, AP and LastSeen are replaced,
 	// Roams is set to roams, octets are replaced when non-zero.
 	Touch(ctx context.Context, id string, a Activity, roams int) error
-	// Revoke marks a session revoked; ErrNotFound if absent.
+	// Revoke marks a session revoked and forgets its sealed token, so that
+	// clearing the flag by hand cannot bring the session back; ErrNotFound
+	// if absent.
 	Revoke(ctx context.Context, id string) error
 	// DeleteEnded removes sessions that expired before the given time or
 	// were revoked, and returns how many.

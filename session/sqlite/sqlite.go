@@ -217,7 +217,7 @@ func (s *Store) Touch(ctx context.Context, id string, a session.Activity, roams 
 // Revoke marks a session revoked; session.ErrNotFound if absent. Revoking a
 // revoked session is not an error.
 func (s *Store) Revoke(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET revoked = 1 WHERE id = ?`, id)
+	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET revoked = 1, sealed_token = X'' WHERE id = ?`, id)
 	if err != nil {
 		return wrap("revoke", err)
 	}
