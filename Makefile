@@ -1,0 +1,33 @@
+# make test: install what the tests need if it is missing, then run every
+# check and test. .ci/run calls exactly this.
+SHELL := /bin/bash
+GO ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: test tools lint vet fmt-check build run bench
+
+test: tools fmt-check vet lint
+	$(GO) test -race -count=1 ./...
+
+# Debian packages the tests use: radclient (freeradius-utils).
+tools:
+	@scripts/ensure-tools.sh radclient:freeradius-utils
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
+build:
+	$(GO) build -o roamgate ./cmd/roamgate
+
+run:
+	$(GO) run ./cmd/roamgate
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./session/... ./radius/...

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// goListDeps returns the packages pkg imports, directly or not.
+func goListDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestBinaryDeps guards what the one binary pulls in (model: tailscale's
+// cmd/tailscaled/deps_test.go): CoreDNS's plugin-everything packages, cloud
+// SDKs and kubernetes must never be linked.
+func TestBinaryDeps(t *testing.T) {
+	forbidden := []string{
+		"github.com/coredns/coredns/coremain",
+		"github.com/coredns/coredns/core/plugin",
+		"cloud.google.com/",
+		"github.com/aws/",
+		"github.com/Azure/",
+		"k8s.io/",
+		"sigs.k8s.io/",
+	}
+	for _, dep := range goListDeps(t, "roamgate/cmd/roamgate") {
+		for _, f := range forbidden {
+			if dep == f || (strings.HasSuffix(f, "/") && strings.HasPrefix(dep, f)) {
+				t.Errorf("roamgate imports %s (forbidden: %s)", dep, f)
+			}
+		}
+	}
+}
+
+// TestImportRules checks DESIGN §2: the servers meet only in session and
+// gateway, session stays free of servers and storage, assets is stdlib only.
+func TestImportRules(t *testing.T) {
+	servers := []string{"roamgate/portal", "roamgate/radius", "roamgate/dns", "roamgate/admin"}
+	rules := []struct {
+		pkg     string
+		allowed []string // non-standard import prefixes allowed
+	}{
+		{"roamgate/session", []string{"roamgate/session", "github.com/golang-jwt/jwt/v5"}},
+		{"roamgate/assets", []string{"roamgate/assets"}},
+		{"roamgate/session/sqlite", []string{"roamgate/session", "modernc.org/", "github.com/golang-jwt/", "github.com/dustin/go-humanize", "github.com/google/uuid", "github.com/mattn/go-isatty", "github.com/ncruces/go-strftime", "github.com/remyoudompheng/bigfft", "golang.org/x/sys/", "golang.org/x/exp/"}},
+	}
+	for _, r := range rules {
+		t.Run(r.pkg, func(t *testing.T) {
+			for _, dep := range goListDeps(t, r.pkg) {
+				ok := false
+				for _, a := range r.allowed {
+					if dep == a || strings.HasPrefix(dep, a+"/") || (strings.HasSuffix(a, "/") && strings.HasPrefix(dep, a)) {
+						ok = true
+					}
+				}
+				if !ok {
+					t.Errorf("%s imports %s, which DESIGN §2 does not allow", r.pkg, dep)
+				}
+			}
+		})
+	}
+	out, err := exec.Command("go", "list", "roamgate/...").Output()
+	if err != nil {
+		t.Fatalf("go list roamgate/...: %v", err)
+	}
+	exists := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		exists[p] = true
+	}
+	for _, s := range servers {
+		if !exists[s] {
+			continue // dns arrives with its own issue
+		}
+		t.Run(s, func(t *testing.T) {
+			for _, dep := range goListDeps(t, s) {
+				for _, other := range servers {
+					if other != s && (dep == other || strings.HasPrefix(dep, other+"/")) {
+						t.Errorf("%s imports %s: servers meet only in session and gateway", s, dep)
+					}
+				}
+				if strings.HasPrefix(dep, "roamgate/gateway") {
+					t.Errorf("%s imports %s: gateway wires servers, not the other way round", s, dep)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,132 @@
+// Command roamgate runs the public-WiFi captive portal and roaming gateway.
+// With no arguments it serves the demo site; see README.md.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"roamgate/admin"
+	"roamgate/gateway"
+)
+
+const usage = `usage: roamgate [command] [flags]
+
+commands:
+  serve [-config FILE]         run the gateway (default; no config = demo site)
+  check-config FILE            validate a config file
+  keys rotate [-config FILE]   add a new token signing key
+  hash-password                read a password on stdin, print its argon2id hash
+  version                      print the version
+
+Every config key can also be set with a ROAMGATE_… environment variable
+(ROAMGATE_PORTAL_LISTEN, ROAMGATE_RADIUS_CLIENTS_0_SECRET, …).
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "roamgate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdin io.Reader, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		path, err := configFlag("serve", args)
+		if err != nil {
+			return err
+		}
+		return serve(path, stdout)
+	case "check-config":
+		if len(args) != 1 {
+			return errors.New("check-config needs exactly one FILE")
+		}
+		if _, err := gateway.Load(args[0], os.Environ()); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", args[0])
+		return nil
+	case "keys":
+		if len(args) == 0 || args[0] != "rotate" {
+			return errors.New("keys: the only subcommand is rotate")
+		}
+		path, err := configFlag("keys rotate", args[1:])
+		if err != nil {
+			return err
+		}
+		cfg, err := gateway.Load(path, os.Environ())
+		if err != nil {
+			return err
+		}
+		kid, err := gateway.RotateKeys(cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new signing key %s; restart running gateways to sign with it\n", kid)
+		return nil
+	case "hash-password":
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		password := strings.TrimRight(line, "\r\n")
+		if len(password) < 8 {
+			return errors.New("hash-password: the password needs at least 8 characters")
+		}
+		hash, err := admin.HashPassword(password)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, hash)
+		return nil
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "roamgate", gateway.Version())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+func configFlag(name string, args []string) (string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	path := fs.String("config", os.Getenv("ROAMGATE_CONFIG"), "YAML config `FILE` (default: the demo site)")
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		return "", fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
+	}
+	return *path, nil
+}
+
+func serve(path string, stdout io.Writer) error {
+	cfg, err := gateway.Load(path, os.Environ())
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, err := gateway.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	g.PrintBanner(stdout)
+	return g.Run(ctx)
+}

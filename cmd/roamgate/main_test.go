@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary builds roamgate once per test run, as a user would run it.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "roamgate")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestServeStartsAndStopsOnSIGINT(t *testing.T) {
+	bin := buildBinary(t)
+	dataDir := t.TempDir()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"ROAMGATE_DATA_DIR="+dataDir,
+		"ROAMGATE_PORTAL_LISTEN=127.0.0.1:0",
+		"ROAMGATE_RADIUS_AUTH_LISTEN=127.0.0.1:0",
+		"ROAMGATE_RADIUS_ACCT_LISTEN=127.0.0.1:0",
+		"ROAMGATE_ADMIN_LISTEN=127.0.0.1:0",
+	)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+
+	banner := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			b.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "Ctrl-C stops") {
+				banner <- b.String()
+				break
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	var text string
+	select {
+	case text = <-banner:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no banner within 30s; stderr:\n%s", stderr.String())
+	}
+	t.Logf("listening after %v:\n%s", time.Since(start), text)
+
+	portal := regexp.MustCompile(`portal\s+http://(\S+)/`).FindStringSubmatch(text)
+	admin := regexp.MustCompile(`admin\s+http://(\S+)/`).FindStringSubmatch(text)
+	password := regexp.MustCompile(`admin login\s+admin / (\S+)`).FindStringSubmatch(text)
+	for name, m := range map[string][]string{"portal": portal, "admin": admin, "password": password} {
+		if m == nil {
+			t.Fatalf("banner does not show the %s:\n%s", name, text)
+		}
+	}
+	for _, u := range []string{"http://" + portal[1] + "/healthz", "http://" + admin[1] + "/healthz"} {
+		resp, err := http.Get(u)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %v %v", u, err, resp)
+		}
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequest("GET", "http://"+admin[1]+"/api/v1/stats", nil)
+	req.SetBasicAuth("admin", password[1])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats map[string]any
+	json.NewDecoder(resp.Body).Decode(&stats)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || stats["active_sessions"] != float64(0) {
+		t.Fatalf("stats with the printed password: %d %v", resp.StatusCode, stats)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGINT: %v\n%s", err, stderr.String())
+		}
+		t.Logf("stopped %v after SIGINT", time.Since(stopped))
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5s after SIGINT")
+	}
+	if fi, err := os.Stat(filepath.Join(dataDir, "site.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("site key: %v %v", fi, err)
+	}
+}
+
+func runCmd(t *testing.T, bin string, stdin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = append(os.Environ(), "ROAMGATE_DATA_DIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestSubcommands(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("radius:\n  clients:\n    - {cidr: 10.0.0.0/33, secrett: x}\n"), 0o600)
+
+	tests := []struct {
+		name    string
+		args    []string
+		stdin   string
+		ok      bool
+		pattern string
+	}{
+		{"example config passes", []string{"check-config", "../../deploy/roamgate.example.yaml"}, "", true, `roamgate.example.yaml: ok`},
+		{"bad config names key paths", []string{"check-config", bad}, "", false, `(?s)radius.clients\[0\].secrett \(line 3\): unknown key`},
+		{"missing config file", []string{"check-config", filepath.Join(dir, "nope.yaml")}, "", false, `no such file`},
+		{"version", []string{"version"}, "", true, `^roamgate \S+`},
+		{"hash-password", []string{"hash-password"}, "correct horse battery\n", true, `^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$\S+\$\S+\n$`},
+		{"hash-password refuses short ones", []string{"hash-password"}, "short\n", false, `at least 8 characters`},
+		{"unknown command", []string{"frobnicate"}, "", false, `unknown command "frobnicate"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runCmd(t, bin, tt.stdin, tt.args...)
+			if (err == nil) != tt.ok {
+				t.Fatalf("err = %v, want ok=%v\n%s", err, tt.ok, out)
+			}
+			if !regexp.MustCompile(tt.pattern).MatchString(out) {
+				t.Fatalf("output does not match %q:\n%s", tt.pattern, out)
+			}
+		})
+	}
+	t.Run("check-config reports the bad CIDR too", func(t *testing.T) {
+		out, _ := runCmd(t, bin, "", "check-config", bad)
+		if !strings.Contains(out, "radius.clients[0].secrett") {
+			t.Fatalf("%s", out)
+		}
+	})
+}
+
+func TestKeysRotate(t *testing.T) {
+	bin := buildBinary(t)
+	dataDir := t.TempDir()
+	env := append(os.Environ(), "ROAMGATE_DATA_DIR="+dataDir)
+	var kids []string
+	for i := 0; i < 2; i++ {
+		cmd := exec.Command(bin, "keys", "rotate")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("keys rotate: %v\n%s", err, out)
+		}
+		m := regexp.MustCompile(`new signing key (\S+);`).FindStringSubmatch(string(out))
+		if m == nil {
+			t.Fatalf("keys rotate printed %q", out)
+		}
+		kids = append(kids, m[1])
+	}
+	raw, err := os.ReadFile(filepath.Join(dataDir, "token-keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ring struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(raw, &ring); err != nil {
+		t.Fatal(err)
+	}
+	// The first rotate creates the ring with a key and adds one; the second adds another.
+	if n := len(ring.Keys); n != 3 || ring.Keys[n-1].Kid != kids[1] || ring.Keys[n-2].Kid != kids[0] {
+		t.Fatalf("ring = %+v, rotated %v", ring, kids)
+	}
+}

@@ -1,0 +1,261 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"roamgate/admin"
+	"roamgate/portal"
+	"roamgate/radius"
+	"roamgate/session"
+)
+
+// Config is the whole gateway configuration (DESIGN §6). The zero value is
+// not useful: start from DefaultConfig, which is the demo site.
+type Config struct {
+	// Site names the deployment.
+	Site SiteConfig `yaml:"site"`
+	// DataDir holds the site key, the token key ring and the SQLite store.
+	DataDir string `yaml:"data_dir"`
+	// Store selects where sessions are kept.
+	Store StoreConfig `yaml:"store"`
+	// Session sets how long sessions live.
+	Session SessionConfig `yaml:"session"`
+	// Portal is the citizen-facing captive portal.
+	Portal portal.Config `yaml:"portal"`
+	// RADIUS is the server access points ask.
+	RADIUS radius.Config `yaml:"radius"`
+	// Admin is the IT team's listener.
+	Admin admin.Config `yaml:"admin"`
+	// Locations are the places with access points.
+	Locations []Location `yaml:"locations"`
+	// Networks are the SSIDs the site offers.
+	Networks []Network `yaml:"networks"`
+}
+
+// SiteConfig names the deployment.
+type SiteConfig struct {
+	// Name is shown on the splash page and used as the token issuer.
+	Name string `yaml:"name"`
+	// PortalURL is the public URL of the portal (token audience, links).
+	PortalURL string `yaml:"portal_url"`
+}
+
+// StoreConfig selects and configures the session store.
+type StoreConfig struct {
+	// Driver is "sqlite" (embedded, default) or "redis" (several gateways).
+	Driver string `yaml:"driver"`
+	// SQLite configures the embedded store.
+	SQLite SQLiteConfig `yaml:"sqlite"`
+	// Redis configures the shared store.
+	Redis RedisConfig `yaml:"redis"`
+}
+
+// SQLiteConfig configures the embedded store.
+type SQLiteConfig struct {
+	// Path of the database file; default DataDir/sessions.db.
+	Path string `yaml:"path"`
+}
+
+// RedisConfig configures the shared store used by several gateways.
+type RedisConfig struct {
+	// Addr is host:port of the Redis server.
+	Addr string `yaml:"addr"`
+	// Password for AUTH, if any.
+	Password string `yaml:"password"`
+	// DB is the database number.
+	DB int `yaml:"db"`
+}
+
+// SessionConfig sets session lifetimes.
+type SessionConfig struct {
+	// Lifetime of a session from sign-in; default 24h.
+	Lifetime time.Duration `yaml:"lifetime"`
+	// IdleTimeout ends a session no access point has reported for this long;
+	// default 2h, 0 disables.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// Location is a place with access points.
+type Location struct {
+	// ID is a short lower-case name (brueckerfeld, bahnhof …).
+	ID string `yaml:"id"`
+	// Name is shown to citizens and the IT team.
+	Name string `yaml:"name"`
+	// Network is the default network ID of the location's access points.
+	Network string `yaml:"network"`
+	// Match says which access points belong here.
+	Match Match `yaml:"match"`
+}
+
+// Match selects access points: any listed pattern matching is enough.
+type Match struct {
+	// NASID are NAS-Identifier patterns with shell wildcards ("bahnhof-*").
+	NASID []string `yaml:"nas_id"`
+	// APMAC are access point MAC addresses (any notation).
+	APMAC []string `yaml:"ap_mac"`
+	// NASIP are NAS-IP-Address networks in CIDR notation.
+	NASIP []string `yaml:"nas_ip"`
+}
+
+// Network is an SSID the site offers.
+type Network struct {
+	// ID is a short lower-case name (wifi4eu, stadt).
+	ID string `yaml:"id"`
+	// SSID as broadcast by the access points.
+	SSID string `yaml:"ssid"`
+	// BandwidthUp and BandwidthDown are per-client limits in kbit/s; 0 = none.
+	BandwidthUp   int `yaml:"bandwidth_up"`
+	BandwidthDown int `yaml:"bandwidth_down"`
+	// Lifetime overrides session.lifetime for this network.
+	Lifetime time.Duration `yaml:"lifetime"`
+}
+
+// DefaultConfig is the demo site: four locations of a town, WiFi4EU and the
+// city network, SQLite in ./data, everything but the portal on loopback.
+func DefaultConfig() Config {
+	return Config{
+		Site:    SiteConfig{Name: "Stadt-WLAN Demo", PortalURL: "http://127.0.0.1:8080/"},
+		DataDir: "data",
+		Store:   StoreConfig{Driver: "sqlite"},
+		Session: SessionConfig{Lifetime: 24 * time.Hour, IdleTimeout: 2 * time.Hour},
+		Portal:  portal.Config{Listen: portal.DefaultListen, Languages: portal.DefaultLanguages()},
+		RADIUS:  radius.DefaultConfig(),
+		Admin:   admin.DefaultConfig(),
+		Networks: []Network{
+			{ID: "wifi4eu", SSID: "WiFi4EU"},
+			{ID: "stadt", SSID: "Stadt-WLAN"},
+		},
+		Locations: []Location{
+			{ID: "brueckerfeld", Name: "Brückerfeld", Network: "wifi4eu", Match: Match{NASID: []string{"brueckerfeld-*"}}},
+			{ID: "bahnhof", Name: "Bahnhof", Network: "wifi4eu", Match: Match{NASID: []string{"bahnhof-*"}}},
+			{ID: "stadtpark", Name: "Stadtpark", Network: "wifi4eu", Match: Match{NASID: []string{"stadtpark-*"}}},
+			{ID: "rathaus", Name: "Rathaus", Network: "stadt", Match: Match{NASID: []string{"rathaus-*"}}},
+		},
+	}
+}
+
+// SQLitePath is the database file the config selects.
+func (c Config) SQLitePath() string {
+	if c.Store.SQLite.Path != "" {
+		return c.Store.SQLite.Path
+	}
+	return filepath.Join(c.DataDir, "sessions.db")
+}
+
+// Policy is the session policy the config describes.
+func (c Config) Policy() session.Policy {
+	p := session.Policy{Lifetime: c.Session.Lifetime, IdleTimeout: c.Session.IdleTimeout, NetworkLifetime: map[string]time.Duration{}}
+	for _, n := range c.Networks {
+		if n.Lifetime > 0 {
+			p.NetworkLifetime[n.ID] = n.Lifetime
+		}
+	}
+	return p
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+// Validate checks the whole config and returns every problem, each naming
+// its key path.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if strings.TrimSpace(c.Site.Name) == "" {
+		add("site.name", "missing")
+	}
+	if u, err := url.Parse(c.Site.PortalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("site.portal_url", "%q is not an absolute http or https URL", c.Site.PortalURL)
+	}
+	if c.DataDir == "" {
+		add("data_dir", "missing")
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+	case "redis":
+		add("store.driver", `"redis" is not available in this version yet; use "sqlite"`)
+	default:
+		add("store.driver", "%q is not one of sqlite, redis", c.Store.Driver)
+	}
+	if c.Session.Lifetime < time.Minute {
+		add("session.lifetime", "%s is shorter than 1m", c.Session.Lifetime)
+	}
+	if c.Session.IdleTimeout < 0 {
+		add("session.idle_timeout", "%s is negative", c.Session.IdleTimeout)
+	}
+	networks := map[string]bool{}
+	for i, n := range c.Networks {
+		key := fmt.Sprintf("networks[%d]", i)
+		switch {
+		case !idPattern.MatchString(n.ID):
+			add(key+".id", "%q must be 1-32 lower-case letters, digits, '-' or '_'", n.ID)
+		case networks[n.ID]:
+			add(key+".id", "%q is used twice", n.ID)
+		}
+		networks[n.ID] = true
+		if n.SSID == "" || len(n.SSID) > 32 {
+			add(key+".ssid", "%q must be 1-32 bytes", n.SSID)
+		}
+		if n.BandwidthUp < 0 {
+			add(key+".bandwidth_up", "%d is negative", n.BandwidthUp)
+		}
+		if n.BandwidthDown < 0 {
+			add(key+".bandwidth_down", "%d is negative", n.BandwidthDown)
+		}
+		if n.Lifetime != 0 && n.Lifetime < time.Minute {
+			add(key+".lifetime", "%s is shorter than 1m", n.Lifetime)
+		}
+	}
+	if len(c.Networks) == 0 {
+		add("networks", "at least one network is needed")
+	}
+	locations := map[string]bool{}
+	for i, l := range c.Locations {
+		key := fmt.Sprintf("locations[%d]", i)
+		switch {
+		case !idPattern.MatchString(l.ID):
+			add(key+".id", "%q must be 1-32 lower-case letters, digits, '-' or '_'", l.ID)
+		case locations[l.ID]:
+			add(key+".id", "%q is used twice", l.ID)
+		}
+		locations[l.ID] = true
+		if l.Network != "" && !networks[l.Network] {
+			add(key+".network", "%q is not one of networks[].id", l.Network)
+		}
+		for j, p := range l.Match.NASID {
+			if _, err := path.Match(p, ""); err != nil || p == "" {
+				add(fmt.Sprintf("%s.match.nas_id[%d]", key, j), "%q is not a valid pattern", p)
+			}
+		}
+		for j, m := range l.Match.APMAC {
+			if _, err := session.ParseMAC(m); err != nil {
+				add(fmt.Sprintf("%s.match.ap_mac[%d]", key, j), "%q is not a MAC address", m)
+			}
+		}
+		for j, p := range l.Match.NASIP {
+			if _, err := netip.ParsePrefix(p); err != nil {
+				add(fmt.Sprintf("%s.match.nas_ip[%d]", key, j), "%q is not a network in CIDR notation", p)
+			}
+		}
+	}
+	for i, cl := range c.RADIUS.Clients {
+		if cl.Location != "" && !locations[cl.Location] {
+			add(fmt.Sprintf("radius.clients[%d].location", i), "%q is not one of locations[].id", cl.Location)
+		}
+	}
+	for _, v := range []interface{ Validate() error }{c.Portal, c.RADIUS, c.Admin} {
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,227 @@
+package gateway
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "roamgate.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDefaultConfigIsTheDemoSite(t *testing.T) {
+	cfg, err := Load("", nil)
+	if err != nil {
+		t.Fatalf("demo defaults do not validate: %v", err)
+	}
+	var ids []string
+	for _, l := range cfg.Locations {
+		ids = append(ids, l.ID)
+	}
+	if got, want := strings.Join(ids, ","), "brueckerfeld,bahnhof,stadtpark,rathaus"; got != want {
+		t.Errorf("demo locations = %s, want %s", got, want)
+	}
+	if len(cfg.Networks) != 2 || cfg.Networks[0].ID != "wifi4eu" || cfg.Networks[1].ID != "stadt" {
+		t.Errorf("demo networks = %+v", cfg.Networks)
+	}
+	if cfg.RADIUS.AuthListen != "127.0.0.1:1812" || cfg.RADIUS.AcctListen != "127.0.0.1:1813" ||
+		cfg.Admin.Listen != "127.0.0.1:9080" || cfg.Portal.Listen != ":8080" {
+		t.Errorf("demo listeners differ from DESIGN §6: %+v %+v %+v", cfg.RADIUS, cfg.Admin, cfg.Portal)
+	}
+	if cfg.Store.Driver != "sqlite" || cfg.DataDir != "data" {
+		t.Errorf("demo store = %+v in %q", cfg.Store, cfg.DataDir)
+	}
+}
+
+func TestLoadErrorsNameTheKeyPath(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"bad CIDR", "radius:\n  clients:\n    - {name: ap, cidr: 10.0.0.0/33, secret: abcdefghijklmnopq}\n",
+			[]string{`radius.clients[0].cidr: "10.0.0.0/33" is not a network`}},
+		{"missing secret", "radius:\n  clients:\n    - {name: ap, cidr: 10.0.0.0/16}\n",
+			[]string{"radius.clients[0].secret: missing"}},
+		{"unknown key", "radius:\n  clients:\n    - {name: ap, cidr: 10.0.0.0/16, secrt: x}\n",
+			[]string{"radius.clients[0].secrt (line 3): unknown key"}},
+		{"unknown top-level key", "sesion:\n  lifetime: 1h\n", []string{"sesion (line 1): unknown key"}},
+		{"bad duration", "session:\n  lifetime: forever\n", []string{`session.lifetime (line 2): "forever" is not a valid duration`}},
+		{"bad boolean", "radius:\n  require_message_authenticator: maybe\n", []string{"radius.require_message_authenticator (line 2)", "boolean"}},
+		{"list where a mapping belongs", "portal: [1, 2]\n", []string{"portal (line 1): want a mapping"}},
+		{"unknown network of a location", "locations:\n  - {id: markt, name: Markt, network: lte}\n", []string{`locations[0].network: "lte" is not one of networks[].id`}},
+		{"bad nas_ip", "locations:\n  - {id: markt, name: Markt, match: {nas_ip: [10.1.2.0/40]}}\n", []string{"locations[0].match.nas_ip[0]"}},
+		{"unknown store driver", "store:\n  driver: mysql\n", []string{`store.driver: "mysql" is not one of sqlite, redis`}},
+		{"bad admin hash", "admin:\n  users:\n    - {name: it, password_hash: secret}\n", []string{"admin.users[0].password_hash"}},
+		{"several errors at once", "session:\n  lifetime: 10s\nsite:\n  portal_url: ftp://x\n",
+			[]string{"session.lifetime: 10s is shorter than 1m", `site.portal_url: "ftp://x" is not an absolute http or https URL`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeConfig(t, tt.yaml), nil)
+			if err == nil {
+				t.Fatal("config accepted")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadOverlaysFileOnDefaults(t *testing.T) {
+	cfg, err := Load(writeConfig(t, "session:\n  lifetime: 8h\nradius:\n  clients:\n    - {name: wlc, cidr: 10.20.0.0/16, secret: 0123456789abcdefXYZ, location: bahnhof}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Session.Lifetime != 8*time.Hour || cfg.Session.IdleTimeout != 2*time.Hour {
+		t.Errorf("session = %+v, want lifetime 8h and the default idle timeout", cfg.Session)
+	}
+	if len(cfg.RADIUS.Clients) != 1 || cfg.RADIUS.Clients[0].Name != "wlc" {
+		t.Errorf("clients = %+v: a configured list replaces the demo client", cfg.RADIUS.Clients)
+	}
+	if cfg.RADIUS.AuthListen != "127.0.0.1:1812" {
+		t.Errorf("auth_listen lost its default: %q", cfg.RADIUS.AuthListen)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	env := []string{
+		"PATH=/usr/bin",
+		"ROAMGATE_PORTAL_LISTEN=127.0.0.1:18080",
+		"ROAMGATE_SESSION_LIFETIME=90m",
+		"ROAMGATE_RADIUS_REQUIRE_MESSAGE_AUTHENTICATOR=false",
+		"ROAMGATE_RADIUS_CLIENTS_0_SECRET=from-the-environment-123",
+		"ROAMGATE_PORTAL_LANGUAGES=en,de",
+		"ROAMGATE_DATA_DIR=/var/lib/roamgate",
+	}
+	cfg, err := Load("", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Portal.Listen != "127.0.0.1:18080" || cfg.Session.Lifetime != 90*time.Minute ||
+		cfg.RADIUS.RequireMessageAuthenticator || cfg.RADIUS.Clients[0].Secret != "from-the-environment-123" ||
+		cfg.DataDir != "/var/lib/roamgate" || !reflect.DeepEqual(cfg.Portal.Languages, []string{"en", "de"}) {
+		t.Errorf("env not applied: %+v", cfg)
+	}
+
+	t.Run("typo is an error", func(t *testing.T) {
+		_, err := Load("", []string{"ROAMGATE_PORTAL_LISTN=:1"})
+		if err == nil || !strings.Contains(err.Error(), "ROAMGATE_PORTAL_LISTN: names no config key") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("bad value names key and variable", func(t *testing.T) {
+		_, err := Load("", []string{"ROAMGATE_SESSION_IDLE_TIMEOUT=soon"})
+		if err == nil || !strings.Contains(err.Error(), "session.idle_timeout (from ROAMGATE_SESSION_IDLE_TIMEOUT)") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+// TestExampleConfig keeps deploy/roamgate.example.yaml from drifting: it must
+// validate and mention every key the structs have.
+func TestExampleConfig(t *testing.T) {
+	path := filepath.Join("..", "deploy", "roamgate.example.yaml")
+	if _, err := Load(path, nil); err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	collectKeys(doc.Content[0], "", have)
+	want := map[string]bool{}
+	structKeys(reflect.TypeOf(Config{}), "", want)
+	var missing []string
+	for k := range want {
+		if !have[k] {
+			missing = append(missing, k)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("the example config does not document: %s", strings.Join(missing, ", "))
+	}
+}
+
+func collectKeys(n *yaml.Node, prefix string, out map[string]bool) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := join(prefix, n.Content[i].Value)
+			out[k] = true
+			collectKeys(n.Content[i+1], k, out)
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			collectKeys(c, prefix+"[]", out)
+		}
+	}
+}
+
+func structKeys(t reflect.Type, prefix string, out map[string]bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		for name, f := range yamlFields(t) {
+			k := join(prefix, name)
+			out[k] = true
+			structKeys(f.Type, k, out)
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Struct {
+			structKeys(t.Elem(), prefix+"[]", out)
+		}
+	}
+}
+
+func TestLocator(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Locations = append(cfg.Locations, Location{ID: "markt", Name: "Markt", Network: "stadt",
+		Match: Match{APMAC: []string{"AA-BB-CC-00-11-22"}, NASIP: []string{"10.9.0.0/16"}}})
+	l := newLocator(cfg)
+	tests := []struct {
+		name, nasID, apMAC, ssid, ip string
+		loc, nw                      string
+	}{
+		{"nas id pattern", "bahnhof-ap-1", "", "", "", "bahnhof", "wifi4eu"},
+		{"ssid decides the network", "stadtpark-ap-3", "", "Stadt-WLAN", "", "stadtpark", "stadt"},
+		{"ap mac in another notation", "", "aabb.cc00.1122", "", "", "markt", "stadt"},
+		{"nas ip", "", "", "", "10.9.4.4", "markt", "stadt"},
+		{"nothing matches", "elsewhere", "", "", "192.0.2.1", "", "wifi4eu"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ip netip.Addr
+			if tt.ip != "" {
+				ip = netip.MustParseAddr(tt.ip)
+			}
+			loc, nw := l.Locate(tt.nasID, tt.apMAC, tt.ssid, ip)
+			if loc != tt.loc || nw != tt.nw {
+				t.Errorf("Locate = %q, %q; want %q, %q", loc, nw, tt.loc, tt.nw)
+			}
+		})
+	}
+}

@@ -1,0 +1,214 @@
+package radius
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// Config is the `radius` section of the gateway configuration. The zero value
+// is not useful: start from DefaultConfig, which is the demo site.
+type Config struct {
+	// AuthListen is the UDP address for Access-Requests.
+	// Default "127.0.0.1:1812".
+	AuthListen string `yaml:"auth_listen"`
+
+	// AcctListen is the UDP address for Accounting-Requests.
+	// Default "127.0.0.1:1813".
+	AcctListen string `yaml:"acct_listen"`
+
+	// RequireMessageAuthenticator drops every Access-Request that carries no
+	// Message-Authenticator (RFC 3579), the defence against forged responses
+	// (Blast-RADIUS, CVE-2024-3596). A client entry may override it.
+	// Default true.
+	RequireMessageAuthenticator bool `yaml:"require_message_authenticator"`
+
+	// InterimInterval is sent as Acct-Interim-Interval in every Access-Accept:
+	// how often the access point reports a session's traffic. Write it as a
+	// duration ("5m", "300s"); a bare number is refused by the YAML decoder.
+	// At least 60s (RFC 2869 §5.16 advises against shorter), or 0 to leave
+	// the attribute out and let the access point decide. Default 5m.
+	InterimInterval time.Duration `yaml:"interim_interval"`
+
+	// Clients are the access points and controllers allowed to talk to the
+	// server. A packet from an address no entry covers is dropped silently.
+	// Default: the demo client, 127.0.0.0/8 with secret "testing123".
+	Clients []Client `yaml:"clients"`
+}
+
+// Client is one entry of the client table.
+type Client struct {
+	// Name identifies the client in logs and metrics. Default: the CIDR.
+	Name string `yaml:"name"`
+
+	// CIDR is the network the client's packets come from, "10.20.0.0/16",
+	// or a single address, "10.20.0.7". When networks overlap, the longest
+	// prefix wins. Required.
+	CIDR string `yaml:"cidr"`
+
+	// Secret is the RADIUS shared secret. Required. RFC 2865 advises at least
+	// 16 characters; the demo's "testing123" is not meant for real sites.
+	Secret string `yaml:"secret"`
+
+	// Location is the location ID reported for sessions seen through this
+	// client when the access point cannot be located more precisely (see
+	// Locator). Optional.
+	Location string `yaml:"location"`
+
+	// Vendor names the access point family, which decides the vendor
+	// attributes in replies ("coova", "mikrotik", "cisco" …). Empty means
+	// standard attributes only. Letters, digits, '-' and '_'.
+	Vendor string `yaml:"vendor"`
+
+	// CoAPort is the UDP port of the client's Dynamic Authorization server
+	// (RFC 5176) for CoA and Disconnect-Requests. 0 means 3799.
+	CoAPort int `yaml:"coa_port"`
+
+	// RequireMessageAuthenticator overrides the global setting for this
+	// client; leave it out (nil) to use the global one.
+	RequireMessageAuthenticator *bool `yaml:"require_message_authenticator"`
+}
+
+// Defaults of the demo site.
+const (
+	DefaultAuthListen      = "127.0.0.1:1812"
+	DefaultAcctListen      = "127.0.0.1:1813"
+	DefaultInterimInterval = 5 * time.Minute
+	DefaultCoAPort         = 3799
+
+	// MinInterimInterval is the shortest Acct-Interim-Interval we send.
+	MinInterimInterval = 60 * time.Second
+)
+
+// DefaultConfig returns the demo configuration: loopback listeners and one
+// client, "demo", covering 127.0.0.0/8 with secret "testing123".
+func DefaultConfig() Config {
+	return Config{
+		AuthListen:                  DefaultAuthListen,
+		AcctListen:                  DefaultAcctListen,
+		RequireMessageAuthenticator: true,
+		InterimInterval:             DefaultInterimInterval,
+		Clients: []Client{{
+			Name:   "demo",
+			CIDR:   "127.0.0.0/8",
+			Secret: "testing123",
+		}},
+	}
+}
+
+// Validate reports every problem in c, one per line, each naming its key
+// relative to the configuration root (`radius.clients[2].cidr: …`).
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("radius.%s: "+format, append([]any{key}, args...)...))
+	}
+
+	for _, l := range []struct{ key, addr string }{{"auth_listen", c.AuthListen}, {"acct_listen", c.AcctListen}} {
+		if l.addr == "" {
+			bad(l.key, "missing")
+		} else if err := checkListen(l.addr); err != nil {
+			bad(l.key, "%q %v", l.addr, err)
+		}
+	}
+	if c.AuthListen != "" && c.AuthListen == c.AcctListen && !hasPortZero(c.AuthListen) {
+		bad("acct_listen", "%q is also auth_listen; accounting needs its own port", c.AcctListen)
+	}
+
+	switch d := c.InterimInterval; {
+	case d == 0:
+	case d < MinInterimInterval:
+		bad("interim_interval", "%v is shorter than %v", d, MinInterimInterval)
+	case d > math.MaxUint32*time.Second:
+		bad("interim_interval", "%v is too long", d)
+	}
+
+	prefixes := make(map[netip.Prefix]int, len(c.Clients))
+	names := make(map[string]int, len(c.Clients))
+	for i, cl := range c.Clients {
+		key := fmt.Sprintf("clients[%d]", i)
+		if cl.Name != "" {
+			if j, dup := names[cl.Name]; dup {
+				bad(key+".name", "%q is also clients[%d].name", cl.Name, j)
+			}
+			names[cl.Name] = i
+		}
+		if cl.CIDR == "" {
+			bad(key+".cidr", "missing")
+		} else if p, err := parseClientPrefix(cl.CIDR); err != nil {
+			bad(key+".cidr", "%v", err)
+		} else if j, dup := prefixes[p]; dup {
+			bad(key+".cidr", "%q is also clients[%d].cidr", cl.CIDR, j)
+		} else {
+			prefixes[p] = i
+		}
+		if cl.Secret == "" {
+			bad(key+".secret", "missing")
+		}
+		if !validVendor(cl.Vendor) {
+			bad(key+".vendor", "%q: use letters, digits, '-' and '_' (at most 32)", cl.Vendor)
+		}
+		if cl.CoAPort < 0 || cl.CoAPort > 65535 {
+			bad(key+".coa_port", "%d is not a port", cl.CoAPort)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkListen accepts host:port with a numeric port; the host may be empty
+// (all addresses) or a name.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("is not host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("has no valid port number")
+	}
+	return nil
+}
+
+func hasPortZero(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "0"
+}
+
+// parseClientPrefix parses a client's network. A single address is a host
+// prefix; a prefix with host bits set is refused, since it is probably a typo.
+func parseClientPrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("%q: zones are not supported", s)
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a network", s)
+	}
+	if p.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("%q: write IPv4 networks as IPv4", s)
+	}
+	if m := p.Masked(); m != p {
+		return netip.Prefix{}, fmt.Errorf("%q has host bits set; did you mean %q?", s, m)
+	}
+	return p, nil
+}
+
+func validVendor(s string) bool {
+	if len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
