@@ -14,7 +14,7 @@ type nopStore struct{}
 func (nopStore) Create(context.Context, Record) error                       { return nil }
 func (nopStore) Get(context.Context, string) (Record, error)                { return Record{}, ErrNotFound }
 func (nopStore) Rebind(context.Context, string, MACKey, bool, []byte) error { return nil }
-func (nopStore) Touch(context.Context, string, Activity, int) error         { return nil }
+func (nopStore) Touch(context.Context, string, Activity, int, []byte) error { return nil }
 func (nopStore) Revoke(context.Context, string) error                       { return nil }
 func (nopStore) DeleteEnded(context.Context, time.Time) (int, error)        { return 0, nil }
 func (nopStore) Live(context.Context, time.Time, func(Record) error) error  { return nil }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,10 +18,65 @@ type entry struct {
 // (sync.Map is built for read-mostly keys); writers serialise on mu so that
 // the two maps stay consistent.
 type index struct {
-	mu    sync.Mutex
-	ids   sync.Map // string → *entry
-	macs  sync.Map // MACKey → *entry
+	mu   sync.Mutex
+	ids  sync.Map // string → *entry
+	macs sync.Map // MACKey → *entry
+	// Client addresses map to session IDs, not entries, so that replacing
+	// an entry never leaves a stale pointer behind; the newest report of an
+	// address wins (a DHCP lease moved to another device).
+	ips   sync.Map // netip.Addr → string
+	v6    sync.Map // netip.Prefix (masked) → string
 	count atomic.Int64
+}
+
+// v6Lookups are the prefix lengths tried for an IPv6 client address, for
+// NASes that report a delegated Framed-IPv6-Prefix rather than an address.
+var v6Lookups = [...]int{64, 56, 48}
+
+func (x *index) byIP(ip netip.Addr) *entry {
+	ip = ip.Unmap()
+	if v, ok := x.ips.Load(ip); ok {
+		if e := x.byID(v.(string)); e != nil && e.s.Device.IP == ip {
+			return e
+		}
+	}
+	if ip.Is6() {
+		for _, bits := range v6Lookups {
+			p, _ := ip.Prefix(bits)
+			if v, ok := x.v6.Load(p); ok {
+				if e := x.byID(v.(string)); e != nil && e.s.Device.IPv6Prefix.Masked() == p {
+					return e
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// reindexAddrs moves the address mappings from old to e (either may be
+// nil). It must be called with mu held.
+func (x *index) reindexAddrs(old, e *entry) {
+	var oldIP, newIP netip.Addr
+	var oldP, newP netip.Prefix
+	id := ""
+	if old != nil {
+		oldIP, oldP, id = old.s.Device.IP, old.s.Device.IPv6Prefix.Masked(), old.s.ID
+	}
+	if e != nil {
+		newIP, newP, id = e.s.Device.IP, e.s.Device.IPv6Prefix.Masked(), e.s.ID
+	}
+	if oldIP.IsValid() && oldIP != newIP {
+		x.ips.CompareAndDelete(oldIP, id)
+	}
+	if newIP.IsValid() {
+		x.ips.Store(newIP, id)
+	}
+	if oldP.IsValid() && oldP != newP {
+		x.v6.CompareAndDelete(oldP, id)
+	}
+	if newP.IsValid() {
+		x.v6.Store(newP, id)
+	}
 }
 
 func (x *index) byID(id string) *entry {
@@ -47,9 +103,15 @@ func (x *index) put(e *entry) {
 
 // store must be called with mu held.
 func (x *index) store(e *entry) {
-	if _, loaded := x.ids.Swap(e.s.ID, e); !loaded {
+	prev, loaded := x.ids.Swap(e.s.ID, e)
+	if !loaded {
 		x.count.Add(1)
 	}
+	var old *entry
+	if loaded {
+		old = prev.(*entry)
+	}
+	x.reindexAddrs(old, e)
 	if e.s.MACKey != "" {
 		x.macs.Store(e.s.MACKey, e)
 	}
@@ -69,6 +131,7 @@ func (x *index) load(e *entry) {
 			if _, loaded := x.ids.Swap(e.s.ID, e); !loaded {
 				x.count.Add(1)
 			}
+			x.reindexAddrs(nil, e)
 			return
 		}
 	}
@@ -98,6 +161,7 @@ func (x *index) update(id string, f func(s *Session)) (Session, bool) {
 	e := &entry{s: old.s, exp: old.exp}
 	f(&e.s)
 	x.ids.Store(id, e)
+	x.reindexAddrs(old, e)
 	if e.s.MACKey != "" {
 		if cur := x.byMAC(e.s.MACKey); cur == nil || cur.s.ID == id {
 			x.macs.Store(e.s.MACKey, e)
@@ -126,14 +190,47 @@ func (x *index) touch(id string, a Activity) (Session, bool) {
 		if a.OutputOctets != 0 {
 			s.OutputOctets = a.OutputOctets
 		}
+		if a.NAS != (NAS{}) {
+			s.NAS = a.NAS
+		}
+		if a.IP.IsValid() {
+			s.Device.IP = a.IP.Unmap()
+		}
+		if a.IPv6Prefix.IsValid() {
+			s.Device.IPv6Prefix = a.IPv6Prefix.Masked()
+		}
 	})
+}
+
+// clearPresence forgets where the sessions last reported by a NAS are: the
+// NAS restarted (Accounting-On/Off), so they are no longer there. It returns
+// how many sessions it changed.
+func (x *index) clearPresence(match func(NAS) bool) int {
+	var ids []string
+	x.each(func(e *entry) {
+		if match(e.s.NAS) {
+			ids = append(ids, e.s.ID)
+		}
+	})
+	n := 0
+	for _, id := range ids {
+		_, ok := x.update(id, func(s *Session) {
+			if match(s.NAS) {
+				s.CurrentLocation, s.AP, s.NAS = "", "", NAS{}
+			}
+		})
+		if ok {
+			n++
+		}
+	}
+	return n
 }
 
 func (x *index) revoke(id string) {
 	x.update(id, func(s *Session) { s.Revoked = true })
 }
 
-func (x *index) rebind(id string, old, key MACKey, random bool) {
+func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	cur := x.byID(id)
@@ -142,6 +239,7 @@ func (x *index) rebind(id string, old, key MACKey, random bool) {
 	}
 	e := &entry{s: cur.s, exp: cur.exp}
 	e.s.MACKey, e.s.RandomMAC = key, random
+	e.s.Device.MAC, e.s.Device.HasMAC = mac, true
 	if old != "" {
 		x.macs.CompareAndDelete(old, cur)
 	}
@@ -159,6 +257,7 @@ func (x *index) drop(ended func(*entry) bool) int {
 			return true
 		}
 		x.ids.Delete(k)
+		x.reindexAddrs(e, nil)
 		if e.s.MACKey != "" {
 			if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID == e.s.ID {
 				x.macs.Delete(e.s.MACKey)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -71,6 +72,9 @@ type Manager struct {
 
 	// Activity from access points is written to the store in the background,
 	// coalesced per session, so that accepting a device costs no store I/O.
+	endMu sync.Mutex
+	onEnd []func(Session, EndReason)
+
 	pendingMu sync.Mutex
 	pending   map[string]Activity
 	wake      chan struct{}
@@ -87,6 +91,8 @@ type CreateRequest struct {
 	Network  string
 	Location string
 	AP       string
+	// ClientIP is the device's address as the portal saw it, if known.
+	ClientIP netip.Addr
 }
 
 // LoadReport says what NewManager found in the store.
@@ -135,6 +141,12 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 			rep.Rejected++
 			m.log.Warn("session: stored session refused", "session", r.ID, "err", err)
 			return nil
+		}
+		r.Session.Device, err = m.openDevice(r.ID, r.SealedDevice)
+		if err != nil {
+			// The session stands (its token verified); only the device's
+			// addresses are lost until the NAS reports them again.
+			m.log.Warn("session: stored device refused", "session", r.ID, "err", err)
 		}
 		m.index.load(&entry{s: r.Session, exp: exp})
 		rep.Loaded++
@@ -206,6 +218,10 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 		ID: id, MACKey: key, RandomMAC: req.HasMAC && req.MAC.LocallyAdministered(),
 		Network: req.Network, Location: req.Location, CurrentLocation: req.Location, AP: req.AP,
 		Created: now, Expires: now.Add(m.policy.lifetime(req.Network)), LastSeen: now,
+		Device: Device{MAC: req.MAC, HasMAC: req.HasMAC, IP: req.ClientIP.Unmap()},
+	}
+	if !req.HasMAC {
+		s.Device.MAC = MAC{}
 	}
 	tok, err := m.tokens.Issue(s)
 	if err != nil {
@@ -215,7 +231,13 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 	if err != nil {
 		return Session{}, "", fmt.Errorf("session: create: %w", err)
 	}
-	if err := m.store.Create(ctx, Record{Session: s, SealedToken: sealed}); err != nil {
+	device, err := m.sealDevice(id, s.Device)
+	if err != nil {
+		return Session{}, "", fmt.Errorf("session: create: %w", err)
+	}
+	stored := s
+	stored.Device = Device{}
+	if err := m.store.Create(ctx, Record{Session: stored, SealedToken: sealed, SealedDevice: device}); err != nil {
 		return Session{}, "", fmt.Errorf("session: create: %w", err)
 	}
 	m.index.put(&entry{s: s, exp: s.Expires})
@@ -244,6 +266,13 @@ func (m *Manager) ByID(id string) (Session, error) {
 		return Session{}, ErrNotFound
 	}
 	return m.live(m.index.byID(id))
+}
+
+// ByIP returns the live session of the device with the given address (from
+// the portal sign-in or accounting's Framed-IP-Address / Framed-IPv6-Prefix):
+// the captive DNS hot path. It does no I/O.
+func (m *Manager) ByIP(ip netip.Addr) (Session, error) {
+	return m.live(m.index.byIP(ip))
 }
 
 // FromToken verifies a token and returns its live session.
@@ -306,7 +335,9 @@ func (m *Manager) Rebind(ctx context.Context, token string, mac MAC) (Session, s
 	if err := m.store.Rebind(ctx, s.ID, s.MACKey, s.RandomMAC, sealed); err != nil {
 		return Session{}, "", fmt.Errorf("session: rebind: %w", err)
 	}
-	m.index.rebind(s.ID, old, s.MACKey, s.RandomMAC)
+	m.index.rebind(s.ID, old, s.MACKey, s.RandomMAC, mac)
+	s.Device.MAC, s.Device.HasMAC = mac, true
+	m.markDirty(s.ID, Activity{}) // writes the re-sealed device
 	return s, tok, nil
 }
 
@@ -321,6 +352,34 @@ func (m *Manager) Seen(id string, a Activity) (Session, error) {
 	if !ok {
 		return Session{}, ErrNotFound
 	}
+	m.markDirty(id, a)
+	return s, nil
+}
+
+// NASRestarted forgets the presence (location, AP, NAS) of every session the
+// NAS reported last: it sent Accounting-On or -Off, so its clients are gone
+// from it. The sessions themselves live on. It returns how many changed.
+func (m *Manager) NASRestarted(addr netip.Addr, nasID string) int {
+	addr = addr.Unmap()
+	match := func(n NAS) bool {
+		return n != (NAS{}) && n.Addr == addr && (nasID == "" || n.ID == nasID)
+	}
+	var changed []string
+	m.index.each(func(e *entry) {
+		if match(e.s.NAS) {
+			changed = append(changed, e.s.ID)
+		}
+	})
+	n := m.index.clearPresence(match)
+	for _, id := range changed {
+		m.markDirty(id, Activity{})
+	}
+	return n
+}
+
+// markDirty schedules the index's view of a session to be written to the
+// store in the background.
+func (m *Manager) markDirty(id string, a Activity) {
 	m.pendingMu.Lock()
 	m.pending[id] = a
 	m.pendingMu.Unlock()
@@ -328,7 +387,6 @@ func (m *Manager) Seen(id string, a Activity) (Session, error) {
 	case m.wake <- struct{}{}:
 	default:
 	}
-	return s, nil
 }
 
 func (m *Manager) flushLoop() {
@@ -356,9 +414,13 @@ func (m *Manager) flush() {
 		}
 		// Write the index's view: it has the roam count and the newest values.
 		a := Activity{At: e.s.LastSeen, Location: e.s.CurrentLocation, AP: e.s.AP,
-			InputOctets: e.s.InputOctets, OutputOctets: e.s.OutputOctets}
+			InputOctets: e.s.InputOctets, OutputOctets: e.s.OutputOctets, NAS: e.s.NAS}
+		sealed, err := m.sealDevice(id, e.s.Device)
+		if err != nil {
+			sealed = nil // keep the stored one
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := m.store.Touch(ctx, id, a, e.s.Roams)
+		err = m.store.Touch(ctx, id, a, e.s.Roams, sealed)
 		cancel()
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			m.log.Warn("session: store activity", "session", id, "err", err)
@@ -375,16 +437,62 @@ func (m *Manager) Revoke(ctx context.Context, id string) error {
 		return fmt.Errorf("session: revoke: %w", err)
 	}
 	m.index.revoke(id)
+	if e := m.index.byID(id); e != nil {
+		m.ended(e.s, EndRevoked)
+	}
 	return nil
+}
+
+// EndReason says why a session ended.
+type EndReason string
+
+// End reasons.
+const (
+	EndRevoked EndReason = "revoked"
+	EndExpired EndReason = "expired"
+	EndIdle    EndReason = "idle"
+)
+
+// OnEnd registers fn to be called when a session ends by revocation (at once)
+// or by lifetime or idle timeout (at the next Sweep): how RADIUS learns to
+// send a Disconnect-Request. fn must not block; register before serving.
+func (m *Manager) OnEnd(fn func(Session, EndReason)) {
+	m.endMu.Lock()
+	defer m.endMu.Unlock()
+	m.onEnd = append(m.onEnd, fn)
+}
+
+func (m *Manager) ended(s Session, why EndReason) {
+	m.endMu.Lock()
+	fns := m.onEnd
+	m.endMu.Unlock()
+	for _, fn := range fns {
+		fn(s, why)
+	}
 }
 
 // Sweep drops ended sessions (lifetime over, idle, revoked) from the index and
 // deletes them from the store. It returns how many left the index.
 func (m *Manager) Sweep(ctx context.Context) (int, error) {
 	now := m.now()
+	var gone []Session
+	var why []EndReason
 	n := m.index.drop(func(e *entry) bool {
-		return e.s.Revoked || !now.Before(e.exp) || m.idle(e.s, now)
+		switch {
+		case e.s.Revoked: // announced when revoked
+			return true
+		case !now.Before(e.exp):
+			gone, why = append(gone, e.s), append(why, EndExpired)
+			return true
+		case m.idle(e.s, now):
+			gone, why = append(gone, e.s), append(why, EndIdle)
+			return true
+		}
+		return false
 	})
+	for i, s := range gone {
+		m.ended(s, why[i])
+	}
 	if _, err := m.store.DeleteEnded(ctx, now); err != nil {
 		return n, fmt.Errorf("session: sweep: %w", err)
 	}

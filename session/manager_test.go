@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -150,6 +151,7 @@ func TestManagerCreateAndFind(t *testing.T) {
 	mac := mustMAC(t, "DA-A1-19-12-34-56") // a phone's private address
 	s, tok, err := h.m.Create(context.Background(), session.CreateRequest{
 		MAC: mac, HasMAC: true, Network: "wifi4eu", Location: "bahnhof", AP: "ap-7",
+		ClientIP: netip.MustParseAddr("::ffff:10.1.2.3"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +163,7 @@ func TestManagerCreateAndFind(t *testing.T) {
 		ID: s.ID, MACKey: h.m.Hasher().Key(mac), RandomMAC: true,
 		Network: "wifi4eu", Location: "bahnhof", CurrentLocation: "bahnhof", AP: "ap-7",
 		Created: now, Expires: now.Add(4 * time.Hour), LastSeen: now,
+		Device: session.Device{MAC: mac, HasMAC: true, IP: netip.MustParseAddr("10.1.2.3")},
 	}
 	if s != want {
 		t.Errorf("Create = %+v\nwant     %+v", s, want)
@@ -175,6 +178,7 @@ func TestManagerCreateAndFind(t *testing.T) {
 		{"ByMACKey", func() (session.Session, error) { return h.m.ByMACKey(want.MACKey) }},
 		{"ByID", func() (session.Session, error) { return h.m.ByID(s.ID) }},
 		{"FromToken", func() (session.Session, error) { return h.m.FromToken(tok) }},
+		{"ByIP", func() (session.Session, error) { return h.m.ByIP(netip.MustParseAddr("10.1.2.3")) }},
 	}
 	for _, l := range lookups {
 		t.Run(l.name, func(t *testing.T) {
@@ -202,8 +206,18 @@ func TestManagerCreateAndFind(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Session != want {
-			t.Errorf("stored %+v, want %+v", r.Session, want)
+		wantStored := want
+		wantStored.Device = session.Device{} // sealed, never in the clear
+		if r.Session != wantStored {
+			t.Errorf("stored %+v, want %+v", r.Session, wantStored)
+		}
+		for _, clear := range []string{"10.1.2.3", "da:a1:19:12:34:56", "daa119123456"} {
+			if bytes.Contains(r.SealedDevice, []byte(clear)) {
+				t.Errorf("the sealed device shows %q", clear)
+			}
+		}
+		if len(r.SealedDevice) == 0 {
+			t.Error("the device was not stored (sealed)")
 		}
 		if bytes.Contains(r.SealedToken, []byte(tok)) || bytes.Contains(r.SealedToken, []byte(strings.Split(tok, ".")[1])) {
 			t.Error("the stored token is in the clear")
@@ -931,4 +945,89 @@ func TestManagerLoadOrderDoesNotMatter(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestManagerAddressesAndNAS(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	ctx := context.Background()
+	phone, _ := h.create(t, "da:a1:19:00:05:01", "wifi4eu", "bahnhof")
+	laptop, _ := h.create(t, "da:a1:19:00:05:02", "wifi4eu", "bahnhof")
+	ip := netip.MustParseAddr("10.1.0.20")
+	nas := session.NAS{Addr: netip.MustParseAddr("10.20.1.7"), ID: "stadtpark-ap-3", AcctSessionID: "A1"}
+
+	if _, err := h.m.ByIP(ip); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("ByIP before accounting: %v", err)
+	}
+	if _, err := h.m.Seen(phone.ID, session.Activity{Location: "stadtpark", AP: "ap-3", NAS: nas, IP: ip,
+		IPv6Prefix: netip.MustParsePrefix("2001:db8:1:2::/64")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.m.ByIP(ip)
+	if err != nil || got.ID != phone.ID || got.NAS != nas || got.CurrentLocation != "stadtpark" || got.Roams != 1 {
+		t.Fatalf("ByIP after accounting = %+v, %v", got, err)
+	}
+	if got, err := h.m.ByIP(netip.MustParseAddr("2001:db8:1:2:aaaa::9")); err != nil || got.ID != phone.ID {
+		t.Fatalf("ByIP of an address in the Framed-IPv6-Prefix = %+v, %v", got, err)
+	}
+
+	t.Run("the newest report of an address wins", func(t *testing.T) {
+		if _, err := h.m.Seen(laptop.ID, session.Activity{IP: ip}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := h.m.ByIP(ip); err != nil || got.ID != laptop.ID {
+			t.Fatalf("ByIP after the lease moved = %+v, %v", got, err)
+		}
+	})
+
+	t.Run("device and NAS survive a restart, sealed", func(t *testing.T) {
+		h.restart(t)
+		got, err := h.m.ByID(phone.ID)
+		if err != nil || got.NAS != nas || got.Device.IP != ip || !got.Device.HasMAC || got.Device.MAC != mustMAC(t, "da:a1:19:00:05:01") {
+			t.Fatalf("after restart = %+v, %v", got, err)
+		}
+	})
+
+	t.Run("Accounting-On from the NAS clears presence, not the session", func(t *testing.T) {
+		if n := h.m.NASRestarted(netip.MustParseAddr("10.20.1.8"), ""); n != 0 {
+			t.Fatalf("another NAS cleared %d sessions", n)
+		}
+		if n := h.m.NASRestarted(nas.Addr, "stadtpark-ap-3"); n != 1 {
+			t.Fatalf("NASRestarted changed %d sessions, want 1", n)
+		}
+		got, err := h.m.ByID(phone.ID)
+		if err != nil || got.CurrentLocation != "" || got.AP != "" || got.NAS != (session.NAS{}) {
+			t.Fatalf("after Accounting-On = %+v, %v", got, err)
+		}
+		if st := h.m.Stats(); st.Active != 2 || st.ByLocation["stadtpark"] != 0 {
+			t.Fatalf("stats = %+v", st)
+		}
+	})
+
+	t.Run("OnEnd hears revocation and expiry", func(t *testing.T) {
+		var mu sync.Mutex
+		ended := map[string]session.EndReason{}
+		h.m.OnEnd(func(s session.Session, why session.EndReason) {
+			mu.Lock()
+			ended[s.ID] = why
+			mu.Unlock()
+		})
+		if err := h.m.Revoke(ctx, laptop.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.m.ByIP(ip); !errors.Is(err, session.ErrRevoked) {
+			t.Fatalf("ByIP of a revoked session: %v", err)
+		}
+		h.clock.Advance(5 * time.Hour)
+		if _, err := h.m.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if ended[laptop.ID] != session.EndRevoked || ended[phone.ID] != session.EndExpired || len(ended) != 2 {
+			t.Fatalf("ended = %v", ended)
+		}
+		if _, err := h.m.ByIP(ip); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("ByIP after sweep: %v", err)
+		}
+	})
 }

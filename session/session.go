@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net/netip"
 	"time"
 )
 
@@ -41,6 +42,35 @@ type Session struct {
 	// Roams counts the moves to another location.
 	Roams   int
 	Revoked bool
+	// NAS is the access point or controller that reported the session last:
+	// where a Disconnect-Request goes.
+	NAS NAS
+	// Device identifies the device on the network. It is held in memory
+	// only; a Store sees it sealed (Record.SealedDevice).
+	Device Device
+}
+
+// NAS is the RADIUS client that last reported a session.
+type NAS struct {
+	// Addr is the source address of its packets (the CoA target).
+	Addr netip.Addr
+	// ID is its NAS-Identifier.
+	ID string
+	// AcctSessionID is the NAS's Acct-Session-Id for the session, which a
+	// Disconnect-Request names.
+	AcctSessionID string
+}
+
+// Device is what identifies a device on the network: personal data, so it
+// never reaches a store or a log in the clear.
+type Device struct {
+	// MAC is valid when HasMAC.
+	MAC    MAC
+	HasMAC bool
+	// IP is the client address (portal sign-in or Framed-IP-Address).
+	IP netip.Addr
+	// IPv6Prefix is the Framed-IPv6-Prefix, if the NAS reported one.
+	IPv6Prefix netip.Prefix
 }
 
 // Record is what a Store keeps: the session and its token, sealed with a key
@@ -48,6 +78,9 @@ type Session struct {
 type Record struct {
 	Session
 	SealedToken []byte
+	// SealedDevice is Session.Device, sealed like the token; Stores keep
+	// it and leave Session.Device alone.
+	SealedDevice []byte
 }
 
 // Activity is an observation of a session from an access point.
@@ -57,6 +90,13 @@ type Activity struct {
 	AP           string
 	InputOctets  uint64
 	OutputOctets uint64
+	// NAS is who reported it. Manager.Seen keeps the previous NAS when
+	// this is zero; Store.Touch stores it as given.
+	NAS NAS
+	// IP and IPv6Prefix are the Framed-IP-Address and Framed-IPv6-Prefix;
+	// Manager.Seen keeps the previous ones when these are not valid.
+	IP         netip.Addr
+	IPv6Prefix netip.Prefix
 }
 
 // Store keeps sessions durably. Implementations must be safe for concurrent
@@ -70,9 +110,11 @@ type Store interface {
 	Get(ctx context.Context, id string) (Record, error)
 	// Rebind moves a session to a new MAC key and token; ErrNotFound if absent.
 	Rebind(ctx context.Context, id string, key MACKey, random bool, sealedToken []byte) error
-	// Touch records activity; CurrentLocation, AP and LastSeen are replaced,
-	// Roams is set to roams, octets are replaced when non-zero.
-	Touch(ctx context.Context, id string, a Activity, roams int) error
+	// Touch records activity; CurrentLocation, AP, LastSeen and NAS are
+	// replaced, Roams is set to roams, octets are replaced when non-zero,
+	// the sealed device (Record.SealedDevice) when not nil. Activity's IP
+	// fields are ignored: addresses reach a store only sealed.
+	Touch(ctx context.Context, id string, a Activity, roams int, sealedDevice []byte) error
 	// Revoke marks a session revoked and forgets its sealed token, so that
 	// clearing the flag by hand cannot bring the session back; ErrNotFound
 	// if absent.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -142,7 +143,8 @@ func wrap(op string, err error) error {
 }
 
 const columns = `id, mac_key, random_mac, network, location, current_location, ap,
-	created, expires, last_seen, input_octets, output_octets, roams, revoked, sealed_token`
+	created, expires, last_seen, input_octets, output_octets, roams, revoked, sealed_token,
+	nas_addr, nas_id, acct_session_id, sealed_device`
 
 // Create stores a new record; session.ErrExists if the ID is taken. The
 // record is durable when Create returns.
@@ -157,11 +159,16 @@ func (s *Store) Create(ctx context.Context, r session.Record) error {
 	if sealed == nil {
 		sealed = []byte{} // NOT NULL: an empty token is still a token (that never opens)
 	}
+	device := r.SealedDevice
+	if device == nil {
+		device = []byte{}
+	}
 	res, err := s.w.ExecContext(ctx, `INSERT INTO sessions (`+columns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`,
 		r.ID, string(r.MACKey), r.RandomMAC, r.Network, r.Location, r.CurrentLocation, r.AP,
-		created, expires, lastSeen, int64(r.InputOctets), int64(r.OutputOctets), int64(r.Roams), r.Revoked, sealed)
+		created, expires, lastSeen, int64(r.InputOctets), int64(r.OutputOctets), int64(r.Roams), r.Revoked, sealed,
+		nasAddr(r.NAS.Addr), r.NAS.ID, r.NAS.AcctSessionID, device)
 	if err != nil {
 		return wrap("create", err)
 	}
@@ -196,18 +203,25 @@ func (s *Store) Rebind(ctx context.Context, id string, key session.MACKey, rando
 	return affected("rebind", res, session.ErrNotFound)
 }
 
-// Touch records activity: CurrentLocation, AP and LastSeen are replaced,
-// Roams is set to roams, octets are replaced when non-zero.
-func (s *Store) Touch(ctx context.Context, id string, a session.Activity, roams int) error {
+// Touch records activity: CurrentLocation, AP, LastSeen and NAS are
+// replaced, Roams is set to roams, octets are replaced when non-zero, the
+// sealed device when not nil.
+func (s *Store) Touch(ctx context.Context, id string, a session.Activity, roams int, sealedDevice []byte) error {
 	lastSeen, err := toNanos(a.At)
 	if err != nil {
 		return wrap("touch", err)
 	}
+	var device any // NULL keeps the stored value
+	if sealedDevice != nil {
+		device = sealedDevice
+	}
 	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET
 		current_location = ?, ap = ?, last_seen = ?, roams = ?,
-		input_octets = coalesce(?, input_octets), output_octets = coalesce(?, output_octets)
+		input_octets = coalesce(?, input_octets), output_octets = coalesce(?, output_octets),
+		nas_addr = ?, nas_id = ?, acct_session_id = ?, sealed_device = coalesce(?, sealed_device)
 		WHERE id = ?`,
-		a.Location, a.AP, lastSeen, int64(roams), octets(a.InputOctets), octets(a.OutputOctets), id)
+		a.Location, a.AP, lastSeen, int64(roams), octets(a.InputOctets), octets(a.OutputOctets),
+		nasAddr(a.NAS.Addr), a.NAS.ID, a.NAS.AcctSessionID, device, id)
 	if err != nil {
 		return wrap("touch", err)
 	}
@@ -273,11 +287,18 @@ func scan(row scanner) (session.Record, error) {
 		random, revoked        int64
 		created, expires, seen sql.NullInt64
 		in, out, roams         int64
+		nas                    string
 	)
 	err := row.Scan(&r.ID, &key, &random, &r.Network, &r.Location, &r.CurrentLocation, &r.AP,
-		&created, &expires, &seen, &in, &out, &roams, &revoked, &r.SealedToken)
+		&created, &expires, &seen, &in, &out, &roams, &revoked, &r.SealedToken,
+		&nas, &r.NAS.ID, &r.NAS.AcctSessionID, &r.SealedDevice)
 	if err != nil {
 		return session.Record{}, err
+	}
+	if nas != "" {
+		// A value that does not parse stays the zero address: it only
+		// loses the Disconnect target, never grants anything.
+		r.NAS.Addr, _ = netip.ParseAddr(nas)
 	}
 	r.MACKey = session.MACKey(key)
 	r.RandomMAC = random != 0
@@ -286,6 +307,13 @@ func scan(row scanner) (session.Record, error) {
 	r.InputOctets, r.OutputOctets = uint64(in), uint64(out)
 	r.Roams = int(roams)
 	return r, nil
+}
+
+func nasAddr(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 // affected turns "no row changed" into the given sentinel.

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"sort"
 	"sync"
 	"testing"
@@ -124,8 +125,10 @@ func record(t testing.TB, ttl time.Duration) session.Record {
 			InputOctets:     1234,
 			OutputOctets:    56789,
 			Roams:           3,
+			NAS:             session.NAS{Addr: netip.MustParseAddr("10.20.1.7"), ID: "bahnhof-ap-1", AcctSessionID: "5F3A-0001"},
 		},
-		SealedToken: token,
+		SealedToken:  token,
+		SealedDevice: append([]byte("sealed device "), token[:8]...),
 	}
 }
 
@@ -197,6 +200,15 @@ func diff(got, want session.Record) []string {
 	}
 	if !bytes.Equal(got.SealedToken, want.SealedToken) {
 		add("SealedToken", hex.EncodeToString(got.SealedToken), hex.EncodeToString(want.SealedToken))
+	}
+	if got.NAS != want.NAS {
+		add("NAS", got.NAS, want.NAS)
+	}
+	if !bytes.Equal(got.SealedDevice, want.SealedDevice) {
+		add("SealedDevice", hex.EncodeToString(got.SealedDevice), hex.EncodeToString(want.SealedDevice))
+	}
+	if got.Device != (session.Device{}) {
+		add("Device (a store never sees it in the clear)", got.Device, session.Device{})
 	}
 	return d
 }
@@ -296,7 +308,7 @@ func testNotFound(t *testing.T, open Opener) {
 			return err
 		}},
 		{"Rebind", func() error { return s.Rebind(ctx, missing, "k", false, []byte("t")) }},
-		{"Touch", func() error { return s.Touch(ctx, missing, session.Activity{At: base, Location: "x"}, 1) }},
+		{"Touch", func() error { return s.Touch(ctx, missing, session.Activity{At: base, Location: "x"}, 1, nil) }},
 		{"Revoke", func() error { return s.Revoke(ctx, missing) }},
 	}
 	for _, tt := range tests {
@@ -352,36 +364,44 @@ func testTouch(t *testing.T, open Opener) {
 	s := start(t, open)
 	ctx := context.Background()
 	later := base.Add(10 * time.Minute)
+	nas := session.NAS{Addr: netip.MustParseAddr("2001:db8::7"), ID: "stadtpark-ap-3", AcctSessionID: "A-7"}
 	tests := []struct {
-		name  string
-		a     session.Activity
-		roams int
-		want  func(r *session.Record)
+		name   string
+		a      session.Activity
+		device []byte
+		roams  int
+		want   func(r *session.Record)
 	}{
 		{"new place, new counters",
-			session.Activity{At: later, Location: "rathaus", AP: "ap-99", InputOctets: 1 << 40, OutputOctets: 7},
+			session.Activity{At: later, Location: "rathaus", AP: "ap-99", InputOctets: 1 << 40, OutputOctets: 7, NAS: nas}, nil,
 			4,
 			func(r *session.Record) {
 				r.CurrentLocation, r.AP, r.LastSeen, r.Roams = "rathaus", "ap-99", later, 4
-				r.InputOctets, r.OutputOctets = 1<<40, 7
+				r.InputOctets, r.OutputOctets, r.NAS = 1<<40, 7, nas
 			}},
-		{"zero octets keep the old counters",
-			session.Activity{At: later, Location: "stadtpark", AP: "ap-12"},
+		{"new sealed device",
+			session.Activity{At: later, Location: "stadtpark", AP: "ap-12", NAS: nas}, []byte("moved"),
 			3,
-			func(r *session.Record) { r.LastSeen = later }},
+			func(r *session.Record) { r.LastSeen, r.NAS, r.SealedDevice = later, nas, []byte("moved") }},
+		{"zero octets and no sealed device keep the old ones; the NAS is replaced",
+			session.Activity{At: later, Location: "stadtpark", AP: "ap-12"}, nil,
+			3,
+			func(r *session.Record) { r.LastSeen, r.NAS = later, session.NAS{} }},
 		{"one counter only",
-			session.Activity{At: later, Location: "stadtpark", AP: "ap-12", OutputOctets: 99},
+			session.Activity{At: later, Location: "stadtpark", AP: "ap-12", OutputOctets: 99, NAS: nas}, nil,
 			3,
-			func(r *session.Record) { r.LastSeen, r.OutputOctets = later, 99 }},
+			func(r *session.Record) { r.LastSeen, r.OutputOctets, r.NAS = later, 99, nas }},
 		{"octets beyond int64",
-			session.Activity{At: later, Location: "stadtpark", AP: "ap-12", InputOctets: math.MaxUint64, OutputOctets: 1 << 63},
+			session.Activity{At: later, Location: "stadtpark", AP: "ap-12", InputOctets: math.MaxUint64, OutputOctets: 1 << 63, NAS: nas}, nil,
 			3,
-			func(r *session.Record) { r.LastSeen, r.InputOctets, r.OutputOctets = later, math.MaxUint64, 1<<63 }},
+			func(r *session.Record) {
+				r.LastSeen, r.InputOctets, r.OutputOctets, r.NAS = later, math.MaxUint64, 1<<63, nas
+			}},
 		{"location, AP and last seen are replaced, even by empty values and earlier times",
-			session.Activity{At: base.Add(time.Second)},
+			session.Activity{At: base.Add(time.Second)}, nil,
 			0,
 			func(r *session.Record) {
-				r.CurrentLocation, r.AP, r.LastSeen, r.Roams = "", "", base.Add(time.Second), 0
+				r.CurrentLocation, r.AP, r.LastSeen, r.Roams, r.NAS = "", "", base.Add(time.Second), 0, session.NAS{}
 			}},
 	}
 	for _, tt := range tests {
@@ -390,7 +410,7 @@ func testTouch(t *testing.T, open Opener) {
 			other := record(t, time.Hour)
 			mustCreate(t, s, r)
 			mustCreate(t, s, other)
-			if err := s.Touch(ctx, r.ID, tt.a, tt.roams); err != nil {
+			if err := s.Touch(ctx, r.ID, tt.a, tt.roams, tt.device); err != nil {
 				t.Fatalf("Touch: %v", err)
 			}
 			want := r
@@ -601,7 +621,7 @@ func testCanceledContext(t *testing.T, open Opener) {
 	}{
 		{"Create", func() error { return s.Create(ctx, fresh) }},
 		{"Get", func() error { _, err := s.Get(ctx, present.ID); return err }},
-		{"Touch", func() error { return s.Touch(ctx, present.ID, session.Activity{At: base, Location: "x"}, 9) }},
+		{"Touch", func() error { return s.Touch(ctx, present.ID, session.Activity{At: base, Location: "x"}, 9, nil) }},
 		{"Revoke", func() error { return s.Revoke(ctx, present.ID) }},
 		{"Live", func() error { return s.Live(ctx, base, func(session.Record) error { return nil }) }},
 	}
@@ -641,7 +661,7 @@ func testConcurrent(t *testing.T, open Opener) {
 					return
 				}
 				a := session.Activity{At: base.Add(time.Duration(i+1) * time.Second), Location: fmt.Sprintf("loc-%d", w), AP: "ap", InputOctets: uint64(i + 1)}
-				if err := s.Touch(ctx, r.ID, a, i); err != nil {
+				if err := s.Touch(ctx, r.ID, a, i, nil); err != nil {
 					errs <- fmt.Errorf("touch: %w", err)
 				}
 				if i%4 == 0 {
@@ -689,7 +709,7 @@ func testConcurrent(t *testing.T, open Opener) {
 		for i, r := range recs[w] {
 			got := mustGet(t, s, r.ID)
 			want := r
-			want.CurrentLocation, want.AP = fmt.Sprintf("loc-%d", w), "ap"
+			want.CurrentLocation, want.AP, want.NAS = fmt.Sprintf("loc-%d", w), "ap", session.NAS{}
 			want.LastSeen, want.InputOctets, want.Roams = base.Add(time.Duration(i+1)*time.Second), uint64(i+1), i
 			want.Revoked = i%4 == 0
 			if want.Revoked {
@@ -714,8 +734,10 @@ func testReopen(t *testing.T, open Opener) {
 		mustCreate(t, h, r)
 		recs = append(recs, r)
 	}
-	touched := session.Activity{At: base.Add(5 * time.Minute), Location: "rathaus", AP: "ap-7", InputOctets: 10, OutputOctets: 20}
-	if err := h.Touch(ctx, recs[0].ID, touched, 9); err != nil {
+	touched := session.Activity{At: base.Add(5 * time.Minute), Location: "rathaus", AP: "ap-7", InputOctets: 10, OutputOctets: 20,
+		NAS: session.NAS{Addr: netip.MustParseAddr("10.99.0.1"), ID: "rathaus-ap-2", AcctSessionID: "R2"}}
+	newDevice := []byte("new device")
+	if err := h.Touch(ctx, recs[0].ID, touched, 9, newDevice); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Revoke(ctx, recs[1].ID); err != nil {
@@ -725,7 +747,7 @@ func testReopen(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	recs[0].CurrentLocation, recs[0].AP, recs[0].LastSeen, recs[0].Roams = "rathaus", "ap-7", touched.At, 9
-	recs[0].InputOctets, recs[0].OutputOctets = 10, 20
+	recs[0].InputOctets, recs[0].OutputOctets, recs[0].NAS, recs[0].SealedDevice = 10, 20, touched.NAS, newDevice
 	recs[1].Revoked, recs[1].SealedToken = true, nil
 	recs[2].MACKey, recs[2].RandomMAC, recs[2].SealedToken = "rebound", false, []byte("rebound token")
 
