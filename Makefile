@@ -4,14 +4,15 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test tools lint vet fmt-check build run bench
+.PHONY: test tools lint vet fmt-check build run bench fuzz
 
 test: tools fmt-check vet lint
 	$(GO) test -race -count=1 ./...
 
-# Debian packages the tests use: radclient (freeradius-utils).
+# Debian packages the tests use: radclient (freeradius-utils), dig
+# (dnsutils), chromium (headless page tests).
 tools:
-	@scripts/ensure-tools.sh radclient:freeradius-utils
+	@scripts/ensure-tools.sh radclient:freeradius-utils dig:dnsutils chromium:chromium
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -30,4 +31,8 @@ run:
 	$(GO) run ./cmd/roamgate
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./session/... ./radius/...
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Every fuzz target for FUZZTIME (default 60s) each.
+fuzz:
+	@scripts/fuzz.sh
