@@ -36,7 +36,7 @@ func TestKillDurability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a subprocess")
 	}
-	const killAfter = 40 // IDs printed before the kill
+	const killAfter = 400 // IDs printed before the kill
 	path := filepath.Join(t.TempDir(), "sessions.db")
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillDurability$", "-test.timeout=5m")
@@ -128,20 +128,29 @@ read:
 	t.Logf("%d sessions acknowledged before SIGKILL, %d in the database after", len(ids), n)
 }
 
-// createUntilKilled is the helper process: create, print, repeat.
+// createUntilKilled is the helper process: create, print, repeat — from 16
+// goroutines, so that the kill lands while group commits are in flight.
 func createUntilKilled(t *testing.T, path string) {
 	s, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 100_000 { // bounded in case the parent is gone
-		r := newRecord(t)
-		if err := s.Create(context.Background(), r); err != nil {
-			t.Fatal(err)
-		}
-		// os.Stdout is unbuffered: the line is out once Printf returns.
-		fmt.Printf("created %s\n", r.ID)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 10_000 { // bounded in case the parent is gone
+				r := newRecord(t)
+				if err := s.Create(context.Background(), r); err != nil {
+					t.Error(err)
+					return
+				}
+				// os.Stdout is unbuffered and a short line is one atomic
+				// pipe write: the line is out once Printf returns.
+				fmt.Printf("created %s\n", r.ID)
+			}
+		})
 	}
+	wg.Wait()
 	t.Error("helper was not killed")
 }
 

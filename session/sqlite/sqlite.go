@@ -23,6 +23,8 @@ type Store struct {
 	// queueing them in database/sql instead of in SQLite's busy handler means
 	// no writer ever sees SQLITE_BUSY and no transaction has to be retried.
 	w *sql.DB
+	// batcher commits concurrent Creates in one transaction.
+	batcher *batcher
 	// r are read-only connections. In WAL mode readers neither block the
 	// writer nor each other, so Get and Live never queue behind a Create, and
 	// a Live callback may call back into the store without deadlocking.
@@ -108,7 +110,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, wrap("open", err)
 	}
-	return &Store{w: w, r: r}, nil
+	return &Store{w: w, r: r, batcher: newBatcher(w)}, nil
 }
 
 // dsn builds a file: URI, so that any path (with '?', '#' or '%' in it)
@@ -132,6 +134,7 @@ func createFile(path string) error {
 // Close closes the store. The last connection to close checkpoints the WAL
 // into the database file.
 func (s *Store) Close() error {
+	s.batcher.close() // commits what is queued first
 	if err := errors.Join(s.r.Close(), s.w.Close()); err != nil {
 		return wrap("close", err)
 	}
@@ -147,13 +150,23 @@ const columns = `id, mac_key, random_mac, network, location, current_location, a
 	nas_addr, nas_id, acct_session_id, sealed_device`
 
 // Create stores a new record; session.ErrExists if the ID is taken. The
-// record is durable when Create returns.
+// record is durable when Create returns. Concurrent Creates are committed
+// together (group commit, see batch.go): one fsync acknowledges many.
 func (s *Store) Create(ctx context.Context, r session.Record) error {
+	args, err := createArgs(r)
+	if err != nil {
+		return wrap("create", err)
+	}
+	return s.batcher.create(ctx, args)
+}
+
+// createArgs converts a record to the INSERT's arguments.
+func createArgs(r session.Record) ([]any, error) {
 	created, err1 := toNanos(r.Created)
 	expires, err2 := toNanos(r.Expires)
 	lastSeen, err3 := toNanos(r.LastSeen)
 	if err := errors.Join(err1, err2, err3); err != nil {
-		return wrap("create", err)
+		return nil, err
 	}
 	sealed := r.SealedToken
 	if sealed == nil {
@@ -163,17 +176,16 @@ func (s *Store) Create(ctx context.Context, r session.Record) error {
 	if device == nil {
 		device = []byte{}
 	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO sessions (`+columns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`,
+	return []any{
 		r.ID, string(r.MACKey), r.RandomMAC, r.Network, r.Location, r.CurrentLocation, r.AP,
 		created, expires, lastSeen, int64(r.InputOctets), int64(r.OutputOctets), int64(r.Roams), r.Revoked, sealed,
-		nasAddr(r.NAS.Addr), r.NAS.ID, r.NAS.AcctSessionID, device)
-	if err != nil {
-		return wrap("create", err)
-	}
-	return affected("create", res, session.ErrExists)
+		nasAddr(r.NAS.Addr), r.NAS.ID, r.NAS.AcctSessionID, device,
+	}, nil
 }
+
+const insertSQL = `INSERT INTO sessions (` + columns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO NOTHING`
 
 // Get returns the record with the given ID or session.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (session.Record, error) {
