@@ -170,10 +170,13 @@ func (x *index) update(id string, f func(s *Session)) (Session, bool) {
 	return e.s, true
 }
 
-func (x *index) touch(id string, a Activity) (Session, bool) {
-	return x.update(id, func(s *Session) {
+// touch applies activity; roamed says whether it moved the session to
+// another location.
+func (x *index) touch(id string, a Activity) (s Session, roamed, ok bool) {
+	s, ok = x.update(id, func(s *Session) {
 		if a.Location != "" && s.CurrentLocation != "" && a.Location != s.CurrentLocation {
 			s.Roams++
+			roamed = true
 		}
 		if a.Location != "" {
 			s.CurrentLocation = a.Location
@@ -200,6 +203,7 @@ func (x *index) touch(id string, a Activity) (Session, bool) {
 			s.Device.IPv6Prefix = a.IPv6Prefix.Masked()
 		}
 	})
+	return s, roamed, ok
 }
 
 // clearPresence forgets where the sessions last reported by a NAS are: the

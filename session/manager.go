@@ -72,8 +72,9 @@ type Manager struct {
 
 	// Activity from access points is written to the store in the background,
 	// coalesced per session, so that accepting a device costs no store I/O.
-	endMu sync.Mutex
-	onEnd []func(Session, EndReason)
+	endMu   sync.Mutex
+	onEnd   []func(Session, EndReason)
+	onEvent []func(Event)
 
 	pendingMu sync.Mutex
 	pending   map[string]Activity
@@ -241,6 +242,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 		return Session{}, "", fmt.Errorf("session: create: %w", err)
 	}
 	m.index.put(&entry{s: s, exp: s.Expires})
+	m.emit(Event{Kind: EventSignIn, Session: s, At: now})
 	return s, tok, nil
 }
 
@@ -338,6 +340,7 @@ func (m *Manager) Rebind(ctx context.Context, token string, mac MAC) (Session, s
 	m.index.rebind(s.ID, old, s.MACKey, s.RandomMAC, mac)
 	s.Device.MAC, s.Device.HasMAC = mac, true
 	m.markDirty(s.ID, Activity{}) // writes the re-sealed device
+	m.emit(Event{Kind: EventRebind, Session: s, At: m.now()})
 	return s, tok, nil
 }
 
@@ -348,11 +351,14 @@ func (m *Manager) Seen(id string, a Activity) (Session, error) {
 	if a.At.IsZero() {
 		a.At = m.now()
 	}
-	s, ok := m.index.touch(id, a)
+	s, roamed, ok := m.index.touch(id, a)
 	if !ok {
 		return Session{}, ErrNotFound
 	}
 	m.markDirty(id, a)
+	if roamed {
+		m.emit(Event{Kind: EventRoam, Session: s, At: a.At})
+	}
 	return s, nil
 }
 
@@ -468,6 +474,46 @@ func (m *Manager) ended(s Session, why EndReason) {
 	m.endMu.Unlock()
 	for _, fn := range fns {
 		fn(s, why)
+	}
+	m.emit(Event{Kind: EventEnd, Session: s, At: m.now(), Reason: why})
+}
+
+// EventKind says what happened to a session.
+type EventKind string
+
+// Event kinds.
+const (
+	EventSignIn EventKind = "signin" // a new session (not a repeated sign-in)
+	EventRoam   EventKind = "roam"   // seen at another location
+	EventRebind EventKind = "rebind" // moved to a new MAC
+	EventEnd    EventKind = "end"    // revoked, expired or idle (Reason)
+)
+
+// Event is something that happened to a session, for statistics and
+// history. Session is the state after the event.
+type Event struct {
+	Kind    EventKind
+	Session Session
+	At      time.Time
+	Reason  EndReason // EventEnd only
+}
+
+// OnEvent registers fn for every Event. fn is called synchronously on the
+// path that caused the event (a sign-in, an Access-Request), so it must be
+// cheap and must not block: hand work off to a goroutine or a buffered
+// channel. Register before serving.
+func (m *Manager) OnEvent(fn func(Event)) {
+	m.endMu.Lock()
+	defer m.endMu.Unlock()
+	m.onEvent = append(m.onEvent, fn)
+}
+
+func (m *Manager) emit(e Event) {
+	m.endMu.Lock()
+	fns := m.onEvent
+	m.endMu.Unlock()
+	for _, fn := range fns {
+		fn(e)
 	}
 }
 

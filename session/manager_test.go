@@ -1031,3 +1031,34 @@ func TestManagerAddressesAndNAS(t *testing.T) {
 		}
 	})
 }
+
+func TestManagerEvents(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	ctx := context.Background()
+	var mu sync.Mutex
+	var kinds []string
+	h.m.OnEvent(func(e session.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		kinds = append(kinds, fmt.Sprintf("%s:%s:%s", e.Kind, e.Session.CurrentLocation, e.Reason))
+	})
+	s, tok := h.create(t, "da:a1:19:00:06:01", "wifi4eu", "bahnhof")
+	h.create(t, "da:a1:19:00:06:01", "wifi4eu", "bahnhof") // the same device again: no new sign-in
+	for _, loc := range []string{"bahnhof", "stadtpark", "stadtpark", "rathaus"} {
+		if _, err := h.m.Seen(s.ID, session.Activity{Location: loc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := h.m.Rebind(ctx, tok, mustMAC(t, "da:a1:19:00:06:02")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.Revoke(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := "signin:bahnhof: roam:stadtpark: roam:rathaus: rebind:rathaus: end:rathaus:revoked"
+	if got := strings.Join(kinds, " "); got != want {
+		t.Fatalf("events = %s\nwant     %s", got, want)
+	}
+}
