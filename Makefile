@@ -10,9 +10,10 @@ test: tools fmt-check vet lint
 	$(GO) test -race -count=1 ./...
 
 # Debian packages the tests use: radclient (freeradius-utils), dig
-# (dnsutils), chromium (headless page tests).
+# (dnsutils), chromium (headless page tests), redis-server (the shared
+# store's tests start private instances of it).
 tools:
-	@scripts/ensure-tools.sh radclient:freeradius-utils dig:dnsutils chromium:chromium
+	@scripts/ensure-tools.sh radclient:freeradius-utils dig:dnsutils chromium:chromium redis-server:redis-server
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -280,3 +280,14 @@ func (x *index) each(f func(*entry)) {
 		return true
 	})
 }
+
+// replace puts e in place of the entry with its ID, moving the MAC mapping
+// if the MAC key changed.
+func (x *index) replace(e *entry) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if old := x.byID(e.s.ID); old != nil && old.s.MACKey != "" && old.s.MACKey != e.s.MACKey {
+		x.macs.CompareAndDelete(old.s.MACKey, old)
+	}
+	x.store(e)
+}

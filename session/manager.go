@@ -82,6 +82,10 @@ type Manager struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+
+	// A shared store's change feed (Notifier) is followed in the background.
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
 }
 
 // CreateRequest describes a sign-in.
@@ -135,6 +139,25 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 		pending: make(map[string]Activity),
 		wake:    make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	if n, ok := o.Store.(Notifier); ok {
+		// Subscribe before loading, so no change falls in between.
+		wctx, cancel := context.WithCancel(context.Background())
+		m.stopWatch, m.watchDone = cancel, make(chan struct{})
+		ready := make(chan struct{})
+		go func() {
+			defer close(m.watchDone)
+			m.watch(wctx, n, ready)
+		}()
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			cancel()
+			<-m.watchDone
+			return nil, rep, fmt.Errorf("session: change feed: %w", ctx.Err())
+		case <-time.After(10 * time.Second):
+			m.log.Warn("session: change feed not ready after 10s; going on, it resyncs when it is")
+		}
+	}
 	now := m.now()
 	err = o.Store.Live(ctx, now, func(r Record) error {
 		exp, err := m.verifyRecord(r)
@@ -154,6 +177,10 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 		return nil
 	})
 	if err != nil {
+		if m.stopWatch != nil {
+			m.stopWatch()
+			<-m.watchDone
+		}
 		return nil, rep, fmt.Errorf("session: load store: %w", err)
 	}
 	go m.flushLoop()
@@ -181,7 +208,13 @@ func (m *Manager) verifyRecord(r Record) (time.Time, error) {
 // Close stops the background writer after flushing pending activity. It does
 // not close the store.
 func (m *Manager) Close() error {
-	m.closeOnce.Do(func() { close(m.stop) })
+	m.closeOnce.Do(func() {
+		close(m.stop)
+		if m.stopWatch != nil {
+			m.stopWatch()
+			<-m.watchDone
+		}
+	})
 	<-m.done
 	return nil
 }

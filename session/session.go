@@ -152,3 +152,29 @@ func ValidID(s string) bool {
 	}
 	return true
 }
+
+// Notifier is implemented by stores that several gateways share: it tells
+// every gateway about creates, re-binds and revocations made by any of them,
+// so that each in-memory index follows at once.
+type Notifier interface {
+	// Watch calls fn for each change until ctx ends. subscribed is called
+	// each time the feed is (re)established: changes made before it may
+	// have been missed.
+	Watch(ctx context.Context, fn func(Change), subscribed func()) error
+}
+
+// ChangeKind is what a Change did.
+type ChangeKind string
+
+// Change kinds.
+const (
+	ChangeCreated ChangeKind = "created"
+	ChangeRebound ChangeKind = "rebound"
+	ChangeRevoked ChangeKind = "revoked"
+)
+
+// Change is one change announced by a Notifier.
+type Change struct {
+	Kind ChangeKind
+	ID   string
+}

@@ -1,0 +1,25 @@
+package session
+
+import "sort"
+
+// Live returns a copy of every live session (neither revoked, expired nor
+// idle), newest first: the admin listener's session list and its counts per
+// access point. It does no I/O; it walks the in-memory index with the same
+// liveness test as Stats.
+func (m *Manager) Live() []Session {
+	now := m.now()
+	var out []Session
+	m.index.each(func(e *entry) {
+		if e.s.Revoked || !now.Before(e.exp) || m.idle(e.s, now) {
+			return
+		}
+		out = append(out, e.s)
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.After(out[j].Created)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}

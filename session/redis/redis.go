@@ -1,0 +1,409 @@
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"roamgate/session"
+)
+
+// Options configure the store.
+type Options struct {
+	// Addr is host:port of the server.
+	Addr string
+	// Username and Password for AUTH (Redis ACL); optional.
+	Username string
+	Password string
+	// DB is the database number (0 on a cluster).
+	DB int
+	// TLS enables TLS with this configuration when not nil.
+	TLS *tls.Config
+	// Prefix starts every key and the channel; default "roamgate:".
+	Prefix string
+	// Keep is how long a session's key outlives the session's end; default
+	// 0: the key expires exactly when the session does.
+	Keep time.Duration
+}
+
+// Store is a session.Store on Redis. It is safe for concurrent use.
+type Store struct {
+	c      *goredis.Client
+	prefix string
+	keep   time.Duration
+}
+
+var (
+	_ session.Store    = (*Store)(nil)
+	_ session.Notifier = (*Store)(nil)
+)
+
+// Open connects and checks the server answers. The client reconnects with
+// backoff by itself when the connection breaks.
+func Open(ctx context.Context, o Options) (*Store, []string, error) {
+	if o.Addr == "" {
+		return nil, nil, errors.New("redis: open: no address")
+	}
+	if o.Prefix == "" {
+		o.Prefix = "roamgate:"
+	}
+	c := goredis.NewClient(&goredis.Options{
+		Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLS,
+		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+		// No automatic retries: a create that reached the server before
+		// the connection broke would be replayed and answer "exists". The
+		// caller (a sign-in) fails cleanly and the citizen retries; the
+		// connection pool itself reconnects with backoff.
+		MaxRetries:      -1,
+		MinRetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: 2 * time.Second,
+	})
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, nil, wrap("open", err)
+	}
+	s := &Store{c: c, prefix: o.Prefix, keep: o.Keep}
+	return s, s.durabilityWarnings(ctx), nil
+}
+
+// durabilityWarnings reports server settings under which an acknowledged
+// sign-in could be lost by a crash. Servers that refuse CONFIG (managed
+// services) get no warning.
+func (s *Store) durabilityWarnings(ctx context.Context) []string {
+	var warn []string
+	cfg, err := s.c.ConfigGet(ctx, "append*").Result()
+	if err != nil {
+		return nil
+	}
+	if cfg["appendonly"] != "yes" {
+		warn = append(warn, "redis: appendonly is not yes: sessions are lost when the server restarts")
+	} else if f := cfg["appendfsync"]; f != "always" {
+		warn = append(warn, fmt.Sprintf("redis: appendfsync is %q, not always: a crash may lose the last second of sign-ins", f))
+	}
+	return warn
+}
+
+// Close closes the client.
+func (s *Store) Close() error { return s.c.Close() }
+
+// Ping checks the server answers (readiness).
+func (s *Store) Ping(ctx context.Context) error { return s.c.Ping(ctx).Err() }
+
+func (s *Store) key(id string) string { return s.prefix + "{" + id + "}" }
+
+func (s *Store) channel() string { return s.prefix + "changes" }
+
+func wrap(op string, err error) error { return fmt.Errorf("redis: %s: %w", op, err) }
+
+// Field names of the session hash.
+const (
+	fID, fMACKey, fRandom, fNetwork, fLocation, fCurrent, fAP  = "id", "mk", "rm", "nw", "loc", "cur", "ap"
+	fCreated, fExpires, fLastSeen, fIn, fOut, fRoams, fRevoked = "cr", "ex", "ls", "in", "out", "ro", "rv"
+	fToken, fNASAddr, fNASID, fAcctID, fDevice                 = "tok", "na", "ni", "as", "dev"
+)
+
+// The scripts make each change atomic and conditional on the key's
+// existence, in one round trip, and announce it on the channel.
+var (
+	createScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1`)
+	updateScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+return 1`)
+)
+
+func nanos(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return strconv.FormatInt(t.UnixNano(), 10)
+}
+
+func fromNanos(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func addr(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// expireAt is when the key goes: the session's end plus Keep.
+func (s *Store) expireAt(r session.Record) string {
+	return strconv.FormatInt(r.Expires.Add(s.keep).UnixMilli(), 10)
+}
+
+// Create stores a new record; session.ErrExists if the ID is taken. It
+// returns once the server has applied it (durable as the server's AOF
+// settings make it).
+func (s *Store) Create(ctx context.Context, r session.Record) error {
+	args := []any{s.expireAt(r), s.channel(), "created " + r.ID,
+		fID, r.ID, fMACKey, string(r.MACKey), fRandom, flag(r.RandomMAC), fNetwork, r.Network,
+		fLocation, r.Location, fCurrent, r.CurrentLocation, fAP, r.AP,
+		fCreated, nanos(r.Created), fExpires, nanos(r.Expires), fLastSeen, nanos(r.LastSeen),
+		fIn, strconv.FormatUint(r.InputOctets, 10), fOut, strconv.FormatUint(r.OutputOctets, 10),
+		fRoams, strconv.Itoa(r.Roams), fRevoked, flag(r.Revoked), fToken, string(r.SealedToken),
+		fNASAddr, addr(r.NAS.Addr), fNASID, r.NAS.ID, fAcctID, r.NAS.AcctSessionID, fDevice, string(r.SealedDevice),
+	}
+	n, err := createScript.Run(ctx, s.c, []string{s.key(r.ID)}, args...).Int()
+	if err != nil {
+		return wrap("create", err)
+	}
+	if n == 0 {
+		return wrap("create", session.ErrExists)
+	}
+	return nil
+}
+
+// Get returns the record with the given ID or session.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (session.Record, error) {
+	m, err := s.c.HGetAll(ctx, s.key(id)).Result()
+	if err != nil {
+		return session.Record{}, wrap("get", err)
+	}
+	if len(m) == 0 {
+		return session.Record{}, wrap("get", session.ErrNotFound)
+	}
+	return decode(m), nil
+}
+
+func decode(m map[string]string) session.Record {
+	var r session.Record
+	r.ID = m[fID]
+	r.MACKey = session.MACKey(m[fMACKey])
+	r.RandomMAC = m[fRandom] == "1"
+	r.Network, r.Location, r.CurrentLocation, r.AP = m[fNetwork], m[fLocation], m[fCurrent], m[fAP]
+	r.Created, r.Expires, r.LastSeen = fromNanos(m[fCreated]), fromNanos(m[fExpires]), fromNanos(m[fLastSeen])
+	r.InputOctets, _ = strconv.ParseUint(m[fIn], 10, 64)
+	r.OutputOctets, _ = strconv.ParseUint(m[fOut], 10, 64)
+	r.Roams, _ = strconv.Atoi(m[fRoams])
+	r.Revoked = m[fRevoked] == "1"
+	if t := m[fToken]; t != "" {
+		r.SealedToken = []byte(t)
+	}
+	if a := m[fNASAddr]; a != "" {
+		// An address that does not parse only loses the Disconnect target.
+		r.NAS.Addr, _ = netip.ParseAddr(a)
+	}
+	r.NAS.ID, r.NAS.AcctSessionID = m[fNASID], m[fAcctID]
+	if d := m[fDevice]; d != "" {
+		r.SealedDevice = []byte(d)
+	}
+	return r
+}
+
+func (s *Store) update(ctx context.Context, op, id, announce string, fields ...any) error {
+	args := append([]any{s.channel(), announce}, fields...)
+	n, err := updateScript.Run(ctx, s.c, []string{s.key(id)}, args...).Int()
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n == 0 {
+		return wrap(op, session.ErrNotFound)
+	}
+	return nil
+}
+
+// Rebind moves a session to a new MAC key and token, and announces it.
+func (s *Store) Rebind(ctx context.Context, id string, key session.MACKey, random bool, sealedToken []byte) error {
+	return s.update(ctx, "rebind", id, "rebound "+id, fMACKey, string(key), fRandom, flag(random), fToken, string(sealedToken))
+}
+
+// Touch records activity (see session.Store). It is not announced: other
+// gateways learn presence from their own access points.
+func (s *Store) Touch(ctx context.Context, id string, a session.Activity, roams int, sealedDevice []byte) error {
+	fields := []any{fCurrent, a.Location, fAP, a.AP, fLastSeen, nanos(a.At), fRoams, strconv.Itoa(roams),
+		fNASAddr, addr(a.NAS.Addr), fNASID, a.NAS.ID, fAcctID, a.NAS.AcctSessionID}
+	if a.InputOctets != 0 {
+		fields = append(fields, fIn, strconv.FormatUint(a.InputOctets, 10))
+	}
+	if a.OutputOctets != 0 {
+		fields = append(fields, fOut, strconv.FormatUint(a.OutputOctets, 10))
+	}
+	if sealedDevice != nil {
+		fields = append(fields, fDevice, string(sealedDevice))
+	}
+	return s.update(ctx, "touch", id, "", fields...)
+}
+
+// Revoke marks a session revoked, forgets its token and announces it.
+func (s *Store) Revoke(ctx context.Context, id string) error {
+	return s.update(ctx, "revoke", id, "revoked "+id, fRevoked, "1", fToken, "")
+}
+
+// scan calls fn for every session hash.
+func (s *Store) scan(ctx context.Context, fn func(key string, r session.Record) error) error {
+	iter := s.c.Scan(ctx, 0, s.prefix+"{*}", 1000).Iterator()
+	const batch = 256
+	keys := make([]string, 0, batch)
+	flush := func() error {
+		if len(keys) == 0 {
+			return nil
+		}
+		cmds := make([]*goredis.MapStringStringCmd, len(keys))
+		_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, k := range keys {
+				cmds[i] = p.HGetAll(ctx, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i, c := range cmds {
+			m := c.Val()
+			if len(m) == 0 {
+				continue // expired between SCAN and HGETALL
+			}
+			if err := fn(keys[i], decode(m)); err != nil {
+				return err
+			}
+		}
+		keys = keys[:0]
+		return nil
+	}
+	for iter.Next(ctx) {
+		k := iter.Val()
+		if !strings.HasSuffix(k, "}") {
+			continue
+		}
+		keys = append(keys, k)
+		if len(keys) == batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	return flush()
+}
+
+// errStop ends a scan early without being an error of the store.
+type errStop struct{ err error }
+
+func (e errStop) Error() string { return e.err.Error() }
+
+// Live calls fn for every session that is not revoked and expires after now.
+func (s *Store) Live(ctx context.Context, now time.Time, fn func(session.Record) error) error {
+	err := s.scan(ctx, func(_ string, r session.Record) error {
+		if r.Revoked || !r.Expires.After(now) {
+			return nil
+		}
+		if err := fn(r); err != nil {
+			return errStop{err}
+		}
+		return nil
+	})
+	var stop errStop
+	if errors.As(err, &stop) {
+		return stop.err
+	}
+	if err != nil {
+		return wrap("live", err)
+	}
+	return nil
+}
+
+// DeleteEnded removes the sessions that expired before the given time or
+// were revoked. Keys also expire on their own; this catches revoked ones
+// and those kept by Options.Keep.
+func (s *Store) DeleteEnded(ctx context.Context, before time.Time) (int, error) {
+	var ended []string
+	err := s.scan(ctx, func(key string, r session.Record) error {
+		if r.Revoked || r.Expires.Before(before) {
+			ended = append(ended, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, wrap("delete ended", err)
+	}
+	n := 0
+	for _, k := range ended {
+		// One key per DEL keeps it cluster-safe.
+		d, err := s.c.Del(ctx, k).Result()
+		if err != nil {
+			return n, wrap("delete ended", err)
+		}
+		n += int(d)
+	}
+	return n, nil
+}
+
+// Watch calls fn for every create, re-bind and revocation any gateway makes
+// (this one included) until ctx ends. Redis pub/sub delivers at most once
+// and only to subscribers: subscribed is called each time the subscription
+// is (re)established, so the caller can re-read what it may have missed.
+func (s *Store) Watch(ctx context.Context, fn func(session.Change), subscribed func()) error {
+	sub := s.c.Subscribe(ctx, s.channel())
+	stop := context.AfterFunc(ctx, func() { sub.Close() }) // unblocks Receive
+	defer stop()
+	defer sub.Close()
+	backoff := 50 * time.Millisecond
+	for {
+		msg, err := sub.Receive(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			// The client reconnects and re-subscribes on the next Receive.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		switch m := msg.(type) {
+		case *goredis.Subscription:
+			if m.Kind == "subscribe" && subscribed != nil {
+				subscribed()
+			}
+		case *goredis.Message:
+			kind, id, found := strings.Cut(m.Payload, " ")
+			if !found || !session.ValidID(id) {
+				continue
+			}
+			switch kind {
+			case "created":
+				fn(session.Change{Kind: session.ChangeCreated, ID: id})
+			case "rebound":
+				fn(session.Change{Kind: session.ChangeRebound, ID: id})
+			case "revoked":
+				fn(session.Change{Kind: session.ChangeRevoked, ID: id})
+			}
+		}
+	}
+}

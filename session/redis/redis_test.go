@@ -1,0 +1,287 @@
+package redis_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"roamgate/session"
+	"roamgate/session/redis"
+	"roamgate/session/storetest"
+)
+
+// server is a private redis-server for one test: its own port on loopback,
+// its own data directory, append-only with fsync on every write.
+type server struct {
+	t    testing.TB
+	dir  string
+	port int
+	cmd  *exec.Cmd
+}
+
+func startServer(t testing.TB) *server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is missing (make test installs it)")
+		}
+		t.Skip("redis-server is missing; run make test to install it")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s := &server{t: t, dir: t.TempDir(), port: port}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *server) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+
+func (s *server) start() {
+	s.t.Helper()
+	s.cmd = exec.Command("redis-server", "--port", fmt.Sprint(s.port), "--bind", "127.0.0.1",
+		"--dir", s.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+		"--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning")
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.cmd.Stderr = s.cmd.Stdout
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	var out strings.Builder
+	var mu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			mu.Lock()
+			out.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+		}
+	}()
+	c := goredis.NewClient(&goredis.Options{Addr: s.addr(), MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			mu.Lock()
+			defer mu.Unlock()
+			s.t.Fatalf("redis-server did not answer within 10s:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval, bounded by the deadline
+	}
+}
+
+// stop shuts the server down the way a crash would not: it is the restart
+// that must keep the data (append-only file).
+func (s *server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+func open(t testing.TB, srv *server, keep time.Duration) *redis.Store {
+	t.Helper()
+	st, warn, err := redis.Open(context.Background(), redis.Options{Addr: srv.addr(), Keep: keep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warn) > 0 {
+		t.Errorf("durability warnings on a server with appendfsync always: %v", warn)
+	}
+	return st
+}
+
+// farFuture keeps the conformance suite's fixed 2025 dates from expiring
+// the keys: TTLs are real time, the suite's clock is not.
+const farFuture = 100 * 365 * 24 * time.Hour
+
+// TestStore runs the shared conformance suite against a real redis-server;
+// reopen kills the server (SIGKILL) and starts it again on the same data.
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) (session.Store, func(t *testing.T) session.Store) {
+		srv := startServer(t)
+		return open(t, srv, farFuture), func(t *testing.T) session.Store {
+			srv.stop()
+			srv.start()
+			return open(t, srv, farFuture)
+		}
+	})
+}
+
+func TestKeysExpireWithTheSession(t *testing.T) {
+	srv := startServer(t)
+	st := open(t, srv, 0)
+	defer st.Close()
+	now := time.Now().UTC().Truncate(time.Second)
+	r := session.Record{Session: session.Session{ID: "0123456789abcdef0123456789abcdef", Created: now, Expires: now.Add(90 * time.Second), LastSeen: now}}
+	if err := st.Create(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: srv.addr()})
+	defer c.Close()
+	ttl, err := c.PTTL(context.Background(), "roamgate:{"+r.ID+"}").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl <= 80*time.Second || ttl > 90*time.Second {
+		t.Fatalf("TTL %v, want the session's 90s left", ttl)
+	}
+}
+
+func TestDurabilityWarnings(t *testing.T) {
+	srv := startServer(t)
+	c := goredis.NewClient(&goredis.Options{Addr: srv.addr()})
+	defer c.Close()
+	if err := c.ConfigSet(context.Background(), "appendfsync", "everysec").Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, warn, err := redis.Open(context.Background(), redis.Options{Addr: srv.addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warn) != 1 || !strings.Contains(warn[0], "appendfsync") {
+		t.Fatalf("warnings = %v", warn)
+	}
+}
+
+func TestOpenFailsClearly(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	_, _, err = redis.Open(context.Background(), redis.Options{Addr: addr})
+	if err == nil || !strings.HasPrefix(err.Error(), "redis: open: ") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// gateway is one roamgate's session core on the shared store.
+type gateway struct {
+	m *session.Manager
+}
+
+func newGateway(t *testing.T, srv *server, dir string) gateway {
+	t.Helper()
+	st := open(t, srv, 0)
+	t.Cleanup(func() { st.Close() })
+	key, err := session.LoadOrCreateSiteKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := session.OpenKeyRing(dir, 24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := session.NewManager(context.Background(), session.Options{
+		Store: st, Tokens: session.NewTokens(ring, "test", "http://portal", nil), SiteKey: key,
+		Policy: session.Policy{Lifetime: time.Hour},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return gateway{m: m}
+}
+
+// eventually waits for cond with a deadline.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > within {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(time.Millisecond) // poll interval, bounded by the deadline
+	}
+	return time.Since(start)
+}
+
+// TestTwoGateways: a sign-in at gateway A is accepted by B, a revocation at
+// B reaches A at once, a re-bind at A moves the device at B. The gateways
+// share the site key and token keys (one roaming domain), as deployments do.
+func TestTwoGateways(t *testing.T) {
+	srv := startServer(t)
+	dir := t.TempDir()
+	a, b := newGateway(t, srv, dir), newGateway(t, srv, dir)
+	ctx := context.Background()
+	mac, _ := session.ParseMAC("da:a1:19:00:07:01")
+
+	s, _, err := a.m.Create(ctx, session.CreateRequest{MAC: mac, HasMAC: true, Network: "wifi4eu", Location: "bahnhof"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := eventually(t, 2*time.Second, "B accepts A's sign-in", func() bool {
+		got, err := b.m.ByMAC(mac)
+		return err == nil && got.ID == s.ID
+	})
+	t.Logf("B knew A's sign-in after %v", d)
+
+	if err := b.m.Revoke(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	d = eventually(t, 100*time.Millisecond, "A rejects after B revoked", func() bool {
+		_, err := a.m.ByMAC(mac)
+		return errors.Is(err, session.ErrRevoked)
+	})
+	t.Logf("A saw B's revocation after %v", d)
+
+	mac2, _ := session.ParseMAC("da:a1:19:00:07:02")
+	s2, tok2, err := a.m.Create(ctx, session.CreateRequest{MAC: mac2, HasMAC: true, Network: "wifi4eu", Location: "bahnhof"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "B knows the second sign-in", func() bool { _, err := b.m.ByMAC(mac2); return err == nil })
+	rotated, _ := session.ParseMAC("da:a1:19:00:07:03")
+	if _, _, err := a.m.Rebind(ctx, tok2, rotated); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "B follows the re-bind", func() bool {
+		got, err := b.m.ByMAC(rotated)
+		_, oldErr := b.m.ByMAC(mac2)
+		return err == nil && got.ID == s2.ID && errors.Is(oldErr, session.ErrNotFound)
+	})
+}
+
+// TestResyncAfterOutage: changes made while a gateway's subscription is
+// down reach it when the server is back.
+func TestResyncAfterOutage(t *testing.T) {
+	srv := startServer(t)
+	dir := t.TempDir()
+	a := newGateway(t, srv, dir)
+	ctx := context.Background()
+	srv.stop()
+	srv.start() // a's subscription breaks and comes back
+	b := newGateway(t, srv, dir)
+	mac, _ := session.ParseMAC("da:a1:19:00:08:01")
+	var s session.Session
+	eventually(t, 10*time.Second, "sign-in at B once the server is back", func() bool {
+		var err error
+		s, _, err = b.m.Create(ctx, session.CreateRequest{MAC: mac, HasMAC: true})
+		return err == nil
+	})
+	eventually(t, 10*time.Second, "A knows the sign-in", func() bool {
+		got, err := a.m.ByMAC(mac)
+		return err == nil && got.ID == s.ID
+	})
+}
