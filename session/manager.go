@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,7 +69,8 @@ type Manager struct {
 	now    func() time.Time
 	log    *slog.Logger
 
-	index index
+	index    index
+	counters counters
 
 	// Activity from access points is written to the store in the background,
 	// coalesced per session, so that accepting a device costs no store I/O.
@@ -430,22 +432,38 @@ func (m *Manager) markDirty(id string, a Activity) {
 
 func (m *Manager) flushLoop() {
 	defer close(m.done)
+	// While the store is away, failed writes wait in pending (one per
+	// session, so the queue is bounded by the live sessions) and are
+	// retried with backoff; the index keeps serving meanwhile.
+	const minRetry, maxRetry = 100 * time.Millisecond, 5 * time.Second
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	backoff := minRetry
 	for {
 		select {
 		case <-m.wake:
-			m.flush()
+		case <-retry.C:
 		case <-m.stop:
 			m.flush()
 			return
 		}
+		if m.flush() {
+			backoff = minRetry
+			continue
+		}
+		retry.Reset(backoff)
+		backoff = min(2*backoff, maxRetry)
 	}
 }
 
-func (m *Manager) flush() {
+// flush writes the pending activity and reports whether every write landed.
+func (m *Manager) flush() bool {
 	m.pendingMu.Lock()
 	batch := m.pending
 	m.pending = make(map[string]Activity, len(batch))
 	m.pendingMu.Unlock()
+	var failed []string
+	var firstErr error
 	for id := range batch {
 		e := m.index.byID(id)
 		if e == nil {
@@ -461,9 +479,58 @@ func (m *Manager) flush() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = m.store.Touch(ctx, id, a, e.s.Roams, sealed)
 		cancel()
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			m.log.Warn("session: store activity", "session", id, "err", err)
+		switch {
+		case err == nil, errors.Is(err, ErrNotFound):
+			m.counters.activityWritten.Add(1)
+		default:
+			m.counters.activityFailed.Add(1)
+			failed = append(failed, id)
+			if firstErr == nil {
+				firstErr = err
+			}
 		}
+	}
+	if len(failed) == 0 {
+		m.counters.activityPending.Store(0)
+		return true
+	}
+	m.pendingMu.Lock()
+	for _, id := range failed {
+		if _, newer := m.pending[id]; !newer {
+			m.pending[id] = Activity{}
+		}
+	}
+	m.counters.activityPending.Store(int64(len(m.pending)))
+	m.pendingMu.Unlock()
+	m.log.Warn("session: store activity failed, will retry", "sessions", len(failed), "err", firstErr)
+	return false
+}
+
+// Counters are the manager's running totals, for metrics.
+type Counters struct {
+	// ActivityWritten and ActivityFailed count background writes of
+	// activity (accounting, accepted associations) to the store.
+	ActivityWritten, ActivityFailed uint64
+	// ActivityPending is how many sessions have activity waiting for the
+	// store (non-zero while it is away).
+	ActivityPending int64
+	// FeedResyncs counts re-reads of a shared store after its change feed
+	// was interrupted.
+	FeedResyncs uint64
+}
+
+type counters struct {
+	activityWritten, activityFailed, feedResyncs atomic.Uint64
+	activityPending                              atomic.Int64
+}
+
+// Counters returns the running totals.
+func (m *Manager) Counters() Counters {
+	return Counters{
+		ActivityWritten: m.counters.activityWritten.Load(),
+		ActivityFailed:  m.counters.activityFailed.Load(),
+		ActivityPending: m.counters.activityPending.Load(),
+		FeedResyncs:     m.counters.feedResyncs.Load(),
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1060,5 +1061,53 @@ func TestManagerEvents(t *testing.T) {
 	want := "signin:bahnhof: roam:stadtpark: roam:rathaus: rebind:rathaus: end:rathaus:revoked"
 	if got := strings.Join(kinds, " "); got != want {
 		t.Fatalf("events = %s\nwant     %s", got, want)
+	}
+}
+
+// touchFailing fails Touch while down is set: a store that went away.
+type touchFailing struct {
+	session.Store
+	down atomic.Bool
+}
+
+func (f *touchFailing) Touch(ctx context.Context, id string, a session.Activity, roams int, dev []byte) error {
+	if f.down.Load() {
+		return errDisk
+	}
+	return f.Store.Touch(ctx, id, a, roams, dev)
+}
+
+// TestManagerActivityWhileStoreIsAway: the index keeps serving, the writes
+// wait and land when the store is back, and nothing is lost.
+func TestManagerActivityWhileStoreIsAway(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	fs := &touchFailing{}
+	h.wrap = func(s session.Store) session.Store { fs.Store = s; return fs }
+	h.restart(t)
+	s, _ := h.create(t, "da:a1:19:00:09:01", "wifi4eu", "bahnhof")
+	fs.down.Store(true)
+	if _, err := h.m.Seen(s.ID, session.Activity{Location: "stadtpark", InputOctets: 4242}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := h.m.ByID(s.ID); err != nil || got.CurrentLocation != "stadtpark" {
+		t.Fatalf("index while the store is away = %+v, %v", got, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for h.m.Counters().ActivityPending == 0 || h.m.Counters().ActivityFailed == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed write pending: %+v", h.m.Counters())
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval, bounded by the deadline
+	}
+	fs.down.Store(false)
+	for {
+		r, err := h.store.Get(context.Background(), s.ID)
+		if err == nil && r.CurrentLocation == "stadtpark" && r.InputOctets == 4242 && h.m.Counters().ActivityPending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("activity not written after the store came back: %+v %v %+v", r.Session, err, h.m.Counters())
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval, bounded by the deadline
 	}
 }

@@ -84,6 +84,7 @@ func (m *Manager) adopt(r Record) bool {
 
 // resync re-reads the live sessions after the change feed was interrupted.
 func (m *Manager) resync(ctx context.Context) {
+	m.counters.feedResyncs.Add(1)
 	n := 0
 	err := m.store.Live(ctx, m.now(), func(r Record) error {
 		if cur := m.index.byID(r.ID); cur == nil || cur.s.MACKey != r.MACKey {
