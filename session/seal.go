@@ -6,14 +6,16 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
+	"time"
 )
 
-// sealer encrypts tokens at rest (AES-256-GCM, the session ID as additional
-// data so a sealed token cannot be moved to another session).
+// sealer encrypts what a store keeps of a session beyond plain facts: the
+// token and the device (AES-256-GCM under a key derived from the site key).
+// The additional data binds each sealed value to the record it belongs to.
 type sealer struct{ aead cipher.AEAD }
 
 func newSealer(siteKey []byte) (*sealer, error) {
@@ -30,85 +32,125 @@ func newSealer(siteKey []byte) (*sealer, error) {
 	return &sealer{aead: aead}, nil
 }
 
-func (s *sealer) seal(id, token string) ([]byte, error) {
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(token)+s.aead.Overhead())
+func (s *sealer) seal(aad string, plain []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	nonce := make([]byte, n, n+len(plain)+s.aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return s.aead.Seal(nonce, nonce, []byte(token), []byte(id)), nil
+	return s.aead.Seal(nonce, nonce, plain, []byte(aad)), nil
 }
 
-var errSealed = errors.New("session: sealed token does not open")
+var errSealed = errors.New("session: sealed value does not open")
 
-func (s *sealer) open(id string, sealed []byte) (string, error) {
+func (s *sealer) open(aad string, sealed []byte) ([]byte, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < n+s.aead.Overhead() {
-		return "", fmt.Errorf("%w: too short", errSealed)
+		return nil, fmt.Errorf("%w: too short", errSealed)
 	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(id))
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(aad))
 	if err != nil {
-		return "", errSealed
+		return nil, errSealed
 	}
-	return string(plain), nil
+	return plain, nil
 }
 
-// sealedDevice is the on-disk form of a Device before sealing.
-type sealedDevice struct {
-	MAC        string `json:"m,omitempty"`
-	IP         string `json:"ip,omitempty"`
-	IPv6Prefix string `json:"p6,omitempty"`
+// tokenAAD binds a sealed token to the session's ID, MAC key and expiry.
+// Opening it therefore proves that these three columns are as this gateway
+// wrote them when it signed the token: a restart can trust a record after
+// one AES-GCM open instead of an Ed25519 verification (about 1 µs instead
+// of 50 µs — a million sessions load in seconds), and editing the database
+// (another device's MAC key, a later expiry, a copied token) still grants
+// nothing without the site key.
+func tokenAAD(id string, key MACKey, expires time.Time) string {
+	return "token\x00" + id + "\x00" + string(key) + "\x00" + strconv.FormatInt(expires.Unix(), 10)
+}
+
+func (m *Manager) sealToken(s Session, token string) ([]byte, error) {
+	return m.sealer.seal(tokenAAD(s.ID, s.MACKey, s.Expires), []byte(token))
 }
 
 // deviceAAD binds a sealed device to its session and keeps it from being
 // swapped with the session's sealed token.
-func deviceAAD(id string) string { return id + "/device" }
+func deviceAAD(id string) string { return "device\x00" + id }
 
-func (m *Manager) sealDevice(id string, d Device) ([]byte, error) {
-	var sd sealedDevice
+// Device encoding: one flag byte, then the MAC, the address and the prefix
+// in fixed places (41 bytes): compact, and decoded without parsing text.
+const (
+	devMAC = 1 << iota
+	devIP
+	devPrefix
+	devIP4
+	devPrefix4
+	deviceLen = 1 + 6 + 16 + 16 + 1
+)
+
+func encodeDevice(d Device) []byte {
+	b := make([]byte, deviceLen)
 	if d.HasMAC {
-		sd.MAC = d.MAC.String()
+		b[0] |= devMAC
+		copy(b[1:7], d.MAC[:])
 	}
 	if d.IP.IsValid() {
-		sd.IP = d.IP.String()
+		b[0] |= devIP
+		if d.IP.Is4() {
+			b[0] |= devIP4
+		}
+		a := d.IP.As16()
+		copy(b[7:23], a[:])
 	}
 	if d.IPv6Prefix.IsValid() {
-		sd.IPv6Prefix = d.IPv6Prefix.String()
+		b[0] |= devPrefix
+		if d.IPv6Prefix.Addr().Is4() {
+			b[0] |= devPrefix4
+		}
+		a := d.IPv6Prefix.Addr().As16()
+		copy(b[23:39], a[:])
+		b[39] = byte(d.IPv6Prefix.Bits())
 	}
-	raw, err := json.Marshal(sd)
-	if err != nil {
-		return nil, err
+	return b
+}
+
+func decodeDevice(b []byte) (Device, error) {
+	var d Device
+	if len(b) != deviceLen {
+		return d, fmt.Errorf("session: sealed device has %d bytes, want %d", len(b), deviceLen)
 	}
-	return m.sealer.seal(deviceAAD(id), string(raw))
+	if b[0]&devMAC != 0 {
+		copy(d.MAC[:], b[1:7])
+		d.HasMAC = true
+	}
+	if b[0]&devIP != 0 {
+		d.IP = netip.AddrFrom16([16]byte(b[7:23]))
+		if b[0]&devIP4 != 0 {
+			d.IP = d.IP.Unmap()
+		}
+	}
+	if b[0]&devPrefix != 0 {
+		a := netip.AddrFrom16([16]byte(b[23:39]))
+		if b[0]&devPrefix4 != 0 {
+			a = a.Unmap()
+		}
+		p, err := a.Prefix(int(b[39]))
+		if err != nil {
+			return Device{}, fmt.Errorf("session: sealed device: %w", err)
+		}
+		d.IPv6Prefix = p
+	}
+	return d, nil
+}
+
+func (m *Manager) sealDevice(id string, d Device) ([]byte, error) {
+	return m.sealer.seal(deviceAAD(id), encodeDevice(d))
 }
 
 func (m *Manager) openDevice(id string, sealed []byte) (Device, error) {
-	var d Device
 	if len(sealed) == 0 {
-		return d, nil
+		return Device{}, nil
 	}
 	raw, err := m.sealer.open(deviceAAD(id), sealed)
 	if err != nil {
-		return d, err
+		return Device{}, err
 	}
-	var sd sealedDevice
-	if err := json.Unmarshal([]byte(raw), &sd); err != nil {
-		return d, fmt.Errorf("session: sealed device: %w", err)
-	}
-	if sd.MAC != "" {
-		if d.MAC, err = ParseMAC(sd.MAC); err != nil {
-			return Device{}, err
-		}
-		d.HasMAC = true
-	}
-	if sd.IP != "" {
-		if d.IP, err = netip.ParseAddr(sd.IP); err != nil {
-			return Device{}, fmt.Errorf("session: sealed device: %w", err)
-		}
-	}
-	if sd.IPv6Prefix != "" {
-		if d.IPv6Prefix, err = netip.ParsePrefix(sd.IPv6Prefix); err != nil {
-			return Device{}, fmt.Errorf("session: sealed device: %w", err)
-		}
-	}
-	return d, nil
+	return decodeDevice(raw)
 }
