@@ -4,17 +4,35 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 )
 
 // Config configures the admin listener.
 type Config struct {
 	// Listen is the TCP address; default 127.0.0.1:9080 (loopback only).
+	// Any other address needs TLSCert and TLSKey, or InsecureListen.
 	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey are PEM files; with both set the listener speaks
+	// HTTPS and the session cookie is marked Secure.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// InsecureListen allows plain HTTP on a non-loopback address, for a
+	// reverse proxy with TLS on the same trusted network.
+	InsecureListen bool `yaml:"insecure_listen"`
 	// Users may sign in; with none, the gateway creates the demo user
 	// "admin" with a generated password that it prints at start.
 	Users []User `yaml:"users"`
 }
+
+// Role says what an admin may do.
+type Role string
+
+// Roles. A viewer sees counts and sessions; an operator may also revoke.
+const (
+	Viewer   Role = "viewer"
+	Operator Role = "operator"
+)
 
 // User is an admin account.
 type User struct {
@@ -23,6 +41,15 @@ type User struct {
 	// PasswordHash is an argon2id ("$argon2id$…", from roamgate
 	// hash-password) or bcrypt ("$2a$…", "$2b$…") hash.
 	PasswordHash string `yaml:"password_hash"`
+	// Role is viewer (the default: least privilege) or operator.
+	Role Role `yaml:"role"`
+}
+
+func (u User) role() Role {
+	if u.Role == "" {
+		return Viewer
+	}
+	return u.Role
 }
 
 // DefaultConfig is the demo admin listener.
@@ -31,8 +58,14 @@ func DefaultConfig() Config { return Config{Listen: "127.0.0.1:9080"} }
 // Validate names the key path of every problem.
 func (c Config) Validate() error {
 	var errs []error
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
 		errs = append(errs, fmt.Errorf("admin.listen: %q is not host:port", c.Listen))
+	} else if !loopback(host) && !c.tls() && !c.InsecureListen {
+		errs = append(errs, fmt.Errorf("admin.listen: %q is not a loopback address; set admin.tls_cert and admin.tls_key, or admin.insecure_listen: true behind a TLS reverse proxy", c.Listen))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("admin.tls_cert, admin.tls_key: set both or neither"))
 	}
 	seen := map[string]bool{}
 	for i, u := range c.Users {
@@ -47,8 +80,23 @@ func (c Config) Validate() error {
 		if !knownHash(u.PasswordHash) {
 			errs = append(errs, fmt.Errorf("%s.password_hash: missing or not an argon2id or bcrypt hash (make one with roamgate hash-password)", key))
 		}
+		if u.Role != "" && u.Role != Viewer && u.Role != Operator {
+			errs = append(errs, fmt.Errorf("%s.role: %q is not viewer or operator", key, u.Role))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+func (c Config) tls() bool { return c.TLSCert != "" && c.TLSKey != "" }
+
+// loopback reports whether host names only loopback: "localhost" or an
+// address in 127.0.0.0/8 or ::1. An empty host means every interface.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 func knownHash(h string) bool {

@@ -1,7 +1,17 @@
-// Package admin is the IT team's listener: health and readiness probes and
-// the statistics API (live sessions per location and network), behind the
-// admin users of the config. It is bound to loopback by default; expose it
-// only behind a reverse proxy with TLS.
+// Package admin is the IT team's listener: a dashboard of who is online
+// where (by location, network and access point, and over the last day and
+// month), the list of live sessions with revocation, a JSON API with CSV
+// export, Prometheus /metrics, and /healthz and /readyz.
 //
-// It shows counts, never a MAC address, IP address or token.
+// Admins sign in with a form (CSRF-protected, rate-limited per user and per
+// client address) and get an HttpOnly, SameSite=Strict cookie carrying a
+// short-lived admin JWT that renews while they work; API clients get a
+// bearer token from POST /api/v1/token (or read with HTTP Basic). Viewers
+// read; operators may also revoke. The listener is bound to loopback by
+// default and refuses any other address without TLS or an explicit
+// insecure_listen.
+//
+// It shows counts and session IDs, never a MAC address, IP address or token.
+// Its templates and styles are embedded from web/, apart from the portal's
+// assets.
 package admin

@@ -2,40 +2,20 @@ package admin
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
+	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/utils"
-
-	"roamgate/session"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// Sessions is what the admin listener needs of the session manager.
-type Sessions interface {
-	Stats() session.Stats
-}
-
-// Deps are the collaborators of the admin server.
-type Deps struct {
-	Sessions Sessions
-	// Locations and Networks are the configured IDs, listed with zero counts
-	// so that an empty place shows as 0, not as missing.
-	Locations []string
-	Networks  []string
-	// Ready reports whether the gateway can serve (store reachable, all
-	// listeners up); nil means always ready.
-	Ready func(ctx context.Context) error
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
-}
 
 // Server is the admin HTTP server.
 type Server struct {
@@ -44,41 +24,93 @@ type Server struct {
 	app  *fiber.App
 	ln   net.Listener
 	log  *slog.Logger
+	now  func() time.Time
+	m    metrics
+	tok  *tokens
+	view *views
 
 	// Password hashing is deliberately expensive (argon2id, 64 MiB); the
-	// semaphore stops a flood of login attempts from exhausting memory, and
-	// the cache keeps a polling dashboard from paying it on every request.
+	// semaphore stops a flood of login attempts from exhausting memory.
 	checks chan struct{}
-	mu     sync.Mutex
-	good   map[[32]byte]time.Time
+	// Failed sign-ins are limited per user name and per client address.
+	users, ips *limiter
+	goodMu     sync.Mutex
+	good       map[[32]byte]goodBasic
+
+	closing   chan struct{} // closed by Shutdown: ends the event streams
+	closeOnce sync.Once
 }
 
-// New builds the server and binds its listener, so Addr is known at once.
+// Login limits: maxFailures wrong passwords per user name and per client
+// address within failWindow, then the form refuses until the window ends.
+const (
+	maxFailures = 5
+	failWindow  = 15 * time.Minute
+)
+
+// New checks the config, builds the server and binds its listener, so Addr
+// is known at once.
 func New(cfg Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
 	if deps.Sessions == nil {
 		return nil, errors.New("admin: no sessions")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.TokenKey == nil {
+		// Not wired: logins then last only as long as the process.
+		deps.TokenKey = make([]byte, 32)
+		rand.Read(deps.TokenKey)
+	}
+	tok, err := newTokens(deps.TokenKey, deps.Now)
+	if err != nil {
+		return nil, err
+	}
+	view, err := newViews()
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen: %w", err)
 	}
-	s := &Server{cfg: cfg, deps: deps, ln: ln, log: deps.Logger,
-		checks: make(chan struct{}, 2), good: map[[32]byte]time.Time{}}
+	if cfg.tls() {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("admin.tls_cert, admin.tls_key: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	s := &Server{cfg: cfg, deps: deps, ln: ln, log: deps.Logger, now: deps.Now,
+		m: newMetrics(deps.Registerer), tok: tok, view: view,
+		checks:  make(chan struct{}, 2),
+		users:   newLimiter(maxFailures, failWindow, deps.Now),
+		ips:     newLimiter(maxFailures, failWindow, deps.Now),
+		closing: make(chan struct{}), good: map[[32]byte]goodBasic{},
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "roamgate-admin",
 		DisableStartupMessage: true,
-		ReadTimeout:           10 * time.Second,
-		WriteTimeout:          10 * time.Second,
-		IdleTimeout:           60 * time.Second,
-		BodyLimit:             64 << 10,
+		// Values from the request outlive it (limiter keys, audit lines);
+		// the admin's traffic is small, so copying them all is cheap.
+		Immutable:   true,
+		ReadTimeout: 10 * time.Second,
+		IdleTimeout: 60 * time.Second,
+		BodyLimit:   64 << 10,
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			code := fiber.StatusInternalServerError
 			var fe *fiber.Error
 			if errors.As(err, &fe) {
 				code = fe.Code
+			} else {
+				s.log.Error("admin: request", "path", c.Path(), "err", err)
 			}
 			return c.Status(code).JSON(fiber.Map{"error": utils.StatusMessage(code)})
 		},
@@ -99,16 +131,46 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown stops accepting and waits for requests in flight until ctx ends.
+// Shutdown ends the live-update streams, stops accepting and waits for
+// requests in flight until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() { close(s.closing) })
 	return s.app.ShutdownWithContext(ctx)
 }
 
 func (s *Server) routes() {
+	s.app.Use(s.headers)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	s.app.Get("/readyz", s.readyz)
-	api := s.app.Group("/api/v1", s.requireUser)
-	api.Get("/stats", s.stats)
+	s.app.Get("/metrics", s.metrics())
+	s.app.Get("/static/:name", s.static)
+	s.app.Get("/login", s.loginForm)
+	s.app.Post("/login", s.login)
+	s.app.Post("/api/v1/token", s.apiToken)
+
+	page := s.requireLogin(false)
+	s.app.Get("/", page, s.dashboard)
+	s.app.Get("/sessions", page, s.sessionsPage)
+	s.app.Get("/events", page, s.events)
+	s.app.Post("/logout", page, s.requireCSRF, s.logout)
+	s.app.Post("/sessions/:id/revoke", page, s.requireCSRF, s.requireRole(Operator), s.revokeForm)
+
+	api := s.app.Group("/api/v1", s.requireLogin(true))
+	api.Get("/stats", s.apiStats)
+	api.Get("/stats.csv", s.apiStatsCSV)
+	api.Get("/sessions", s.apiSessions)
+	api.Post("/sessions/:id/revoke", s.requireCSRF, s.requireRole(Operator), s.apiRevoke)
+}
+
+// headers keeps every admin response out of caches and frames, and allows
+// only our own scripts and styles.
+func (s *Server) headers(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderXFrameOptions, "DENY")
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	return c.Next()
 }
 
 func (s *Server) readyz(c *fiber.Ctx) error {
@@ -122,91 +184,13 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	return c.SendString("ready")
 }
 
-// statsResponse is the body of GET /api/v1/stats.
-type statsResponse struct {
-	ActiveSessions int            `json:"active_sessions"`
-	ByLocation     map[string]int `json:"by_location"`
-	ByNetwork      map[string]int `json:"by_network"`
-	GeneratedAt    time.Time      `json:"generated_at"`
-}
-
-func (s *Server) stats(c *fiber.Ctx) error {
-	st := s.deps.Sessions.Stats()
-	resp := statsResponse{
-		ActiveSessions: st.Active,
-		ByLocation:     withZeros(st.ByLocation, s.deps.Locations),
-		ByNetwork:      withZeros(st.ByNetwork, s.deps.Networks),
-		GeneratedAt:    time.Now().UTC().Truncate(time.Second),
+// metrics serves the gateway's registry. It is not behind the login: the
+// listener is loopback (or TLS) and the metrics hold counts only.
+func (s *Server) metrics() fiber.Handler {
+	if s.deps.Gatherer == nil {
+		return func(c *fiber.Ctx) error { return fiber.ErrNotFound }
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(resp)
-}
-
-// withZeros lists every configured ID; sessions at an access point no
-// location matches are counted under "unknown".
-func withZeros(counts map[string]int, ids []string) map[string]int {
-	out := make(map[string]int, len(ids)+1)
-	for _, id := range ids {
-		out[id] = 0
-	}
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		name := k
-		if name == "" {
-			name = "unknown"
-		}
-		out[name] += counts[k]
-	}
-	return out
-}
-
-// requireUser checks HTTP Basic credentials against the configured users.
-// (The admin issue replaces this with a login form and admin tokens.)
-func (s *Server) requireUser(c *fiber.Ctx) error {
-	name, password, ok := basicAuth(c.Get(fiber.HeaderAuthorization))
-	if !ok || !s.authenticate(name, password) {
-		c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="roamgate admin", charset="UTF-8"`)
-		return c.Status(fiber.StatusUnauthorized).JSON(fiber.Map{"error": "authentication required"})
-	}
-	return c.Next()
-}
-
-const goodFor = 5 * time.Minute
-
-func (s *Server) authenticate(name, password string) bool {
-	var user *User
-	for i := range s.cfg.Users {
-		if subtle.ConstantTimeCompare([]byte(s.cfg.Users[i].Name), []byte(name)) == 1 {
-			user = &s.cfg.Users[i]
-		}
-	}
-	if user == nil {
-		return false
-	}
-	key := sha256.Sum256([]byte(user.PasswordHash + "\x00" + password))
-	now := time.Now()
-	s.mu.Lock()
-	until, cached := s.good[key]
-	s.mu.Unlock()
-	if cached && now.Before(until) {
-		return true
-	}
-	s.checks <- struct{}{}
-	ok := checkPassword(user.PasswordHash, password)
-	<-s.checks
-	if ok {
-		s.mu.Lock()
-		for k, t := range s.good {
-			if now.After(t) {
-				delete(s.good, k)
-			}
-		}
-		s.good[key] = now.Add(goodFor)
-		s.mu.Unlock()
-	}
-	return ok
+	return adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Gatherer, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
 }

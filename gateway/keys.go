@@ -86,5 +86,5 @@ func demoAdmin(dataDir string) (password string, user admin.User, err error) {
 	if err != nil {
 		return "", user, err
 	}
-	return password, admin.User{Name: "admin", PasswordHash: hash}, nil
+	return password, admin.User{Name: "admin", PasswordHash: hash, Role: admin.Operator}, nil
 }

@@ -23,3 +23,18 @@ func (m *Manager) Live() []Session {
 	})
 	return out
 }
+
+// CountByAP counts the live sessions by the access point that reported
+// them last ("" when none has). It is Stats for the admin's per-AP table,
+// without copying the sessions as Live does.
+func (m *Manager) CountByAP() map[string]int {
+	now := m.now()
+	out := map[string]int{}
+	m.index.each(func(e *entry) {
+		if e.s.Revoked || !now.Before(e.exp) || m.idle(e.s, now) {
+			return
+		}
+		out[e.s.AP]++
+	})
+	return out
+}

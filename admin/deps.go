@@ -1,0 +1,89 @@
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"roamgate/history"
+	"roamgate/session"
+)
+
+// Sessions is what the admin listener needs of the session manager
+// (*session.Manager implements it).
+type Sessions interface {
+	Stats() session.Stats
+	// CountByAP counts the live sessions by access point.
+	CountByAP() map[string]int
+	// Live returns the live sessions, newest first.
+	Live() []session.Session
+}
+
+// Revoker ends a session everywhere and asks its access point to drop the
+// device (RFC 5176 Disconnect-Request). The gateway wires the session
+// manager and the RADIUS Disconnect client behind it.
+type Revoker interface {
+	// Revoke returns session.ErrNotFound for an unknown or ended session.
+	Revoke(ctx context.Context, id string) (RevokeResult, error)
+}
+
+// Disconnect is what came of the Disconnect-Request sent to the NAS.
+type Disconnect string
+
+// Disconnect outcomes.
+const (
+	DisconnectACK     Disconnect = "ack"      // the NAS dropped the device
+	DisconnectNAK     Disconnect = "nak"      // the NAS refused (Error-Cause in Detail)
+	DisconnectTimeout Disconnect = "timeout"  // no answer after the retries
+	DisconnectNotSent Disconnect = "not_sent" // no NAS known for the session
+)
+
+// RevokeResult says how a revocation went at the access point. The
+// session is revoked in any case once Revoke returns without error.
+type RevokeResult struct {
+	Disconnect Disconnect
+	// Detail is a short human-readable note (e.g. the Error-Cause of a NAK).
+	Detail string
+}
+
+// History is the statistics of the past (*history.Recorder implements it).
+type History interface {
+	Series(ctx context.Context, from, to time.Time, step history.Step) ([]history.Point, error)
+	Rows(ctx context.Context, from, to time.Time) ([]history.Row, error)
+}
+
+// Deps are the collaborators of the admin server.
+type Deps struct {
+	Sessions Sessions
+	// Revoker ends sessions; nil disables revocation (503).
+	Revoker Revoker
+	// History feeds the charts and the CSV export; nil shows none.
+	History History
+	// Locations and Networks are the configured IDs, listed with zero counts
+	// so that an empty place shows as 0, not as missing.
+	Locations []string
+	Networks  []string
+	// LocationNames are display names by location ID (optional).
+	LocationNames map[string]string
+	// Places are the locations with coordinates, drawn as a map on the
+	// dashboard when any has some (optional).
+	Places []Place
+	// TokenKey signs admin tokens and CSRF values: at least 32 bytes,
+	// derived from the site key for this use only.
+	TokenKey []byte
+	// Gatherer is served at /metrics (the gateway's one registry); nil
+	// serves 404.
+	Gatherer prometheus.Gatherer
+	// Registerer gets the admin listener's own metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Ready reports whether the gateway can serve (store reachable, all
+	// listeners up); nil means always ready.
+	Ready func(ctx context.Context) error
+	// Logger defaults to slog.Default(). Logins and revocations are
+	// written to it as audit lines.
+	Logger *slog.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+}

@@ -1,0 +1,219 @@
+package history
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"roamgate/session"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+func open(t *testing.T, now func() time.Time, reg prometheus.Registerer) *Recorder {
+	t.Helper()
+	r, err := Open(context.Background(), Options{
+		Path: filepath.Join(t.TempDir(), "history.db"), Zone: time.UTC, Now: now, Registerer: reg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return r
+}
+
+func ev(kind session.EventKind, at time.Time, id, mac, network, loc, ap string) session.Event {
+	return session.Event{Kind: kind, At: at, Session: session.Session{
+		ID: id, MACKey: session.MACKey(mac), Network: network, Location: loc, CurrentLocation: loc, AP: ap,
+	}}
+}
+
+func TestSeriesCountsEventsAndDistinctDevices(t *testing.T) {
+	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	r := open(t, func() time.Time { return day.Add(30 * time.Hour) }, nil)
+	h9, h10 := day.Add(9*time.Hour), day.Add(10*time.Hour)
+	for _, e := range []session.Event{
+		ev(session.EventSignIn, h9.Add(time.Minute), "s1", "k1", "wifi4eu", "bahnhof", "ap1"),
+		ev(session.EventSignIn, h9.Add(2*time.Minute), "s2", "k2", "wifi4eu", "bahnhof", "ap1"),
+		ev(session.EventRoam, h9.Add(50*time.Minute), "s1", "k1", "wifi4eu", "stadtpark", "ap7"),
+		ev(session.EventRoam, h10.Add(5*time.Minute), "s1", "k1", "wifi4eu", "bahnhof", "ap1"),
+		ev(session.EventSignIn, h10.Add(6*time.Minute), "s3", "", "stadt", "rathaus", "ap9"), // no MAC: counted by session
+		ev(session.EventEnd, h10.Add(7*time.Minute), "s2", "k2", "wifi4eu", "bahnhof", "ap1"),
+		ev(session.EventSignIn, day.Add(25*time.Hour), "s4", "k4", "wifi4eu", "bahnhof", "ap1"),
+	} {
+		r.Record(e)
+	}
+	ctx := context.Background()
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hours, err := r.Series(ctx, day.Add(8*time.Hour), day.Add(11*time.Hour), Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Point{
+		{Start: day.Add(8 * time.Hour)},
+		{Start: h9, SignIns: 2, Roams: 1, Devices: 2},
+		{Start: h10, SignIns: 1, Roams: 1, Ends: 1, Devices: 2},
+	}
+	if len(hours) != len(want) {
+		t.Fatalf("%d hourly points, want %d: %+v", len(hours), len(want), hours)
+	}
+	for i := range want {
+		if !hours[i].Start.Equal(want[i].Start) || hours[i].SignIns != want[i].SignIns || hours[i].Roams != want[i].Roams ||
+			hours[i].Ends != want[i].Ends || hours[i].Devices != want[i].Devices {
+			t.Errorf("hour %d = %+v, want %+v", i, hours[i], want[i])
+		}
+	}
+	days, err := r.Series(ctx, day, day.Add(48*time.Hour), Day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(days) != 2 || days[0].SignIns != 3 || days[0].Roams != 2 || days[0].Devices != 3 || days[1].SignIns != 1 || days[1].Devices != 1 {
+		t.Fatalf("days = %+v (device s1 seen in two hours must count once a day)", days)
+	}
+	rows, err := r.Rows(ctx, day, day.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRows := []Row{
+		{Day: day, Network: "stadt", Location: "rathaus", AP: "ap9", SignIns: 1},
+		{Day: day, Network: "wifi4eu", Location: "bahnhof", AP: "ap1", SignIns: 2, Roams: 1, Ends: 1},
+		{Day: day, Network: "wifi4eu", Location: "stadtpark", AP: "ap7", Roams: 1},
+	}
+	if len(rows) != len(wantRows) {
+		t.Fatalf("rows = %+v", rows)
+	}
+	for i := range wantRows {
+		if rows[i] != wantRows[i] && !(rows[i].Day.Equal(wantRows[i].Day) && rows[i].Network == wantRows[i].Network &&
+			rows[i].Location == wantRows[i].Location && rows[i].AP == wantRows[i].AP && rows[i].SignIns == wantRows[i].SignIns &&
+			rows[i].Roams == wantRows[i].Roams && rows[i].Ends == wantRows[i].Ends) {
+			t.Errorf("row %d = %+v, want %+v", i, rows[i], wantRows[i])
+		}
+	}
+}
+
+// TestPurge proves the retention: raw events and device hashes go after
+// retention.raw, the hourly counts stay until retention.aggregates.
+func TestPurge(t *testing.T) {
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	c := &clock{t: start}
+	reg := prometheus.NewRegistry()
+	r := open(t, c.Now, reg)
+	ctx := context.Background()
+	r.Record(ev(session.EventSignIn, start, "s1", "k1", "wifi4eu", "bahnhof", "ap1"))
+	r.Record(ev(session.EventSignIn, start.Add(6*24*time.Hour), "s2", "k2", "wifi4eu", "bahnhof", "ap1"))
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	count := func(table string) int {
+		t.Helper()
+		var n int
+		if err := r.db.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	tests := []struct {
+		name                          string
+		now                           time.Time
+		events, seen, hourly, devices int
+	}{
+		{"nothing is old yet", start.Add(6 * 24 * time.Hour), 2, 4, 2, 4},
+		{"first event past retention.raw", start.Add(7*24*time.Hour + time.Hour), 1, 2, 2, 4},
+		{"all raw data gone, counts kept", start.Add(30 * 24 * time.Hour), 0, 0, 2, 4},
+		{"first counts past 400 days", start.Add(400*24*time.Hour + time.Hour), 0, 0, 1, 2},
+		{"everything past 400 days", start.Add(410 * 24 * time.Hour), 0, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.Set(tt.now)
+			if _, err := r.Purge(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := [4]int{count("events"), count("seen"), count("hourly"), count("devices")}
+			if want := [4]int{tt.events, tt.seen, tt.hourly, tt.devices}; got != want {
+				t.Fatalf("events, seen, hourly, devices = %v, want %v", got, want)
+			}
+		})
+	}
+	if n := gathered(t, reg, "roamgate_history_purged_rows_total", "events"); n != 2 {
+		t.Errorf("purged events metric = %v, want 2", n)
+	}
+	pts, err := r.Series(ctx, start, start.Add(time.Hour), Hour)
+	if err != nil || len(pts) != 1 || pts[0].SignIns != 0 {
+		t.Fatalf("series after purge = %+v, %v", pts, err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"default", DefaultConfig(), ""},
+		{"raw too short", Config{Raw: time.Hour, Aggregates: 400 * 24 * time.Hour}, "retention.raw"},
+		{"aggregates shorter than raw", Config{Raw: 48 * time.Hour, Aggregates: 24 * time.Hour}, "retention.aggregates"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if (err == nil) != (tt.want == "") || (err != nil && !contains(err.Error(), tt.want)) {
+				t.Fatalf("Validate() = %v, want error naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSeriesRejectsHugeRanges(t *testing.T) {
+	r := open(t, nil, nil)
+	now := time.Now()
+	if _, err := r.Series(context.Background(), now.AddDate(-5, 0, 0), now, Hour); err == nil {
+		t.Fatal("a five-year hourly series was not refused")
+	}
+	if _, err := r.Series(context.Background(), now, now.Add(-time.Hour), Hour); err == nil {
+		t.Fatal("a backwards range was not refused")
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// gathered reads a counter with the given label value from reg.
+func gathered(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("metric %s{%q} not gathered", name, label)
+	return 0
+}
