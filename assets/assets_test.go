@@ -18,14 +18,29 @@ type pageData struct {
 	Location string
 	CSS      string
 
-	Online bool
-	Error  string
-	Hidden []struct{ Name, Value string }
-	CSRF   string
-	Terms  struct{ Text, URL string }
-	Device string
+	Langs []struct {
+		Tag, Name, URL string
+		Current        bool
+	}
+	WiFi4EU any
 
-	TimeLeft string
+	Online    bool
+	Returning bool
+	Error     string
+	Hidden    []struct{ Name, Value string }
+	CSRF      string
+	Terms     struct{ Text, URL string }
+	Device    string
+	SSID      string
+
+	TimeLeft     string
+	Disconnected bool
+
+	Step *struct {
+		URL    string
+		Fields []struct{ Name, Value string }
+	}
+	StepJS string
 
 	Heading, Message, Link string
 }
@@ -35,7 +50,7 @@ func TestPagesRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := pages.Names(), []string{"error", "splash", "status"}; !slices.Equal(got, want) {
+	if got, want := pages.Names(), []string{"error", "splash", "status", "step"}; !slices.Equal(got, want) {
 		t.Fatalf("pages = %v, want %v", got, want)
 	}
 	hostile := `<script>alert(1)</script>`
@@ -54,7 +69,7 @@ func TestPagesRender(t *testing.T) {
 			{"splash", "splash", func(d *pageData) {
 				d.Hidden = []struct{ Name, Value string }{{"ssid", `"><script>x</script>`}}
 				d.CSRF, d.Terms.Text, d.Device = "tok", "Terms "+hostile, "aa:bb:cc:dd:ee:ff"
-			}, []string{`name="terms"`, `name="accept" value="1"`, `name="csrf" value="tok"`, `action="/connect"`, "aa:bb:cc:dd:ee:ff", `<label for="terms">`}},
+			}, []string{`name="terms"`, `name="accept" value="1"`, `name="_csrf" value="tok"`, `action="/connect"`, "aa:bb:cc:dd:ee:ff", `<label for="terms">`}},
 			{"splash with error", "splash", func(d *pageData) { d.Error = "bitte" }, []string{`role="alert"`, `aria-invalid="true"`, cat.T("splash.unknown_device")}},
 			{"splash terms url", "splash", func(d *pageData) { d.Terms.URL = "https://stadt.example/agb" }, []string{`href="https://stadt.example/agb"`}},
 			{"splash online", "splash", func(d *pageData) { d.Online = true }, []string{`href="/status"`, cat.T("splash.online_heading")}},
@@ -70,7 +85,7 @@ func TestPagesRender(t *testing.T) {
 					t.Fatal(err)
 				}
 				out := buf.String()
-				for _, w := range append(tc.want, `<html lang="`+lang+`">`, `<link rel="stylesheet" href="/static/style.css?v=1">`) {
+				for _, w := range append(tc.want, `<html lang="`+lang+`" dir="`+cat.Dir()+`">`, `<link rel="stylesheet" href="/static/style.css?v=1">`) {
 					if !strings.Contains(out, w) {
 						t.Errorf("output lacks %q:\n%s", w, out)
 					}
@@ -221,5 +236,17 @@ func TestStatic(t *testing.T) {
 	}
 	if got := Version("missing.css"); got != "" {
 		t.Errorf("Version(missing.css) = %q, want empty", got)
+	}
+}
+
+func TestCatalogDir(t *testing.T) {
+	for lang, want := range map[string]string{"de": "ltr", "en": "ltr", "tr": "ltr", "uk": "ltr", "ar": "rtl"} {
+		cat, err := Messages(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cat.Dir(); got != want {
+			t.Errorf("%s: Dir() = %q, want %q", lang, got, want)
+		}
 	}
 }

@@ -118,3 +118,16 @@ func (c *Catalog) T(key string, args ...string) string {
 	}
 	return strings.NewReplacer(pairs...).Replace(msg)
 }
+
+// rtl are the languages written right to left that roamgate may carry.
+var rtl = map[string]bool{"ar": true, "fa": true, "he": true, "ur": true}
+
+// Dir is the writing direction of the catalog's language, for <html dir>:
+// "rtl" or "ltr".
+func (c *Catalog) Dir() string {
+	base, _, _ := strings.Cut(c.lang, "-")
+	if rtl[base] {
+		return "rtl"
+	}
+	return "ltr"
+}

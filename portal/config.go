@@ -11,6 +11,7 @@ import (
 	"golang.org/x/text/language"
 
 	"roamgate/assets"
+	"roamgate/portal/vendor"
 )
 
 // Config configures the portal. A zero field means its default.
@@ -36,13 +37,88 @@ type Config struct {
 	// reverse proxies in front of the portal. Only requests from them have
 	// their X-Forwarded-For and X-Forwarded-Proto believed. Default none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	// Vendor is the access-point family whose redirects the portal expects
+	// (generic, coova, cisco, meraki, aruba, mikrotik, opennds, unifi,
+	// mac-auth). Default "auto": a RADIUS client's vendor, else detected
+	// from the redirect's parameters.
+	Vendor string `yaml:"vendor"`
+
+	// LoginHosts are host names an access point's login URL may point at,
+	// besides the addresses of the RADIUS clients (a MikroTik hotspot
+	// dns-name, a controller's name). Optional.
+	LoginHosts []string `yaml:"login_hosts"`
+
+	// VenueInfoURL is a page about the venue, offered to devices through the
+	// RFC 8908 API (venue-info-url). Optional.
+	VenueInfoURL string `yaml:"venue_info_url"`
+
+	// Coova configures CoovaChilli and uspot logins.
+	Coova CoovaConfig `yaml:"coova"`
+
+	// OpenNDS configures openNDS forwarding authentication.
+	OpenNDS OpenNDSConfig `yaml:"opennds"`
+
+	// UniFi is the UniFi controller that authorises guests of the unifi
+	// vendor. Optional: without a URL, UniFi arrivals cannot be let in.
+	UniFi UniFiConfig `yaml:"unifi"`
+
+	// WiFi4EU configures the WiFi4EU programme's requirements on the pages
+	// of the networks it names.
+	WiFi4EU WiFi4EUConfig `yaml:"wifi4eu"`
+}
+
+// CoovaConfig configures CoovaChilli and uspot logins.
+type CoovaConfig struct {
+	// UAMSecret is the access points' uamsecret (HS_UAMSECRET), mixed into
+	// the CHAP challenge. Optional.
+	UAMSecret string `yaml:"uam_secret"`
+	// PAP makes logins use PAP instead of CHAP. Default false (CHAP).
+	PAP bool `yaml:"pap"`
+}
+
+// OpenNDSConfig configures openNDS forwarding authentication.
+type OpenNDSConfig struct {
+	// FASKey is openNDS's faskey: it decrypts level-3 redirects and signs
+	// the auth token. Required for openNDS access points.
+	FASKey string `yaml:"faskey"`
+}
+
+// UniFiConfig is a UniFi Network controller and the site whose guests the
+// portal authorises (cmd/stamgr authorize-guest).
+type UniFiConfig struct {
+	// URL is the controller, e.g. https://unifi.example:8443.
+	URL string `yaml:"url"`
+	// Site is the controller's site name. Default "default".
+	Site string `yaml:"site"`
+	// Username and Password are a local controller account allowed to
+	// authorise guests.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// UniFiOS is set for UniFi OS consoles (UDM, Cloud Key Gen2+), whose
+	// API lives under /proxy/network.
+	UniFiOS bool `yaml:"unifi_os"`
+}
+
+// WiFi4EUConfig are the WiFi4EU programme's requirements.
+type WiFi4EUConfig struct {
+	// Networks are the network IDs (networks[].id) funded by WiFi4EU: their
+	// pages name the SSID, show the WiFi4EU identity and load the
+	// programme's snippet. Default ["wifi4eu"].
+	Networks []string `yaml:"networks"`
+	// NetworkIdentifier is the network identifier the WiFi4EU portal
+	// issued (a UUID). Without it the snippet is not loaded.
+	NetworkIdentifier string `yaml:"network_identifier"`
+	// SelfTest puts the snippet in self-test mode (selftestModus), for
+	// the installation check before go-live.
+	SelfTest bool `yaml:"self_test"`
 }
 
 // DefaultListen is the default Config.Listen.
 const DefaultListen = ":8080"
 
 // DefaultLanguages are the default Config.Languages.
-func DefaultLanguages() []string { return []string{"de", "en"} }
+func DefaultLanguages() []string { return []string{"de", "en", "tr", "uk", "ar"} }
 
 // maxTerms bounds the terms text kept in memory and rendered on every splash.
 const maxTerms = 16 << 10
@@ -54,6 +130,15 @@ func (c Config) withDefaults() Config {
 	}
 	if len(c.Languages) == 0 {
 		c.Languages = DefaultLanguages()
+	}
+	if c.Vendor == "" {
+		c.Vendor = "auto"
+	}
+	if c.UniFi.Site == "" {
+		c.UniFi.Site = "default"
+	}
+	if c.WiFi4EU.Networks == nil {
+		c.WiFi4EU.Networks = []string{"wifi4eu"}
 	}
 	return c
 }
@@ -87,7 +172,7 @@ func (c Config) Validate() error {
 		case len(text) > maxTerms:
 			return fmt.Errorf("portal.terms.%s: is %d bytes, at most %d", l, len(text), maxTerms)
 		case looksLikeURL(text):
-			if _, ok := continueURL(text); !ok {
+			if _, ok := vendor.ContinueURL(text); !ok {
 				return fmt.Errorf("portal.terms.%s: %q is not an absolute http or https URL", l, text)
 			}
 		}
@@ -95,7 +180,59 @@ func (c Config) Validate() error {
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		return err
 	}
+	if !vendor.Known(c.Vendor) {
+		return fmt.Errorf("portal.vendor: %q is not one of auto, %s", c.Vendor, strings.Join(vendor.Names(), ", "))
+	}
+	for i, h := range c.LoginHosts {
+		if _, ok := vendor.ContinueURL("http://" + h + "/"); !ok || strings.ContainsAny(h, "/:") {
+			return fmt.Errorf("portal.login_hosts[%d]: %q is not a host name", i, h)
+		}
+	}
+	if c.VenueInfoURL != "" {
+		if _, ok := vendor.ContinueURL(c.VenueInfoURL); !ok {
+			return fmt.Errorf("portal.venue_info_url: %q is not an absolute http or https URL", c.VenueInfoURL)
+		}
+	}
+	if c.UniFi.URL != "" {
+		if u, ok := vendor.ContinueURL(c.UniFi.URL); !ok || u == "" {
+			return fmt.Errorf("portal.unifi.url: %q is not an absolute http or https URL", c.UniFi.URL)
+		}
+		if c.UniFi.Username == "" || c.UniFi.Password == "" {
+			return fmt.Errorf("portal.unifi.username: a controller account (username and password) is required with portal.unifi.url")
+		}
+		if strings.ContainsAny(c.UniFi.Site, "/?#% ") {
+			return fmt.Errorf("portal.unifi.site: %q is not a site name", c.UniFi.Site)
+		}
+	}
+	if id := c.WiFi4EU.NetworkIdentifier; id != "" && !wifi4euID(id) {
+		return fmt.Errorf("portal.wifi4eu.network_identifier: %q is not a UUID", id)
+	}
+	if len(c.OpenNDS.FASKey) > 256 {
+		return fmt.Errorf("portal.opennds.faskey: is longer than 256 bytes")
+	}
 	return nil
+}
+
+// wifi4euID accepts the UUID form of a WiFi4EU network identifier: it is
+// written into a script, so nothing else may pass.
+func wifi4euID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func validListen(addr string) error {

@@ -58,6 +58,17 @@ func TestConfigValidate(t *testing.T) {
 		{name: "duplicate language", cfg: Config{Languages: []string{"de", "en", "de"}}, wantErr: `portal.languages[2]: "de" is listed twice`},
 		{name: "terms for unlisted language", cfg: Config{Languages: []string{"de"}, Terms: map[string]string{"en": "x"}}, wantErr: "portal.terms.en: language is not in portal.languages"},
 		{name: "empty terms", cfg: Config{Terms: map[string]string{"de": "  "}}, wantErr: "portal.terms.de: is empty"},
+		{name: "vendor", cfg: Config{Vendor: "coova"}},
+		{name: "unknown vendor", cfg: Config{Vendor: "ubnt"}, wantErr: `portal.vendor: "ubnt" is not one of`},
+		{name: "login host", cfg: Config{LoginHosts: []string{"hotspot.stadt.example"}}},
+		{name: "login host with path", cfg: Config{LoginHosts: []string{"evil.example/x"}}, wantErr: `portal.login_hosts[0]: "evil.example/x" is not a host name`},
+		{name: "venue info", cfg: Config{VenueInfoURL: "javascript:alert(1)"}, wantErr: "portal.venue_info_url:"},
+		{name: "unifi", cfg: Config{UniFi: UniFiConfig{URL: "https://unifi.stadt.example:8443", Username: "portal", Password: "x"}}},
+		{name: "unifi bad url", cfg: Config{UniFi: UniFiConfig{URL: "unifi:8443", Username: "portal", Password: "x"}}, wantErr: `portal.unifi.url: "unifi:8443"`},
+		{name: "unifi no account", cfg: Config{UniFi: UniFiConfig{URL: "https://unifi.stadt.example"}}, wantErr: "portal.unifi.username:"},
+		{name: "unifi bad site", cfg: Config{UniFi: UniFiConfig{URL: "https://u.example", Username: "a", Password: "b", Site: "a/../b"}}, wantErr: "portal.unifi.site:"},
+		{name: "wifi4eu id", cfg: Config{WiFi4EU: WiFi4EUConfig{NetworkIdentifier: "0b8a7c1e-2f3d-4e5a-9b6c-7d8e9f0a1b2c"}}},
+		{name: "wifi4eu id injection", cfg: Config{WiFi4EU: WiFi4EUConfig{NetworkIdentifier: "';alert(1);//-0000-0000-000000000000"}}, wantErr: "portal.wifi4eu.network_identifier:"},
 		{name: "terms url with credentials", cfg: Config{Terms: map[string]string{"de": "https://user:pw@x.example/"}}, wantErr: "portal.terms.de: "},
 		{name: "terms too long", cfg: Config{Terms: map[string]string{"de": strings.Repeat("x", maxTerms+1)}}, wantErr: "portal.terms.de: is 16385 bytes"},
 		{name: "bad proxy", cfg: Config{TrustedProxies: []string{"10.0.0.0/8", "10.0.0.0/33"}}, wantErr: `portal.trusted_proxies[1]: "10.0.0.0/33" is not a network or address`},
@@ -82,7 +93,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
-	if c.Listen != ":8080" || strings.Join(c.Languages, ",") != "de,en" || len(c.TrustedProxies) != 0 {
+	if c.Listen != ":8080" || strings.Join(c.Languages, ",") != "de,en,tr,uk,ar" || c.Vendor != "auto" || len(c.TrustedProxies) != 0 {
 		t.Errorf("defaults = %+v", c)
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 // serve starts env's server on a free loopback port and stops it when the
 // test ends, checking that Serve returns cleanly.
-func (env *testEnv) serve(t *testing.T) string {
+func (env *testEnv) serve(t testing.TB) string {
 	t.Helper()
 	if err := env.srv.Listen(); err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestSignInOverHTTP(t *testing.T) {
 	base := env.serve(t)
 	c := browser(t)
 
-	resp, body := fetch(t, c, newRequest(t, "GET", base+"/"+arrivalQuery, nil))
+	resp, body := fetch(t, c, newRequest(t, "GET", base+"/"+testArrival, nil))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /: %d", resp.StatusCode)
 	}
@@ -177,6 +177,9 @@ func TestTrustedProxy(t *testing.T) {
 				req.Header.Set("X-Forwarded-For", tc.xff)
 				if tc.proto != "" {
 					req.Header.Set("X-Forwarded-Proto", tc.proto)
+					// Over HTTPS fiber's CSRF check wants a same-origin Referer,
+					// which browsers send under Referrer-Policy same-origin.
+					req.Header.Set("Referer", tc.proto+"://"+req.Host+"/")
 				}
 				return req
 			}
@@ -213,7 +216,7 @@ func TestOversizedRequests(t *testing.T) {
 		t.Errorf("oversized body: %d, want 413 with the error page", resp.StatusCode)
 	}
 	resp, body = fetch(t, c, newRequest(t, "GET", base+"/?ssid="+strings.Repeat("x", 2*readBufferSize), nil))
-	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !strings.Contains(body, `<html lang="de">`) ||
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !strings.Contains(body, `<html lang="de" dir="ltr">`) ||
 		resp.Header.Get("Content-Security-Policy") == "" {
 		t.Errorf("oversized request line: %d, want 431 with the error page and security headers", resp.StatusCode)
 	}

@@ -2,11 +2,17 @@ package portal
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/csrf"
 
+	"roamgate/portal/vendor"
 	"roamgate/session"
 )
 
@@ -14,32 +20,101 @@ import (
 // need it in JavaScript.
 const sessionCookie = "roamgate_session"
 
+// CSRF: fiber's double-submit middleware, the token in the form field
+// csrfField and in the cookie csrfCookie (HttpOnly, SameSite Lax).
+const (
+	csrfCookie = "roamgate_csrf"
+	csrfField  = "_csrf"
+	// csrfExpiration bounds how long a splash page stays usable, and how
+	// long each token is kept in memory (one per browser that opened the
+	// splash): two hours covers a page left open over lunch.
+	csrfExpiration = 2 * time.Hour
+)
+
 // retryAfter is what a 503 tells the browser, in seconds.
 const retryAfter = "5"
+
+func (s *Server) csrfMiddleware() fiber.Handler {
+	return csrf.New(csrf.Config{
+		KeyLookup:      "form:" + csrfField,
+		CookieName:     csrfCookie,
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSameSite: "Lax",
+		Expiration:     csrfExpiration,
+		ContextKey:     "csrf",
+		Storage:        s.deps.CSRFStorage,
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			s.stats.csrfFailures.Add(1)
+			lang, explicit := s.language(c, string(c.Request().PostArgs().Peek(paramLang)))
+			_, a := s.arrive(c, formOf(c))
+			return s.renderError(c, fiber.StatusForbidden, lang, "/"+arrivalQuery(a, explicit))
+		},
+	})
+}
+
+// csrfToken is the token the CSRF middleware made or found for this request.
+func csrfToken(c *fiber.Ctx) string {
+	t, _ := c.Locals("csrf").(string)
+	return t
+}
 
 // handleSplash is GET /: the page an access point sends a new device to.
 func (s *Server) handleSplash(c *fiber.Ctx) error {
 	lang, explicit := s.language(c, c.Query(paramLang))
-	p := s.newPage(lang)
+	p := s.newPage(c, lang)
+	ad, a := s.arrive(c, queryOf(c))
 	if sess, ok := s.sessionFromCookie(c); ok {
+		if a.LoggedIn && a.ContinueURL != "" {
+			// The access point let the device through and sent it back
+			// here: on to where it wanted to go.
+			c.Set(fiber.HeaderCacheControl, "no-store")
+			return c.Redirect(a.ContinueURL, fiber.StatusSeeOther)
+		}
+		if !a.LoggedIn && s.returning(sess, ad, a) {
+			return s.returningForm(c, p, a, explicit)
+		}
 		p.Online = true
 		p.Location = s.locationName(sess.CurrentLocation)
 		return s.render(c, fiber.StatusOK, "splash", p)
 	}
-	a, invalid := parseArrival(func(name string) string { return c.Query(name) })
-	s.stats.invalidParams.Add(uint64(invalid))
 	return s.splashForm(c, fiber.StatusOK, p, a, explicit, "")
 }
 
-// splashForm renders the sign-in form for an arrival, setting the CSRF
-// cookie if the browser has none.
-func (s *Server) splashForm(c *fiber.Ctx, status int, p *page, a arrival, explicitLang, errMsg string) error {
-	nonce, err := s.csrfNonce(c)
-	if err != nil {
-		return err
+// returning reports whether a device with a live session must tap once to
+// get online here: it arrived with a MAC its session does not have (another
+// SSID, a rotated address), or at an access point that has to be told.
+func (s *Server) returning(sess session.Session, ad vendor.Adapter, a vendor.Arrival) bool {
+	if a.HasMAC {
+		if other, err := s.deps.Sessions.ByMAC(a.ClientMAC); err != nil || other.ID != sess.ID {
+			return true
+		}
 	}
-	p.CSRF = s.csrf.token(nonce)
-	p.Hidden = a.fields()
+	switch ad.Name() {
+	case vendor.Generic, vendor.MACAuth:
+		return false
+	}
+	return a.LoginURL != "" || ad.Name() == vendor.UniFi
+}
+
+func (s *Server) returningForm(c *fiber.Ctx, p *page, a vendor.Arrival, explicit string) error {
+	p.Returning = true
+	p.formTargets = []string{a.LoginURL, a.ContinueURL}
+	p.CSRF = csrfToken(c)
+	p.Hidden = hidden(a)
+	s.setLangs(p, "/", &a)
+	if explicit != "" {
+		p.Hidden = append(p.Hidden, field{paramLang, explicit})
+	}
+	return s.render(c, fiber.StatusOK, "splash", p)
+}
+
+// splashForm renders the sign-in form for an arrival.
+func (s *Server) splashForm(c *fiber.Ctx, status int, p *page, a vendor.Arrival, explicitLang, errMsg string) error {
+	p.CSRF = csrfToken(c)
+	p.Hidden = hidden(a)
+	p.formTargets = []string{a.LoginURL, a.ContinueURL}
+	s.setLangs(p, "/", &a)
 	if explicitLang != "" {
 		p.Hidden = append(p.Hidden, field{paramLang, explicitLang})
 	}
@@ -47,38 +122,45 @@ func (s *Server) splashForm(c *fiber.Ctx, status int, p *page, a arrival, explic
 	if a.HasMAC {
 		p.Device = a.ClientMAC.String()
 	}
-	location, _ := s.locate(c, a)
+	location, network := s.locate(c, a)
 	p.Location = s.locationName(location)
+	p.SSID = a.SSID
+	if w := s.wifi4euFor(network, p.L.Lang()); w != nil {
+		p.WiFi4EU = w
+	}
 	p.Error = errMsg
 	return s.render(c, status, "splash", p)
 }
 
 // handleConnect is POST /connect: the citizen accepted the terms.
 func (s *Server) handleConnect(c *fiber.Ctx) error {
-	form := c.Request().PostArgs()
-	get := func(name string) string { return string(form.Peek(name)) } // copies
-	lang, explicit := s.language(c, get(paramLang))
+	form := formOf(c)
+	lang, explicit := s.language(c, form(paramLang))
 	c.Set(fiber.HeaderCacheControl, "no-store")
-
-	mediaType, _, _ := strings.Cut(c.Get(fiber.HeaderContentType), ";")
-	if !strings.EqualFold(strings.TrimSpace(mediaType), fiber.MIMEApplicationForm) {
+	if !isFormPost(c) {
 		return s.renderError(c, fiber.StatusUnsupportedMediaType, lang, "/")
 	}
-	if c.Get("Sec-Fetch-Site") == "cross-site" || !s.csrf.valid(c.Cookies(csrfCookie), get(csrfField)) {
+	ad, a := s.arrive(c, form)
+	if c.Get("Sec-Fetch-Site") == "cross-site" {
 		s.stats.csrfFailures.Add(1)
-		a, _ := parseArrival(get)
-		return s.renderError(c, fiber.StatusForbidden, lang, "/"+a.query(explicit))
+		return s.renderError(c, fiber.StatusForbidden, lang, "/"+arrivalQuery(a, explicit))
 	}
-	a, invalid := parseArrival(get)
-	s.stats.invalidParams.Add(uint64(invalid))
-	if get("accept") != "1" || get("terms") != "1" {
+	if form("accept") != "1" || form("terms") != "1" {
 		s.stats.termsRefused.Add(1)
-		p := s.newPage(lang)
+		p := s.newPage(c, lang)
 		return s.splashForm(c, fiber.StatusBadRequest, p, a, explicit, p.L.T("splash.error_terms"))
+	}
+	if a.HasMAC && !s.allowMAC(s.macKey(a.ClientMAC)) {
+		return s.tooMany(c)
 	}
 
 	location, network := s.locate(c, a)
-	req := session.CreateRequest{MAC: a.ClientMAC, HasMAC: a.HasMAC, Network: network, Location: location}
+	req := session.CreateRequest{MAC: a.ClientMAC, HasMAC: a.HasMAC, Network: network, Location: location, ClientIP: a.ClientIP}
+	if !req.ClientIP.IsValid() {
+		if ip := s.clientIP(c); !ip.IsUnspecified() {
+			req.ClientIP = ip
+		}
+	}
 	if a.HasAP {
 		req.AP = a.APMAC.String()
 	}
@@ -90,19 +172,85 @@ func (s *Server) handleConnect(c *fiber.Ctx) error {
 		s.stats.storeErrors.Add(1)
 		s.log.Warn("portal: sign-in failed", "location", location, "err", err)
 		c.Set(fiber.HeaderRetryAfter, retryAfter)
-		return s.renderError(c, fiber.StatusServiceUnavailable, lang, "/"+a.query(explicit))
+		return s.renderError(c, fiber.StatusServiceUnavailable, lang, "/"+arrivalQuery(a, explicit))
 	}
-	c.Cookie(&fiber.Cookie{
-		Name:     sessionCookie,
-		Value:    token,
-		Path:     "/",
-		Expires:  sess.Expires,
-		Secure:   s.secure(c),
-		HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteLaxMode,
-	})
+	s.setSessionCookie(c, token, sess.Expires)
 	s.stats.signins.Add(1)
-	target := a.ContinueURL
+	return s.authorize(c, ctx, ad, a, sess, lang, explicit)
+}
+
+// handleContinue is POST /continue: a returning device taps "continue". Its
+// session moves to the MAC it arrived with, and the access point is told.
+func (s *Server) handleContinue(c *fiber.Ctx) error {
+	form := formOf(c)
+	lang, explicit := s.language(c, form(paramLang))
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if !isFormPost(c) {
+		return s.renderError(c, fiber.StatusUnsupportedMediaType, lang, "/")
+	}
+	token := strings.Clone(c.Cookies(sessionCookie))
+	sess, ok := s.sessionFromCookie(c)
+	ad, a := s.arrive(c, form)
+	if !ok {
+		return c.Redirect("/"+arrivalQuery(a, explicit), fiber.StatusSeeOther)
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), createTimeout)
+	defer cancel()
+	if a.HasMAC {
+		if !s.allowMAC(s.macKey(a.ClientMAC)) {
+			return s.tooMany(c)
+		}
+		if other, err := s.deps.Sessions.ByMAC(a.ClientMAC); err != nil || other.ID != sess.ID {
+			moved, newToken, err := s.deps.Sessions.Rebind(ctx, token, a.ClientMAC)
+			if err != nil {
+				s.stats.storeErrors.Add(1)
+				s.log.Warn("portal: rebind failed", "err", err)
+				c.Set(fiber.HeaderRetryAfter, retryAfter)
+				return s.renderError(c, fiber.StatusServiceUnavailable, lang, "/"+arrivalQuery(a, explicit))
+			}
+			sess = moved
+			s.setSessionCookie(c, newToken, sess.Expires)
+			s.stats.rebinds.Add(1)
+		}
+	}
+	return s.authorize(c, ctx, ad, a, sess, lang, explicit)
+}
+
+// authorize runs the vendor's authorisation step for a signed-in device and
+// answers the browser accordingly.
+func (s *Server) authorize(c *fiber.Ctx, ctx context.Context, ad vendor.Adapter, a vendor.Arrival, sess session.Session, lang, explicit string) error {
+	cred := vendor.Credentials{
+		Username: sess.ID, Password: s.deps.Sessions.UAMSecret(sess.ID),
+		Seconds: int(s.deps.Sessions.TimeLeft(sess) / time.Second),
+	}
+	step, err := ad.Authorize(ctx, a, &s.vendors, cred)
+	if err != nil {
+		// The session exists and the cookie is set; the access point did not
+		// take it. The status page says so by its time left; the citizen can
+		// retry from the splash, which offers "continue".
+		s.stats.vendorErrors.Add(1)
+		if !errors.Is(err, vendor.ErrNoLogin) {
+			s.log.Warn("portal: authorisation step failed", "vendor", ad.Name(), "err", err)
+		}
+		step = vendor.Step{Kind: vendor.StepContinue}
+	}
+	if step.Reauthorize && s.deps.Reauthorizer != nil {
+		if err := s.deps.Reauthorizer.Reauthorize(ctx, sess); err != nil {
+			s.stats.reauthErrors.Add(1)
+			s.log.Warn("portal: re-authorisation failed", "err", err)
+		}
+	}
+	switch step.Kind {
+	case vendor.StepRedirect:
+		return c.Redirect(step.URL, fiber.StatusSeeOther)
+	case vendor.StepForm:
+		p := s.newPage(c, lang)
+		p.Step = &step
+		p.StepJS = s.stepJS
+		p.formTargets = []string{step.URL}
+		return s.render(c, fiber.StatusOK, "step", p)
+	}
+	target := step.URL
 	if target == "" {
 		target = "/status" + langQuery(explicit)
 	}
@@ -117,9 +265,31 @@ func (s *Server) handleStatus(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.Redirect("/"+langQuery(explicit), fiber.StatusFound)
 	}
-	p := s.newPage(lang)
+	p := s.newPage(c, lang)
 	p.Location = s.locationName(sess.CurrentLocation)
 	p.TimeLeft = timeLeft(p.L, s.deps.Sessions.TimeLeft(sess))
+	p.CSRF = csrfToken(c)
+	return s.render(c, fiber.StatusOK, "status", p)
+}
+
+// handleDisconnect is POST /status/disconnect: the citizen signs out.
+func (s *Server) handleDisconnect(c *fiber.Ctx) error {
+	lang, _ := s.language(c, "")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if sess, ok := s.sessionFromCookie(c); ok {
+		ctx, cancel := context.WithTimeout(c.UserContext(), createTimeout)
+		defer cancel()
+		if err := s.deps.Sessions.Revoke(ctx, sess.ID); err != nil {
+			s.stats.storeErrors.Add(1)
+			s.log.Warn("portal: revoke failed", "err", err)
+			c.Set(fiber.HeaderRetryAfter, retryAfter)
+			return s.renderError(c, fiber.StatusServiceUnavailable, lang, "/status")
+		}
+		s.stats.revokes.Add(1)
+		s.clearSessionCookie(c)
+	}
+	p := s.newPage(c, lang)
+	p.Disconnected = true
 	return s.render(c, fiber.StatusOK, "status", p)
 }
 
@@ -166,33 +336,56 @@ func (s *Server) sessionFromCookie(c *fiber.Ctx) (session.Session, bool) {
 	}
 	sess, err := s.deps.Sessions.FromToken(strings.Clone(token))
 	if err != nil {
-		c.Cookie(&fiber.Cookie{
-			Name: sessionCookie, Path: "/", Expires: time.Unix(0, 0),
-			Secure: s.secure(c), HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
-		})
+		s.clearSessionCookie(c)
 		return session.Session{}, false
 	}
 	return sess, true
 }
 
-// csrfNonce returns the request's CSRF cookie, or sets a new one.
-func (s *Server) csrfNonce(c *fiber.Ctx) (string, error) {
-	if nonce := c.Cookies(csrfCookie); wellFormed(nonce) {
-		return strings.Clone(nonce), nil
+// sessionOf is the live session of a request: its cookie, else its client
+// address (OS probes and the RFC 8908 API come without our cookie).
+func (s *Server) sessionOf(c *fiber.Ctx) (session.Session, bool) {
+	if c.Cookies(sessionCookie) != "" {
+		if sess, ok := s.sessionFromCookie(c); ok {
+			return sess, true
+		}
 	}
-	nonce, err := s.csrf.nonce()
-	if err != nil {
-		return "", err
+	ip := s.clientIP(c)
+	for _, p := range s.vendors.APNetworks {
+		if p.Contains(ip) {
+			// The access point itself (it NATs its clients): its address
+			// stands for every device behind it, signed in or not.
+			return session.Session{}, false
+		}
 	}
+	sess, err := s.deps.Sessions.ByIP(ip)
+	return sess, err == nil
+}
+
+func (s *Server) setSessionCookie(c *fiber.Ctx, token string, expires time.Time) {
 	c.Cookie(&fiber.Cookie{
-		Name: csrfCookie, Value: nonce, Path: "/", MaxAge: csrfMaxAge,
+		Name: sessionCookie, Value: token, Path: "/", Expires: expires,
 		Secure: s.secure(c), HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
 	})
-	return nonce, nil
+}
+
+func (s *Server) clearSessionCookie(c *fiber.Ctx) {
+	c.Cookie(&fiber.Cookie{
+		Name: sessionCookie, Path: "/", Expires: time.Unix(0, 0),
+		Secure: s.secure(c), HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
+	})
+}
+
+// macKey is a keyed hash of a MAC for the rate limiter's memory: the MAC
+// itself is never kept.
+func (s *Server) macKey(m session.MAC) string {
+	h := hmac.New(sha256.New, s.limitKey)
+	h.Write([]byte(m.String()))
+	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
 // locate asks the Locator, if there is one, where an arrival is.
-func (s *Server) locate(c *fiber.Ctx, a arrival) (location, network string) {
+func (s *Server) locate(c *fiber.Ctx, a vendor.Arrival) (location, network string) {
 	if s.deps.Locator == nil {
 		return "", ""
 	}
@@ -201,11 +394,4 @@ func (s *Server) locate(c *fiber.Ctx, a arrival) (location, network string) {
 		ap = a.APMAC.String()
 	}
 	return s.deps.Locator.Locate(a.NASID, ap, a.SSID, s.clientIP(c))
-}
-
-func langQuery(explicit string) string {
-	if explicit == "" {
-		return ""
-	}
-	return "?" + paramLang + "=" + explicit
 }

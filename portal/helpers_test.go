@@ -31,6 +31,7 @@ type fakeSessions struct {
 	mu      sync.Mutex
 	byToken map[string]session.Session
 	creates []session.CreateRequest
+	rebinds int
 	err     error // returned by Create when set
 }
 
@@ -53,6 +54,7 @@ func (f *fakeSessions) Create(ctx context.Context, req session.CreateRequest) (s
 		Network:  req.Network,
 		Location: req.Location, CurrentLocation: req.Location, AP: req.AP,
 		Created: testNow, Expires: testNow.Add(testLifetime), LastSeen: testNow,
+		Device: session.Device{MAC: req.MAC, HasMAC: req.HasMAC, IP: req.ClientIP},
 	}
 	token := fmt.Sprintf("eyJ.fake-token-%d.sig", len(f.creates))
 	f.byToken[token] = s
@@ -70,6 +72,56 @@ func (f *fakeSessions) FromToken(token string) (session.Session, error) {
 }
 
 func (f *fakeSessions) TimeLeft(s session.Session) time.Duration { return s.Expires.Sub(testNow) }
+
+func (f *fakeSessions) ByMAC(mac session.MAC) (session.Session, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.byToken {
+		if s.Device.HasMAC && s.Device.MAC == mac && !s.Revoked {
+			return s, nil
+		}
+	}
+	return session.Session{}, session.ErrNotFound
+}
+
+func (f *fakeSessions) ByIP(ip netip.Addr) (session.Session, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.byToken {
+		if ip.IsValid() && s.Device.IP == ip && !s.Revoked {
+			return s, nil
+		}
+	}
+	return session.Session{}, session.ErrNotFound
+}
+
+func (f *fakeSessions) Rebind(ctx context.Context, token string, mac session.MAC) (session.Session, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.byToken[token]
+	if !ok {
+		return session.Session{}, "", session.ErrNotFound
+	}
+	delete(f.byToken, token)
+	s.Device.MAC, s.Device.HasMAC = mac, true
+	f.rebinds++
+	token = fmt.Sprintf("eyJ.fake-token-rebound-%d.sig", f.rebinds)
+	f.byToken[token] = s
+	return s, token, nil
+}
+
+func (f *fakeSessions) Revoke(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for tok, s := range f.byToken {
+		if s.ID == id {
+			delete(f.byToken, tok)
+		}
+	}
+	return nil
+}
+
+func (f *fakeSessions) UAMSecret(id string) string { return "uam-" + id[:8] }
 
 func (f *fakeSessions) created() []session.CreateRequest {
 	f.mu.Lock()
@@ -116,11 +168,17 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T, cfg Config) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, cfg, nil)
+}
+
+// newTestEnvWith is newTestEnv with a chance to change the Deps.
+func newTestEnvWith(t *testing.T, cfg Config, edit func(*Deps)) *testEnv {
+	t.Helper()
 	env := &testEnv{sessions: newFakeSessions(), locator: &fakeLocator{}}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
-	srv, err := New(cfg, Deps{
+	deps := Deps{
 		Sessions:      env.sessions,
 		JWKS:          fakeJWKS{},
 		Locator:       env.locator,
@@ -128,7 +186,11 @@ func newTestEnv(t *testing.T, cfg Config) *testEnv {
 		SiteName:      "Stadt Musterstadt",
 		CSRFKey:       []byte("0123456789abcdef0123456789abcdef"),
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if edit != nil {
+		edit(&deps)
+	}
+	srv, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +248,7 @@ func (env *testEnv) splash(t *testing.T, query string) form {
 			f.cookie = c
 		}
 	}
-	if f.cookie == nil || f.values.Get("csrf") == "" {
+	if f.cookie == nil || f.values.Get(csrfField) == "" {
 		t.Fatalf("splash has no CSRF cookie or token")
 	}
 	return f

@@ -3,6 +3,7 @@ package portal
 import (
 	"bytes"
 	"errors"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/text/language"
 
 	"roamgate/assets"
+	"roamgate/portal/vendor"
 )
 
 // page is the data of every page template (see assets/templates).
@@ -21,16 +23,32 @@ type page struct {
 	Location string
 	CSS      string
 
+	// Langs are the language switch's links.
+	Langs []langLink
+	// WiFi4EU is set on the pages of WiFi4EU networks.
+	WiFi4EU *wifi4eu
+
 	// splash
-	Online bool
-	Error  string
-	Hidden []field
-	CSRF   string
-	Terms  terms
-	Device string
+	Online    bool
+	Returning bool
+	Error     string
+	Hidden    []field
+	CSRF      string
+	Terms     terms
+	Device    string
+	SSID      string
 
 	// status
-	TimeLeft string
+	TimeLeft     string
+	Disconnected bool
+
+	// step
+	Step   *vendor.Step
+	StepJS string
+
+	// formTargets are the URLs the page's forms lead to besides the portal
+	// (the access point's login URL, the continue URL), for the CSP.
+	formTargets []string
 
 	// error
 	Heading string
@@ -47,7 +65,7 @@ func termsFor(configured string, cat *assets.Catalog) terms {
 		return terms{Text: cat.T("terms.text")}
 	}
 	if looksLikeURL(configured) {
-		if u, ok := continueURL(configured); ok {
+		if u, ok := vendor.ContinueURL(configured); ok {
 			return terms{URL: u}
 		}
 	}
@@ -64,12 +82,52 @@ const (
 	contentSecurityPolicy = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
+// pagePolicy is the Content-Security-Policy of a page whose forms may lead
+// (by post or by the redirects that follow it: browsers check form-action on
+// every hop) to the given URLs' origins, and which may carry the WiFi4EU
+// snippet with the given hash. With neither it is contentSecurityPolicy.
+func pagePolicy(formTargets []string, wifi4euHash string) string {
+	if len(formTargets) == 0 && wifi4euHash == "" {
+		return contentSecurityPolicy
+	}
+	var b strings.Builder
+	b.WriteString("default-src 'self'; ")
+	if wifi4euHash != "" {
+		const origin = "https://collection.wifi4eu.ec.europa.eu"
+		b.WriteString("script-src 'self' " + wifi4euHash + " " + WiFi4EUScriptURL + "; ")
+		b.WriteString("connect-src 'self' " + origin + "; img-src 'self' " + origin + "; ")
+	}
+	b.WriteString("object-src 'none'; base-uri 'none'; form-action 'self'")
+	seen := map[string]bool{}
+	for _, t := range formTargets {
+		u, err := url.Parse(t)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			continue
+		}
+		origin := u.Scheme + "://" + u.Host
+		if !seen[origin] {
+			seen[origin] = true
+			b.WriteString(" " + origin)
+		}
+	}
+	b.WriteString("; frame-ancestors 'none'")
+	return b.String()
+}
+
+// langLink is one entry of the language switch.
+type langLink struct {
+	Tag, Name, URL string
+	Current        bool
+}
+
 // setSecurityHeaders is applied to every response, including the error
 // pages of requests that never reached a handler.
 func setSecurityHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderContentSecurityPolicy, contentSecurityPolicy)
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	// same-origin, not no-referrer: fiber's CSRF check needs the Referer of
+	// our own forms over HTTPS; other sites still learn nothing.
+	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 }
 
@@ -94,8 +152,39 @@ func (s *Server) language(c *fiber.Ctx, requested string) (lang, explicit string
 	return s.cfg.Languages[i], ""
 }
 
-func (s *Server) newPage(lang string) *page {
-	return &page{L: s.catalogs[lang], SiteName: s.deps.SiteName, CSS: s.css}
+func (s *Server) newPage(c *fiber.Ctx, lang string) *page {
+	p := &page{L: s.catalogs[lang], SiteName: s.deps.SiteName, CSS: s.css}
+	if len(s.cfg.Languages) < 2 {
+		return p
+	}
+	// The switch stays on the page (GET) or goes to the splash (a form
+	// answer); setLangs adds the validated arrival.
+	path := "/"
+	if c.Method() == fiber.MethodGet && c.Path() == "/status" {
+		path = "/status"
+	}
+	s.setLangs(p, path, nil)
+	return p
+}
+
+// setLangs builds the language switch's links to path, carrying the
+// arrival's validated parameters (never the raw query).
+func (s *Server) setLangs(p *page, path string, a *vendor.Arrival) {
+	if len(s.cfg.Languages) < 2 {
+		return
+	}
+	q := url.Values{}
+	if a != nil {
+		for _, f := range hidden(*a) {
+			q.Set(f.Name, f.Value)
+		}
+	}
+	lang := p.L.Lang()
+	p.Langs = p.Langs[:0]
+	for _, l := range s.cfg.Languages {
+		q.Set(paramLang, l)
+		p.Langs = append(p.Langs, langLink{Tag: l, Name: s.catalogs[l].T("language.name"), URL: path + "?" + q.Encode(), Current: l == lang})
+	}
 }
 
 func (s *Server) locationName(id string) string {
@@ -112,6 +201,13 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p *page) error {
 		return err
 	}
 	c.Status(status)
+	var hash string
+	if p.WiFi4EU != nil {
+		hash = p.WiFi4EU.hash
+	}
+	if hash != "" || len(p.formTargets) > 0 {
+		c.Set(fiber.HeaderContentSecurityPolicy, pagePolicy(p.formTargets, hash))
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Send(buf.Bytes())
@@ -119,7 +215,7 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p *page) error {
 
 // renderError sends the error page for status, with an optional link back.
 func (s *Server) renderError(c *fiber.Ctx, status int, lang, link string) error {
-	p := s.newPage(lang)
+	p := s.newPage(c, lang)
 	key := "error." + strconv.Itoa(status)
 	if !p.L.Has(key + ".heading") {
 		key = "error.400"

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,10 +19,13 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/compress"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/text/language"
 
 	"roamgate/assets"
+	"roamgate/portal/vendor"
 	"roamgate/session"
 )
 
@@ -31,8 +35,28 @@ type Sessions interface {
 	Create(ctx context.Context, req session.CreateRequest) (session.Session, string, error)
 	// FromToken returns the live session of a token.
 	FromToken(token string) (session.Session, error)
+	// ByMAC returns the live session of a device address.
+	ByMAC(mac session.MAC) (session.Session, error)
+	// ByIP returns the live session of a client address (OS probes carry
+	// no cookie).
+	ByIP(ip netip.Addr) (session.Session, error)
+	// Rebind moves the session of token to a new MAC and returns the new
+	// token: a returning device.
+	Rebind(ctx context.Context, token string, mac session.MAC) (session.Session, string, error)
+	// Revoke ends a session (the status page's sign-out).
+	Revoke(ctx context.Context, id string) error
 	// TimeLeft is how long s has until it ends.
 	TimeLeft(s session.Session) time.Duration
+	// UAMSecret is the session's password for UAM logins at access points.
+	UAMSecret(id string) string
+}
+
+// Reauthorizer asks an access point to re-authorise a device that has just
+// signed in, so that its MAC authentication now succeeds (RFC 5176
+// CoA-Request, or a Disconnect-Request so the device reassociates). The
+// gateway wires radius's CoA client to it.
+type Reauthorizer interface {
+	Reauthorize(ctx context.Context, s session.Session) error
 }
 
 // Locator names the location and network a device arrived at.
@@ -64,12 +88,35 @@ type Deps struct {
 	LocationNames map[string]string
 	// SiteName is shown on every page. Default "roamgate".
 	SiteName string
-	// CSRFKey signs the splash form's CSRF tokens: at least 32 bytes, the
-	// same on every gateway behind one load balancer. Optional: nil means a
-	// random key per process (forms open across a restart are refused once).
+	// CSRFKey is no longer used: the forms are protected by fiber's csrf
+	// middleware, whose tokens live in CSRFStorage. Kept so that callers
+	// still compile; a key shorter than 32 bytes is still refused.
 	CSRFKey []byte
+	// CSRFStorage keeps the CSRF tokens (fiber.Storage). Optional: nil is
+	// fiber's in-process memory, so gateways behind one load balancer need
+	// a shared one (fiber's redis storage), or a form opened on one gateway
+	// is refused once by another.
+	CSRFStorage fiber.Storage
 	// Logger receives server errors (5xx, panics). Default slog.Default().
 	Logger *slog.Logger
+	// PortalURL is the public URL of the portal (site.portal_url): where
+	// probes and foreign hosts are redirected, and the RFC 8908
+	// user-portal-url. Optional: without it redirects stay on the host the
+	// request named.
+	PortalURL string
+	// APNetworks are the networks of the access points (the RADIUS
+	// clients' CIDRs): the only addresses an access point's login URL may
+	// point at.
+	APNetworks []netip.Prefix
+	// VendorFor names the vendor of the access point at an address (the
+	// RADIUS client's vendor), or "" if unknown. Optional.
+	VendorFor func(ap netip.Addr) string
+	// Reauthorizer re-authorises MAC-auth devices after sign-in. Optional:
+	// without it mac-auth devices wait for their next association.
+	Reauthorizer Reauthorizer
+	// Registerer receives the portal's metrics (roamgate_portal_…).
+	// Optional: nil registers nothing.
+	Registerer prometheus.Registerer
 }
 
 // Fiber settings. The portal serves small pages to phones: short timeouts
@@ -98,10 +145,16 @@ type Server struct {
 	terms    map[string]terms
 	matcher  language.Matcher
 	proxies  []netip.Prefix
-	csrf     *csrfGuard
 	css      string
+	stepJS   string
+	logo     string
 	static   map[string]staticFile
 	stats    counters
+	vendors  vendor.Config
+	wifi4eu  map[string]*wifi4eu // by language; nil without a network identifier
+	portal   *portalURL
+	limits   *limiter
+	limitKey []byte
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -156,13 +209,38 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.proxies, err = parsePrefixes(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
-	if s.csrf, err = newCSRFGuard(deps.CSRFKey); err != nil {
+	if deps.CSRFKey != nil && len(deps.CSRFKey) < 32 {
+		return nil, fmt.Errorf("portal: csrf key has %d bytes, need at least 32", len(deps.CSRFKey))
+	}
+	if s.portal, err = parsePortalURL(deps.PortalURL); err != nil {
+		return nil, err
+	}
+	s.vendors = vendor.Config{
+		APNetworks: slices.Clone(deps.APNetworks), LoginHosts: slices.Clone(cfg.LoginHosts),
+		CoovaUAMSecret: cfg.Coova.UAMSecret, CoovaPAP: cfg.Coova.PAP, OpenNDSKey: cfg.OpenNDS.FASKey,
+	}
+	if cfg.UniFi.URL != "" {
+		uc, err := vendor.NewUniFiClient(cfg.UniFi.URL, cfg.UniFi.Site, cfg.UniFi.Username, cfg.UniFi.Password, cfg.UniFi.UniFiOS, createTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("portal.unifi.url: %w", err)
+		}
+		s.vendors.UniFi = uc
+	}
+	s.wifi4eu = newWiFi4EU(cfg.WiFi4EU, cfg.Languages)
+	s.limitKey = make([]byte, 32)
+	if _, err := rand.Read(s.limitKey); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	s.limits = newLimiter(connectsPerClient, connectsPerMAC, limitWindow, time.Now)
+	if err := s.stats.register(deps.Registerer); err != nil {
 		return nil, err
 	}
 	if s.static, err = loadStatic(assets.Static); err != nil {
 		return nil, err
 	}
 	s.css = "/static/style.css?v=" + assets.Version("style.css")
+	s.stepJS = "/static/step.js?v=" + assets.Version("step.js")
+	s.logo = "/static/wifi4eu.svg?v=" + assets.Version("wifi4eu.svg")
 
 	proxies := make([]string, len(s.proxies))
 	for i, p := range s.proxies {
@@ -197,9 +275,19 @@ func (s *Server) routes() {
 		setSecurityHeaders(c)
 		return c.Next()
 	})
-	s.app.Get("/", s.handleSplash)
-	s.app.Post("/connect", s.handleConnect)
-	s.app.Get("/status", s.handleStatus)
+	// Pages and the style sheet go out compressed: phones on a busy
+	// access point pay for every byte (the 25 KB budget, BENCHMARKS.md).
+	s.app.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed}))
+	// OS probes and foreign hosts first: captive DNS sends every name here.
+	s.app.Use(s.handleProbes)
+	protect := s.csrfMiddleware()
+	limit := s.limitClient
+	s.app.Get("/", protect, s.handleSplash)
+	s.app.Post("/connect", limit, protect, s.handleConnect)
+	s.app.Post("/continue", limit, protect, s.handleContinue)
+	s.app.Get("/status", protect, s.handleStatus)
+	s.app.Post("/status/disconnect", protect, s.handleDisconnect)
+	s.app.Get("/api/captive", s.handleCaptiveAPI)
 	s.app.Get("/.well-known/jwks.json", s.handleJWKS)
 	s.app.Get("/healthz", s.handleHealth)
 	s.app.Get("/static/:name", s.handleStatic)

@@ -1,0 +1,344 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"roamgate/session"
+	"roamgate/session/sqlite"
+)
+
+// The citizen's journey in real headless Chromium: probe → splash → tap →
+// /status, against the real session manager and SQLite store, in German and
+// in Arabic (right to left), with an axe-core run on each page. With
+// ROAMGATE_SCREENSHOTS=1 it saves 390×844 screenshots to docs/screenshots.
+
+// chromium finds Debian's chromium; in CI its absence fails the test.
+func chromium(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed (make tools installs it)")
+		}
+		t.Skip("chromium is not installed: apt-get install chromium")
+	}
+	return path
+}
+
+// axeSource is axe-core, installed by tools/browser/install-axe.sh (run here
+// when missing).
+func axeSource(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("..", "tools", "browser")
+	file := filepath.Join(dir, "node_modules", "axe-core", "axe.min.js")
+	if _, err := os.Stat(file); err != nil {
+		out, err := exec.Command(filepath.Join(dir, "install-axe.sh")).CombinedOutput()
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("installing axe-core: %v\n%s", err, out)
+			}
+			t.Skipf("axe-core is not installed (tools/browser/install-axe.sh): %v\n%s", err, out)
+		}
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(src)
+}
+
+// realManager is a session.Manager on a SQLite store in a temporary directory.
+func realManager(t testing.TB) *session.Manager {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	policy := session.Policy{Lifetime: 4 * time.Hour, IdleTimeout: time.Hour}
+	key, err := session.LoadOrCreateSiteKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "sessions.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := session.NewManager(ctx, session.Options{
+		Store: store, Tokens: session.NewTokens(ring, "http://127.0.0.1/", "roamgate", nil),
+		SiteKey: key, Policy: policy,
+	})
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); store.Close() })
+	return m
+}
+
+type ringJWKS struct{}
+
+func (ringJWKS) JWKS() session.JWKS { return session.JWKS{} }
+
+func TestBrowserJourney(t *testing.T) {
+	bin := chromium(t)
+	axe := axeSource(t)
+	// The page the device wanted before the portal: another origin, so the
+	// browser's form-action check on the redirect after the tap is real.
+	landing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!doctype html><title>News</title><h1 id=\"landing\">Nachrichten</h1>")
+	}))
+	defer landing.Close()
+	cases := []struct {
+		name, lang, dir, h1, submit, status string
+		continueTo                          string
+	}{
+		{"german", "de", "ltr", "Willkommen im WLAN am Bahnhof", "Akzeptieren und online gehen", "Sie sind online", ""},
+		{"arabic", "ar", "rtl", "مرحبًا بك في شبكة Wi-Fi في Bahnhof", "موافق والاتصال بالإنترنت", "أنت متصل", ""},
+		{"continue url", "en", "ltr", "Welcome to the Wi-Fi at Bahnhof", "Accept and go online", "Nachrichten", landing.URL + "/news?a=1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mgr := realManager(t)
+			srv, err := New(Config{Listen: "127.0.0.1:0"}, Deps{
+				Sessions: mgr, JWKS: ringJWKS{}, Locator: &fakeLocator{},
+				LocationNames: map[string]string{"bahnhof": "Bahnhof"}, SiteName: "Stadt Musterstadt",
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := &testEnv{srv: srv}
+			base := env.serve(t)
+
+			opts := []chromedp.ExecAllocatorOption{
+				chromedp.ExecPath(bin), chromedp.UserDataDir(t.TempDir()),
+				chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true),
+				chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
+				chromedp.Flag("no-first-run", true), chromedp.WindowSize(390, 844),
+				chromedp.Flag("accept-lang", tc.lang),
+			}
+			actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+			defer cancelA()
+			ctx, cancel := chromedp.NewContext(actx)
+			defer cancel()
+			ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+			defer cancelT()
+
+			// The OS probe: a device without a session is sent to the splash,
+			// its arrival parameters kept.
+			probe := base + "/generate_204?client_mac=DA-A1-19-5E-00-01&ap_mac=00:11:22:33:44:55&nas_id=nas-bahnhof&ssid=WiFi4EU"
+			if tc.continueTo != "" {
+				probe += "&url=" + url.QueryEscape(tc.continueTo)
+			}
+			run := func(a chromedp.Action[chromedp.Void]) {
+				t.Helper()
+				if err := chromedp.Do(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			str := func(a chromedp.Action[string]) string {
+				t.Helper()
+				v, err := chromedp.Run(ctx, a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+			attr := func(sel, name string) string {
+				t.Helper()
+				v, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return v.Value
+			}
+			shot := func() []byte {
+				t.Helper()
+				b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b
+			}
+			run(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+			run(chromedp.Navigate(probe))
+			run(chromedp.WaitVisible(chromedp.CSS(`button[name="accept"]`)))
+			location := str(chromedp.Location())
+			if !strings.HasPrefix(location, base+"/?") || !strings.Contains(location, "client_mac=") {
+				t.Errorf("probe led to %q, want the splash with the arrival", location)
+			}
+			dir, lang, h1 := attr("html", "dir"), attr("html", "lang"), str(chromedp.Text(chromedp.CSS("h1")))
+			if dir != tc.dir || lang != tc.lang || h1 != tc.h1 {
+				t.Errorf("splash: dir=%q lang=%q h1=%q, want %q %q %q", dir, lang, h1, tc.dir, tc.lang, tc.h1)
+			}
+			splashShot := shot()
+			assertAxe(t, ctx, axe, "splash")
+
+			run(chromedp.Click(chromedp.CSS(`#terms`)))
+			run(chromedp.Click(chromedp.CSS(`button[name="accept"]`)))
+			if tc.continueTo != "" {
+				run(chromedp.WaitVisible(chromedp.CSS(`#landing`)))
+				location, h1 := str(chromedp.Location()), str(chromedp.Text(chromedp.CSS("h1")))
+				if location != tc.continueTo || h1 != tc.status {
+					t.Errorf("after the tap: %q (h1 %q), want the continue URL %q", location, h1, tc.continueTo)
+				}
+				return
+			}
+			run(chromedp.WaitVisible(chromedp.CSS(`.time-left`)))
+			location = str(chromedp.Location())
+			statusH1, timeLeft := str(chromedp.Text(chromedp.CSS("h1"))), str(chromedp.Text(chromedp.CSS(".time-left")))
+			if !strings.HasPrefix(location, base+"/status") || statusH1 != tc.status || timeLeft == "" {
+				t.Errorf("after the tap: %q, h1 %q, time left %q", location, statusH1, timeLeft)
+			}
+			statusShot := shot()
+			assertAxe(t, ctx, axe, "status")
+
+			mac, _ := session.ParseMAC("da:a1:19:5e:00:01")
+			s, err := mgr.ByMAC(mac)
+			if err != nil || s.Location != "bahnhof" || !s.RandomMAC {
+				t.Errorf("session after sign-in: %+v, %v", s, err)
+			}
+			// The probe again, now online: what Android expects. (A 204
+			// aborts a navigation, so the page fetches it.)
+			code, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/generate_204").then(r => r.status)`, chromedp.EvalAwaitPromise))
+			if err != nil || code != 204 {
+				t.Errorf("probe while online: %d, %v; want 204", code, err)
+			}
+			// Screenshots are written on request only (make screenshots-portal),
+			// so that a test run leaves the tree as it was.
+			if os.Getenv("ROAMGATE_SCREENSHOTS") != "1" {
+				return
+			}
+			for name, shot := range map[string][]byte{"splash": splashShot, "status": statusShot} {
+				file := filepath.Join("..", "docs", "screenshots", name+"-"+tc.lang+".png")
+				if err := os.WriteFile(file, shot, 0o644); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}
+
+// assertAxe runs axe-core in the page and fails on serious or critical
+// violations.
+func assertAxe(t *testing.T, ctx context.Context, axe, page string) {
+	t.Helper()
+	script := axe + `;axe.run(document,{resultTypes:["violations"]}).then(r=>JSON.stringify(r.violations.map(v=>({id:v.id,impact:v.impact,help:v.help,nodes:v.nodes.length}))))`
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](script, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("axe on %s: %v", page, err)
+	}
+	var vs []struct {
+		ID, Impact, Help string
+		Nodes            int
+	}
+	if err := json.Unmarshal([]byte(raw), &vs); err != nil {
+		t.Fatalf("axe result %q: %v", raw, err)
+	}
+	for _, v := range vs {
+		if v.Impact == "serious" || v.Impact == "critical" {
+			t.Errorf("axe on %s: %s violation %s (%s), %d nodes", page, v.Impact, v.ID, v.Help, v.Nodes)
+		} else {
+			t.Logf("axe on %s: %s %s (%s)", page, v.Impact, v.ID, v.Help)
+		}
+	}
+}
+
+// newChromium starts headless Chromium with the project's flags and a fresh
+// profile, for as long as the test runs.
+func newChromium(t *testing.T, lang string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium(t)), chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("no-first-run", true), chromedp.WindowSize(390, 844),
+		chromedp.Flag("accept-lang", lang),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancelT)
+	return ctx
+}
+
+// TestBrowserVendorStep: a Cisco WLC arrival in Chromium. One tap signs in;
+// the step page posts the UAM credentials to the WLC's login URL by itself
+// (step.js, allowed by the page's CSP), and the WLC receives the session's
+// ID and UAM secret.
+func TestBrowserVendorStep(t *testing.T) {
+	chromium(t)
+	got := make(chan url.Values, 1)
+	wlc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/login.html" {
+			r.ParseForm()
+			select {
+			case got <- r.PostForm:
+			default:
+			}
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><title>WLC</title><h1 id="wlc-ok">Login successful</h1>`)
+	}))
+	defer wlc.Close()
+
+	mgr := realManager(t)
+	srv, err := New(Config{Listen: "127.0.0.1:0"}, Deps{
+		Sessions: mgr, JWKS: ringJWKS{}, SiteName: "Stadt Musterstadt",
+		APNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &testEnv{srv: srv}
+	base := env.serve(t)
+	ctx := newChromium(t, "de") // after serve: its cleanup closes the browser first
+	splash := base + "/?switch_url=" + url.QueryEscape(wlc.URL+"/login.html") +
+		"&ap_mac=00:11:22:33:44:55&client_mac=DA-A1-19-5E-00-07&wlan=WiFi4EU&redirect=www.example.org/"
+	for _, a := range []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(splash),
+		chromedp.Click(chromedp.CSS(`#terms`)),
+		chromedp.Click(chromedp.CSS(`button[name="accept"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#wlc-ok`)),
+	} {
+		if err := chromedp.Do(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var form url.Values
+	select {
+	case form = <-got:
+	default:
+		t.Fatal("the WLC received no login")
+	}
+	mac, _ := session.ParseMAC("da:a1:19:5e:00:07")
+	s, err := mgr.ByMAC(mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form.Get("username") != s.ID || form.Get("password") != mgr.UAMSecret(s.ID) ||
+		form.Get("buttonClicked") != "4" || form.Get("redirect_url") != "http://www.example.org/" {
+		t.Errorf("WLC login %v, want the session %s and its UAM secret", form, s.ID)
+	}
+}

@@ -1,0 +1,93 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Stats are the portal's counters since New; the same numbers are exported
+// as roamgate_portal_… metrics.
+type Stats struct {
+	// Signins counts sessions handed out by POST /connect.
+	Signins uint64
+	// Rebinds counts returning devices moved to a new MAC (POST /continue).
+	Rebinds uint64
+	// CSRFFailures counts form posts refused for a missing, forged or
+	// cross-site CSRF token.
+	CSRFFailures uint64
+	// InvalidParams counts arrival parameters that were present but refused:
+	// malformed or multicast MACs, overlong or control-character text,
+	// unsafe continue URLs, login URLs outside the access-point networks.
+	InvalidParams uint64
+	// TermsRefused counts POST /connect without the terms accepted.
+	TermsRefused uint64
+	// StoreErrors counts sign-ins the session store failed (answered 503).
+	StoreErrors uint64
+	// RateLimited counts sign-ins refused by the per-client or per-MAC limit.
+	RateLimited uint64
+	// VendorErrors counts authorisation steps that failed (no usable login
+	// parameters, a controller that refused).
+	VendorErrors uint64
+	// ReauthorizeErrors counts MAC-auth re-authorisations that failed.
+	ReauthorizeErrors uint64
+	// ProbesCaptive and ProbesOnline count OS probes answered with the
+	// portal and with the OS's success answer.
+	ProbesCaptive, ProbesOnline uint64
+	// Revokes counts sign-outs from the status page.
+	Revokes uint64
+}
+
+type counters struct {
+	signins, rebinds, csrfFailures, invalidParams, termsRefused, storeErrors,
+	rateLimited, vendorErrors, reauthErrors, probesCaptive, probesOnline, revokes atomic.Uint64
+}
+
+// Stats returns the current counters.
+func (s *Server) Stats() Stats {
+	c := &s.stats
+	return Stats{
+		Signins: c.signins.Load(), Rebinds: c.rebinds.Load(), CSRFFailures: c.csrfFailures.Load(),
+		InvalidParams: c.invalidParams.Load(), TermsRefused: c.termsRefused.Load(),
+		StoreErrors: c.storeErrors.Load(), RateLimited: c.rateLimited.Load(),
+		VendorErrors: c.vendorErrors.Load(), ReauthorizeErrors: c.reauthErrors.Load(),
+		ProbesCaptive: c.probesCaptive.Load(), ProbesOnline: c.probesOnline.Load(), Revokes: c.revokes.Load(),
+	}
+}
+
+// register exports the counters to reg (nil: nothing).
+func (c *counters) register(reg prometheus.Registerer) error {
+	if reg == nil {
+		return nil
+	}
+	metric := func(name, help string, v *atomic.Uint64, labels prometheus.Labels) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "roamgate", Subsystem: "portal", Name: name, Help: help, ConstLabels: labels,
+		}, func() float64 { return float64(v.Load()) })
+	}
+	for _, m := range []prometheus.Collector{
+		metric("signins_total", "Sessions handed out by POST /connect.", &c.signins, nil),
+		metric("rebinds_total", "Returning devices re-bound to a new MAC.", &c.rebinds, nil),
+		metric("csrf_failures_total", "Form posts refused for a missing or forged CSRF token.", &c.csrfFailures, nil),
+		metric("invalid_params_total", "Arrival parameters present but refused.", &c.invalidParams, nil),
+		metric("terms_refused_total", "Sign-ins without the terms accepted.", &c.termsRefused, nil),
+		metric("store_errors_total", "Sign-ins the session store failed.", &c.storeErrors, nil),
+		metric("rate_limited_total", "Sign-ins refused by the per-client or per-MAC limit.", &c.rateLimited, nil),
+		metric("vendor_errors_total", "Access-point authorisation steps that failed.", &c.vendorErrors, nil),
+		metric("reauthorize_errors_total", "MAC-auth re-authorisations (CoA) that failed.", &c.reauthErrors, nil),
+		metric("probes_total", "OS captive-portal probes answered.", &c.probesCaptive, prometheus.Labels{"state": "captive"}),
+		metric("probes_total", "OS captive-portal probes answered.", &c.probesOnline, prometheus.Labels{"state": "online"}),
+		metric("revokes_total", "Sign-outs from the status page.", &c.revokes, nil),
+	} {
+		if err := reg.Register(m); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return fmt.Errorf("portal: metrics: %w", err)
+			}
+			return fmt.Errorf("portal: metrics: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,280 @@
+package vendor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+
+	"roamgate/session"
+)
+
+// Names of the adapters, as radius.clients[].vendor and portal.vendor spell
+// them.
+const (
+	Generic  = "generic"
+	Coova    = "coova" // CoovaChilli and OpenWrt uspot
+	Cisco    = "cisco"
+	Meraki   = "meraki"
+	Aruba    = "aruba"
+	MikroTik = "mikrotik"
+	OpenNDS  = "opennds"
+	UniFi    = "unifi"
+	MACAuth  = "mac-auth"
+)
+
+// Names lists every adapter name.
+func Names() []string {
+	return []string{Generic, Coova, Cisco, Meraki, Aruba, MikroTik, OpenNDS, UniFi, MACAuth}
+}
+
+// Known reports whether name is an adapter or an alias of one (or empty or
+// "auto": detect).
+func Known(name string) bool {
+	_, alias := aliases[name]
+	return name == "" || name == "auto" || alias || slices.Contains(Names(), name)
+}
+
+// ErrLoginURL is returned when an access point's login URL is not on a
+// configured access-point network or host: following it would make the
+// portal an open redirect.
+var ErrLoginURL = errors.New("vendor: login URL is not a configured access point")
+
+// ErrNoLogin is returned by Authorize when the arrival lacks what the
+// vendor's authorisation step needs (a login URL, a challenge).
+var ErrNoLogin = errors.New("vendor: arrival has no usable login parameters")
+
+// Arrival is what an access point told the portal about a device, validated.
+// Every string is owned and safe to show once html/template escapes it;
+// fields whose input was invalid are left zero.
+type Arrival struct {
+	// Vendor is the adapter that parsed the arrival.
+	Vendor    string
+	ClientMAC session.MAC
+	HasMAC    bool
+	APMAC     session.MAC
+	HasAP     bool
+	ClientIP  netip.Addr
+	SSID      string
+	NASID     string
+	// ContinueURL is where the device wanted to go: an absolute http(s) URL,
+	// normalised; empty if absent or refused.
+	ContinueURL string
+	// LoginURL is the access point's login or auth URL, checked against the
+	// configured access points; empty if absent or refused.
+	LoginURL string
+	// Challenge is the CHAP challenge (CoovaChilli, MikroTik), ChapID the
+	// CHAP identifier (MikroTik).
+	Challenge []byte
+	ChapID    byte
+	// Click marks Meraki click-through (grant URL) rather than sign-on.
+	Click bool
+	// LoggedIn is set when the access point reports that the device is
+	// already let through (CoovaChilli's res=success or res=already after
+	// a logon): no step is needed.
+	LoggedIn bool
+	// Secret is vendor state the step needs and the page never shows: the
+	// openNDS hid.
+	Secret string
+	// Params are the valid vendor parameters as they came, to be carried
+	// through the splash form to POST /connect, where they are parsed again.
+	Params url.Values
+}
+
+// Credentials are what the device signs in at the access point with.
+type Credentials struct {
+	// Username is the session ID, Password the session's UAM secret.
+	Username, Password string
+	// Seconds is the time the session has left, for controllers that grant
+	// access for a duration (UniFi, Meraki click-through).
+	Seconds int
+}
+
+// StepKind says what the browser (or the portal) does to authorise a device.
+type StepKind int
+
+const (
+	// StepContinue: nothing to do at the access point; send the browser to
+	// Step.URL (the continue URL, or empty for the status page).
+	StepContinue StepKind = iota
+	// StepRedirect: send the browser to Step.URL (a GET login URL).
+	StepRedirect
+	// StepForm: render a form that posts Step.Fields to Step.URL.
+	StepForm
+)
+
+// Step is an adapter's authorisation step.
+type Step struct {
+	Kind   StepKind
+	URL    string
+	Fields []Field
+	// Reauthorize asks the portal to have RADIUS re-authorise the device
+	// (CoA) before the browser continues: MAC authentication.
+	Reauthorize bool
+	// Continue is where the browser goes after the access point let it in,
+	// when the access point does not redirect itself.
+	Continue string
+}
+
+// Field is a form field's name and value.
+type Field struct{ Name, Value string }
+
+// Controller authorises a device through a controller's API (UniFi).
+type Controller interface {
+	AuthorizeGuest(ctx context.Context, client, ap session.MAC, hasAP bool, minutes int) error
+}
+
+// Config is what the adapters need to know about the site.
+type Config struct {
+	// APNetworks are the networks access points are in: login URLs must
+	// point into them (or at LoginHosts).
+	APNetworks []netip.Prefix
+	// LoginHosts are host names login URLs may point at besides addresses
+	// in APNetworks (a MikroTik hotspot dns-name, Cisco's virtual host
+	// name), compared case-insensitively and exactly.
+	LoginHosts []string
+	// CoovaUAMSecret is CoovaChilli's uamsecret (HS_UAMSECRET), mixed into
+	// the CHAP challenge; empty if unset.
+	CoovaUAMSecret string
+	// CoovaPAP makes CoovaChilli logins use PAP instead of CHAP.
+	CoovaPAP bool
+	// OpenNDSKey is openNDS's faskey: it decrypts level-3 arrivals and
+	// hashes the hid into the auth token.
+	OpenNDSKey string
+	// UniFi authorises guests on a UniFi controller; nil if none is
+	// configured.
+	UniFi Controller
+}
+
+// Adapter is one access-point family.
+type Adapter interface {
+	// Name is the adapter's name (Generic, Coova …).
+	Name() string
+	// Detect reports whether a redirect's parameters look like this vendor's.
+	Detect(q Query) bool
+	// Parse validates the redirect's parameters and returns the arrival and
+	// the number of parameters that were present but refused.
+	Parse(q Query, cfg *Config) (Arrival, int)
+	// Authorize returns the step that lets the signed-in device through.
+	Authorize(ctx context.Context, a Arrival, cfg *Config, cred Credentials) (Step, error)
+}
+
+var adapters = map[string]Adapter{
+	Generic:  generic{name: Generic},
+	MACAuth:  generic{name: MACAuth, reauth: true},
+	Coova:    coova{},
+	Cisco:    cisco{},
+	Meraki:   meraki{},
+	Aruba:    aruba{},
+	MikroTik: mikrotik{},
+	OpenNDS:  opennds{},
+	UniFi:    unifi{},
+}
+
+// detectOrder is the order adapters are tried in; the generic one matches
+// everything and comes last.
+var detectOrder = []string{OpenNDS, Coova, MikroTik, Cisco, Meraki, Aruba, UniFi}
+
+// aliases map other names of a family, as radius.clients[].vendor spells
+// them, to the adapter.
+var aliases = map[string]string{
+	"chillispot": Coova, "coovachilli": Coova, "uspot": Coova,
+	"hostapd": MACAuth, "openwrt": MACAuth, "omada": MACAuth,
+	"ubiquiti": UniFi, "cisco-wlc": Cisco, "aruba-instant": Aruba,
+}
+
+// Get returns the adapter named name (or one of its aliases).
+func Get(name string) (Adapter, bool) {
+	if canonical, ok := aliases[name]; ok {
+		name = canonical
+	}
+	a, ok := adapters[name]
+	return a, ok
+}
+
+// Detect returns the adapter whose parameters q carries, or the generic one.
+func Detect(q Query) Adapter {
+	for _, name := range detectOrder {
+		if a := adapters[name]; a.Detect(q) {
+			return a
+		}
+	}
+	return adapters[Generic]
+}
+
+// loginURL checks an access point's login URL against cfg and the vendor's
+// own well-known hosts, and returns it normalised.
+func (cfg *Config) loginURL(raw string, vendorHosts ...string) (*url.URL, error) {
+	u, ok := parseHTTPURL(raw)
+	if !ok || u == nil {
+		return nil, fmt.Errorf("%w: malformed", ErrLoginURL)
+	}
+	if u.RawQuery != "" && len(u.Query()) > 16 {
+		return nil, fmt.Errorf("%w: too many query parameters", ErrLoginURL)
+	}
+	if !cfg.allowedHost(u.Hostname(), vendorHosts...) {
+		return nil, ErrLoginURL
+	}
+	u.Fragment = ""
+	return u, nil
+}
+
+func (cfg *Config) allowedHost(host string, vendorHosts ...string) bool {
+	if a, err := netip.ParseAddr(host); err == nil {
+		a = a.Unmap()
+		for _, p := range cfg.APNetworks {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	for _, h := range cfg.LoginHosts {
+		if strings.EqualFold(strings.TrimSuffix(h, "."), host) {
+			return true
+		}
+	}
+	for _, h := range vendorHosts {
+		if host == h || (strings.HasPrefix(h, ".") && strings.HasSuffix(host, h)) {
+			return true
+		}
+	}
+	return false
+}
+
+// continueStep is the step of a vendor with nothing to do at the access
+// point.
+func continueStep(a Arrival) Step { return Step{Kind: StepContinue, URL: a.ContinueURL} }
+
+// generic is the portal's own parameters (client_mac, ap_mac, ssid, nas_id,
+// url): the captive DNS redirect and access points configured to send them.
+// As mac-auth it also asks for a CoA once the device has signed in.
+type generic struct {
+	name   string
+	reauth bool
+}
+
+func (g generic) Name() string      { return g.name }
+func (g generic) Detect(Query) bool { return true }
+
+func (g generic) Parse(q Query, _ *Config) (Arrival, int) {
+	p := newParser(q)
+	a := Arrival{Vendor: g.name}
+	a.ClientMAC, a.HasMAC = p.mac("client_mac")
+	a.APMAC, a.HasAP = p.mac("ap_mac")
+	a.SSID = p.text("ssid", maxSSID)
+	a.NASID = p.text("nas_id", maxText)
+	a.ContinueURL = p.continueURL("url")
+	a.Params = p.keep
+	return a, p.invalid
+}
+
+func (g generic) Authorize(_ context.Context, a Arrival, _ *Config, _ Credentials) (Step, error) {
+	s := continueStep(a)
+	s.Reauthorize = g.reauth
+	return s, nil
+}
