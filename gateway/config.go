@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"path"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"roamgate/admin"
+	"roamgate/dns"
+	"roamgate/history"
 	"roamgate/portal"
 	"roamgate/radius"
 	"roamgate/session"
@@ -32,8 +36,12 @@ type Config struct {
 	Portal portal.Config `yaml:"portal"`
 	// RADIUS is the server access points ask.
 	RADIUS radius.Config `yaml:"radius"`
+	// DNS is the captive resolver (embedded CoreDNS).
+	DNS dns.Config `yaml:"dns"`
 	// Admin is the IT team's listener.
 	Admin admin.Config `yaml:"admin"`
+	// Retention says how long history is kept.
+	Retention history.Config `yaml:"retention"`
 	// Locations are the places with access points.
 	Locations []Location `yaml:"locations"`
 	// Networks are the SSIDs the site offers.
@@ -64,14 +72,28 @@ type SQLiteConfig struct {
 	Path string `yaml:"path"`
 }
 
-// RedisConfig configures the shared store used by several gateways.
+// RedisConfig configures the shared store used by several gateways. Run
+// Redis with appendonly yes and appendfsync always: the gateway warns at
+// start when it is configured to lose acknowledged sign-ins on a crash.
 type RedisConfig struct {
 	// Addr is host:port of the Redis server.
 	Addr string `yaml:"addr"`
+	// Username for AUTH with Redis ACLs; optional.
+	Username string `yaml:"username"`
 	// Password for AUTH, if any.
 	Password string `yaml:"password"`
 	// DB is the database number.
 	DB int `yaml:"db"`
+	// TLS connects with TLS (system roots; ServerName from addr).
+	TLS bool `yaml:"tls"`
+}
+
+func (r RedisConfig) tlsConfig() *tls.Config {
+	if !r.TLS {
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(r.Addr)
+	return &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 }
 
 // SessionConfig sets session lifetimes.
@@ -122,13 +144,15 @@ type Network struct {
 // city network, SQLite in ./data, everything but the portal on loopback.
 func DefaultConfig() Config {
 	return Config{
-		Site:    SiteConfig{Name: "Stadt-WLAN Demo", PortalURL: "http://127.0.0.1:8080/"},
-		DataDir: "data",
-		Store:   StoreConfig{Driver: "sqlite"},
-		Session: SessionConfig{Lifetime: 24 * time.Hour, IdleTimeout: 2 * time.Hour},
-		Portal:  portal.Config{Listen: portal.DefaultListen, Languages: portal.DefaultLanguages()},
-		RADIUS:  radius.DefaultConfig(),
-		Admin:   admin.DefaultConfig(),
+		Site:      SiteConfig{Name: "Stadt-WLAN Demo", PortalURL: "http://127.0.0.1:8080/"},
+		DataDir:   "data",
+		Store:     StoreConfig{Driver: "sqlite"},
+		Session:   SessionConfig{Lifetime: 24 * time.Hour, IdleTimeout: 2 * time.Hour},
+		Portal:    portal.Config{Listen: portal.DefaultListen, Languages: portal.DefaultLanguages()},
+		RADIUS:    radius.DefaultConfig(),
+		Admin:     admin.DefaultConfig(),
+		Retention: history.DefaultConfig(),
+		DNS:       dns.DefaultConfig(),
 		Networks: []Network{
 			{ID: "wifi4eu", SSID: "WiFi4EU"},
 			{ID: "stadt", SSID: "Stadt-WLAN"},
@@ -161,6 +185,10 @@ func (c Config) Policy() session.Policy {
 	return p
 }
 
+// maxKbps bounds bandwidth limits (100 Gbit/s), well inside the 32 bits
+// RADIUS attributes carry.
+const maxKbps = 100_000_000
+
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
 // Validate checks the whole config and returns every problem, each naming
@@ -182,7 +210,12 @@ func (c Config) Validate() error {
 	switch c.Store.Driver {
 	case "sqlite":
 	case "redis":
-		add("store.driver", `"redis" is not available in this version yet; use "sqlite"`)
+		if _, _, err := net.SplitHostPort(c.Store.Redis.Addr); err != nil {
+			add("store.redis.addr", "%q is not host:port", c.Store.Redis.Addr)
+		}
+		if c.Store.Redis.DB < 0 {
+			add("store.redis.db", "%d is negative", c.Store.Redis.DB)
+		}
 	default:
 		add("store.driver", "%q is not one of sqlite, redis", c.Store.Driver)
 	}
@@ -205,11 +238,13 @@ func (c Config) Validate() error {
 		if n.SSID == "" || len(n.SSID) > 32 {
 			add(key+".ssid", "%q must be 1-32 bytes", n.SSID)
 		}
-		if n.BandwidthUp < 0 {
-			add(key+".bandwidth_up", "%d is negative", n.BandwidthUp)
-		}
-		if n.BandwidthDown < 0 {
-			add(key+".bandwidth_down", "%d is negative", n.BandwidthDown)
+		for _, bw := range []struct {
+			key  string
+			kbps int
+		}{{"bandwidth_up", n.BandwidthUp}, {"bandwidth_down", n.BandwidthDown}} {
+			if bw.kbps < 0 || bw.kbps > maxKbps {
+				add(key+"."+bw.key, "%d is not between 0 and %d kbit/s", bw.kbps, maxKbps)
+			}
 		}
 		if n.Lifetime != 0 && n.Lifetime < time.Minute {
 			add(key+".lifetime", "%s is shorter than 1m", n.Lifetime)
@@ -252,7 +287,7 @@ func (c Config) Validate() error {
 			add(fmt.Sprintf("radius.clients[%d].location", i), "%q is not one of locations[].id", cl.Location)
 		}
 	}
-	for _, v := range []interface{ Validate() error }{c.Portal, c.RADIUS, c.Admin} {
+	for _, v := range []interface{ Validate() error }{c.Portal, c.RADIUS, c.DNS, c.Admin, c.Retention} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}

@@ -178,8 +178,8 @@ func signIn(t *testing.T, portal string, params url.Values) *http.Response {
 		t.Fatalf("GET splash: status %d", resp.StatusCode)
 	}
 	form, action := parseForm(t, resp.Body)
-	if form.Get("csrf") == "" {
-		t.Fatal("splash form has no csrf token")
+	if form.Get("_csrf") == "" {
+		t.Fatal("splash form has no _csrf token")
 	}
 	form.Set("terms", "1") // the checkbox value, as a browser sends it
 	form.Set("accept", "1")

@@ -8,17 +8,40 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"roamgate/admin"
+	"roamgate/dns"
+	"roamgate/history"
 	"roamgate/portal"
 	"roamgate/radius"
 	"roamgate/session"
+	"roamgate/session/redis"
 	"roamgate/session/sqlite"
 )
+
+// openStore opens the configured session store.
+func openStore(ctx context.Context, c StoreConfig, sqlitePath string, log *slog.Logger) (session.Store, error) {
+	if c.Driver == "redis" {
+		st, warnings, err := redis.Open(ctx, redis.Options{
+			Addr: c.Redis.Addr, Username: c.Redis.Username, Password: c.Redis.Password, DB: c.Redis.DB,
+			TLS: c.Redis.tlsConfig(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store.redis: %w", err)
+		}
+		for _, w := range warnings {
+			log.Warn(w)
+		}
+		return st, nil
+	}
+	return sqlite.Open(ctx, sqlitePath)
+}
 
 // ShutdownTimeout bounds a graceful stop: every server gets this long to
 // finish what it is doing after SIGINT/SIGTERM.
@@ -37,6 +60,9 @@ type Gateway struct {
 	portal *portal.Server
 	radius *radius.Server
 	admin  *admin.Server
+	dns    *dns.Server
+
+	history *history.Recorder
 
 	demoPassword string
 }
@@ -47,6 +73,7 @@ type Addrs struct {
 	RADIUSAuth string
 	RADIUSAcct string
 	Admin      string
+	DNS        string // UDP and TCP
 }
 
 // New opens the data directory, the store and the session manager and binds
@@ -83,22 +110,41 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	}
 	tokens := session.NewTokens(ring, cfg.Site.Name, strings.TrimRight(cfg.Site.PortalURL, "/"), nil)
 
-	store, err := sqlite.Open(ctx, cfg.SQLitePath())
+	store, err := openStore(ctx, cfg.Store, cfg.SQLitePath(), log)
 	if err != nil {
 		return nil, err
 	}
 	closers = append(closers, store.Close)
 	g.store = store
 
+	// Loading a million sessions allocates a lot that dies at once; let the
+	// heap grow further between collections meanwhile (GC was over half of
+	// the load time), then hand the garbage back to the OS.
+	gcPercent := debug.SetGCPercent(400)
 	mgr, rep, err := session.NewManager(ctx, session.Options{
 		Store: store, Tokens: tokens, SiteKey: siteKey, Policy: policy, Logger: log,
 	})
+	debug.SetGCPercent(gcPercent)
+	debug.FreeOSMemory()
 	if err != nil {
 		return nil, err
 	}
 	closers = append(closers, mgr.Close)
 	g.mgr = mgr
 	log.Info("sessions loaded", "live", rep.Loaded, "refused", rep.Rejected)
+
+	reg := newRegistry(mgr)
+	hist, err := history.Open(ctx, history.Options{
+		Path: filepath.Join(cfg.DataDir, "history.db"), Retention: cfg.Retention,
+		Registerer: reg, Logger: log.With("component", "history"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Closed after the manager, whose last events it records.
+	closers = append(closers[:len(closers)-1], hist.Close, mgr.Close)
+	g.history = hist
+	mgr.OnEvent(hist.Record)
 
 	loc := newLocator(cfg)
 
@@ -114,20 +160,33 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 
 	g.radius, err = radius.New(cfg.RADIUS, radius.Deps{
 		Sessions: mgr, Locator: loc, Logger: log.With("server", "radius"),
-		IdleTimeout: policy.IdleTimeout,
+		IdleTimeout: policy.IdleTimeout, Networks: bandwidths(cfg), Metrics: reg,
 	})
 	if err != nil {
 		return nil, err
 	}
-	closers = append(closers, func() error { return g.radius.Shutdown(context.Background()) })
+	radiusServer := g.radius // the closer must not read g: a failed New returns a nil g
+	closers = append(closers, func() error { return radiusServer.Shutdown(context.Background()) })
 	if err := g.radius.Listen(); err != nil {
 		return nil, err
 	}
+	// A session that ends by expiry or idle timeout is disconnected at its
+	// NAS; a revocation is disconnected by whoever revoked it (the admin
+	// reports the NAS's answer), so it is skipped here.
+	mgr.OnEnd(func(s session.Session, why session.EndReason) {
+		if why != session.EndRevoked {
+			radiusServer.SessionEnded(s, why)
+		}
+	})
 
 	g.portal, err = portal.New(cfg.Portal, portal.Deps{
 		Sessions: mgr, Locator: portalLocator{loc}, JWKS: ring, SiteName: cfg.Site.Name,
+		PortalURL:     cfg.Site.PortalURL,
 		LocationNames: locationNames(cfg),
-		CSRFKey:       derive(siteKey, "portal csrf"),
+		APNetworks:    apNetworks(cfg),
+		VendorFor:     vendorFor(cfg),
+		Reauthorizer:  reauthorizer{radiusServer},
+		Registerer:    reg,
 		Logger:        log.With("server", "portal"),
 	})
 	if err != nil {
@@ -136,7 +195,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	if err := g.portal.Listen(); err != nil {
 		return nil, err
 	}
-	closers = append(closers, func() error { return g.portal.Shutdown(context.Background()) })
+	portalServer := g.portal
+	closers = append(closers, func() error { return portalServer.Shutdown(context.Background()) })
 
 	locIDs := make([]string, len(cfg.Locations))
 	for i, l := range cfg.Locations {
@@ -146,9 +206,24 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	for i, n := range cfg.Networks {
 		nwIDs[i] = n.ID
 	}
+	dnsServer, err := dns.New(cfg.DNS, dns.Deps{
+		Sessions: mgr, PortalURL: cfg.Site.PortalURL, Registerer: reg, Logger: log.With("server", "dns"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The closer must not read g: a failed New returns a nil g.
+	closers = append(closers, func() error { return dnsServer.Shutdown(context.Background()) })
+	if err := dnsServer.Listen(); err != nil {
+		return nil, err
+	}
+	g.dns = dnsServer
+
 	g.admin, err = admin.New(adminCfg, admin.Deps{
-		Sessions: mgr, Locations: locIDs, Networks: nwIDs, Ready: g.ready,
-		Logger: log.With("server", "admin"),
+		Sessions: mgr, Revoker: revoker{mgr, radiusServer}, History: hist,
+		Locations: locIDs, Networks: nwIDs, LocationNames: locationNames(cfg),
+		TokenKey: derive(siteKey, "admin token"), Gatherer: reg, Registerer: reg,
+		Ready: g.ready, Logger: log.With("server", "admin"),
 	})
 	if err != nil {
 		return nil, err
@@ -158,6 +233,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 
 // ready reports whether the store answers.
 func (g *Gateway) ready(ctx context.Context) error {
+	if err := g.history.Ping(ctx); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	if p, ok := g.store.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		return nil
+	}
 	_, err := g.store.Get(ctx, "00000000000000000000000000000000")
 	if err != nil && !errors.Is(err, session.ErrNotFound) {
 		return fmt.Errorf("store: %w", err)
@@ -172,6 +256,7 @@ func (g *Gateway) Addrs() Addrs {
 		RADIUSAuth: g.radius.AuthAddr().String(),
 		RADIUSAcct: g.radius.AcctAddr().String(),
 		Admin:      g.admin.Addr().String(),
+		DNS:        g.dns.Addr().String(),
 	}
 }
 
@@ -190,6 +275,7 @@ func (g *Gateway) PrintBanner(w io.Writer) {
 	fmt.Fprintf(w, "  RADIUS auth   %s/udp\n", a.RADIUSAuth)
 	fmt.Fprintf(w, "  RADIUS acct   %s/udp\n", a.RADIUSAcct)
 	fmt.Fprintf(w, "  admin         http://%s/%s\n", displayAddr(a.Admin), wildcardNote(a.Admin))
+	fmt.Fprintf(w, "  DNS           %s/udp+tcp (captive; upstream: %s)\n", a.DNS, upstreams(g.cfg.DNS.Upstream))
 	fmt.Fprintf(w, "  data          %s (store: %s)\n", g.cfg.DataDir, g.cfg.SQLitePath())
 	if g.demoPassword != "" {
 		fmt.Fprintf(w, "  admin login   admin / %s (demo user; set admin.users for a real site)\n", g.demoPassword)
@@ -229,6 +315,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	grp.Go(func() error { return g.portal.Serve(gctx) })
 	grp.Go(func() error { return g.radius.Serve(gctx) })
 	grp.Go(func() error { return g.admin.Serve(gctx) })
+	grp.Go(func() error { return g.dns.Serve(gctx) })
 	grp.Go(func() error {
 		g.sweep(gctx)
 		return nil
@@ -241,6 +328,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		sg.Go(func() error { return g.portal.Shutdown(sctx) })
 		sg.Go(func() error { return g.radius.Shutdown(sctx) })
 		sg.Go(func() error { return g.admin.Shutdown(sctx) })
+		sg.Go(func() error { return g.dns.Shutdown(sctx) })
 		if err := sg.Wait(); err != nil {
 			g.log.Warn("shutdown", "err", err)
 		}
@@ -248,6 +336,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	})
 	err := grp.Wait()
 	g.mgr.Close()
+	if herr := g.history.Close(); herr != nil && err == nil {
+		err = herr
+	}
 	if cerr := g.store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -271,4 +362,12 @@ func (g *Gateway) sweep(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// upstreams describes dns.upstream for the banner.
+func upstreams(u []string) string {
+	if len(u) == 0 {
+		return "none, signed-in clients are refused; set dns.upstream"
+	}
+	return strings.Join(u, ", ")
 }

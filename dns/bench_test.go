@@ -1,0 +1,271 @@
+package dns
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"roamgate/session"
+	"roamgate/session/sqlite"
+)
+
+// discardWriter is a ResponseWriter that drops the answer: the benchmark
+// measures the handler, not a socket.
+type discardWriter struct{ remote net.Addr }
+
+func (w *discardWriter) LocalAddr() net.Addr {
+	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53}
+}
+func (w *discardWriter) RemoteAddr() net.Addr        { return w.remote }
+func (w *discardWriter) WriteMsg(*mdns.Msg) error    { return nil }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) Close() error                { return nil }
+func (w *discardWriter) TsigStatus() error           { return nil }
+func (w *discardWriter) TsigTimersOnly(bool)         {}
+func (w *discardWriter) Hijack()                     {}
+
+// BenchmarkCaptiveServeDNS measures the plugin's query path against a real
+// session.Manager: a miss for captive clients, a hit for the signed-in one.
+func BenchmarkCaptiveServeDNS(b *testing.B) {
+	idx := benchSessions(b)
+	if _, _, err := idx.Create(context.Background(), session.CreateRequest{Network: "wifi4eu", ClientIP: netip.MustParseAddr("10.0.0.7")}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := NewMetrics(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := NewCaptive(idx, netip.MustParseAddr("10.0.0.1"), netip.Addr{}, 0, []string{"stadt.example"}, m)
+	c.Next = nopHandler{}
+	for _, bc := range []struct {
+		name   string
+		client string
+		qname  string
+		qtype  uint16
+	}{
+		{"captive A", "10.0.0.8", "www.example.org.", mdns.TypeA},
+		{"captive TXT refused", "10.0.0.8", "www.example.org.", mdns.TypeTXT},
+		{"walled garden", "10.0.0.8", "www.stadt.example.", mdns.TypeA},
+		{"signed in", "10.0.0.7", "www.example.org.", mdns.TypeA},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := new(mdns.Msg)
+			r.SetQuestion(bc.qname, bc.qtype)
+			w := &discardWriter{remote: &net.UDPAddr{IP: net.ParseIP(bc.client), Port: 40000}}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				c.ServeDNS(ctx, w, r)
+			}
+		})
+	}
+}
+
+type nopHandler struct{}
+
+func (nopHandler) Name() string { return "nop" }
+func (nopHandler) ServeDNS(_ context.Context, w mdns.ResponseWriter, r *mdns.Msg) (int, error) {
+	return mdns.RcodeSuccess, nil
+}
+
+var (
+	dnsperfQPS  = regexp.MustCompile(`Queries per second:\s+([0-9.]+)`)
+	dnsperfLost = regexp.MustCompile(`Queries lost:\s+(\d+) \([0-9.]+%\)`)
+)
+
+// BenchmarkDNSPerf is `make bench-dns`: real dnsperf against the embedded
+// CoreDNS, half the load from a signed-in client address (forwarded through
+// cache to a local upstream), half from a captive one, and in the same run
+// against the same CoreDNS with the template plugin answering every query.
+// It runs only with ROAMGATE_DNSPERF=1 (it takes a minute and needs
+// dnsperf); ROAMGATE_DNSPERF_SECONDS sets the length of one run (default 8),
+// ROAMGATE_DNSPERF_ROUNDS the number of alternating rounds (default 3).
+func BenchmarkDNSPerf(b *testing.B) {
+	if os.Getenv("ROAMGATE_DNSPERF") != "1" {
+		b.Skip("set ROAMGATE_DNSPERF=1 (make bench-dns)")
+	}
+	if _, err := exec.LookPath("dnsperf"); err != nil {
+		b.Fatal("dnsperf is missing (make bench-dns installs it)")
+	}
+	seconds := envInt("ROAMGATE_DNSPERF_SECONDS", 8)
+	rounds := envInt("ROAMGATE_DNSPERF_ROUNDS", 3)
+
+	upstream := benchUpstream(b)
+	sessions := benchSessions(b)
+	const signedIn, captive = "127.0.0.21", "127.0.0.22"
+	if _, _, err := sessions.Create(context.Background(), session.CreateRequest{Network: "wifi4eu", ClientIP: netip.MustParseAddr(signedIn)}); err != nil {
+		b.Fatal(err)
+	}
+
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Upstream = []string{upstream}
+	srv, err := New(cfg, Deps{Sessions: sessions})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+
+	port, err := freePort(netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	baseline, err := startCorefile(fmt.Sprintf("dns://.:%d {\n\tbind 127.0.0.1\n\terrors\n\ttemplate IN A . {\n\t\tanswer \"{{ .Name }} 0 IN A 127.0.0.1\"\n\t}\n}\n", port))
+	if err != nil {
+		b.Fatal(err)
+	}
+	baseAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
+	if err := waitServing(baseAddr, readyTimeout); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		baseline.ShutdownCallbacks()
+		baseline.Stop()
+		baseline.Wait()
+	}()
+
+	queries := filepath.Join(b.TempDir(), "queries.txt")
+	var q strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&q, "host%d.example.org A\n", i)
+	}
+	if err := os.WriteFile(queries, []byte(q.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	// Warm the cache behind the plugin, as a running resolver's is.
+	dnsperf(b, srv.Addr(), signedIn, queries, 2)
+
+	var capQPS, baseQPS []float64
+	for range b.N {
+		for range rounds {
+			capQPS = append(capQPS, mixed(b, srv.Addr(), signedIn, captive, queries, seconds))
+			baseQPS = append(baseQPS, mixed(b, baseAddr, signedIn, captive, queries, seconds))
+		}
+	}
+	capMed, baseMed := median(capQPS), median(baseQPS)
+	b.Logf("captive QPS per round %v, median %.0f", rounds1(capQPS), capMed)
+	b.Logf("template QPS per round %v, median %.0f", rounds1(baseQPS), baseMed)
+	b.Logf("ratio captive/template %.3f (goal >= 0.9)", capMed/baseMed)
+	b.ReportMetric(capMed, "captive-qps")
+	b.ReportMetric(baseMed, "template-qps")
+	b.ReportMetric(capMed/baseMed, "ratio")
+	b.ReportMetric(0, "ns/op")
+}
+
+// mixed runs two dnsperf processes at once, one from each client address,
+// and returns their summed QPS.
+func mixed(b *testing.B, server netip.AddrPort, src1, src2, queries string, seconds int) float64 {
+	var wg sync.WaitGroup
+	qps := make([]float64, 2)
+	for i, src := range []string{src1, src2} {
+		wg.Go(func() { qps[i] = dnsperf(b, server, src, queries, seconds) })
+	}
+	wg.Wait()
+	return qps[0] + qps[1]
+}
+
+func dnsperf(b *testing.B, server netip.AddrPort, src, queries string, seconds int) float64 {
+	out, err := exec.Command("dnsperf", "-s", server.Addr().String(), "-p", strconv.Itoa(int(server.Port())),
+		"-a", src, "-d", queries, "-l", strconv.Itoa(seconds), "-c", "4", "-q", "100", "-t", "2").CombinedOutput()
+	if err != nil {
+		b.Errorf("dnsperf: %v\n%s", err, out)
+		return 0
+	}
+	m := dnsperfQPS.FindSubmatch(out)
+	if m == nil {
+		b.Errorf("dnsperf said no QPS:\n%s", out)
+		return 0
+	}
+	if l := dnsperfLost.FindSubmatch(out); l != nil && string(l[1]) != "0" {
+		b.Logf("dnsperf from %s to %s: %s", src, server, l[0])
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+func rounds1(v []float64) []string {
+	out := make([]string, len(v))
+	for i, x := range v {
+		out[i] = strconv.FormatFloat(x, 'f', 0, 64)
+	}
+	return out
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// benchUpstream is the local resolver forwarded queries go to.
+func benchUpstream(b *testing.B) string {
+	handler := mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetReply(r)
+		if len(r.Question) == 1 && r.Question[0].Qtype == mdns.TypeA {
+			m.Answer = []mdns.RR{&mdns.A{Hdr: mdns.RR_Header{Name: r.Question[0].Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: 3600},
+				A: net.IPv4(192, 0, 2, 10)}}
+		}
+		w.WriteMsg(m)
+	})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &mdns.Server{PacketConn: pc, Handler: handler}
+	go s.ActivateAndServe()
+	b.Cleanup(func() { s.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+// benchSessions is a real session manager on a temporary SQLite store.
+func benchSessions(b *testing.B) *session.Manager {
+	dir := b.TempDir()
+	policy := session.Policy{Lifetime: time.Hour}
+	key, err := session.LoadOrCreateSiteKey(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "sessions.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, _, err := session.NewManager(context.Background(), session.Options{
+		Store: store, Tokens: session.NewTokens(ring, "bench", "http://portal.test", nil), SiteKey: key, Policy: policy,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close(); store.Close() })
+	return m
+}

@@ -1,0 +1,8 @@
+// Package dns is roamgate's captive DNS: CoreDNS embedded as a library, with
+// the captive plugin of this package in front of cache and forward.
+//
+// A client address with a live session (session.Manager.ByIP) and the
+// walled-garden names are resolved by the upstream resolvers; every other
+// client is pointed at the portal. The package does not decide who has a
+// session and does not serve the portal: it only reads the session index.
+package dns

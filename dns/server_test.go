@@ -1,0 +1,397 @@
+package dns_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"roamgate/dns"
+	"roamgate/session"
+	"roamgate/session/sqlite"
+)
+
+// newManager is a real session manager on a temporary SQLite store.
+func newManager(t testing.TB) *session.Manager {
+	t.Helper()
+	dir := t.TempDir()
+	policy := session.Policy{Lifetime: time.Hour}
+	key, err := session.LoadOrCreateSiteKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "sessions.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := session.NewManager(context.Background(), session.Options{
+		Store: store, Tokens: session.NewTokens(ring, "test", "http://portal.test", nil), SiteKey: key, Policy: policy,
+	})
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		m.Close()
+		store.Close()
+	})
+	return m
+}
+
+// Upstream answers of the local resolver the tests start: recognisable, so a
+// forwarded answer cannot be mistaken for the portal's.
+const (
+	upstreamA    = "192.0.2.10"
+	upstreamAAAA = "2001:db8::10"
+	upstreamTXT  = "from-upstream"
+)
+
+// startUpstream runs a tiny resolver on loopback (UDP and TCP, one port)
+// that answers every A, AAAA and TXT query with fixed records.
+func startUpstream(t testing.TB) string {
+	t.Helper()
+	handler := mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetReply(r)
+		if len(r.Question) == 1 {
+			q := r.Question[0]
+			hdr := mdns.RR_Header{Name: q.Name, Rrtype: q.Qtype, Class: mdns.ClassINET, Ttl: 60}
+			switch q.Qtype {
+			case mdns.TypeA:
+				m.Answer = []mdns.RR{&mdns.A{Hdr: hdr, A: net.ParseIP(upstreamA)}}
+			case mdns.TypeAAAA:
+				m.Answer = []mdns.RR{&mdns.AAAA{Hdr: hdr, AAAA: net.ParseIP(upstreamAAAA)}}
+			case mdns.TypeTXT:
+				m.Answer = []mdns.RR{&mdns.TXT{Hdr: hdr, Txt: []string{upstreamTXT}}}
+			}
+		}
+		w.WriteMsg(m)
+	})
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err != nil {
+			pc.Close()
+			continue // the TCP port was taken; try another
+		}
+		udp := &mdns.Server{PacketConn: pc, Handler: handler}
+		tcp := &mdns.Server{Listener: l, Handler: handler}
+		go udp.ActivateAndServe()
+		go tcp.ActivateAndServe()
+		t.Cleanup(func() {
+			udp.Shutdown()
+			tcp.Shutdown()
+		})
+		return pc.LocalAddr().String()
+	}
+	t.Fatal("no port free for UDP and TCP")
+	return ""
+}
+
+func startDNS(t testing.TB, cfg dns.Config, sessions dns.Sessions, reg prometheus.Registerer) *dns.Server {
+	t.Helper()
+	s, err := dns.New(cfg, dns.Deps{Sessions: sessions, PortalURL: "https://portal.wlan.example/", Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		if err := s.Shutdown(sctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return s
+}
+
+func needDig(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("dig"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("dig is missing (make test installs dnsutils)")
+		}
+		t.Skip("dig is missing; run make test to install dnsutils")
+	}
+}
+
+// answer is what dig reported.
+type answer struct {
+	status string   // NOERROR, NXDOMAIN, REFUSED …
+	data   []string // the answer section's data fields
+	out    string
+}
+
+var digStatus = regexp.MustCompile(`status: ([A-Z]+)`)
+
+// dig asks the real dig. opts are extra dig options (+tcp, -b ADDR).
+func dig(t testing.TB, server netip.AddrPort, name, qtype string, opts ...string) answer {
+	t.Helper()
+	args := append([]string{"@" + server.Addr().String(), "-p", fmt.Sprint(server.Port()),
+		"+time=2", "+tries=1", "+noall", "+comments", "+answer", name, qtype}, opts...)
+	out, err := exec.Command("dig", args...).CombinedOutput()
+	a := answer{out: string(out)}
+	m := digStatus.FindStringSubmatch(a.out)
+	if err != nil || m == nil {
+		t.Fatalf("dig %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	a.status = m[1]
+	for _, line := range strings.Split(a.out, "\n") {
+		if line == "" || strings.HasPrefix(line, ";") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) >= 5 {
+			a.data = append(a.data, strings.Trim(strings.Join(f[4:], " "), `"`))
+		}
+	}
+	return a
+}
+
+func (a answer) is(t testing.TB, what, status string, data ...string) {
+	t.Helper()
+	if a.status != status || strings.Join(a.data, ",") != strings.Join(data, ",") {
+		t.Errorf("%s: got %s %v, want %s %v\n%s", what, a.status, a.data, status, data, a.out)
+	}
+}
+
+func TestDigAgainstEmbeddedCoreDNS(t *testing.T) {
+	needDig(t)
+	mgr := newManager(t)
+	cfg := dns.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.PortalIP = "10.1.0.1"
+	cfg.Upstream = []string{startUpstream(t)}
+	cfg.WalledGarden = []string{"stadt.example"}
+	reg := prometheus.NewRegistry()
+	srv := startDNS(t, cfg, mgr, reg)
+	addr := srv.Addr()
+
+	for _, proto := range []string{"+notcp", "+tcp"} {
+		t.Run(proto, func(t *testing.T) {
+			dig(t, addr, "example.org", "A", proto, "-b", "127.0.0.5").is(t, "captive client, example.org", "NOERROR", "10.1.0.1")
+			dig(t, addr, "captive.apple.com", "A", proto, "-b", "127.0.0.5").is(t, "captive client, OS probe", "NOERROR", "10.1.0.1")
+			dig(t, addr, "example.org", "AAAA", proto, "-b", "127.0.0.5").is(t, "captive AAAA without portal_ipv6", "NOERROR")
+			dig(t, addr, "example.org", "HTTPS", proto, "-b", "127.0.0.5").is(t, "captive HTTPS", "NOERROR")
+			dig(t, addr, "tunnel.example.org", "TXT", proto, "-b", "127.0.0.5").is(t, "TXT before sign-in", "REFUSED")
+			dig(t, addr, "example.org", "ANY", proto, "-b", "127.0.0.5").is(t, "ANY before sign-in", "REFUSED")
+			dig(t, addr, "use-application-dns.net", "A", proto, "-b", "127.0.0.5").is(t, "DoH canary", "NXDOMAIN")
+			dig(t, addr, "mask.icloud.com", "A", proto, "-b", "127.0.0.5").is(t, "Private Relay canary", "NXDOMAIN")
+			dig(t, addr, "mask-h2.icloud.com", "AAAA", proto, "-b", "127.0.0.5").is(t, "Private Relay canary h2", "NXDOMAIN")
+			dig(t, addr, "www.stadt.example", "A", proto, "-b", "127.0.0.5").is(t, "configured walled garden", "NOERROR", upstreamA)
+			dig(t, addr, "portal.wlan.example", "A", proto, "-b", "127.0.0.5").is(t, "portal host", "NOERROR", upstreamA)
+			dig(t, addr, "collection.wifi4eu.ec.europa.eu", "A", proto, "-b", "127.0.0.5").is(t, "WiFi4EU collection", "NOERROR", upstreamA)
+		})
+	}
+
+	// A sign-in at the portal from 127.0.0.5 …
+	if _, _, err := mgr.Create(context.Background(), session.CreateRequest{
+		Network: "wifi4eu", Location: "bahnhof", ClientIP: netip.MustParseAddr("127.0.0.5"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// … and a session whose address only accounting reported (Start with
+	// Framed-IP-Address 127.0.0.6).
+	s2, _, err := mgr.Create(context.Background(), session.CreateRequest{Network: "wifi4eu", Location: "stadtpark"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dig(t, addr, "example.org", "A", "-b", "127.0.0.6").is(t, "before accounting", "NOERROR", "10.1.0.1")
+	if _, err := mgr.Seen(s2.ID, session.Activity{IP: netip.MustParseAddr("127.0.0.6")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, client := range []string{"127.0.0.5", "127.0.0.6"} {
+		for _, proto := range []string{"+notcp", "+tcp"} {
+			t.Run("signed in "+client+" "+proto, func(t *testing.T) {
+				dig(t, addr, "example.org", "A", proto, "-b", client).is(t, "forwarded A", "NOERROR", upstreamA)
+				dig(t, addr, "captive.apple.com", "A", proto, "-b", client).is(t, "forwarded probe", "NOERROR", upstreamA)
+				dig(t, addr, "example.org", "AAAA", proto, "-b", client).is(t, "forwarded AAAA", "NOERROR", upstreamAAAA)
+				dig(t, addr, "tunnel.example.org", "TXT", proto, "-b", client).is(t, "forwarded TXT", "NOERROR", upstreamTXT)
+			})
+		}
+	}
+	// Another client is still captive: the cache behind the plugin must not
+	// hand it the signed-in client's answer.
+	dig(t, addr, "example.org", "A", "-b", "127.0.0.7").is(t, "other client still captive", "NOERROR", "10.1.0.1")
+
+	for _, c := range []struct{ result, qtype string }{{"captive", "A"}, {"session", "A"}, {"canary", "A"}, {"refused", "TXT"}, {"walled_garden", "A"}} {
+		if v := counterValue(t, reg, c.result, c.qtype); v == 0 {
+			t.Errorf("roamgate_dns_queries_total{result=%q,qtype=%q} = 0", c.result, c.qtype)
+		}
+	}
+}
+
+func TestDigIPv6Loopback(t *testing.T) {
+	needDig(t)
+	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	} else {
+		l.Close()
+	}
+	mgr := newManager(t)
+	cfg := dns.DefaultConfig()
+	cfg.Listen = "[::1]:0"
+	cfg.PortalIP = "10.1.0.1"
+	cfg.PortalIPv6 = "fd00::1"
+	cfg.Upstream = []string{startUpstream(t)}
+	srv := startDNS(t, cfg, mgr, nil)
+	addr := srv.Addr()
+	for _, proto := range []string{"+notcp", "+tcp"} {
+		dig(t, addr, "example.org", "AAAA", proto).is(t, "captive AAAA "+proto, "NOERROR", "fd00::1")
+		dig(t, addr, "example.org", "A", proto).is(t, "captive A "+proto, "NOERROR", "10.1.0.1")
+	}
+	if _, _, err := mgr.Create(context.Background(), session.CreateRequest{Network: "wifi4eu", ClientIP: netip.MustParseAddr("::1")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, proto := range []string{"+notcp", "+tcp"} {
+		dig(t, addr, "example.org", "AAAA", proto).is(t, "signed-in AAAA "+proto, "NOERROR", upstreamAAAA)
+	}
+}
+
+func TestNoUpstreamRefusesSignedInClients(t *testing.T) {
+	needDig(t)
+	mgr := newManager(t)
+	cfg := dns.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	srv := startDNS(t, cfg, mgr, nil)
+	if _, _, err := mgr.Create(context.Background(), session.CreateRequest{Network: "wifi4eu", ClientIP: netip.MustParseAddr("127.0.0.9")}); err != nil {
+		t.Fatal(err)
+	}
+	dig(t, srv.Addr(), "example.org", "A", "-b", "127.0.0.9").is(t, "signed in, no upstream", "REFUSED")
+	dig(t, srv.Addr(), "example.org", "A", "-b", "127.0.0.10").is(t, "captive, no upstream", "NOERROR", "127.0.0.1")
+}
+
+// TestShutdownFreesThePort binds the port without SO_REUSEPORT after
+// Shutdown: that fails while any socket of CoreDNS is still open.
+func TestShutdownFreesThePort(t *testing.T) {
+	mgr := newManager(t)
+	cfg := dns.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	s, err := dns.New(cfg, dns.Deps{Sessions: mgr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	addr := s.Addr()
+	if u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr)); err == nil {
+		u.Close()
+		t.Fatalf("%s/udp could be bound while the server runs", addr)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx) }()
+	// A query over TCP leaves a connection that Shutdown must close.
+	c := &mdns.Client{Net: "tcp", Timeout: 2 * time.Second}
+	q := new(mdns.Msg)
+	q.SetQuestion("example.org.", mdns.TypeA)
+	if _, _, err := c.Exchange(q, addr.String()); err != nil {
+		t.Fatalf("query before shutdown: %v", err)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := s.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after Shutdown")
+	}
+	cancel()
+	u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		t.Fatalf("%s/udp still taken after Shutdown: %v", addr, err)
+	}
+	u.Close()
+	l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(addr))
+	if err != nil {
+		t.Fatalf("%s/tcp still taken after Shutdown: %v", addr, err)
+	}
+	l.Close()
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+}
+
+func TestListenErrorNamesTheKey(t *testing.T) {
+	mgr := newManager(t)
+	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := dns.DefaultConfig()
+	cfg.Listen = taken.LocalAddr().String()
+	s, err := dns.New(cfg, dns.Deps{Sessions: mgr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	err = s.Listen()
+	if err == nil || !strings.Contains(err.Error(), "dns.listen") {
+		t.Fatalf("Listen on a taken port: %v", err)
+	}
+	if errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+}
+
+func counterValue(t testing.TB, reg *prometheus.Registry, result, qtype string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "roamgate_dns_queries_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var r, q string
+			for _, lp := range m.GetLabel() {
+				switch lp.GetName() {
+				case "result":
+					r = lp.GetValue()
+				case "qtype":
+					q = lp.GetValue()
+				}
+			}
+			if r == result && q == qtype {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}

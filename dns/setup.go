@@ -1,0 +1,140 @@
+package dns
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+)
+
+func init() { plugin.Register("captive", setup) }
+
+// binding is what an embedding program hands the plugin that a Corefile
+// cannot carry: the session index and the counters.
+type binding struct {
+	sessions Sessions
+	metrics  *Metrics
+}
+
+// bindings maps the Corefile's "sessions NAME" to its binding.
+var bindings sync.Map // string → binding
+
+// captiveConfig is a parsed captive directive.
+type captiveConfig struct {
+	sessions string
+	v4, v6   netip.Addr
+	ttl      uint32
+	garden   []string
+}
+
+func setup(c *caddy.Controller) error {
+	cfg, err := parse(c)
+	if err != nil {
+		return plugin.Error("captive", err)
+	}
+	b, ok := bindings.Load(cfg.sessions)
+	if !ok {
+		return plugin.Error("captive", fmt.Errorf("no session index registered as %q: the captive plugin runs embedded in roamgate only", cfg.sessions))
+	}
+	bd := b.(binding)
+	h := NewCaptive(bd.sessions, cfg.v4, cfg.v6, cfg.ttl, cfg.garden, bd.metrics)
+	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+		h.Next = next
+		return h
+	})
+	return nil
+}
+
+// parse reads
+//
+//	captive {
+//	    sessions NAME
+//	    portal_ip IPV4
+//	    [portal_ipv6 IPV6]
+//	    [ttl SECONDS]
+//	    [walled_garden NAME...]
+//	}
+func parse(c *caddy.Controller) (captiveConfig, error) {
+	var cfg captiveConfig
+	seen := false
+	for c.Next() { // "captive"
+		if seen {
+			return cfg, c.Err("captive may appear once per server block")
+		}
+		seen = true
+		if len(c.RemainingArgs()) > 0 {
+			return cfg, c.ArgErr()
+		}
+		for c.NextBlock() {
+			key := c.Val()
+			args := c.RemainingArgs()
+			one := func() (string, error) {
+				if len(args) != 1 {
+					return "", c.Errf("%s takes exactly one argument", key)
+				}
+				return args[0], nil
+			}
+			switch key {
+			case "sessions":
+				v, err := one()
+				if err != nil {
+					return cfg, err
+				}
+				cfg.sessions = v
+			case "portal_ip":
+				v, err := one()
+				if err != nil {
+					return cfg, err
+				}
+				a, perr := netip.ParseAddr(v)
+				if perr != nil || !a.Is4() {
+					return cfg, c.Errf("portal_ip %q is not an IPv4 address", v)
+				}
+				cfg.v4 = a
+			case "portal_ipv6":
+				v, err := one()
+				if err != nil {
+					return cfg, err
+				}
+				a, perr := netip.ParseAddr(v)
+				if perr != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
+					return cfg, c.Errf("portal_ipv6 %q is not an IPv6 address", v)
+				}
+				cfg.v6 = a
+			case "ttl":
+				v, err := one()
+				if err != nil {
+					return cfg, err
+				}
+				n, perr := strconv.ParseUint(v, 10, 32)
+				if perr != nil || n > MaxTTL {
+					return cfg, c.Errf("ttl %q is not between 0 and %d", v, MaxTTL)
+				}
+				cfg.ttl = uint32(n)
+			case "walled_garden":
+				if len(args) == 0 {
+					return cfg, c.ArgErr()
+				}
+				for _, n := range args {
+					if _, ok := canonicalName(n); !ok {
+						return cfg, c.Errf("walled_garden %q is not a domain name", n)
+					}
+				}
+				cfg.garden = append(cfg.garden, args...)
+			default:
+				return cfg, c.Errf("unknown property %q", key)
+			}
+		}
+	}
+	if cfg.sessions == "" {
+		return cfg, c.Err("sessions NAME is required")
+	}
+	if !cfg.v4.IsValid() {
+		return cfg, c.Err("portal_ip is required")
+	}
+	return cfg, nil
+}

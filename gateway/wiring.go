@@ -1,0 +1,133 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"roamgate/admin"
+	"roamgate/radius"
+	"roamgate/session"
+)
+
+// newRegistry is the one Prometheus registry every server registers on and
+// the admin listener serves at /metrics.
+func newRegistry(mgr *session.Manager) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "roamgate_sessions_active", Help: "Live sessions in this gateway's index.",
+		}, func() float64 { return float64(mgr.Stats().Active) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roamgate_session_activity_writes_total", Help: "Activity (accounting, accepted associations) written to the store.",
+		}, func() float64 { return float64(mgr.Counters().ActivityWritten) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roamgate_session_activity_write_failures_total", Help: "Activity writes the store refused; they are retried.",
+		}, func() float64 { return float64(mgr.Counters().ActivityFailed) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "roamgate_session_activity_pending", Help: "Sessions whose activity waits for the store (non-zero while it is away).",
+		}, func() float64 { return float64(mgr.Counters().ActivityPending) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roamgate_session_feed_resyncs_total", Help: "Re-reads of the shared store after its change feed was interrupted.",
+		}, func() float64 { return float64(mgr.Counters().FeedResyncs) }),
+	)
+	return reg
+}
+
+// bandwidths are the networks' limits in the form RADIUS sends them.
+func bandwidths(c Config) map[string]radius.Bandwidth {
+	m := make(map[string]radius.Bandwidth, len(c.Networks))
+	for _, n := range c.Networks {
+		if n.BandwidthUp > 0 || n.BandwidthDown > 0 {
+			m[n.ID] = radius.Bandwidth{UpKbps: uint32(n.BandwidthUp), DownKbps: uint32(n.BandwidthDown)} // validated: 0..maxKbps
+		}
+	}
+	return m
+}
+
+// apNetworks are the RADIUS clients' networks: where access points are, so
+// the only places a vendor login URL may point at.
+func apNetworks(c Config) []netip.Prefix {
+	var out []netip.Prefix
+	for _, cl := range c.RADIUS.Clients {
+		if p, err := netip.ParsePrefix(cl.CIDR); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(cl.CIDR); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+	}
+	return out
+}
+
+// vendorFor names the vendor of the RADIUS client an access point address
+// belongs to (longest prefix), for the portal's adapter choice.
+func vendorFor(c Config) func(netip.Addr) string {
+	type entry struct {
+		p      netip.Prefix
+		vendor string
+	}
+	var entries []entry
+	for i, p := range apNetworks(c) {
+		entries = append(entries, entry{p, c.RADIUS.Clients[i].Vendor})
+	}
+	return func(a netip.Addr) string {
+		a = a.Unmap()
+		best, vendor := -1, ""
+		for _, e := range entries {
+			if e.p.Contains(a) && e.p.Bits() > best {
+				best, vendor = e.p.Bits(), e.vendor
+			}
+		}
+		return vendor
+	}
+}
+
+// revoker ends a session for the admin listener and reports what the NAS
+// said to the Disconnect-Request.
+type revoker struct {
+	mgr *session.Manager
+	rad *radius.Server
+}
+
+func (r revoker) Revoke(ctx context.Context, id string) (admin.RevokeResult, error) {
+	s, err := r.mgr.ByID(id)
+	if err != nil {
+		return admin.RevokeResult{}, err
+	}
+	if err := r.mgr.Revoke(ctx, id); err != nil {
+		return admin.RevokeResult{}, err
+	}
+	res, err := r.rad.Disconnect(ctx, s)
+	switch {
+	case errors.Is(err, radius.ErrNoNAS), errors.Is(err, radius.ErrUnknownNAS):
+		return admin.RevokeResult{Disconnect: admin.DisconnectNotSent, Detail: err.Error()}, nil
+	case err != nil:
+		return admin.RevokeResult{Disconnect: admin.DisconnectTimeout, Detail: err.Error()}, nil
+	}
+	out := admin.RevokeResult{Disconnect: admin.Disconnect(res.Outcome.String())}
+	if res.ErrorCause != 0 {
+		out.Detail = fmt.Sprintf("Error-Cause %d", res.ErrorCause)
+	}
+	return out, nil
+}
+
+// reauthorizer asks the access point to re-authorise a device that just
+// signed in (MAC-auth family), by CoA.
+type reauthorizer struct{ rad *radius.Server }
+
+func (r reauthorizer) Reauthorize(ctx context.Context, s session.Session) error {
+	res, err := r.rad.CoA(ctx, s)
+	if err != nil {
+		return err
+	}
+	if res.Outcome != radius.CoAACK {
+		return fmt.Errorf("radius: CoA %s (Error-Cause %d)", res.Outcome, res.ErrorCause)
+	}
+	return nil
+}
