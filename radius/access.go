@@ -1,15 +1,21 @@
 package radius
 
 import (
+	"crypto/md5"
+	"crypto/subtle"
+	"fmt"
 	"math"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	layeh "layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
-	"layeh.com/radius/rfc3162"
+	"layeh.com/radius/vendors/mikrotik"
 
+	"roamgate/radius/vendors/chillispot"
+	"roamgate/radius/vendors/wispr"
 	"roamgate/session"
 )
 
@@ -19,108 +25,297 @@ const (
 	msgNoSession   = "no session: please sign in at the portal"
 	msgNoMAC       = "no MAC address in Calling-Station-Id or User-Name"
 	msgMACMismatch = "Calling-Station-Id and User-Name name different MAC addresses"
+	msgBadPassword = "wrong password"
 )
 
-// access answers an authentic Access-Request. This slice does MAC
-// authentication only; UAM (User-Name = session ID with PAP or CHAP) is the
-// next issue and will branch here on User-Password / CHAP-Password.
-func (s *Server) access(c *client, src netip.AddrPort, req *layeh.Packet) *layeh.Packet {
-	mac, msg := requestMAC(req)
-	if msg != "" {
-		return reject(req, msg)
+// chapPasswordLen is CHAP-Password's value: the CHAP identifier and the
+// 16-octet MD5 response (RFC 2865 §5.3).
+const chapPasswordLen = 1 + md5.Size
+
+// access answers an authentic Access-Request. A User-Name that is a session
+// ID with User-Password or CHAP-Password is a UAM login; anything else is
+// MAC authentication.
+func (s *Server) access(c *client, src netip.AddrPort, req *request) (answer, verdict) {
+	hasPAP, hasCHAP := req.userPassword != nil, req.chapPassword != nil
+	if (hasPAP || hasCHAP) && session.ValidID(string(req.userName)) {
+		return s.uam(c, src, req, string(req.userName))
+	}
+
+	mac, v := requestMAC(req)
+	if v != 0 {
+		return reject(req, v)
+	}
+	// The password of MAC authentication, if any, is empty or the MAC again
+	// (in any notation): access points send one of those.
+	switch {
+	case hasCHAP:
+		if !chapOK(req, req.userName) {
+			return reject(req, rejectBadPassword)
+		}
+	case hasPAP:
+		var buf [maxPassword]byte
+		pw, ok := req.password(&buf)
+		if !ok {
+			return reject(req, rejectBadPassword)
+		}
+		if len(pw) > 0 {
+			if m, ok := parseMAC(pw); !ok || m != mac {
+				return reject(req, rejectBadPassword)
+			}
+		}
 	}
 	sess, err := s.sessions.ByMAC(mac)
 	if err != nil {
-		return reject(req, msgNoSession)
+		return reject(req, rejectNoSession)
 	}
-	ap, ssid := splitCalledStationID(rfc2865.CalledStationID_Get(req))
-	loc := s.locate(c, src, req, ap, ssid)
-	sess, err = s.sessions.Seen(sess.ID, session.Activity{Location: loc, AP: ap})
-	if err != nil {
-		// The session ended between the lookup and now.
-		return reject(req, msgNoSession)
-	}
-
-	resp := newReply(req, layeh.CodeAccessAccept)
-	rfc2865.SessionTimeout_Add(resp, rfc2865.SessionTimeout(seconds(s.sessions.TimeLeft(sess))))
-	if d := s.cfg.InterimInterval; d > 0 {
-		rfc2869.AcctInterimInterval_Add(resp, rfc2869.AcctInterimInterval(seconds(d)))
-	}
-	if d := s.idleTimeout; d > 0 {
-		rfc2865.IdleTimeout_Add(resp, rfc2865.IdleTimeout(seconds(d)))
-	}
-	// Class comes back in accounting and names the session without the MAC.
-	rfc2865.Class_Add(resp, []byte(sess.ID))
-	return resp
+	return s.accept(c, src, req, sess, acceptMAC)
 }
 
-func reject(req *layeh.Packet, msg string) *layeh.Packet {
-	resp := newReply(req, layeh.CodeAccessReject)
-	rfc2865.ReplyMessage_AddString(resp, msg)
-	return resp
+// uam checks a UAM login: User-Name is the session ID, the password the
+// session's UAM secret, by PAP or by CHAP.
+func (s *Server) uam(c *client, src netip.AddrPort, req *request, id string) (answer, verdict) {
+	sess, err := s.sessions.ByID(id)
+	if err != nil {
+		return reject(req, rejectNoSession)
+	}
+	secret := []byte(s.sessions.UAMSecret(sess.ID))
+	if req.chapPassword != nil {
+		if !chapOK(req, secret) {
+			return reject(req, rejectBadPassword)
+		}
+		return s.accept(c, src, req, sess, acceptCHAP)
+	}
+	var buf [maxPassword]byte
+	pw, ok := req.password(&buf)
+	if !ok || subtle.ConstantTimeCompare(pw, secret) != 1 {
+		return reject(req, rejectBadPassword)
+	}
+	return s.accept(c, src, req, sess, acceptPAP)
+}
+
+// chapOK checks CHAP-Password against the cleartext password (RFC 1994
+// §4.1, RFC 2865 §2.2): MD5(identifier ‖ password ‖ challenge), where the
+// challenge is CHAP-Challenge or else the Request Authenticator.
+func chapOK(req *request, password []byte) bool {
+	chap := req.chapPassword
+	if len(chap) != chapPasswordLen {
+		return false
+	}
+	challenge := req.authenticator()
+	if req.chapChallenge != nil {
+		challenge = req.chapChallenge
+	}
+	h := md5.New()
+	h.Write(chap[:1])
+	h.Write(password)
+	h.Write(challenge)
+	var sum [md5.Size]byte
+	return subtle.ConstantTimeCompare(h.Sum(sum[:0]), chap[1:]) == 1
+}
+
+// seenRefresh is how stale a session's LastSeen may be before an
+// Access-Request from where it already is refreshes it: recording costs an
+// index update and a background store write, and access points ask on every
+// association, so an unchanged report within this time is not recorded.
+const seenRefresh = 30 * time.Second
+
+// acceptSize is room for an Access-Accept without reallocation: header,
+// Message-Authenticator, three integers, Class, bandwidth.
+const acceptSize = 192
+
+// accept records where the session was seen and builds the Access-Accept.
+// When the session is already known to be where the request says, nothing
+// is recorded, and nothing allocated to find that out.
+func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess session.Session, v verdict) (answer, verdict) {
+	var apBuf [17]byte
+	ap := apBuf[:0]
+	if m, ok := calledAP(req.calledStationID); ok {
+		ap = appendMAC(ap, m)
+	}
+	loc := s.locate(c, src, req)
+	nasAddr := src.Addr().Unmap()
+	if sess.CurrentLocation != loc || sess.AP != string(ap) || sess.NAS.Addr != nasAddr || sess.NAS.ID != string(req.nasIdentifier) ||
+		time.Since(sess.LastSeen) > s.seenRefresh() {
+		nas := session.NAS{Addr: nasAddr, ID: string(req.nasIdentifier)}
+		if sess.NAS.Addr == nas.Addr && sess.NAS.ID == nas.ID {
+			nas.AcctSessionID = sess.NAS.AcctSessionID // same NAS: keep its accounting handle
+		}
+		var err error
+		sess, err = s.sessions.Seen(sess.ID, session.Activity{Location: loc, AP: string(ap), NAS: nas})
+		if err != nil {
+			// The session ended between the lookup and now.
+			return reject(req, rejectNoSession)
+		}
+	}
+
+	resp := newReplyTo(req, layeh.CodeAccessAccept, true, acceptSize)
+	resp.addInteger(rfc2865.SessionTimeout_Type, seconds(s.sessions.TimeLeft(sess)))
+	if d := s.cfg.InterimInterval; d > 0 {
+		resp.addInteger(rfc2869.AcctInterimInterval_Type, seconds(d))
+	}
+	if d := s.idleTimeout; d > 0 {
+		resp.addInteger(rfc2865.IdleTimeout_Type, seconds(d))
+	}
+	// Class comes back in accounting and names the session without the MAC.
+	resp.addString(rfc2865.Class_Type, sess.ID)
+	if bw, ok := s.networks[sess.Network]; ok && bw != (Bandwidth{}) {
+		var p layeh.Packet
+		addBandwidth(&p, c.vendor, bw)
+		resp.addAttributes(p.Attributes)
+	}
+	return resp, v
+}
+
+func (s *Server) seenRefresh() time.Duration {
+	if s.idleTimeout > 0 {
+		return min(seenRefresh, s.idleTimeout/4)
+	}
+	return seenRefresh
+}
+
+// addBandwidth adds the network's rate limits in the client's dialect.
+func addBandwidth(p *layeh.Packet, vendor string, bw Bandwidth) {
+	if bw == (Bandwidth{}) {
+		return
+	}
+	switch vendor {
+	case "coova", "chillispot":
+		if bw.UpKbps > 0 {
+			chillispot.ChilliSpotBandwidthMaxUp_Add(p, chillispot.ChilliSpotBandwidthMaxUp(bw.UpKbps))
+		}
+		if bw.DownKbps > 0 {
+			chillispot.ChilliSpotBandwidthMaxDown_Add(p, chillispot.ChilliSpotBandwidthMaxDown(bw.DownKbps))
+		}
+	case "wispr":
+		if bw.UpKbps > 0 {
+			wispr.WISPrBandwidthMaxUp_Add(p, wispr.WISPrBandwidthMaxUp(bitsPerSecond(bw.UpKbps)))
+		}
+		if bw.DownKbps > 0 {
+			wispr.WISPrBandwidthMaxDown_Add(p, wispr.WISPrBandwidthMaxDown(bitsPerSecond(bw.DownKbps)))
+		}
+	case "mikrotik":
+		// rx-rate/tx-rate as the router sees them: it receives the
+		// device's upload. 0 is "no limit" to RouterOS too.
+		mikrotik.MikrotikRateLimit_AddString(p, fmt.Sprintf("%dk/%dk", bw.UpKbps, bw.DownKbps))
+	}
+}
+
+func bitsPerSecond(kbps uint32) uint32 {
+	return uint32(min(uint64(kbps)*1000, math.MaxUint32))
+}
+
+func reject(req *request, v verdict) (answer, verdict) {
+	msg := msgNoSession
+	switch v {
+	case rejectNoMAC:
+		msg = msgNoMAC
+	case rejectMACMismatch:
+		msg = msgMACMismatch
+	case rejectBadPassword:
+		msg = msgBadPassword
+	}
+	resp := newReplyTo(req, layeh.CodeAccessReject, true, headerLen+2+authLen+2+len(msg)+32)
+	resp.addString(rfc2865.ReplyMessage_Type, msg)
+	return resp, v
 }
 
 // requestMAC finds the device's MAC: Calling-Station-Id first, User-Name as
 // fallback, in any notation session.ParseMAC accepts. If both hold a MAC and
-// they differ, the request is refused. msg is the reason for a reject.
-func requestMAC(req *layeh.Packet) (mac session.MAC, msg string) {
-	fromCSI, okCSI := parseMACAttr(req, rfc2865.CallingStationID_Type)
-	fromUN, okUN := parseMACAttr(req, rfc2865.UserName_Type)
+// they differ, the request is refused. A non-zero verdict is the reject.
+func requestMAC(req *request) (mac session.MAC, v verdict) {
+	fromCSI, okCSI := parseMACAttr(req.callingStationID)
+	fromUN, okUN := parseMACAttr(req.userName)
 	switch {
 	case okCSI && okUN && fromCSI != fromUN:
-		return mac, msgMACMismatch
+		return mac, rejectMACMismatch
 	case okCSI:
-		return fromCSI, ""
+		return fromCSI, 0
 	case okUN:
-		return fromUN, ""
+		return fromUN, 0
 	}
-	return mac, msgNoMAC
+	return mac, rejectNoMAC
 }
 
-func parseMACAttr(req *layeh.Packet, t layeh.Type) (session.MAC, bool) {
-	a, ok := req.Lookup(t)
-	if !ok {
+func parseMACAttr(v []byte) (session.MAC, bool) {
+	if v == nil {
 		return session.MAC{}, false
 	}
-	m, err := session.ParseMAC(string(a))
+	return parseMAC(v)
+}
+
+// parseMAC is session.ParseMAC for bytes of the request. The string it
+// passes aliases the datagram without copying (the hot path would otherwise
+// allocate for every MAC): ParseMAC keeps nothing of it but, on failure, the
+// error, which is dropped here at once.
+func parseMAC(v []byte) (session.MAC, bool) {
+	if len(v) == 0 {
+		return session.MAC{}, false
+	}
+	m, err := session.ParseMAC(unsafe.String(unsafe.SliceData(v), len(v)))
 	return m, err == nil
 }
 
-// splitCalledStationID splits "AP-MAC:SSID" (RFC 3580 §3.20; the MAC in any
-// notation session.ParseMAC accepts, the SSID optional) into the normalised
-// AP MAC and the SSID. Anything else yields empty strings.
-func splitCalledStationID(v []byte) (apMAC, ssid string) {
+// appendMAC appends m as session.MAC.String writes it ("aa:bb:…").
+func appendMAC(b []byte, m session.MAC) []byte {
+	const hexdigits = "0123456789abcdef"
+	for i, x := range m {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hexdigits[x>>4], hexdigits[x&0x0f])
+	}
+	return b
+}
+
+// calledAP is the AP MAC of a Called-Station-Id "AP-MAC:SSID" (RFC 3580
+// §3.20; the MAC in any notation session.ParseMAC accepts, the SSID
+// optional), and the length of the MAC part.
+func calledAP(v []byte) (session.MAC, bool) {
+	m, n := calledAPLen(v)
+	return m, n > 0
+}
+
+func calledAPLen(v []byte) (session.MAC, int) {
 	for _, n := range [...]int{17, 14, 12} {
 		if len(v) < n || (len(v) > n && v[n] != ':') {
 			continue
 		}
-		m, err := session.ParseMAC(string(v[:n]))
-		if err != nil {
-			continue
+		if m, ok := parseMAC(v[:n]); ok {
+			return m, n
 		}
-		if len(v) > n {
-			ssid = string(v[n+1:])
-		}
-		return m.String(), ssid
 	}
-	return "", ""
+	return session.MAC{}, 0
+}
+
+// splitCalledStationID splits a Called-Station-Id into the normalised AP
+// MAC and the SSID. Anything else yields empty strings.
+func splitCalledStationID(v []byte) (apMAC, ssid string) {
+	m, n := calledAPLen(v)
+	if n == 0 {
+		return "", ""
+	}
+	if len(v) > n {
+		ssid = string(v[n+1:])
+	}
+	return m.String(), ssid
 }
 
 // locate names the location of the access point: the Locator's answer, or
-// the client table's location. The NAS address is NAS-IP-Address,
+// the client table's location. The Locator gets the NAS-Identifier, the AP
+// MAC and SSID from Called-Station-Id, and the NAS address: NAS-IP-Address,
 // NAS-IPv6-Address, or else the packet's source.
-func (s *Server) locate(c *client, src netip.AddrPort, req *layeh.Packet, apMAC, ssid string) string {
+func (s *Server) locate(c *client, src netip.AddrPort, req *request) string {
 	if s.locator == nil {
 		return c.location
 	}
 	nasIP := src.Addr().Unmap()
-	if a, ok := req.Lookup(rfc2865.NASIPAddress_Type); ok && len(a) == 4 {
+	if a := req.nasIPAddress; len(a) == 4 {
 		nasIP = netip.AddrFrom4([4]byte(a))
-	} else if a, ok := req.Lookup(rfc3162.NASIPv6Address_Type); ok && len(a) == 16 {
+	} else if a := req.nasIPv6Address; len(a) == 16 {
 		nasIP = netip.AddrFrom16([16]byte(a))
 	}
-	nasID := string(req.Get(rfc2865.NASIdentifier_Type))
-	if loc, _ := s.locator.Locate(nasID, apMAC, ssid, nasIP); loc != "" {
+	ap, ssid := splitCalledStationID(req.calledStationID)
+	if loc, _ := s.locator.Locate(string(req.nasIdentifier), ap, ssid, nasIP); loc != "" {
 		return loc
 	}
 	return c.location

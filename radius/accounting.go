@@ -1,58 +1,107 @@
 package radius
 
 import (
-	"encoding/binary"
+	"context"
+	"errors"
 	"net/netip"
+	"time"
 
 	layeh "layeh.com/radius"
-	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
-	"layeh.com/radius/rfc2869"
 
 	"roamgate/session"
 )
 
-// accounting answers an authentic Accounting-Request. When it names one of
-// our sessions (Class, as sent in the Access-Accept) and reports on it
-// (Start, Interim-Update, Stop), the activity is passed to Sessions.Seen.
-// It is always answered: Seen records in memory and cannot fail in a way a
-// retransmission would fix. Accounting-On/Off, client IPs and the store of
-// record come with the next issue.
-func (s *Server) accounting(c *client, src netip.AddrPort, req *layeh.Packet) *layeh.Packet {
-	resp := newReply(req, layeh.CodeAccountingResponse)
-	status, err := rfc2866.AcctStatusType_Lookup(req)
-	if err != nil {
-		return resp
+// storeTimeout bounds the durable write of one accounting record. The access
+// point retransmits after a few seconds anyway.
+const storeTimeout = 3 * time.Second
+
+// accounting answers an authentic Accounting-Request, after recording it.
+//
+// Start, Interim-Update and Stop name one of our sessions by Class (as sent
+// in the Access-Accept) and update its location, AP, NAS, client addresses
+// and octets through Sessions.SeenDurable: "answer only after the record is
+// stored" (RFC 2866 §2) means the store has it, not just memory, so the
+// Accounting-Response is withheld (dropStoreError) when the write fails and
+// the access point retransmits. A record for a session that has ended (or
+// that is not ours) is answered: there is nothing to keep, and withholding
+// the answer would only make the access point retry forever.
+//
+// Accounting-On and -Off say the NAS (re)started or is stopping: its clients
+// are gone from it, so the presence of the sessions it reported last is
+// cleared (the sessions live on).
+func (s *Server) accounting(c *client, src netip.AddrPort, req *request) (answer, dropReason) {
+	resp := newReplyTo(req, layeh.CodeAccountingResponse, false, 64)
+	status, ok := integer(req.acctStatusType)
+	if !ok {
+		return resp, dropNone
 	}
-	switch status {
+	nasAddr := src.Addr().Unmap()
+	switch rfc2866.AcctStatusType(status) {
+	case rfc2866.AcctStatusType_Value_AccountingOn, rfc2866.AcctStatusType_Value_AccountingOff:
+		s.sessions.NASRestarted(nasAddr, string(req.nasIdentifier))
+		return resp, dropNone
 	case rfc2866.AcctStatusType_Value_Start, rfc2866.AcctStatusType_Value_InterimUpdate, rfc2866.AcctStatusType_Value_Stop:
 	default:
-		return resp
+		return resp, dropNone
 	}
-	id := string(rfc2865.Class_Get(req))
+	id := string(req.class)
 	if !session.ValidID(id) {
-		return resp
+		return resp, dropNone
 	}
-	ap, ssid := splitCalledStationID(rfc2865.CalledStationID_Get(req))
+	ap, _ := splitCalledStationID(req.calledStationID)
 	a := session.Activity{
-		Location:     s.locate(c, src, req, ap, ssid),
+		Location:     s.locate(c, src, req),
 		AP:           ap,
-		InputOctets:  octets(req, rfc2866.AcctInputOctets_Type, rfc2869.AcctInputGigawords_Type),
-		OutputOctets: octets(req, rfc2866.AcctOutputOctets_Type, rfc2869.AcctOutputGigawords_Type),
+		InputOctets:  octets(req.inOctets, req.inGigawords),
+		OutputOctets: octets(req.outOctets, req.outGigawords),
+		NAS: session.NAS{
+			Addr:          nasAddr,
+			ID:            string(req.nasIdentifier),
+			AcctSessionID: string(req.acctSessionID),
+		},
+		IP:         framedIP(req.framedIPAddress),
+		IPv6Prefix: framedIPv6Prefix(req.framedIPv6Prefix),
 	}
-	// ErrNotFound: the session has ended; there is nothing to record.
-	s.sessions.Seen(id, a)
-	return resp
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if _, err := s.sessions.SeenDurable(ctx, id, a); err != nil && !errors.Is(err, session.ErrNotFound) {
+		s.log.Warn("radius: accounting not stored", "client", c.name, "err", err)
+		return resp, dropStoreError
+	}
+	return resp, dropNone
 }
 
 // octets joins a 32-bit octet counter and its Gigawords (RFC 2869 §5.1).
-func octets(req *layeh.Packet, low, high layeh.Type) uint64 {
-	var n uint64
-	if a, ok := req.Lookup(low); ok && len(a) == 4 {
-		n = uint64(binary.BigEndian.Uint32(a))
+func octets(low, high []byte) uint64 {
+	lo, _ := integer(low)
+	hi, _ := integer(high)
+	return uint64(hi)<<32 | uint64(lo)
+}
+
+// framedIP is Framed-IP-Address, or the zero Addr.
+func framedIP(a []byte) netip.Addr {
+	if len(a) == 4 {
+		ip := netip.AddrFrom4([4]byte(a))
+		// 255.255.255.254 and .255 are instructions to the NAS, not addresses.
+		if !ip.IsUnspecified() && ip != netip.AddrFrom4([4]byte{255, 255, 255, 255}) && ip != netip.AddrFrom4([4]byte{255, 255, 255, 254}) {
+			return ip
+		}
 	}
-	if a, ok := req.Lookup(high); ok && len(a) == 4 {
-		n |= uint64(binary.BigEndian.Uint32(a)) << 32
+	return netip.Addr{}
+}
+
+// framedIPv6Prefix is Framed-IPv6-Prefix (RFC 3162 §2.3: reserved octet,
+// prefix length, prefix), or the zero Prefix.
+func framedIPv6Prefix(a []byte) netip.Prefix {
+	if len(a) < 2 || len(a) > 18 || a[1] > 128 {
+		return netip.Prefix{}
 	}
-	return n
+	var ip [16]byte
+	copy(ip[:], a[2:])
+	p, err := netip.AddrFrom16(ip).Prefix(int(a[1]))
+	if err != nil {
+		return netip.Prefix{}
+	}
+	return p
 }

@@ -1,7 +1,6 @@
 package radius
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/md5"
 	"encoding/binary"
@@ -27,13 +26,12 @@ var zeroAuth [authLen]byte
 
 // Reasons a packet is malformed.
 var (
-	errShort          = errors.New("radius: packet shorter than its header")
-	errLength         = errors.New("radius: Length field out of range")
-	errAttrFraming    = errors.New("radius: attribute overruns the packet")
-	errMALength       = errors.New("radius: Message-Authenticator is not 16 octets")
-	errMADuplicate    = errors.New("radius: more than one Message-Authenticator")
-	errReplyNoMASlot  = errors.New("radius: reply has no Message-Authenticator slot")
-	errReplyMASlotSet = errors.New("radius: reply's Message-Authenticator slot is not zero")
+	errShort        = errors.New("radius: packet shorter than its header")
+	errLength       = errors.New("radius: Length field out of range")
+	errAttrFraming  = errors.New("radius: attribute overruns the packet")
+	errMALength     = errors.New("radius: Message-Authenticator is not 16 octets")
+	errMADuplicate  = errors.New("radius: more than one Message-Authenticator")
+	errReplyTooLong = errors.New("radius: reply longer than 4096 octets")
 )
 
 // frame returns the packet b without the octets beyond its Length field,
@@ -76,29 +74,6 @@ func scanAttributes(b []byte) (maOffset, count int, err error) {
 	return maOffset, count, nil
 }
 
-// parseRequest is layeh.Parse for a packet scanAttributes has checked, in a
-// handful of allocations instead of two per attribute: the attribute values
-// share one copy of the packet, the AVPs one array. The packet does not
-// refer to b.
-func parseRequest(b, secret []byte, count int) *layeh.Packet {
-	data := bytes.Clone(b)
-	avps := make([]layeh.AVP, count)
-	p := &layeh.Packet{
-		Code:       layeh.Code(data[0]),
-		Identifier: data[1],
-		Secret:     secret,
-		Attributes: make(layeh.Attributes, count),
-	}
-	copy(p.Authenticator[:], data[4:headerLen])
-	for i, k := headerLen, 0; i < len(data); k++ {
-		n := int(data[i+1])
-		avps[k] = layeh.AVP{Type: layeh.Type(data[i]), Attribute: data[i+2 : i+n : i+n]}
-		p.Attributes[k] = &avps[k]
-		i += n
-	}
-	return p
-}
-
 // messageAuthenticator computes the Message-Authenticator of the framed packet
 // b whose value sits at maOffset (RFC 3579 §3.2) into st.sum: HMAC-MD5 keyed
 // with the shared secret over the whole packet, the attribute's value taken as
@@ -126,32 +101,4 @@ func verifyMessageAuthenticator(st *hmacState, b []byte, maOffset int, auth []by
 // followed by the secret. It is how a wrong secret or a forged request shows.
 func requestAuthenticatorOK(b, secret []byte) bool {
 	return layeh.IsAuthenticRequest(b, secret)
-}
-
-// encodeReply turns a reply into wire format. The reply's Authenticator must
-// be the request's (layeh's Packet.Response copies it). If the first attribute
-// is a zeroed Message-Authenticator, it is signed first; then the Response
-// Authenticator (RFC 2865 §3) is computed over the signed packet.
-func encodeReply(c *client, p *layeh.Packet, signMA bool) ([]byte, error) {
-	b, err := p.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	if signMA {
-		if len(b) < replyMAOffset+authLen || layeh.Type(b[headerLen]) != typeMessageAuthenticator || b[headerLen+1] != 2+authLen {
-			return nil, errReplyNoMASlot
-		}
-		if [authLen]byte(b[replyMAOffset:replyMAOffset+authLen]) != zeroAuth {
-			return nil, errReplyMASlotSet
-		}
-		st := c.getHMAC()
-		st.h.Write(b)
-		st.h.Sum(b[replyMAOffset:replyMAOffset])
-		c.putHMAC(st)
-	}
-	m := md5.New()
-	m.Write(b)
-	m.Write(c.secret)
-	m.Sum(b[4:4])
-	return b, nil
 }

@@ -1,7 +1,10 @@
 package radius
 
 import (
+	"context"
+	"math/rand/v2"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +29,13 @@ func (b benchSessions) ByMAC(m session.MAC) (session.Session, error) {
 }
 
 func (b benchSessions) Seen(string, session.Activity) (session.Session, error) { return b.s, nil }
-func (b benchSessions) TimeLeft(session.Session) time.Duration                 { return 42 * time.Minute }
+func (b benchSessions) SeenDurable(context.Context, string, session.Activity) (session.Session, error) {
+	return b.s, nil
+}
+func (b benchSessions) TimeLeft(session.Session) time.Duration { return 42 * time.Minute }
+func (b benchSessions) ByID(string) (session.Session, error)   { return b.s, nil }
+func (b benchSessions) UAMSecret(string) string                { return "" }
+func (b benchSessions) NASRestarted(netip.Addr, string) int    { return 0 }
 
 // BenchmarkAccessRequest is the whole handling of one MAC-authentication
 // Access-Request as an access point sends it: client lookup, framing,
@@ -41,47 +50,71 @@ func BenchmarkAccessRequest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	src := netip.MustParseAddrPort("127.0.0.1:40000")
-	packet := func(mac string) []byte {
-		p := sign(b, newRequest(layeh.CodeAccessRequest, testSecret,
-			attr{rfc2865.UserName_Type, mac},
-			attr{rfc2865.CallingStationID_Type, mac},
-			attr{rfc2865.CalledStationID_Type, "02-AA-BB-CC-DD-EE:WiFi4EU"},
-			attr{rfc2865.NASIdentifier_Type, "bahnhof-ap1"},
-			attr{rfc2865.NASIPAddress_Type, "\x0a\x09\x08\x07"},
-			attr{rfc2865.NASPortType_Type, "\x00\x00\x00\x13"},
-			attr{rfc2865.ServiceType_Type, "\x00\x00\x00\x0a"},
-		))
-		buf, err := p.Encode()
-		if err != nil {
-			b.Fatal(err)
+	src := netip.MustParseAddr("127.0.0.1")
+	// Distinct requests (identifier and authenticator), so that the
+	// duplicate cache sees new requests as an access point's would; the
+	// source port moves on after each round so none is a retransmission.
+	const distinct = 1024
+	packets := func(mac string) [][]byte {
+		ps := make([][]byte, distinct)
+		for i := range ps {
+			ps[i] = packet(b, mac)
 		}
-		return buf
+		return ps
 	}
 	for _, bc := range []struct {
 		name string
-		pkt  []byte
+		pkts [][]byte
 		want layeh.Code
 	}{
-		{"accept", packet("02-1A-2B-3C-4D-5E"), layeh.CodeAccessAccept},
-		{"reject", packet("02-1A-2B-3C-4D-FF"), layeh.CodeAccessReject},
+		{"accept", packets("02-1A-2B-3C-4D-5E"), layeh.CodeAccessAccept},
+		{"reject", packets("02-1A-2B-3C-4D-FF"), layeh.CodeAccessReject},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			if _, out := srv.handle(authListener, src, bc.pkt); out.reply != bc.want {
+			if _, out := srv.handle(authListener, netip.MustParseAddrPort("127.0.0.2:1"), bc.pkts[0]); out.reply != bc.want {
 				b.Fatalf("outcome %+v, want %v", out, bc.want)
 			}
 			b.ReportAllocs()
+			i, port := 0, uint16(1)
 			for b.Loop() {
-				srv.handle(authListener, src, bc.pkt)
+				srv.handle(authListener, netip.AddrPortFrom(src, port), bc.pkts[i])
+				if i++; i == distinct {
+					i, port = 0, port+1
+				}
 			}
 		})
 		b.Run(bc.name+"/parallel", func(b *testing.B) {
 			b.ReportAllocs()
+			var ports atomic.Uint32
 			b.RunParallel(func(pb *testing.PB) {
+				i, port := 0, uint16(ports.Add(1000))
 				for pb.Next() {
-					srv.handle(authListener, src, bc.pkt)
+					srv.handle(authListener, netip.AddrPortFrom(src, port), bc.pkts[i])
+					if i++; i == distinct {
+						i, port = 0, port+1
+					}
 				}
 			})
 		})
 	}
+}
+
+// packet is a signed MAC-authentication Access-Request with a random
+// identifier and authenticator, as an access point sends it.
+func packet(b testing.TB, mac string) []byte {
+	p := newRequest(layeh.CodeAccessRequest, testSecret,
+		attr{rfc2865.UserName_Type, mac},
+		attr{rfc2865.CallingStationID_Type, mac},
+		attr{rfc2865.CalledStationID_Type, "02-AA-BB-CC-DD-EE:WiFi4EU"},
+		attr{rfc2865.NASIdentifier_Type, "bahnhof-ap1"},
+		attr{rfc2865.NASIPAddress_Type, "\x0a\x09\x08\x07"},
+		attr{rfc2865.NASPortType_Type, "\x00\x00\x00\x13"},
+		attr{rfc2865.ServiceType_Type, "\x00\x00\x00\x0a"},
+	)
+	p.Identifier = byte(rand.Uint32())
+	buf, err := sign(b, p).Encode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return buf
 }

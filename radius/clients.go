@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // client is one resolved entry of the client table.
@@ -20,14 +21,19 @@ type client struct {
 	coaPort   int
 	requireMA bool
 
+	// requests counts the requests from this client by codeIndex.
+	requests [numCodeIdx]atomic.Uint64
+
 	// hmacs holds *hmacState keyed with secret, so verifying and signing a
 	// Message-Authenticator allocates nothing per packet.
 	hmacs sync.Pool
 }
 
-// hmacState is an HMAC-MD5 keyed with a client's secret and room for a sum.
+// hmacState is an HMAC-MD5 keyed with a client's secret, an MD5 for
+// Response Authenticators, and room for a sum.
 type hmacState struct {
 	h   hash.Hash
+	md  hash.Hash
 	sum [authLen]byte
 }
 
@@ -72,7 +78,7 @@ func newClientTable(cfg Config) (clientTable, error) {
 			c.requireMA = *cc.RequireMessageAuthenticator
 		}
 		secret := c.secret
-		c.hmacs.New = func() any { return &hmacState{h: hmac.New(md5.New, secret)} }
+		c.hmacs.New = func() any { return &hmacState{h: hmac.New(md5.New, secret), md: md5.New()} }
 		t.clients = append(t.clients, c)
 	}
 	slices.SortStableFunc(t.clients, func(a, b *client) int {

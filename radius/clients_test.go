@@ -10,11 +10,11 @@ func TestClientTableLookup(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.RequireMessageAuthenticator = true
 	cfg.Clients = []Client{
-		{Name: "wide", CIDR: "10.0.0.0/8", Secret: "a"},
-		{CIDR: "10.1.2.3", Secret: "c", RequireMessageAuthenticator: new(false), CoAPort: 1700},
-		{Name: "middle", CIDR: "10.1.0.0/16", Secret: "b", Location: "bahnhof"},
-		{Name: "v6", CIDR: "2001:db8::/32", Secret: "d"},
-		{Name: "v6-host", CIDR: "2001:db8::1", Secret: "e"},
+		{Name: "wide", CIDR: "10.0.0.0/8", Secret: "aaaaaaaaaaaaaaaa"},
+		{CIDR: "10.1.2.3", Secret: "cccccccccccccccc", RequireMessageAuthenticator: new(false), CoAPort: 1700},
+		{Name: "middle", CIDR: "10.1.0.0/16", Secret: "bbbbbbbbbbbbbbbb", Location: "bahnhof"},
+		{Name: "v6", CIDR: "2001:db8::/32", Secret: "dddddddddddddddd"},
+		{Name: "v6-host", CIDR: "2001:db8::1", Secret: "eeeeeeeeeeeeeeee"},
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestClientTableLookup(t *testing.T) {
 	}
 
 	host := table.lookup(netip.MustParseAddr("10.1.2.3"))
-	if host.requireMA || host.coaPort != 1700 || string(host.secret) != "c" {
+	if host.requireMA || host.coaPort != 1700 || string(host.secret) != "cccccccccccccccc" {
 		t.Errorf("host entry %+v", host)
 	}
 	middle := table.lookup(netip.MustParseAddr("10.1.0.1"))

@@ -50,8 +50,10 @@ type Client struct {
 	// prefix wins. Required.
 	CIDR string `yaml:"cidr"`
 
-	// Secret is the RADIUS shared secret. Required. RFC 2865 advises at least
-	// 16 characters; the demo's "testing123" is not meant for real sites.
+	// Secret is the RADIUS shared secret. Required; at least 16 characters
+	// (RFC 2865 §3 advises it, and a short secret makes forging replies
+	// cheap) unless the client's network is loopback only, as the demo's
+	// "testing123" is.
 	Secret string `yaml:"secret"`
 
 	// Location is the location ID reported for sessions seen through this
@@ -59,9 +61,11 @@ type Client struct {
 	// Locator). Optional.
 	Location string `yaml:"location"`
 
-	// Vendor names the access point family, which decides the vendor
-	// attributes in replies ("coova", "mikrotik", "cisco" …). Empty means
-	// standard attributes only. Letters, digits, '-' and '_'.
+	// Vendor names the access point family, which decides the bandwidth
+	// attributes in Access-Accepts: "coova" or "chillispot" (ChilliSpot,
+	// kbit/s), "wispr" (WISPr, bit/s), "mikrotik" (Mikrotik-Rate-Limit).
+	// Any other name ("cisco", "openwrt" …) or empty means standard
+	// attributes only. Letters, digits, '-' and '_'.
 	Vendor string `yaml:"vendor"`
 
 	// CoAPort is the UDP port of the client's Dynamic Authorization server
@@ -82,6 +86,10 @@ const (
 
 	// MinInterimInterval is the shortest Acct-Interim-Interval we send.
 	MinInterimInterval = 60 * time.Second
+
+	// MinSecretLength is the shortest shared secret accepted for a client
+	// that is not on loopback.
+	MinSecretLength = 16
 )
 
 // DefaultConfig returns the demo configuration: loopback listeners and one
@@ -145,6 +153,10 @@ func (c Config) Validate() error {
 			bad(key+".cidr", "%q is also clients[%d].cidr", cl.CIDR, j)
 		} else {
 			prefixes[p] = i
+			if cl.Secret != "" && len(cl.Secret) < MinSecretLength && !loopbackOnly(p) {
+				bad(key+".secret", "%d characters is too short for a client outside loopback; use at least %d (Blast-RADIUS, CVE-2024-3596)",
+					len(cl.Secret), MinSecretLength)
+			}
 		}
 		if cl.Secret == "" {
 			bad(key+".secret", "missing")
@@ -198,6 +210,15 @@ func parseClientPrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("%q has host bits set; did you mean %q?", s, m)
 	}
 	return p, nil
+}
+
+// loopbackOnly reports whether every address of p is a loopback address, so
+// that packets from it cannot cross a network.
+func loopbackOnly(p netip.Prefix) bool {
+	if p.Addr().Is4() {
+		return p.Bits() >= 8 && netip.MustParsePrefix("127.0.0.0/8").Contains(p.Addr())
+	}
+	return p.Bits() == 128 && p.Addr() == netip.IPv6Loopback()
 }
 
 func validVendor(s string) bool {

@@ -29,9 +29,9 @@ func TestDefaultConfig(t *testing.T) {
 func TestValidate(t *testing.T) {
 	three := func(c *Config) {
 		c.Clients = []Client{
-			{Name: "a", CIDR: "10.1.0.0/16", Secret: "x"},
-			{Name: "b", CIDR: "10.2.0.0/16", Secret: "x"},
-			{Name: "c", CIDR: "10.3.0.0/16", Secret: "x"},
+			{Name: "a", CIDR: "10.1.0.0/16", Secret: longSecret},
+			{Name: "b", CIDR: "10.2.0.0/16", Secret: longSecret},
+			{Name: "c", CIDR: "10.3.0.0/16", Secret: longSecret},
 		}
 	}
 	tests := []struct {
@@ -42,14 +42,26 @@ func TestValidate(t *testing.T) {
 		{"default", func(*Config) {}, nil},
 		{"ipv6 and host entries", func(c *Config) {
 			c.Clients = append(c.Clients,
-				Client{CIDR: "2001:db8::/32", Secret: "x"},
-				Client{CIDR: "192.0.2.7", Secret: "x"},
-				Client{CIDR: "10.0.0.0/8", Secret: "x", Vendor: "coova", CoAPort: 3799, RequireMessageAuthenticator: new(false)},
+				Client{CIDR: "2001:db8::/32", Secret: longSecret},
+				Client{CIDR: "192.0.2.7", Secret: longSecret},
+				Client{CIDR: "10.0.0.0/8", Secret: longSecret, Vendor: "coova", CoAPort: 3799, RequireMessageAuthenticator: new(false)},
 			)
 		}, nil},
 		{"interim zero leaves it out", func(c *Config) { c.InterimInterval = 0 }, nil},
 		{"both listeners on port 0", func(c *Config) { c.AuthListen, c.AcctListen = "127.0.0.1:0", "127.0.0.1:0" }, nil},
 		{"no clients", func(c *Config) { c.Clients = nil }, nil},
+		{"short secret on loopback", func(c *Config) {
+			c.Clients = []Client{{CIDR: "127.0.0.1", Secret: "x"}, {CIDR: "::1", Secret: "y"}}
+		}, nil},
+		{"short secret outside loopback", func(c *Config) {
+			three(c)
+			c.Clients[1].Secret = "testing123"
+			c.Clients = append(c.Clients, Client{CIDR: "::/0", Secret: "123456789012345"}, Client{CIDR: "0.0.0.0/0", Secret: "y"})
+		}, []string{
+			"radius.clients[1].secret: 10 characters is too short for a client outside loopback; use at least 16",
+			"radius.clients[3].secret: 15 characters is too short",
+			"radius.clients[4].secret: 1 characters is too short",
+		}},
 
 		{"cidr not a network", func(c *Config) { three(c); c.Clients[2].CIDR = "10.0.0.0/33" },
 			[]string{`radius.clients[2].cidr: "10.0.0.0/33" is not a network`}},
@@ -102,3 +114,5 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+const longSecret = "0123456789abcdef"

@@ -1,23 +1,39 @@
 // Package radius is roamgate's RADIUS server: it answers the access points'
 // Access-Requests (MAC authentication: is there a live session for this
-// device?) and Accounting-Requests, for the clients listed in its client table.
-// It is not a session store and takes no decisions about sessions: it asks
-// session (through the small Sessions interface) and turns the answer into
-// RADIUS. Packet encoding and the attribute dictionaries are layeh.com/radius.
+// device? UAM: is this the session's password?), records their
+// Accounting-Requests, answers Status-Server, and sends Disconnect- and
+// CoA-Requests (RFC 5176) to them when a session ends. It is not a session
+// store and takes no decisions about sessions: it asks session (through the
+// small Sessions interface) and turns the answer into RADIUS. Packet types,
+// codes and the attribute dictionaries are layeh.com/radius; the WISPr and
+// ChilliSpot dictionaries are generated into radius/vendors.
 //
 // # What the server guarantees
 //
 //   - A packet from an address in no client CIDR is dropped without an answer;
 //     the longest matching prefix picks the client and so the shared secret.
-//   - Message-Authenticator (RFC 3579 §3.2, RFC 2869 §5.14) is verified
-//     whenever present; an Access-Request without one is dropped when the
-//     client requires it (the default, the Blast-RADIUS defence). Every
-//     Access-Accept and Access-Reject carries one as its first attribute.
+//     A client outside loopback needs a secret of at least 16 characters.
+//   - Blast-RADIUS (CVE-2024-3596): Message-Authenticator (RFC 3579 §3.2) is
+//     verified whenever present; an Access-Request without one is dropped
+//     when the client requires it (the default), and one that carries
+//     Proxy-State without it is dropped always (FreeRADIUS's
+//     limit_proxy_state). Every Access-Accept and Access-Reject carries a
+//     Message-Authenticator as its first attribute.
 //   - The Request Authenticator of an Accounting-Request is verified
 //     (RFC 2866 §3); Proxy-State attributes are echoed in order.
+//   - A retransmission (same source, port, code, identifier and Request
+//     Authenticator) within DuplicateWindow gets the first reply byte for
+//     byte, without the handler running again (RFC 5080 §2.2.2); one that
+//     arrives while the original is still being handled is dropped, since
+//     the original's reply answers it. A new request reusing an identifier
+//     replaces the cached one.
+//   - An Accounting-Response is sent only once the record is stored
+//     (Sessions.SeenDurable); if the store fails, there is no answer and the
+//     access point retransmits.
 //   - A malformed, forged or unsupported packet never gets an answer and never
-//     crashes the server. Every drop is counted by reason (Server.Stats);
-//     per-packet logging happens only at slog.LevelDebug.
+//     crashes the server. Every drop is counted by reason (Server.Stats and
+//     the roamgate_radius_… Prometheus metrics); per-packet logging happens
+//     only at slog.LevelDebug.
 //
 // # Why not layeh's PacketServer
 //
@@ -26,22 +42,25 @@
 // forged packets becomes a flood of log lines), cannot say why it dropped a
 // packet, encodes replies itself (so a Message-Authenticator cannot be placed
 // first and signed) and forgets a request as soon as it has been answered. We
-// use layeh for what it is good at — Parse, Packet, Attributes and the
-// generated RFC and vendor dictionaries — and run our own packet loop:
+// use layeh for what it is good at — codes, attribute types, the generated
+// RFC and vendor dictionaries, the Disconnect/CoA client's packets — and run
+// our own packet loop:
 //
-//   - Each socket is read by a fixed number of workers (GOMAXPROCS, at least
-//     two), each with its own buffer. A worker reads a datagram, handles it
-//     and writes the reply; when all are busy, the kernel's socket buffer is
-//     the queue. Concurrency is bounded and reading does not allocate.
+//   - One reader per socket reads datagrams in batches (recvmmsg) into a
+//     bounded queue; when the queue is full, datagrams are dropped and
+//     counted as overload instead of piling up behind requests the access
+//     points have already given up on. Workers (GOMAXPROCS for
+//     authentication, more for accounting, whose durable write waits on the
+//     disk) handle a batch and send its replies in one sendmmsg. The sockets
+//     ask the kernel for large buffers to absorb bursts.
 //   - Handling is one function, Server.handle(listener, source, bytes) →
-//     reply bytes or nil, with no I/O of its own. It is what the fuzz test
-//     and the benchmark call, and where the RFC 5080 duplicate cache goes:
-//     between authenticating the packet and dispatching it, keyed by client
-//     address, port, code, identifier and Request Authenticator, with an
-//     in-flight marker so a retransmission that arrives while the original
-//     is being handled is dropped, and the cached reply bytes resent after.
-//   - Replies are built as *layeh.Packet, so generated vendor attributes
-//     (WISPr, ChilliSpot …) can be set on them, and encoded by one function
-//     that puts the Message-Authenticator first and signs it before the
-//     Response Authenticator.
+//     reply bytes or nil, with no I/O of its own but the Sessions calls. It
+//     is what the fuzz tests and the benchmark call. It checks the client,
+//     framing and authenticators first (cheap for us, costly for an
+//     attacker), then the duplicate cache, then reads the attributes in
+//     place (no copy of the packet) and builds the reply in one buffer, which
+//     the duplicate cache keeps.
+//   - An Access-Request from where its session already is (same location,
+//     AP and NAS, seen within the last 30 s) records nothing: the hot path is
+//     the session index lookup and two MD5-based signatures.
 package radius

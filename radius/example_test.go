@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/md5"
 	"fmt"
+	"net/netip"
 	"time"
 
 	layeh "layeh.com/radius"
@@ -28,6 +29,15 @@ func (d oneDevice) Seen(id string, _ session.Activity) (session.Session, error) 
 	return session.Session{ID: id}, nil
 }
 
+func (d oneDevice) SeenDurable(_ context.Context, id string, a session.Activity) (session.Session, error) {
+	return d.Seen(id, a)
+}
+
+func (d oneDevice) ByID(string) (session.Session, error) {
+	return session.Session{}, session.ErrNotFound
+}
+func (d oneDevice) UAMSecret(string) string                { return "" }
+func (d oneDevice) NASRestarted(netip.Addr, string) int    { return 0 }
 func (d oneDevice) TimeLeft(session.Session) time.Duration { return time.Hour }
 
 // The gateway creates the server from its configuration and the session

@@ -2,6 +2,7 @@ package radius
 
 import (
 	"net/netip"
+	"time"
 
 	layeh "layeh.com/radius"
 	"layeh.com/radius/rfc2865"
@@ -28,15 +29,18 @@ type outcome struct {
 	code   layeh.Code // the request's code; 0 if too short to have one
 	reply  layeh.Code // the code of the reply sent; 0 if none
 	drop   dropReason // why there was no reply
+	resent bool       // the reply came from the duplicate cache
 }
 
 // handle processes one datagram from src that arrived on l and returns the
 // reply to send, or nil to stay silent. It does no I/O besides the Sessions
-// and Locator calls, keeps no reference to b, and counts everything.
+// and Locator calls (and, for accounting, the durable record), keeps no
+// reference to b, and counts everything.
 //
 // The order is fixed by what each step costs an attacker and us: the client
 // table first (unknown sources cost nothing), then framing and code, then the
-// authenticators, and only then parsing and the session lookup.
+// authenticators, then the duplicate cache, and only then parsing and the
+// session lookup.
 func (s *Server) handle(l listener, src netip.AddrPort, b []byte) (reply []byte, out outcome) {
 	s.stats.received.Add(1)
 	if len(b) > 0 {
@@ -47,6 +51,7 @@ func (s *Server) handle(l listener, src netip.AddrPort, b []byte) (reply []byte,
 		return s.drop(out, dropUnknownClient)
 	}
 	out.client = c.name
+	c.requests[codeIndex(out.code)].Add(1)
 
 	b, err := frame(b)
 	if err != nil {
@@ -55,51 +60,84 @@ func (s *Server) handle(l listener, src netip.AddrPort, b []byte) (reply []byte,
 	switch {
 	case l == authListener && out.code == layeh.CodeAccessRequest:
 	case l == acctListener && out.code == layeh.CodeAccountingRequest:
+	case out.code == layeh.CodeStatusServer:
 	default:
-		// Status-Server (RFC 5997) and CoA replies come with the next issue.
 		return s.drop(out, dropUnsupported)
 	}
-	maOffset, count, err := scanAttributes(b)
+	maOffset, _, err := scanAttributes(b)
 	if err != nil {
 		return s.drop(out, dropMalformed)
 	}
-
 	if r := s.authenticate(c, out.code, b, maOffset); r != dropNone {
 		return s.drop(out, r)
 	}
 
-	// The RFC 5080 duplicate cache goes here: the request is authentic, so
-	// (src, code, identifier, authenticator) can be trusted as a key.
+	if out.code == layeh.CodeStatusServer {
+		// RFC 5997 §3: answered every time, never from the duplicate cache.
+		return s.statusServer(c, l, b, out)
+	}
 
-	req := parseRequest(b, c.secret, count)
-	var resp *layeh.Packet
+	// The request is authentic, so its key can be trusted.
+	key := dupKey{src: src, l: l, code: out.code, id: b[1]}
+	auth := (*[authLen]byte)(b[4:headerLen])
+	now := time.Now()
+	switch st, cached := s.dups.begin(key, auth, now); st {
+	case dupResend:
+		s.stats.resent.Add(1)
+		out.reply, out.resent = layeh.Code(cached[0]), true
+		return cached, out
+	case dupInFlight:
+		return s.drop(out, dropInFlight)
+	}
+
+	req := parseRequest(b, c.secret)
+	var resp answer
+	var v verdict
 	switch out.code {
 	case layeh.CodeAccessRequest:
-		resp = s.access(c, src, req)
+		resp, v = s.access(c, src, &req)
 	case layeh.CodeAccountingRequest:
-		resp = s.accounting(c, src, req)
-	}
-	// RFC 2865 §5.33: Proxy-State is copied unmodified and in order.
-	for _, a := range req.Attributes {
-		if a.Type == rfc2865.ProxyState_Type {
-			resp.Add(rfc2865.ProxyState_Type, a.Attribute)
+		var r dropReason
+		if resp, r = s.accounting(c, src, &req); r != dropNone {
+			s.dups.abort(key, auth)
+			return s.drop(out, r)
 		}
 	}
-	signMA := resp.Code == layeh.CodeAccessAccept || resp.Code == layeh.CodeAccessReject
-	reply, err = encodeReply(c, resp, signMA)
+	resp.echoProxyState(&req)
+	reply, err = resp.finish(c)
 	if err != nil {
 		// Only a request full of Proxy-State can make the reply too long.
+		s.dups.abort(key, auth)
 		return s.drop(out, dropMalformed)
 	}
-	out.reply = resp.Code
-	switch resp.Code {
-	case layeh.CodeAccessAccept:
-		s.stats.accepted.Add(1)
-	case layeh.CodeAccessReject:
-		s.stats.rejected.Add(1)
+	s.dups.finish(key, auth, reply, now)
+	out.reply = resp.code()
+	switch out.reply {
+	case layeh.CodeAccessAccept, layeh.CodeAccessReject:
+		s.stats.verdicts[v].Add(1)
 	case layeh.CodeAccountingResponse:
 		s.stats.accountingResponses.Add(1)
 	}
+	return reply, out
+}
+
+// statusServer answers Status-Server (RFC 5997): Access-Accept on the
+// authentication port, Accounting-Response on the accounting port, with a
+// Message-Authenticator in both.
+func (s *Server) statusServer(c *client, l listener, b []byte, out outcome) ([]byte, outcome) {
+	req := parseRequest(b, c.secret)
+	code := layeh.CodeAccessAccept
+	if l == acctListener {
+		code = layeh.CodeAccountingResponse
+	}
+	resp := newReplyTo(&req, code, true, 64)
+	resp.echoProxyState(&req)
+	reply, err := resp.finish(c)
+	if err != nil {
+		return s.drop(out, dropMalformed)
+	}
+	s.stats.statusServer.Add(1)
+	out.reply = code
 	return reply, out
 }
 
@@ -119,7 +157,19 @@ func (s *Server) authenticate(c *client, code layeh.Code, b []byte, maOffset int
 			if c.requireMA {
 				return dropMissingAuthenticator
 			}
+			// limit_proxy_state: a forged Access-Reject can be turned into
+			// an Accept through Proxy-State (Blast-RADIUS); a request that
+			// carries one must be signed.
+			if hasAttribute(b, rfc2865.ProxyState_Type) {
+				return dropProxyState
+			}
 			return dropNone
+		}
+		auth = b[4:headerLen]
+	case layeh.CodeStatusServer:
+		// RFC 5997 §3: Status-Server MUST carry a Message-Authenticator.
+		if maOffset < 0 {
+			return dropMissingAuthenticator
 		}
 		auth = b[4:headerLen]
 	case layeh.CodeAccountingRequest:
@@ -142,13 +192,36 @@ func (s *Server) authenticate(c *client, code layeh.Code, b []byte, maOffset int
 	return dropNone
 }
 
-// newReply starts the reply to req. Access-Accepts and Access-Rejects get a
-// zeroed Message-Authenticator as first attribute, signed by encodeReply.
-func newReply(req *layeh.Packet, code layeh.Code) *layeh.Packet {
-	p := req.Response(code)
-	p.Attributes = make(layeh.Attributes, 0, 8)
-	if code == layeh.CodeAccessAccept || code == layeh.CodeAccessReject {
-		p.Add(typeMessageAuthenticator, make(layeh.Attribute, authLen))
+// hasAttribute reports whether the framed, scanned packet b holds an
+// attribute of type t.
+func hasAttribute(b []byte, t layeh.Type) bool {
+	for i := headerLen; i+1 < len(b); i += int(b[i+1]) {
+		if layeh.Type(b[i]) == t {
+			return true
+		}
 	}
-	return p
+	return false
+}
+
+// Request codes counted per client.
+const (
+	codeIdxAccess = iota
+	codeIdxAccounting
+	codeIdxStatus
+	codeIdxOther
+	numCodeIdx
+)
+
+var codeIdxNames = [numCodeIdx]string{"Access-Request", "Accounting-Request", "Status-Server", "other"}
+
+func codeIndex(c layeh.Code) int {
+	switch c {
+	case layeh.CodeAccessRequest:
+		return codeIdxAccess
+	case layeh.CodeAccountingRequest:
+		return codeIdxAccounting
+	case layeh.CodeStatusServer:
+		return codeIdxStatus
+	}
+	return codeIdxOther
 }

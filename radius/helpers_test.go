@@ -22,11 +22,12 @@ var _ Sessions = (*session.Manager)(nil)
 
 // fakeSessions is a map of live sessions by MAC, recording Seen calls.
 type fakeSessions struct {
-	mu       sync.Mutex
-	byMAC    map[session.MAC]session.Session
-	errs     map[session.MAC]error // ByMAC errors for MACs not in byMAC
-	timeLeft time.Duration
-	seen     []seenCall
+	mu        sync.Mutex
+	byMAC     map[session.MAC]session.Session
+	errs      map[session.MAC]error // ByMAC errors for MACs not in byMAC
+	timeLeft  time.Duration
+	seen      []seenCall
+	restarted []restartCall
 }
 
 type seenCall struct {
@@ -56,6 +57,35 @@ func (f *fakeSessions) Seen(id string, a session.Activity) (session.Session, err
 		}
 	}
 	return session.Session{}, session.ErrNotFound
+}
+
+func (f *fakeSessions) SeenDurable(_ context.Context, id string, a session.Activity) (session.Session, error) {
+	return f.Seen(id, a)
+}
+
+func (f *fakeSessions) ByID(id string) (session.Session, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.byMAC {
+		if s.ID == id {
+			return s, nil
+		}
+	}
+	return session.Session{}, session.ErrNotFound
+}
+
+func (f *fakeSessions) UAMSecret(id string) string { return "uam-" + id[:8] }
+
+func (f *fakeSessions) NASRestarted(addr netip.Addr, nasID string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.restarted = append(f.restarted, restartCall{addr, nasID})
+	return 0
+}
+
+type restartCall struct {
+	Addr  netip.Addr
+	NASID string
 }
 
 func (f *fakeSessions) TimeLeft(session.Session) time.Duration { return f.timeLeft }

@@ -1,6 +1,7 @@
 package radius
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	layeh "layeh.com/radius"
 
 	"roamgate/session"
@@ -21,10 +25,30 @@ type Sessions interface {
 	// ByMAC returns the live session of a device; any error means there is
 	// none (session.ErrNotFound, ErrExpired, ErrRevoked).
 	ByMAC(session.MAC) (session.Session, error)
-	// Seen records that an access point reported the session.
+	// ByID returns the live session with the given ID (UAM logins, where
+	// User-Name is the session ID).
+	ByID(id string) (session.Session, error)
+	// UAMSecret is the session's UAM password, checked against PAP and
+	// CHAP. It must be at most 128 octets (RFC 2865 §5.2).
+	UAMSecret(id string) string
+	// Seen records that an access point reported the session, in memory.
 	Seen(id string, a session.Activity) (session.Session, error)
+	// SeenDurable is Seen that returns once the activity is stored, for
+	// accounting: the Accounting-Response is sent only after it returns
+	// without error.
+	SeenDurable(ctx context.Context, id string, a session.Activity) (session.Session, error)
+	// NASRestarted forgets the presence of the sessions a NAS reported,
+	// on its Accounting-On or -Off.
+	NASRestarted(addr netip.Addr, nasID string) int
 	// TimeLeft is how long s has until it ends by lifetime.
 	TimeLeft(session.Session) time.Duration
+}
+
+// Bandwidth is the per-device rate limit of a network, in kbit/s; 0 is no
+// limit in that direction.
+type Bandwidth struct {
+	UpKbps   uint32
+	DownKbps uint32
 }
 
 // Locator places access points.
@@ -45,10 +69,40 @@ type Deps struct {
 	// IdleTimeout is sent as Idle-Timeout in Access-Accepts; the gateway
 	// passes session.Policy.IdleTimeout. Zero leaves the attribute out.
 	IdleTimeout time.Duration
+	// Networks are the bandwidth limits by network ID (session.Network),
+	// from the gateway's networks[].bandwidth_up/down. Access-Accepts carry
+	// them in the dialect of the client's vendor. Nil: no limits.
+	Networks map[string]Bandwidth
+	// Metrics, if not nil, gets the server's Prometheus collectors
+	// (roamgate_radius_…).
+	Metrics prometheus.Registerer
+	// QueueSize bounds the datagrams read but not yet handled, per socket;
+	// beyond it datagrams are dropped and counted as overload. 0 means
+	// DefaultQueueSize.
+	QueueSize int
+	// CoATimeout is how long a Disconnect- or CoA-Request waits for each
+	// answer before it is sent again; CoATries is how often it is sent.
+	// 0 means DefaultCoATimeout and DefaultCoATries.
+	CoATimeout time.Duration
+	CoATries   int
 	// Logger receives the server's errors, and one line per packet at
 	// slog.LevelDebug. Nil discards.
 	Logger *slog.Logger
 }
+
+// Defaults of Deps.
+const (
+	DefaultQueueSize  = 8192
+	DefaultCoATimeout = time.Second
+	DefaultCoATries   = 3
+
+	// socketBuffer is the SO_RCVBUF and SO_SNDBUF asked for: room for a
+	// burst of ~10 000 requests (the kernel caps it at net.core.rmem_max).
+	socketBuffer = 8 << 20
+	// acctWorkers handle accounting, whose durable write waits on the
+	// store; more of them than cores keeps the disk busy.
+	acctWorkers = 16
+)
 
 // ErrServerClosed is returned by Listen and Serve after Shutdown.
 var ErrServerClosed = errors.New("radius: server closed")
@@ -59,10 +113,16 @@ type Server struct {
 	clients     clientTable
 	sessions    Sessions
 	locator     Locator
+	networks    map[string]Bandwidth
 	idleTimeout time.Duration
 	log         *slog.Logger
 	workers     int
+	queueSize   int
+	coaTimeout  time.Duration
+	coaTries    int
 	stats       counters
+	dups        dupCache
+	latency     [2]prometheus.Histogram // by listener
 
 	// observe, when set before Serve (tests only), is called after each
 	// datagram has been handled and its reply, if any, sent.
@@ -74,6 +134,8 @@ type Server struct {
 	closed     bool
 	done       chan struct{} // closed by Shutdown
 	wg         sync.WaitGroup
+	coaWG      sync.WaitGroup // Disconnect-Requests sent on session end
+	coaSem     chan struct{}
 }
 
 // New checks cfg and returns a server that is not yet listening.
@@ -95,16 +157,34 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{
+	if deps.QueueSize < 0 || deps.CoATimeout < 0 || deps.CoATries < 0 {
+		return nil, errors.New("radius: Deps.QueueSize, CoATimeout and CoATries must not be negative")
+	}
+	s := &Server{
 		cfg:         cfg,
 		clients:     clients,
 		sessions:    deps.Sessions,
 		locator:     deps.Locator,
+		networks:    deps.Networks,
 		idleTimeout: deps.IdleTimeout,
 		log:         log,
 		workers:     max(2, runtime.GOMAXPROCS(0)),
+		queueSize:   cmp.Or(deps.QueueSize, DefaultQueueSize),
+		coaTimeout:  cmp.Or(deps.CoATimeout, DefaultCoATimeout),
+		coaTries:    cmp.Or(deps.CoATries, DefaultCoATries),
 		done:        make(chan struct{}),
-	}, nil
+		coaSem:      make(chan struct{}, 64),
+	}
+	s.dups.init()
+	for l := range s.latency {
+		s.latency[l] = newLatencyHistogram(listener(l))
+	}
+	if deps.Metrics != nil {
+		if err := deps.Metrics.Register(collector{s}); err != nil {
+			return nil, fmt.Errorf("radius: register metrics: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Listen binds the authentication and accounting sockets. Serve calls it if
@@ -132,12 +212,21 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// listenUDP binds addr with large socket buffers, so that a burst of
+// requests waits in the kernel instead of being dropped there. The kernel
+// may grant less than asked (net.core.rmem_max); that is not an error.
 func listenUDP(addr string) (*net.UDPConn, error) {
 	a, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return net.ListenUDP("udp", a)
+	c, err := net.ListenUDP("udp", a)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetReadBuffer(socketBuffer)
+	_ = c.SetWriteBuffer(socketBuffer)
+	return c, nil
 }
 
 // AuthAddr is the address of the authentication socket, nil before Listen.
@@ -179,14 +268,18 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.serving = true
 	s.log.Info("radius: serving", "auth", s.auth.LocalAddr().String(), "acct", s.acct.LocalAddr().String(),
-		"clients", len(s.clients.clients), "workers_per_socket", s.workers)
+		"clients", len(s.clients.clients), "auth_workers", s.workers, "acct_workers", acctWorkers, "queue", s.queueSize)
 	for _, l := range []struct {
-		conn *net.UDPConn
-		kind listener
-	}{{s.auth, authListener}, {s.acct, acctListener}} {
-		for range s.workers {
+		conn    *net.UDPConn
+		kind    listener
+		workers int
+	}{{s.auth, authListener, s.workers}, {s.acct, acctListener, acctWorkers}} {
+		q := make(chan *batch, max(1, s.queueSize/batchSize))
+		s.wg.Add(1)
+		go s.reader(l.conn, l.kind, q)
+		for range l.workers {
 			s.wg.Add(1)
-			go s.worker(l.conn, l.kind)
+			go s.worker(l.conn, l.kind, q)
 		}
 	}
 	s.mu.Unlock()
@@ -197,6 +290,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-s.done:
 	}
 	s.wg.Wait()
+	s.coaWG.Wait()
 	return nil
 }
 
@@ -207,6 +301,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	idle := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		s.coaWG.Wait()
 		close(idle)
 	}()
 	select {
@@ -237,14 +332,60 @@ func (s *Server) close() {
 // Stats returns the counters.
 func (s *Server) Stats() Stats { return s.stats.snapshot() }
 
-// worker reads, handles and answers datagrams until the socket is closed.
-func (s *Server) worker(conn *net.UDPConn, l listener) {
+// batchSize is how many datagrams one system call reads (recvmmsg) or
+// writes (sendmmsg) at most. Under load a read returns many at once, and the
+// replies to them leave in one write: two system calls for up to this many
+// requests instead of two each.
+const batchSize = 32
+
+// batch is datagrams read together, handled by one worker, and answered
+// together.
+type batch struct {
+	in  []ipv4.Message // ReadBatch's messages; in[:n] hold datagrams
+	out []ipv4.Message // replies, addressed to the requests' sources
+	n   int
+	at  time.Time
+	res [batchSize]outcome // what became of in[i], for Server.observe
+}
+
+func newBatch() *batch {
+	b := &batch{in: make([]ipv4.Message, batchSize), out: make([]ipv4.Message, batchSize)}
+	for i := range b.in {
+		b.in[i].Buffers = [][]byte{make([]byte, layeh.MaxPacketLength)}
+		b.out[i].Buffers = [][]byte{nil}
+	}
+	return b
+}
+
+var batchPool = sync.Pool{New: func() any { return newBatch() }}
+
+// batchConn is what ipv4.PacketConn and ipv6.PacketConn share.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+func newBatchConn(conn *net.UDPConn) batchConn {
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() != nil {
+		return ipv4.NewPacketConn(conn)
+	}
+	return ipv6.NewPacketConn(conn)
+}
+
+// reader reads datagrams into the socket's bounded queue until the socket is
+// closed, then closes the queue. When the queue is full the datagrams are
+// dropped and counted as overload: the access point retransmits, and the
+// requests already queued are not made older by it.
+func (s *Server) reader(conn *net.UDPConn, l listener, q chan<- *batch) {
 	defer s.wg.Done()
-	buf := make([]byte, layeh.MaxPacketLength)
+	defer close(q)
+	bc := newBatchConn(conn)
 	var backoff time.Duration
 	for {
-		n, src, err := conn.ReadFromUDPAddrPort(buf)
+		b := batchPool.Get().(*batch)
+		n, err := bc.ReadBatch(b.in, 0)
 		if err != nil {
+			batchPool.Put(b)
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -261,20 +402,82 @@ func (s *Server) worker(conn *net.UDPConn, l listener) {
 			continue
 		}
 		backoff = 0
-		reply, out := s.handle(l, src, buf[:n])
-		if reply != nil {
-			if _, err := conn.WriteToUDPAddrPort(reply, src); err != nil {
-				s.stats.sendErrors.Add(1)
-				s.log.Warn("radius: send", "to", src.String(), "err", err)
+		b.n, b.at = n, time.Now()
+		select {
+		case q <- b:
+		default:
+			for i := range n {
+				m := &b.in[i]
+				s.stats.received.Add(1)
+				s.stats.dropped[dropOverload].Add(1)
+				if s.observe != nil {
+					out := outcome{drop: dropOverload}
+					if m.N > 0 {
+						out.code = layeh.Code(m.Buffers[0][0])
+					}
+					s.observe(l, addrPort(m.Addr), out)
+				}
+			}
+			batchPool.Put(b)
+		}
+	}
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if u, ok := a.(*net.UDPAddr); ok {
+		return u.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// worker handles and answers queued batches until the queue is closed.
+func (s *Server) worker(conn *net.UDPConn, l listener, q <-chan *batch) {
+	defer s.wg.Done()
+	bc := newBatchConn(conn)
+	debug := s.log.Enabled(context.Background(), slog.LevelDebug)
+	for b := range q {
+		k := 0
+		for i := range b.n {
+			m := &b.in[i]
+			src := addrPort(m.Addr)
+			reply, out := s.handle(l, src, m.Buffers[0][:m.N])
+			b.res[i] = out
+			if reply != nil {
+				b.out[k].Buffers[0], b.out[k].Addr = reply, m.Addr
+				k++
+			}
+			if debug {
+				s.log.Debug("radius: packet", "listener", l.String(), "from", src.String(),
+					"client", out.client, "code", codeString(out.code), "reply", codeString(out.reply), "drop", out.drop.String())
 			}
 		}
-		if s.log.Enabled(context.Background(), slog.LevelDebug) {
-			s.log.Debug("radius: packet", "listener", l.String(), "from", src.String(),
-				"client", out.client, "code", codeString(out.code), "reply", codeString(out.reply), "drop", out.drop.String())
+		for sent := 0; sent < k; {
+			n, err := bc.WriteBatch(b.out[sent:k], 0)
+			if err != nil {
+				// Skip the reply the kernel refused and send the rest.
+				s.stats.sendErrors.Add(1)
+				s.log.Warn("radius: send", "to", b.out[sent].Addr.String(), "err", err)
+				n = max(n, 1)
+			}
+			sent += n
+		}
+		if k > 0 {
+			d := time.Since(b.at).Seconds()
+			for range k {
+				s.latency[l].Observe(d)
+			}
 		}
 		if s.observe != nil {
-			s.observe(l, src, out)
+			// Tests only: report after the replies are sent.
+			for i := range b.n {
+				m := &b.in[i]
+				s.observe(l, addrPort(m.Addr), b.res[i])
+			}
 		}
+		for i := range k {
+			b.out[i].Buffers[0], b.out[i].Addr = nil, nil
+		}
+		batchPool.Put(b)
 	}
 }
 

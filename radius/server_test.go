@@ -50,7 +50,7 @@ func TestAccessRequest(t *testing.T) {
 				{rfc2865.NASIPAddress_Type, string([]byte{10, 9, 8, 7})},
 			},
 			wantCode: layeh.CodeAccessAccept,
-			wantSeen: &seenCall{liveID, session.Activity{Location: "bahnhof", AP: ap}},
+			wantSeen: &seenCall{liveID, session.Activity{Location: "bahnhof", AP: ap, NAS: session.NAS{Addr: loopback, ID: "bahnhof-ap1"}}},
 			wantLoc:  &locateCall{"bahnhof-ap1", ap, "WiFi4EU", netip.MustParseAddr("10.9.8.7")},
 		},
 		{
@@ -58,21 +58,21 @@ func TestAccessRequest(t *testing.T) {
 			attrs:    []attr{{rfc2865.UserName_Type, "02:1a:2b:3c:4d:5e"}},
 			wantCode: layeh.CodeAccessAccept,
 			// No NAS-Identifier the locator knows: the client's location.
-			wantSeen: &seenCall{liveID, session.Activity{Location: "rathaus"}},
+			wantSeen: &seenCall{liveID, session.Activity{Location: "rathaus", NAS: session.NAS{Addr: loopback}}},
 			wantLoc:  &locateCall{NASIP: netip.MustParseAddr("127.0.0.1")},
 		},
 		{
 			name:     "accept/calling-station-id only, hostapd bare hex",
 			attrs:    []attr{{rfc2865.CallingStationID_Type, "021a2b3c4d5e"}, {rfc2865.CalledStationID_Type, "02aabbccddee:Stadt WLAN"}},
 			wantCode: layeh.CodeAccessAccept,
-			wantSeen: &seenCall{liveID, session.Activity{Location: "rathaus", AP: ap}},
+			wantSeen: &seenCall{liveID, session.Activity{Location: "rathaus", AP: ap, NAS: session.NAS{Addr: loopback}}},
 			wantLoc:  &locateCall{APMAC: ap, SSID: "Stadt WLAN", NASIP: netip.MustParseAddr("127.0.0.1")},
 		},
 		{
 			name:     "accept/cisco dotted, upper case",
 			attrs:    []attr{{rfc2865.CallingStationID_Type, "021A.2B3C.4D5E"}, {rfc2865.CalledStationID_Type, "02aa.bbcc.ddee"}},
 			wantCode: layeh.CodeAccessAccept,
-			wantSeen: &seenCall{liveID, session.Activity{Location: "rathaus", AP: ap}},
+			wantSeen: &seenCall{liveID, session.Activity{Location: "rathaus", AP: ap, NAS: session.NAS{Addr: loopback}}},
 		},
 		{
 			name: "accept/user-name is not a MAC, calling-station-id is",
@@ -81,7 +81,7 @@ func TestAccessRequest(t *testing.T) {
 				{rfc2865.CallingStationID_Type, "02:1A:2B:3C:4D:5E"},
 			},
 			wantCode: layeh.CodeAccessAccept,
-			wantSeen: &seenCall{liveID, session.Activity{Location: "rathaus"}},
+			wantSeen: &seenCall{liveID, session.Activity{Location: "rathaus", NAS: session.NAS{Addr: loopback}}},
 		},
 		{
 			name: "reject/user-name and calling-station-id differ",
@@ -311,11 +311,11 @@ func TestSilentDrops(t *testing.T) {
 			want: dropUnsupported,
 		},
 		{
-			name: "status-server",
+			name: "status-server without message-authenticator",
 			build: func(t *testing.T) *layeh.Packet {
-				return sign(t, newRequest(layeh.CodeStatusServer, testSecret))
+				return newRequest(layeh.CodeStatusServer, testSecret)
 			},
-			want: dropUnsupported,
+			want: dropMissingAuthenticator,
 		},
 		{
 			name: "accounting-request on the auth port",
@@ -542,13 +542,14 @@ func TestAccounting(t *testing.T) {
 				integer(rfc2869.AcctInputGigawords_Type, 1),
 				integer(rfc2866.AcctOutputOctets_Type, 42),
 			},
-			wantSeen: []seenCall{{liveID, session.Activity{Location: "stadtpark", AP: "02:aa:bb:cc:dd:ee", InputOctets: 1<<32 + 1000, OutputOctets: 42}}},
+			wantSeen: []seenCall{{liveID, session.Activity{Location: "stadtpark", AP: "02:aa:bb:cc:dd:ee", InputOctets: 1<<32 + 1000, OutputOctets: 42,
+				NAS: session.NAS{Addr: loopback, ID: "park-ap"}}}},
 		},
 		{
 			name:     "start with message-authenticator",
 			signed:   true,
 			attrs:    []attr{status(rfc2866.AcctStatusType_Value_Start), {rfc2865.Class_Type, otherID}},
-			wantSeen: []seenCall{{otherID, session.Activity{Location: "rathaus"}}},
+			wantSeen: []seenCall{{otherID, session.Activity{Location: "rathaus", NAS: session.NAS{Addr: loopback}}}},
 		},
 		{
 			name:  "stop for an unknown session is answered",
@@ -767,3 +768,5 @@ func TestPerPacketLogging(t *testing.T) {
 		})
 	}
 }
+
+var loopback = netip.MustParseAddr("127.0.0.1")
