@@ -26,8 +26,14 @@ import (
 type Config struct {
 	// Site names the deployment.
 	Site SiteConfig `yaml:"site"`
-	// DataDir holds the site key, the token key ring and the SQLite store.
+	// DataDir holds the SQLite store, the history and (unless KeysDir says
+	// otherwise) the keys.
 	DataDir string `yaml:"data_dir"`
+	// KeysDir holds the site key and the token key ring; default DataDir.
+	// Every gateway of a roaming domain needs the same two files, so
+	// gateways on one host can share this directory while each keeps its
+	// own DataDir.
+	KeysDir string `yaml:"keys_dir"`
 	// Store selects where sessions are kept.
 	Store StoreConfig `yaml:"store"`
 	// Session sets how long sessions live.
@@ -164,6 +170,14 @@ func DefaultConfig() Config {
 			{ID: "rathaus", Name: "Rathaus", Network: "stadt", Match: Match{NASID: []string{"rathaus-*"}}},
 		},
 	}
+}
+
+// KeysPath is the directory of the site key and the token key ring.
+func (c Config) KeysPath() string {
+	if c.KeysDir != "" {
+		return c.KeysDir
+	}
+	return c.DataDir
 }
 
 // SQLitePath is the database file the config selects.

@@ -98,16 +98,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	siteKey, err := session.LoadOrCreateSiteKey(cfg.DataDir)
+	siteKey, ring, err := openKeys(cfg)
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
 	policy := cfg.Policy()
-	ring, err := session.OpenKeyRing(cfg.DataDir, policy.MaxLifetime(), now)
-	if err != nil {
-		return nil, err
-	}
 	tokens := session.NewTokens(ring, cfg.Site.Name, strings.TrimRight(cfg.Site.PortalURL, "/"), nil)
 
 	store, err := openStore(ctx, cfg.Store, cfg.SQLitePath(), log)

@@ -39,17 +39,42 @@ func Version() string {
 	return "devel"
 }
 
-// RotateKeys adds a new token signing key to the key ring in the data dir.
-func RotateKeys(cfg Config) (string, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return "", fmt.Errorf("data_dir: %w", err)
+// openKeys opens (creating on first use) the site key and the token key
+// ring in the keys directory.
+func openKeys(cfg Config) ([]byte, *session.KeyRing, error) {
+	dir := cfg.KeysPath()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("keys_dir: %w", err)
 	}
-	now := time.Now()
-	ring, err := session.OpenKeyRing(cfg.DataDir, cfg.Policy().MaxLifetime(), now)
+	siteKey, err := session.LoadOrCreateSiteKey(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	ring, err := session.OpenKeyRing(dir, cfg.Policy().MaxLifetime(), time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	return siteKey, ring, nil
+}
+
+// InitKeys creates the site key and the token key ring if they are missing
+// and leaves existing ones alone, so that it can run before every start of a
+// roaming domain's gateways. It returns the key directory and the key IDs.
+func InitKeys(cfg Config) (dir string, kids []string, err error) {
+	_, ring, err := openKeys(cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	return cfg.KeysPath(), ring.KeyIDs(), nil
+}
+
+// RotateKeys adds a new token signing key to the key ring.
+func RotateKeys(cfg Config) (string, error) {
+	_, ring, err := openKeys(cfg)
 	if err != nil {
 		return "", err
 	}
-	return ring.Rotate(now)
+	return ring.Rotate(time.Now())
 }
 
 // derive returns a sub-key of the site key for one purpose, so that no two

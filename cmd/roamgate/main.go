@@ -24,6 +24,7 @@ const usage = `usage: roamgate [command] [flags]
 commands:
   serve [-config FILE]         run the gateway (default; no config = demo site)
   check-config FILE            validate a config file
+  keys init [-config FILE]     create the site key and token keys if missing
   keys rotate [-config FILE]   add a new token signing key
   hash-password                read a password on stdin, print its argon2id hash
   version                      print the version
@@ -61,16 +62,24 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: ok\n", args[0])
 		return nil
 	case "keys":
-		if len(args) == 0 || args[0] != "rotate" {
-			return errors.New("keys: the only subcommand is rotate")
+		if len(args) == 0 || (args[0] != "rotate" && args[0] != "init") {
+			return errors.New("keys: the subcommands are init and rotate")
 		}
-		path, err := configFlag("keys rotate", args[1:])
+		path, err := configFlag("keys "+args[0], args[1:])
 		if err != nil {
 			return err
 		}
 		cfg, err := gateway.Load(path, os.Environ())
 		if err != nil {
 			return err
+		}
+		if args[0] == "init" {
+			dir, kids, err := gateway.InitKeys(cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "keys in %s: site key, token keys %s\n", dir, strings.Join(kids, ", "))
+			return nil
 		}
 		kid, err := gateway.RotateKeys(cfg)
 		if err != nil {

@@ -37,6 +37,7 @@ func TestServeStartsAndStopsOnSIGINT(t *testing.T) {
 		"ROAMGATE_RADIUS_AUTH_LISTEN=127.0.0.1:0",
 		"ROAMGATE_RADIUS_ACCT_LISTEN=127.0.0.1:0",
 		"ROAMGATE_ADMIN_LISTEN=127.0.0.1:0",
+		"ROAMGATE_DNS_LISTEN=127.0.0.1:0",
 	)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -201,5 +202,40 @@ func TestKeysRotate(t *testing.T) {
 	// The first rotate creates the ring with a key and adds one; the second adds another.
 	if n := len(ring.Keys); n != 3 || ring.Keys[n-1].Kid != kids[1] || ring.Keys[n-2].Kid != kids[0] {
 		t.Fatalf("ring = %+v, rotated %v", ring, kids)
+	}
+}
+
+// TestKeysInit: creates the keys once, then leaves them byte for byte alone
+// (compose runs it before every start of a roaming domain's gateways).
+func TestKeysInit(t *testing.T) {
+	bin := buildBinary(t)
+	keysDir := filepath.Join(t.TempDir(), "keys")
+	env := append(os.Environ(), "ROAMGATE_DATA_DIR="+t.TempDir(), "ROAMGATE_KEYS_DIR="+keysDir)
+	var outs []string
+	var files [][]byte
+	for range 2 {
+		cmd := exec.Command(bin, "keys", "init")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("keys init: %v\n%s", err, out)
+		}
+		outs = append(outs, string(out))
+		var both []byte
+		for _, name := range []string{"site.key", "token-keys.json"} {
+			b, err := os.ReadFile(filepath.Join(keysDir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, _ := os.Stat(filepath.Join(keysDir, name))
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s has mode %v", name, fi.Mode().Perm())
+			}
+			both = append(both, b...)
+		}
+		files = append(files, both)
+	}
+	if !bytes.Equal(files[0], files[1]) || outs[0] != outs[1] || !strings.Contains(outs[0], "keys in "+keysDir) {
+		t.Fatalf("keys init is not idempotent:\n%s\n%s", outs[0], outs[1])
 	}
 }
