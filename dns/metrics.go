@@ -118,6 +118,3 @@ func (m *Metrics) count(r Result, qtype uint16) {
 	}
 	m.counters[r][labelIndex(qtype)].Inc()
 }
-
-// Collector is the counter vector, for tests and for mounting elsewhere.
-func (m *Metrics) Collector() prometheus.Collector { return m.queries }

@@ -29,13 +29,13 @@ import (
 	_ "github.com/coredns/coredns/plugin/template"
 )
 
-// Directives is the plugin chain, in the order a query passes it: captive
+// directives is the plugin chain, in the order a query passes it: captive
 // before cache and forward, because the cache does not key on the client.
 // template only serves the baseline of the benchmark.
-var Directives = []string{"bind", "errors", "log", "captive", "template", "cache", "forward"}
+var directives = []string{"bind", "errors", "log", "captive", "template", "cache", "forward"}
 
 var registerOnce = sync.OnceValue(func() error {
-	if err := dnsserver.SetDirectives(Directives); err != nil {
+	if err := dnsserver.SetDirectives(directives); err != nil {
 		return err
 	}
 	// Both print a banner to stdout by default; the gateway prints its own.

@@ -212,9 +212,10 @@ func TestDigAgainstEmbeddedCoreDNS(t *testing.T) {
 	}
 
 	// A sign-in at the portal from 127.0.0.5 …
-	if _, _, err := mgr.Create(context.Background(), session.CreateRequest{
+	s1, _, err := mgr.Create(context.Background(), session.CreateRequest{
 		Network: "wifi4eu", Location: "bahnhof", ClientIP: netip.MustParseAddr("127.0.0.5"),
-	}); err != nil {
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	// … and a session whose address only accounting reported (Start with
@@ -237,6 +238,14 @@ func TestDigAgainstEmbeddedCoreDNS(t *testing.T) {
 			})
 		}
 	}
+	// A revoked session is captive again at once (the cache sits behind
+	// the plugin, so nothing cached leaks to it).
+	if err := mgr.Revoke(context.Background(), s1.ID); err != nil {
+		t.Fatal(err)
+	}
+	dig(t, addr, "example.org", "A", "-b", "127.0.0.5").is(t, "after revocation", "NOERROR", "10.1.0.1")
+	dig(t, addr, "example.org", "A", "-b", "127.0.0.6").is(t, "the other session still forwarded", "NOERROR", upstreamA)
+
 	// Another client is still captive: the cache behind the plugin must not
 	// hand it the signed-in client's answer.
 	dig(t, addr, "example.org", "A", "-b", "127.0.0.7").is(t, "other client still captive", "NOERROR", "10.1.0.1")
