@@ -107,6 +107,7 @@ func testConfig(t *testing.T, dataDir string) gateway.Config {
 	cfg.RADIUS.AuthListen = "127.0.0.1:0"
 	cfg.RADIUS.AcctListen = "127.0.0.1:0"
 	cfg.Admin.Listen = "127.0.0.1:0"
+	cfg.DNS.Listen = "127.0.0.1:0"
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}

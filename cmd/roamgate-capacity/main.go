@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,9 +37,16 @@ func main() {
 	kind := flag.String("store", "sqlite", "sqlite or redis")
 	redisAddr := flag.String("redis", "127.0.0.1:6379", "redis address (-store redis); the database is flushed of roamgate keys first")
 	dir := flag.String("dir", "", "data directory (default: a new temporary one)")
-	load := flag.Bool("load", false, "internal: load the store and report (the restarted gateway)")
+	load := flag.Bool("load", false, "load an already filled -dir and report (what a restarted gateway does)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the load to this file")
 	flag.Parse()
-	if *dir == "" {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
+	if *dir == "" && !*load {
 		d, err := os.MkdirTemp("", "roamgate-capacity-")
 		check(err)
 		defer os.RemoveAll(d)
@@ -134,7 +142,10 @@ func restart(kind, addr, dir string) {
 	debug.FreeOSMemory()
 	before := rss()
 	st := openStore(kind, addr, dir)
+	// As gateway.New does around the load.
+	gcPercent := debug.SetGCPercent(400)
 	m, rep, took := manager(st, dir)
+	debug.SetGCPercent(gcPercent)
 	// The gateway answers as soon as the index is loaded; check one device.
 	_, err := m.ByMAC(mac(0))
 	check(err)

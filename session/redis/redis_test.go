@@ -1,106 +1,24 @@
 package redis_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"roamgate/internal/redistest"
 	"roamgate/session"
 	"roamgate/session/redis"
 	"roamgate/session/storetest"
 )
 
-// server is a private redis-server for one test: its own port on loopback,
-// its own data directory, append-only with fsync on every write.
-type server struct {
-	t    testing.TB
-	dir  string
-	port int
-	cmd  *exec.Cmd
-}
-
-func startServer(t testing.TB) *server {
+func open(t testing.TB, srv *redistest.Server, keep time.Duration) *redis.Store {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is missing (make test installs it)")
-		}
-		t.Skip("redis-server is missing; run make test to install it")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &server{t: t, dir: t.TempDir(), port: port}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *server) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
-
-func (s *server) start() {
-	s.t.Helper()
-	s.cmd = exec.Command("redis-server", "--port", fmt.Sprint(s.port), "--bind", "127.0.0.1",
-		"--dir", s.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-		"--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning")
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.cmd.Stderr = s.cmd.Stdout
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	var out strings.Builder
-	var mu sync.Mutex
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			mu.Lock()
-			out.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-		}
-	}()
-	c := goredis.NewClient(&goredis.Options{Addr: s.addr(), MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			mu.Lock()
-			defer mu.Unlock()
-			s.t.Fatalf("redis-server did not answer within 10s:\n%s", out.String())
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval, bounded by the deadline
-	}
-}
-
-// stop shuts the server down the way a crash would not: it is the restart
-// that must keep the data (append-only file).
-func (s *server) stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
-	s.cmd = nil
-}
-
-func open(t testing.TB, srv *server, keep time.Duration) *redis.Store {
-	t.Helper()
-	st, warn, err := redis.Open(context.Background(), redis.Options{Addr: srv.addr(), Keep: keep})
+	st, warn, err := redis.Open(context.Background(), redis.Options{Addr: srv.Addr(), Keep: keep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,17 +36,17 @@ const farFuture = 100 * 365 * 24 * time.Hour
 // reopen kills the server (SIGKILL) and starts it again on the same data.
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) (session.Store, func(t *testing.T) session.Store) {
-		srv := startServer(t)
+		srv := redistest.Start(t)
 		return open(t, srv, farFuture), func(t *testing.T) session.Store {
-			srv.stop()
-			srv.start()
+			srv.Kill()
+			srv.Restart()
 			return open(t, srv, farFuture)
 		}
 	})
 }
 
 func TestKeysExpireWithTheSession(t *testing.T) {
-	srv := startServer(t)
+	srv := redistest.Start(t)
 	st := open(t, srv, 0)
 	defer st.Close()
 	now := time.Now().UTC().Truncate(time.Second)
@@ -136,7 +54,7 @@ func TestKeysExpireWithTheSession(t *testing.T) {
 	if err := st.Create(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
-	c := goredis.NewClient(&goredis.Options{Addr: srv.addr()})
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
 	defer c.Close()
 	ttl, err := c.PTTL(context.Background(), "roamgate:{"+r.ID+"}").Result()
 	if err != nil {
@@ -148,13 +66,13 @@ func TestKeysExpireWithTheSession(t *testing.T) {
 }
 
 func TestDurabilityWarnings(t *testing.T) {
-	srv := startServer(t)
-	c := goredis.NewClient(&goredis.Options{Addr: srv.addr()})
+	srv := redistest.Start(t)
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
 	defer c.Close()
 	if err := c.ConfigSet(context.Background(), "appendfsync", "everysec").Err(); err != nil {
 		t.Fatal(err)
 	}
-	_, warn, err := redis.Open(context.Background(), redis.Options{Addr: srv.addr()})
+	_, warn, err := redis.Open(context.Background(), redis.Options{Addr: srv.Addr()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +99,7 @@ type gateway struct {
 	m *session.Manager
 }
 
-func newGateway(t *testing.T, srv *server, dir string) gateway {
+func newGateway(t *testing.T, srv *redistest.Server, dir string) gateway {
 	t.Helper()
 	st := open(t, srv, 0)
 	t.Cleanup(func() { st.Close() })
@@ -221,7 +139,7 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 // B reaches A at once, a re-bind at A moves the device at B. The gateways
 // share the site key and token keys (one roaming domain), as deployments do.
 func TestTwoGateways(t *testing.T) {
-	srv := startServer(t)
+	srv := redistest.Start(t)
 	dir := t.TempDir()
 	a, b := newGateway(t, srv, dir), newGateway(t, srv, dir)
 	ctx := context.Background()
@@ -266,12 +184,12 @@ func TestTwoGateways(t *testing.T) {
 // TestResyncAfterOutage: changes made while a gateway's subscription is
 // down reach it when the server is back.
 func TestResyncAfterOutage(t *testing.T) {
-	srv := startServer(t)
+	srv := redistest.Start(t)
 	dir := t.TempDir()
 	a := newGateway(t, srv, dir)
 	ctx := context.Background()
-	srv.stop()
-	srv.start() // a's subscription breaks and comes back
+	srv.Kill()
+	srv.Restart() // a's subscription breaks and comes back
 	b := newGateway(t, srv, dir)
 	mac, _ := session.ParseMAC("da:a1:19:00:08:01")
 	var s session.Session
