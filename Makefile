@@ -10,10 +10,13 @@ test: tools fmt-check vet lint
 	$(GO) test -race -count=1 ./...
 
 # Debian packages the tests use: radclient (freeradius-utils), dig
-# (dnsutils), chromium (headless page tests), redis-server (the shared
-# store's tests start private instances of it).
+# (dnsutils), chromium (headless page tests; npm installs axe-core for
+# them), redis-server (the shared store's tests start private instances),
+# promtool (prometheus: checks /metrics), systemd-analyze (systemd: checks
+# the unit).
 tools:
-	@scripts/ensure-tools.sh radclient:freeradius-utils dig:dnsutils chromium:chromium redis-server:redis-server
+	@scripts/ensure-tools.sh radclient:freeradius-utils dig:dnsutils chromium:chromium npm:npm \
+		redis-server:redis-server promtool:prometheus systemd-analyze:systemd
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -37,3 +40,35 @@ bench:
 # Every fuzz target for FUZZTIME (default 60s) each.
 fuzz:
 	@scripts/fuzz.sh
+
+# Admin dashboard screenshots (1280×800, headless Chromium) into
+# docs/screenshots/admin-*.png.
+.PHONY: screenshots-admin
+screenshots-admin:
+	ROAMGATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestChromiumDashboard ./admin/
+
+# axe-core for the portal's Chromium accessibility test (the test also runs
+# this itself when axe-core is missing).
+.PHONY: browser-tools
+browser-tools:
+	@tools/browser/install-axe.sh
+
+# Portal screenshots (390×844, headless Chromium, German and Arabic) into
+# docs/screenshots/{splash,status}-{de,ar}.png.
+.PHONY: screenshots-portal
+screenshots-portal: browser-tools
+	ROAMGATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestBrowserJourney ./portal/
+
+# dnsperf: captive plugin vs. the template plugin on the same embedded
+# CoreDNS (issue 5); results go to docs/BENCHMARKS.md.
+.PHONY: bench-dns
+bench-dns:
+	@scripts/bench-dns.sh
+
+# MAC-authentication throughput of roamgate's RADIUS against FreeRADIUS 3.2
+# from Debian (installed if missing) under the same load from
+# cmd/roamgate-load, loopback only; prints both and the ratio. Tunable with
+# the environment variables listed in scripts/bench-radius.sh.
+.PHONY: bench-radius
+bench-radius:
+	@scripts/bench-radius.sh
