@@ -46,7 +46,7 @@ type rig struct {
 
 // newManager opens a session manager on a temporary SQLite store, closed
 // when the test ends.
-func newManager(t *testing.T) *session.Manager {
+func newManager(t testing.TB) *session.Manager {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -82,6 +82,12 @@ func newManager(t *testing.T) *session.Manager {
 // startRig serves on free loopback ports until the test ends. edit may
 // change the configuration and dependencies first.
 func startRig(t *testing.T, edit func(*radius.Config, *radius.Deps)) *rig {
+	return startRigTB(t, edit)
+}
+
+func startRigB(b *testing.B) *rig { return startRigTB(b, nil) }
+
+func startRigTB(t testing.TB, edit func(*radius.Config, *radius.Deps)) *rig {
 	t.Helper()
 	mgr := newManager(t)
 	cfg := radius.DefaultConfig()
@@ -205,6 +211,30 @@ func TestAcceptanceMACAuth(t *testing.T) {
 			t.Error("radclient reported success for a reject")
 		}
 		matchAll(t, out, rejectLine, `\tReply-Message = "no session: please sign in at the portal"\n`)
+	})
+	t.Run("metrics count what happened", func(t *testing.T) {
+		if got := counterWith(t, r.metrics, "roamgate_radius_requests_total", "aps", "Access-Request"); got != 5 {
+			t.Errorf("requests_total{aps, Access-Request} = %v, want 5", got)
+		}
+		if got := counter(t, r.metrics, "roamgate_radius_accepts_total", "mac"); got != 4 {
+			t.Errorf("accepts_total{mac} = %v, want 4", got)
+		}
+		if got := counter(t, r.metrics, "roamgate_radius_rejects_total", "no_session"); got != 1 {
+			t.Errorf("rejects_total{no_session} = %v, want 1", got)
+		}
+		mfs, err := r.metrics.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "roamgate_radius_request_duration_seconds" {
+				for _, m := range mf.GetMetric() {
+					if hasLabelValue(m, "auth") && m.GetHistogram().GetSampleCount() != 5 {
+						t.Errorf("auth latency samples = %d, want 5", m.GetHistogram().GetSampleCount())
+					}
+				}
+			}
+		}
 	})
 	t.Run("revoked session is rejected at once", func(t *testing.T) {
 		gone := r.signIn(t, "02-00-00-00-00-99")
@@ -702,4 +732,28 @@ func hasLabelValue(m *dto.Metric, v string) bool {
 		}
 	}
 	return false
+}
+
+// counterWith reads a counter whose labels include all the given values.
+func counterWith(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			for _, l := range labels {
+				if !hasLabelValue(m, l) {
+					continue metrics
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return -1
 }
