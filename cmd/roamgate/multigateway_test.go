@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -107,8 +108,37 @@ func (p *gatewayProc) stop(t *testing.T) {
 // signIn is a browser's sign-in: the splash, then its form.
 func signIn(t *testing.T, portal, mac, nasID string) *http.Response {
 	t.Helper()
+	return signInWith(t, portal, mac, nasID, "")
+}
+
+// failer is the part of testing.TB signInWith needs.
+type failer interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// quietT records a failure instead of stopping a test, for sign-ins that may
+// fail on purpose (the gateway is being killed).
+type quietT struct{ failed bool }
+
+func (q *quietT) Helper()               {}
+func (q *quietT) Fatal(...any)          { q.failed = true; panic("sign-in failed") }
+func (q *quietT) Fatalf(string, ...any) { q.failed = true; panic("sign-in failed") }
+
+// signInWith signs in from the local address from (a 127.0.0.x, so that
+// many browsers are many clients to the portal's per-client limit), or from
+// the default address when from is empty.
+func signInWith(t failer, portal, mac, nasID, from string) *http.Response {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if from != "" {
+		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+		transport.DialContext = dialer.DialContext
+	}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second, Transport: transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	q := url.Values{"client_mac": {mac}, "nas_id": {nasID}, "ssid": {"WiFi4EU"}}
 	resp, err := client.Get("http://" + portal + "/?" + q.Encode())
