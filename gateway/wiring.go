@@ -36,6 +36,17 @@ func newRegistry(mgr *session.Manager) *prometheus.Registry {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "roamgate_session_feed_resyncs_total", Help: "Re-reads of the shared store after its change feed was interrupted.",
 		}, func() float64 { return float64(mgr.Counters().FeedResyncs) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "roamgate_session_store_up", Help: "1 while the session store works, 0 while it fails.",
+		}, func() float64 {
+			if mgr.Counters().StoreUp {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roamgate_session_fail_static_total", Help: "Live sessions found in memory while the store was down (devices kept online fail-static).",
+		}, func() float64 { return float64(mgr.Counters().FailStatic) }),
 	)
 	return reg
 }

@@ -172,6 +172,9 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 	}
 	rep = m.loaded
 	go m.flushLoop()
+	if p, ok := o.Store.(pinger); ok {
+		go m.healthLoop(p)
+	}
 	return m, rep, nil
 }
 
@@ -320,7 +323,9 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 	}
 	stored := s
 	stored.Device = Device{}
-	if err := m.store.Create(ctx, Record{Session: stored, SealedToken: sealed, SealedDevice: device}); err != nil {
+	err = m.store.Create(ctx, Record{Session: stored, SealedToken: sealed, SealedDevice: device})
+	m.storeResult(err)
+	if err != nil {
 		return Session{}, "", fmt.Errorf("session: create: %w", err)
 	}
 	m.index.put(&entry{s: s, exp: s.Expires})
@@ -378,6 +383,9 @@ func (m *Manager) live(e *entry) (Session, error) {
 	now := m.now()
 	if !now.Before(e.exp) || m.idle(e.s, now) {
 		return e.s, ErrExpired
+	}
+	if m.counters.storeDown.Load() {
+		m.counters.failStatic.Add(1)
 	}
 	return e.s, nil
 }
@@ -537,6 +545,9 @@ func (m *Manager) flush() bool {
 			}
 		}
 	}
+	if len(batch) > 0 {
+		m.storeResult(firstErr)
+	}
 	if len(failed) == 0 {
 		m.counters.activityPending.Store(0)
 		return true
@@ -564,11 +575,17 @@ type Counters struct {
 	// FeedResyncs counts re-reads of a shared store after its change feed
 	// was interrupted.
 	FeedResyncs uint64
+	// StoreUp is false while the store fails (writes, or its Ping).
+	StoreUp bool
+	// FailStatic counts live sessions found in the index while the store
+	// was down: devices kept online from memory alone (fail-static).
+	FailStatic uint64
 }
 
 type counters struct {
-	activityWritten, activityFailed, feedResyncs atomic.Uint64
-	activityPending                              atomic.Int64
+	activityWritten, activityFailed, feedResyncs, failStatic atomic.Uint64
+	activityPending                                          atomic.Int64
+	storeDown                                                atomic.Bool
 }
 
 // Counters returns the running totals.
@@ -578,6 +595,33 @@ func (m *Manager) Counters() Counters {
 		ActivityFailed:  m.counters.activityFailed.Load(),
 		ActivityPending: m.counters.activityPending.Load(),
 		FeedResyncs:     m.counters.feedResyncs.Load(),
+		StoreUp:         !m.counters.storeDown.Load(),
+		FailStatic:      m.counters.failStatic.Load(),
+	}
+}
+
+// storeResult records whether the store just worked.
+func (m *Manager) storeResult(err error) {
+	m.counters.storeDown.Store(err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrExists))
+}
+
+// pinger is a store that can say whether it is reachable (a shared store).
+type pinger interface{ Ping(context.Context) error }
+
+// healthLoop pings a store that can be pinged, so that StoreUp and the
+// fail-static count follow an outage even when nothing is written.
+func (m *Manager) healthLoop(p pinger) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			m.storeResult(p.Ping(ctx))
+			cancel()
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -250,11 +251,17 @@ func TestTwoGatewaysShareRedis(t *testing.T) {
 
 	t.Run("Redis down: known sessions accepted, new sign-in 503", func(t *testing.T) {
 		rds.Kill()
+		waitFor(t, 10*time.Second, "A reports the store down", func() bool {
+			return metric(t, a, "roamgate_session_store_up") == 0
+		})
 		for _, gw := range []*gatewayProc{a, b} {
 			accepted := macAuth(t, gw.radius, phone, "rathaus-ap-1") == "accept" || macAuth(t, gw.radius, laptop, "rathaus-ap-1") == "accept"
 			if !accepted {
 				t.Errorf("gateway %s refuses a known session while Redis is down", gw.radius)
 			}
+		}
+		if n := metric(t, a, "roamgate_session_fail_static_total"); n < 1 {
+			t.Errorf("fail-static accepts counted: %v", n)
 		}
 		resp := signIn(t, a.portal, "da:a1:19:00:0a:03", "bahnhof-ap-1")
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
@@ -358,4 +365,24 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// metric reads one unlabelled sample from the gateway's /metrics.
+func metric(t *testing.T, gw *gatewayProc, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + gw.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("/metrics lacks %s", name)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
