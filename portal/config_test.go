@@ -107,7 +107,6 @@ func TestNewDeps(t *testing.T) {
 		{"minimal", Deps{Sessions: newFakeSessions(), JWKS: fakeJWKS{}}, true},
 		{"no sessions", Deps{JWKS: fakeJWKS{}}, false},
 		{"no jwks", Deps{Sessions: newFakeSessions()}, false},
-		{"short csrf key", Deps{Sessions: newFakeSessions(), JWKS: fakeJWKS{}, CSRFKey: []byte("short")}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

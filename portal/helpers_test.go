@@ -184,7 +184,6 @@ func newTestEnvWith(t *testing.T, cfg Config, edit func(*Deps)) *testEnv {
 		Locator:       env.locator,
 		LocationNames: map[string]string{"bahnhof": "Bahnhof"},
 		SiteName:      "Stadt Musterstadt",
-		CSRFKey:       []byte("0123456789abcdef0123456789abcdef"),
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if edit != nil {

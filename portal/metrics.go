@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -82,10 +81,26 @@ func (c *counters) register(reg prometheus.Registerer) error {
 		metric("revokes_total", "Sign-outs from the status page.", &c.revokes, nil),
 	} {
 		if err := reg.Register(m); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return fmt.Errorf("portal: metrics: %w", err)
-			}
+			return fmt.Errorf("portal: metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// registerCSRFStore exports the size of the built-in CSRF token store.
+func registerCSRFStore(reg prometheus.Registerer, b *boundedStore) error {
+	if reg == nil {
+		return nil
+	}
+	for _, m := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "roamgate", Subsystem: "portal", Name: "csrf_tokens",
+			Help: "CSRF tokens kept in memory (one per browser that opened a form, for two hours)."},
+			func() float64 { return float64(b.len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "roamgate", Subsystem: "portal", Name: "csrf_evictions_total",
+			Help: "Live CSRF tokens dropped because the store was full (a flood of splash requests)."},
+			func() float64 { return float64(b.evicted.Load()) }),
+	} {
+		if err := reg.Register(m); err != nil {
 			return fmt.Errorf("portal: metrics: %w", err)
 		}
 	}

@@ -88,14 +88,10 @@ type Deps struct {
 	LocationNames map[string]string
 	// SiteName is shown on every page. Default "roamgate".
 	SiteName string
-	// CSRFKey is no longer used: the forms are protected by fiber's csrf
-	// middleware, whose tokens live in CSRFStorage. Kept so that callers
-	// still compile; a key shorter than 32 bytes is still refused.
-	CSRFKey []byte
-	// CSRFStorage keeps the CSRF tokens (fiber.Storage). Optional: nil is
-	// fiber's in-process memory, so gateways behind one load balancer need
-	// a shared one (fiber's redis storage), or a form opened on one gateway
-	// is refused once by another.
+	// CSRFStorage keeps the CSRF tokens of fiber's csrf middleware.
+	// Optional: nil is a bounded in-process store (see maxCSRFTokens), so
+	// gateways behind one load balancer need a shared one (fiber's redis
+	// storage), or a form opened on one gateway is refused once by another.
 	CSRFStorage fiber.Storage
 	// Logger receives server errors (5xx, panics). Default slog.Default().
 	Logger *slog.Logger
@@ -209,8 +205,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.proxies, err = parsePrefixes(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
-	if deps.CSRFKey != nil && len(deps.CSRFKey) < 32 {
-		return nil, fmt.Errorf("portal: csrf key has %d bytes, need at least 32", len(deps.CSRFKey))
+	if deps.CSRFStorage == nil {
+		store := newBoundedStore(maxCSRFTokens, time.Now)
+		s.deps.CSRFStorage = store
+		if err := registerCSRFStore(deps.Registerer, store); err != nil {
+			return nil, err
+		}
 	}
 	if s.portal, err = parsePortalURL(deps.PortalURL); err != nil {
 		return nil, err

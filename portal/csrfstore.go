@@ -1,0 +1,114 @@
+package portal
+
+import (
+	"container/list"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxCSRFTokens bounds the CSRF tokens kept in memory. Every browser that
+// opens the splash without a CSRF cookie gets a token that lives for
+// csrfExpiration; without a bound, anyone requesting the splash in a loop
+// would grow the process without end. At about 200 bytes a token this is
+// some 20 MiB at most; when full, the oldest token goes first (its browser
+// gets a fresh form after one 403).
+const maxCSRFTokens = 100_000
+
+// boundedStore is a fiber.Storage in memory with a size limit and expiry.
+type boundedStore struct {
+	max int
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]*list.Element
+	order   *list.List // front: oldest
+
+	evicted atomic.Uint64
+}
+
+type storeEntry struct {
+	key     string
+	val     []byte
+	expires time.Time // zero: never
+}
+
+func newBoundedStore(max int, now func() time.Time) *boundedStore {
+	return &boundedStore{max: max, now: now, entries: map[string]*list.Element{}, order: list.New()}
+}
+
+func (b *boundedStore) Get(key string) ([]byte, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	el, ok := b.entries[key]
+	if !ok {
+		return nil, nil
+	}
+	e := el.Value.(*storeEntry)
+	if !e.expires.IsZero() && !b.now().Before(e.expires) {
+		b.remove(el)
+		return nil, nil
+	}
+	return append([]byte(nil), e.val...), nil
+}
+
+func (b *boundedStore) Set(key string, val []byte, exp time.Duration) error {
+	if key == "" || len(val) == 0 {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := &storeEntry{key: key, val: append([]byte(nil), val...)}
+	if exp > 0 {
+		e.expires = b.now().Add(exp)
+	}
+	if el, ok := b.entries[key]; ok {
+		b.remove(el)
+	}
+	b.entries[key] = b.order.PushBack(e)
+	// Expired entries at the front go first; then, if still full, the
+	// oldest live ones.
+	for b.order.Len() > 0 {
+		front := b.order.Front()
+		fe := front.Value.(*storeEntry)
+		expired := !fe.expires.IsZero() && !b.now().Before(fe.expires)
+		if !expired && b.order.Len() <= b.max {
+			break
+		}
+		if !expired {
+			b.evicted.Add(1)
+		}
+		b.remove(front)
+	}
+	return nil
+}
+
+// remove must be called with mu held.
+func (b *boundedStore) remove(el *list.Element) {
+	delete(b.entries, el.Value.(*storeEntry).key)
+	b.order.Remove(el)
+}
+
+func (b *boundedStore) Delete(key string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if el, ok := b.entries[key]; ok {
+		b.remove(el)
+	}
+	return nil
+}
+
+func (b *boundedStore) Reset() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.entries, b.order = map[string]*list.Element{}, list.New()
+	return nil
+}
+
+func (b *boundedStore) Close() error { return nil }
+
+func (b *boundedStore) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.order.Len()
+}
