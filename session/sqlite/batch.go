@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
-
-	"roamgate/session"
 )
 
 // maxBatch bounds one group commit, so that a burst of sign-ins is
@@ -15,46 +13,52 @@ const maxBatch = 256
 
 var errClosed = errors.New("store is closed")
 
-// batcher is SQLite group commit for sign-ins. With synchronous=FULL every
-// commit costs an fsync (~0.2 ms here), which would cap durable sign-ins at a
-// few thousand a second. Concurrent Creates are queued; one goroutine takes
-// whatever is waiting, inserts it in one transaction and commits once, and
-// only then acknowledges each caller — so every acknowledged sign-in is still
-// durable, and a Create that is alone pays no extra latency (nothing waits
-// for a batch to fill).
+// batcher is SQLite group commit for the writes callers wait on: sign-ins
+// (Create) and accounting (Touch). With synchronous=FULL every commit costs
+// an fsync (~0.2 ms here), which would cap durable writes at a few thousand
+// a second. Concurrent writes are queued; one goroutine takes whatever is
+// waiting, runs it in one transaction and commits once, and only then
+// acknowledges each caller — so every acknowledged write is still durable,
+// and a write that is alone pays no extra latency (nothing waits for a batch
+// to fill).
 type batcher struct {
 	w     *sql.DB
-	queue chan createReq
+	queue chan writeReq
 
 	mu     sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
 	done   chan struct{}
 }
 
-type createReq struct {
+type writeReq struct {
 	ctx    context.Context
+	op     string // for errors: "create", "touch"
+	query  string
+	none   error // what no affected row means (ErrExists, ErrNotFound)
 	args   []any
 	result chan error
 }
 
 func newBatcher(w *sql.DB) *batcher {
-	b := &batcher{w: w, queue: make(chan createReq, maxBatch), done: make(chan struct{})}
+	b := &batcher{w: w, queue: make(chan writeReq, maxBatch), done: make(chan struct{})}
 	go b.loop()
 	return b
 }
 
-func (b *batcher) create(ctx context.Context, args []any) error {
-	req := createReq{ctx: ctx, args: args, result: make(chan error, 1)}
+// write runs query with args in the next group commit and returns once it
+// is committed; none is the error when it changed no row.
+func (b *batcher) write(ctx context.Context, op, query string, none error, args ...any) error {
+	req := writeReq{ctx: ctx, op: op, query: query, none: none, args: args, result: make(chan error, 1)}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
-		return wrap("create", errClosed)
+		return wrap(op, errClosed)
 	}
 	select {
 	case b.queue <- req:
 	case <-ctx.Done():
 		b.mu.RUnlock()
-		return wrap("create", ctx.Err())
+		return wrap(op, ctx.Err())
 	}
 	b.mu.RUnlock()
 	// Wait for the commit even if ctx ends meanwhile: the caller must not
@@ -74,7 +78,7 @@ func (b *batcher) close() {
 
 func (b *batcher) loop() {
 	defer close(b.done)
-	batch := make([]createReq, 0, maxBatch)
+	batch := make([]writeReq, 0, maxBatch)
 	for first := range b.queue {
 		batch = append(batch[:0], first)
 	drain:
@@ -93,10 +97,11 @@ func (b *batcher) loop() {
 	}
 }
 
-// commit inserts the batch in one transaction. Each record gets its own
-// result (ErrExists for a taken ID, its context's error if it gave up before
-// its turn); a failed commit fails all that were inserted.
-func (b *batcher) commit(batch []createReq) {
+// commit runs the batch in one transaction. Each write gets its own result
+// (ErrExists for a taken ID, ErrNotFound for a missing session, its
+// context's error if it gave up before its turn); a failed commit fails all
+// that were written.
+func (b *batcher) commit(batch []writeReq) {
 	results := make([]error, len(batch))
 	// deliver answers every caller: its own error, else err.
 	deliver := func(err error) {
@@ -109,40 +114,47 @@ func (b *batcher) commit(batch []createReq) {
 	}
 	tx, err := b.w.BeginTx(context.Background(), nil)
 	if err != nil {
-		deliver(wrap("create", err))
+		deliver(wrap("begin", err))
 		return
 	}
-	stmt, err := tx.Prepare(insertSQL)
-	if err != nil {
-		tx.Rollback()
-		deliver(wrap("create", err))
-		return
-	}
-	inserted := false
+	stmts := map[string]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	written := false
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {
-			results[i] = wrap("create", err)
+			results[i] = wrap(req.op, err)
 			continue
+		}
+		stmt, ok := stmts[req.query]
+		if !ok {
+			if stmt, err = tx.Prepare(req.query); err != nil {
+				results[i] = wrap(req.op, err)
+				continue
+			}
+			stmts[req.query] = stmt
 		}
 		res, err := stmt.Exec(req.args...)
 		if err != nil {
-			results[i] = wrap("create", err)
+			results[i] = wrap(req.op, err)
 			continue
 		}
-		if err := affected("create", res, session.ErrExists); err != nil {
+		if err := affected(req.op, res, req.none); err != nil {
 			results[i] = err
 			continue
 		}
-		inserted = true
+		written = true
 	}
-	stmt.Close()
-	if !inserted {
+	if !written {
 		tx.Rollback()
 		deliver(nil)
 		return
 	}
 	if err := tx.Commit(); err != nil {
-		deliver(wrap("create", err))
+		deliver(wrap("commit", err))
 		return
 	}
 	deliver(nil)

@@ -157,7 +157,7 @@ func (s *Store) Create(ctx context.Context, r session.Record) error {
 	if err != nil {
 		return wrap("create", err)
 	}
-	return s.batcher.create(ctx, args)
+	return s.batcher.write(ctx, "create", insertSQL, session.ErrExists, args...)
 }
 
 // createArgs converts a record to the INSERT's arguments.
@@ -227,18 +227,19 @@ func (s *Store) Touch(ctx context.Context, id string, a session.Activity, roams 
 	if sealedDevice != nil {
 		device = sealedDevice
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET
-		current_location = ?, ap = ?, last_seen = ?, roams = ?,
-		input_octets = coalesce(?, input_octets), output_octets = coalesce(?, output_octets),
-		nas_addr = ?, nas_id = ?, acct_session_id = ?, sealed_device = coalesce(?, sealed_device)
-		WHERE id = ?`,
+	// Through the group commit too: accounting waits for this write
+	// (durable before the Accounting-Response), and many NASes report at
+	// once.
+	return s.batcher.write(ctx, "touch", touchSQL, session.ErrNotFound,
 		a.Location, a.AP, lastSeen, int64(roams), octets(a.InputOctets), octets(a.OutputOctets),
 		nasAddr(a.NAS.Addr), a.NAS.ID, a.NAS.AcctSessionID, device, id)
-	if err != nil {
-		return wrap("touch", err)
-	}
-	return affected("touch", res, session.ErrNotFound)
 }
+
+const touchSQL = `UPDATE sessions SET
+	current_location = ?, ap = ?, last_seen = ?, roams = ?,
+	input_octets = coalesce(?, input_octets), output_octets = coalesce(?, output_octets),
+	nas_addr = ?, nas_id = ?, acct_session_id = ?, sealed_device = coalesce(?, sealed_device)
+	WHERE id = ?`
 
 // Revoke marks a session revoked; session.ErrNotFound if absent. Revoking a
 // revoked session is not an error.
