@@ -114,10 +114,13 @@ func chapOK(req *request, password []byte) bool {
 }
 
 // seenRefresh is how stale a session's LastSeen may be before an
-// Access-Request from where it already is refreshes it: recording costs an
+// Access-Request from where it already is refreshes it. Recording costs an
 // index update and a background store write, and access points ask on every
 // association, so an unchanged report within this time is not recorded.
-const seenRefresh = 30 * time.Second
+// The refresh is also at most a quarter of the idle timeout, so an active
+// device is never taken for idle; accounting Interim-Updates refresh
+// LastSeen as well.
+const seenRefresh = 5 * time.Minute
 
 // acceptSize is room for an Access-Accept without reallocation: header,
 // Message-Authenticator, three integers, Class, bandwidth.

@@ -61,6 +61,7 @@
 //     place (no copy of the packet) and builds the reply in one buffer, which
 //     the duplicate cache keeps.
 //   - An Access-Request from where its session already is (same location,
-//     AP and NAS, seen within the last 30 s) records nothing: the hot path is
+//     AP and NAS, seen within the last 5 minutes and a quarter of the idle
+//     timeout) records nothing: the hot path is
 //     the session index lookup and two MD5-based signatures.
 package radius
