@@ -72,3 +72,11 @@ bench-dns:
 .PHONY: bench-radius
 bench-radius:
 	@scripts/bench-radius.sh
+
+# Soak: RADIUS auth + accounting + portal sign-ins against one roamgate for
+# SOAK_DURATION (default 10m); reports RSS, goroutines and p99 per window and
+# fails if RSS grows by 5 % or more or goroutines climb.
+SOAK_DURATION ?= 10m
+.PHONY: soak
+soak:
+	$(GO) run ./cmd/roamgate-soak -duration $(SOAK_DURATION) $(SOAK_FLAGS)
