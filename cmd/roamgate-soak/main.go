@@ -48,12 +48,15 @@ func main() {
 	authRate := flag.Float64("auth-rate", 2000, "MAC-auth Access-Requests per second")
 	acctRate := flag.Float64("acct-rate", 500, "Accounting-Requests (Interim-Update) per second")
 	signinRate := flag.Float64("signin-rate", 5, "portal sign-ins per second (a busy town's peak; each leaves a CSRF token in memory for two hours)")
-	warmup := flag.Int("warmup", 1, "windows to leave out of the start-to-end comparison (caches and pools filling)")
+	warmup := flag.Int("warmup", -1, "windows to leave out of the start-to-end comparison while the session population reaches its steady state (-1: one session lifetime plus a sweep, plus one window)")
 	devices := flag.Int("devices", 5000, "devices: signed in before the load starts, then signing in again as their sessions end")
 	lifetime := flag.Duration("lifetime", 3*time.Minute, "session lifetime of the gateway under test, so sessions end and are swept during the run (steady state)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *warmup < 0 {
+		*warmup = int((*lifetime+time.Minute+*window-1) / *window) + 1
+	}
 	if err := run(ctx, *bin, *duration, *window, *authRate, *acctRate, *signinRate, *devices, *lifetime, *warmup); err != nil {
 		fmt.Fprintln(os.Stderr, "roamgate-soak:", err)
 		os.Exit(1)
