@@ -57,7 +57,7 @@ browser-tools:
 # docs/screenshots/{splash,status}-{de,ar}.png.
 .PHONY: screenshots-portal
 screenshots-portal: browser-tools
-	ROAMGATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestBrowserJourney ./portal/
+	ROAMGATE_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestBrowserJourney|TestBrowserCrisisSplash' ./portal/
 
 # dnsperf: captive plugin vs. the template plugin on the same embedded
 # CoreDNS (issue 5); results go to docs/BENCHMARKS.md.

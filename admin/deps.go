@@ -59,6 +59,8 @@ type Deps struct {
 	Sessions Sessions
 	// Revoker ends sessions; nil disables revocation (503).
 	Revoker Revoker
+	// Crisis switches crisis mode (crisis.go); nil disables it (503).
+	Crisis CrisisSwitch
 	// History feeds the charts and the CSV export; nil shows none.
 	History History
 	// Locations and Networks are the configured IDs, listed with zero counts

@@ -27,6 +27,10 @@ var messages = map[string]map[string]string{
 		"map":       "Karte (online je Ort)",
 		"shown":     "Die neuesten %d werden gezeigt; nach Ort filtern oder die API mit limit/offset nutzen.",
 		"live_hint": "Aktualisiert sich selbst, solange JavaScript an ist; sonst die Seite neu laden.",
+		"crisis":    "Krisenmodus", "crisis_on": "AKTIV", "crisis_off": "aus", "crisis_since": "seit", "crisis_until": "bis", "crisis_by": "geschaltet von",
+		"crisis_sessions": "Krisen-Sitzungen", "crisis_switch_on": "Krisenmodus einschalten", "crisis_switch_off": "Krisenmodus beenden",
+		"crisis_message": "Mitteilung", "crisis_links": "Links (eine pro Zeile: Titel | URL)", "crisis_hours": "Dauer in Stunden (höchstens 168)",
+		"crisis_hint": "Alle Geräte kommen ohne Nutzungsbedingungen online; jede Portalseite zeigt die Mitteilung. Endet spätestens nach der Dauer von selbst.",
 	},
 	"en": {
 		"title": "roamgate admin", "dashboard": "Dashboard", "sessions": "Sessions", "logout": "Sign out",
@@ -47,6 +51,10 @@ var messages = map[string]map[string]string{
 		"map":       "Map (online per location)",
 		"shown":     "Showing the newest %d; filter by location or use the API with limit/offset.",
 		"live_hint": "Updates itself while JavaScript is on; otherwise reload the page.",
+		"crisis":    "Crisis mode", "crisis_on": "ACTIVE", "crisis_off": "off", "crisis_since": "since", "crisis_until": "until", "crisis_by": "switched by",
+		"crisis_sessions": "Crisis sessions", "crisis_switch_on": "Switch crisis mode on", "crisis_switch_off": "End crisis mode",
+		"crisis_message": "Message", "crisis_links": "Links (one per line: Title | URL)", "crisis_hours": "Duration in hours (at most 168)",
+		"crisis_hint": "Every device gets online without terms; every portal page shows the message. Ends by itself after the duration at the latest.",
 	},
 }
 

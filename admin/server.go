@@ -154,12 +154,16 @@ func (s *Server) routes() {
 	s.app.Get("/events", page, s.events)
 	s.app.Post("/logout", page, s.requireCSRF, s.logout)
 	s.app.Post("/sessions/:id/revoke", page, s.requireCSRF, s.requireRole(Operator), s.revokeForm)
+	s.app.Post("/crisis", page, s.requireCSRF, s.requireRole(Operator), s.crisisForm)
 
 	api := s.app.Group("/api/v1", s.requireLogin(true))
 	api.Get("/stats", s.apiStats)
 	api.Get("/stats.csv", s.apiStatsCSV)
 	api.Get("/sessions", s.apiSessions)
 	api.Post("/sessions/:id/revoke", s.requireCSRF, s.requireRole(Operator), s.apiRevoke)
+	api.Get("/crisis", s.apiCrisis)
+	api.Post("/crisis", s.requireCSRF, s.requireRole(Operator), s.apiCrisisSet)
+	api.Delete("/crisis", s.requireCSRF, s.requireRole(Operator), s.apiCrisisEnd)
 }
 
 // headers keeps every admin response out of caches and frames, and allows

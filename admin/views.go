@@ -54,6 +54,11 @@ type pageData struct {
 	Map                                  template.HTML
 	Hourly, Daily                        []template.HTML
 	HasHistory                           bool
+	// Crisis is the crisis state and its sessions; CrisisWired whether
+	// the switch is there; CrisisLangs the form's message languages.
+	Crisis      crisisView
+	CrisisWired bool
+	CrisisLangs []string
 
 	// sessions
 	Sessions  []sessionView
@@ -118,6 +123,10 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	d.NetworkChart = barChart(d.T["by_network"], d.ByNetwork)
 	d.APChart = barChart(d.T["by_ap"], d.ByAP)
 	d.Map = placeMap(d.T["map"], s.deps.Places, snap.ByLocation)
+	d.Crisis, d.CrisisWired, d.CrisisLangs = s.crisisView(), s.deps.Crisis != nil, crisisLangs
+	if m := c.Query("crisis"); m != "" && m != "ok" && len(m) < 300 {
+		d.Message = m
+	}
 	if s.deps.History != nil {
 		d.HasHistory = true
 		now := s.now()

@@ -23,6 +23,10 @@ type pageData struct {
 		Current        bool
 	}
 	WiFi4EU any
+	Crisis  *struct {
+		Message, Lang string
+		Links         []struct{ Title, URL string }
+	}
 
 	Online    bool
 	Returning bool
@@ -73,6 +77,12 @@ func TestPagesRender(t *testing.T) {
 			{"splash with error", "splash", func(d *pageData) { d.Error = "bitte" }, []string{`role="alert"`, `aria-invalid="true"`, cat.T("splash.unknown_device")}},
 			{"splash terms url", "splash", func(d *pageData) { d.Terms.URL = "https://stadt.example/agb" }, []string{`href="https://stadt.example/agb"`}},
 			{"splash online", "splash", func(d *pageData) { d.Online = true }, []string{`href="/status"`, cat.T("splash.online_heading")}},
+			{"splash in a crisis", "splash", func(d *pageData) {
+				d.Crisis = &struct {
+					Message, Lang string
+					Links         []struct{ Title, URL string }
+				}{Message: "Flood " + hostile, Lang: "en", Links: []struct{ Title, URL string }{{"Shelters", "https://stadt.example/notunterkunft"}}}
+			}, []string{`class="crisis" role="alert"`, cat.T("crisis.heading"), cat.T("crisis.no_terms"), `lang="en"`, `href="https://stadt.example/notunterkunft"`, `name="accept" value="1"`}},
 			{"status", "status", func(d *pageData) { d.TimeLeft = "Noch 1 Std. 2 Min. online" }, []string{"Noch 1 Std. 2 Min. online", "Bahnhof"}},
 			{"error", "error", func(d *pageData) { d.Heading, d.Message, d.Link = "Oops", hostile, "/?ssid=x" }, []string{"<h1>Oops</h1>", `href="/?ssid=x"`}},
 		}

@@ -62,6 +62,7 @@ type Captive struct {
 	aaaaRR  mdns.AAAA
 	haveV6  bool
 	soaTmpl mdns.SOA
+	crisis  CrisisSource // nil when Sessions does not know crisis mode
 }
 
 // NewCaptive builds the handler. garden lists the walled-garden names in any
@@ -72,6 +73,7 @@ func NewCaptive(sessions Sessions, v4, v6 netip.Addr, ttl uint32, garden []strin
 		garden: set(append(append([]string{}, AlwaysInGarden...), garden...)),
 		canary: set(Canaries), probe: set(ProbeHosts),
 	}
+	c.crisis, _ = sessions.(CrisisSource)
 	c.aRR = mdns.A{Hdr: mdns.RR_Header{Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: ttl}, A: c.PortalIPv4.AsSlice()}
 	if v6.IsValid() {
 		c.haveV6 = true
@@ -113,6 +115,10 @@ func (c *Captive) ServeDNS(ctx context.Context, w mdns.ResponseWriter, r *mdns.M
 		return c.reply(w, r, mdns.RcodeFormatError, nil, false)
 	}
 	q := r.Question[0]
+	if c.crisis != nil && c.crisis.CrisisActive() {
+		c.count(ResultCrisis, q.Qtype)
+		return c.next(ctx, w, r)
+	}
 	if client, ok := clientAddr(w); ok {
 		if _, err := c.Sessions.ByIP(client); err == nil {
 			c.count(ResultSession, q.Qtype)

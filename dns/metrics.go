@@ -27,10 +27,13 @@ const (
 	ResultRefused
 	// ResultFormErr: a malformed query.
 	ResultFormErr
+	// ResultCrisis: crisis mode is active; passed on to forward for
+	// everyone (see crisis.go).
+	ResultCrisis
 	numResults
 )
 
-var resultNames = [numResults]string{"session", "walled_garden", "captive", "nodata", "canary", "refused", "formerr"}
+var resultNames = [numResults]string{"session", "walled_garden", "captive", "nodata", "canary", "refused", "formerr", "crisis"}
 
 // String is the label value.
 func (r Result) String() string {

@@ -38,6 +38,9 @@ type Config struct {
 	Store StoreConfig `yaml:"store"`
 	// Session sets how long sessions live.
 	Session SessionConfig `yaml:"session"`
+	// Crisis configures crisis mode (switched by the admin, its API or
+	// `roamgate crisis on|off`).
+	Crisis CrisisConfig `yaml:"crisis"`
 	// Portal is the citizen-facing captive portal.
 	Portal portal.Config `yaml:"portal"`
 	// RADIUS is the server access points ask.
@@ -111,6 +114,15 @@ type SessionConfig struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
+// CrisisConfig configures crisis mode: while it is active RADIUS admits
+// every device from a configured client.
+type CrisisConfig struct {
+	// SessionTimeout is the lifetime (RADIUS Session-Timeout) of sessions
+	// created during a crisis: short, so that normal operation returns by
+	// itself soon after it ends; default 1h, at most session.lifetime.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+}
+
 // Location is a place with access points.
 type Location struct {
 	// ID is a short lower-case name (brueckerfeld, bahnhof …).
@@ -154,6 +166,7 @@ func DefaultConfig() Config {
 		DataDir:   "data",
 		Store:     StoreConfig{Driver: "sqlite"},
 		Session:   SessionConfig{Lifetime: 24 * time.Hour, IdleTimeout: 2 * time.Hour},
+		Crisis:    CrisisConfig{SessionTimeout: session.DefaultCrisisLifetime},
 		Portal:    portal.Config{Listen: portal.DefaultListen, Languages: portal.DefaultLanguages()},
 		RADIUS:    radius.DefaultConfig(),
 		Admin:     admin.DefaultConfig(),
@@ -238,6 +251,9 @@ func (c Config) Validate() error {
 	}
 	if c.Session.IdleTimeout < 0 {
 		add("session.idle_timeout", "%s is negative", c.Session.IdleTimeout)
+	}
+	if t := c.Crisis.SessionTimeout; t < time.Minute || t > c.Session.Lifetime {
+		add("crisis.session_timeout", "%s is not between 1m and session.lifetime", t)
 	}
 	networks := map[string]bool{}
 	for i, n := range c.Networks {

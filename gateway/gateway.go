@@ -118,6 +118,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	gcPercent := debug.SetGCPercent(400)
 	mgr, rep, err := session.NewManager(ctx, session.Options{
 		Store: store, Tokens: tokens, SiteKey: siteKey, Policy: policy, Logger: log,
+		CrisisLifetime: cfg.Crisis.SessionTimeout,
 	})
 	debug.SetGCPercent(gcPercent)
 	debug.FreeOSMemory()
@@ -181,6 +182,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 		APNetworks:    apNetworks(cfg),
 		VendorFor:     vendorFor(cfg),
 		Reauthorizer:  reauthorizer{radiusServer},
+		Crisis:        mgr,
 		Registerer:    reg,
 		Logger:        log.With("server", "portal"),
 	})
@@ -215,7 +217,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	g.dns = dnsServer
 
 	g.admin, err = admin.New(adminCfg, admin.Deps{
-		Sessions: mgr, Revoker: revoker{mgr, radiusServer}, History: hist,
+		Sessions: mgr, Revoker: revoker{mgr, radiusServer}, Crisis: mgr, History: hist,
 		Locations: locIDs, Networks: nwIDs, LocationNames: locationNames(cfg),
 		TokenKey: derive(siteKey, "admin token"), Gatherer: reg, Registerer: reg,
 		Ready: g.ready, Logger: log.With("server", "admin"),

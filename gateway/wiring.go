@@ -47,6 +47,23 @@ func newRegistry(mgr *session.Manager) *prometheus.Registry {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "roamgate_session_fail_static_total", Help: "Live sessions found in memory while the store was down (devices kept online fail-static).",
 		}, func() float64 { return float64(mgr.Counters().FailStatic) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roamgate_session_accounting_buffered_total", Help: "Accounting records answered from the bounded buffer while the store was away.",
+		}, func() float64 { return float64(mgr.Counters().ActivityBuffered) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roamgate_session_accounting_dropped_total", Help: "Accounting records left unanswered because the store was away and the buffer full.",
+		}, func() float64 { return float64(mgr.Counters().ActivityDropped) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "roamgate_session_crisis_active", Help: "1 while crisis mode is active (every device admitted, no terms), else 0.",
+		}, func() float64 {
+			if mgr.CrisisActive() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "roamgate_session_crisis_sessions", Help: "Live sessions created while crisis mode was active.",
+		}, func() float64 { return float64(mgr.Stats().Crisis) }),
 	)
 	return reg
 }

@@ -145,7 +145,8 @@ func (s *Server) handleConnect(c *fiber.Ctx) error {
 		s.stats.csrfFailures.Add(1)
 		return s.renderError(c, fiber.StatusForbidden, lang, "/"+arrivalQuery(a, explicit))
 	}
-	if form("accept") != "1" || form("terms") != "1" {
+	// In a crisis nobody has to read terms to get online.
+	if form("accept") != "1" || (form("terms") != "1" && !s.crisisActive()) {
 		s.stats.termsRefused.Add(1)
 		p := s.newPage(c, lang)
 		return s.splashForm(c, fiber.StatusBadRequest, p, a, explicit, p.L.T("splash.error_terms"))

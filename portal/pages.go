@@ -27,6 +27,8 @@ type page struct {
 	Langs []langLink
 	// WiFi4EU is set on the pages of WiFi4EU networks.
 	WiFi4EU *wifi4eu
+	// Crisis is the crisis notice, on every page while one is active.
+	Crisis *crisisBanner
 
 	// splash
 	Online    bool
@@ -153,7 +155,7 @@ func (s *Server) language(c *fiber.Ctx, requested string) (lang, explicit string
 }
 
 func (s *Server) newPage(c *fiber.Ctx, lang string) *page {
-	p := &page{L: s.catalogs[lang], SiteName: s.deps.SiteName, CSS: s.css}
+	p := &page{L: s.catalogs[lang], SiteName: s.deps.SiteName, CSS: s.css, Crisis: s.crisis(lang)}
 	if len(s.cfg.Languages) < 2 {
 		return p
 	}

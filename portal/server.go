@@ -113,6 +113,8 @@ type Deps struct {
 	// Registerer receives the portal's metrics (roamgate_portal_…).
 	// Optional: nil registers nothing.
 	Registerer prometheus.Registerer
+	// Crisis reports crisis mode (see crisis.go). Optional: nil is never.
+	Crisis CrisisSource
 }
 
 // Fiber settings. The portal serves small pages to phones: short timeouts

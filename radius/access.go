@@ -66,7 +66,11 @@ func (s *Server) access(c *client, src netip.AddrPort, req *request) (answer, ve
 	}
 	sess, err := s.sessions.ByMAC(mac)
 	if err != nil {
-		return reject(req, rejectNoSession)
+		// Crisis mode (crisis.go): while it is active every device gets in.
+		var ok bool
+		if sess, ok = s.crisisAdmit(c, src, req, mac); !ok {
+			return reject(req, rejectNoSession)
+		}
 	}
 	return s.accept(c, src, req, sess, acceptMAC)
 }

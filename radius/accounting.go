@@ -21,9 +21,10 @@ const storeTimeout = 3 * time.Second
 // Start, Interim-Update and Stop name one of our sessions by Class (as sent
 // in the Access-Accept) and update its location, AP, NAS, client addresses
 // and octets through Sessions.SeenDurable: "answer only after the record is
-// stored" (RFC 2866 §2) means the store has it, not just memory, so the
-// Accounting-Response is withheld (dropStoreError) when the write fails and
-// the access point retransmits. A record for a session that has ended (or
+// stored" (RFC 2866 §2) means the store has it, not just memory. While the
+// store is away SeenDurable keeps the record in its bounded buffer and the
+// answer goes out; only when that buffer is full is the Accounting-Response
+// withheld (dropStoreError) and the access point retransmits. A record for a session that has ended (or
 // that is not ours) is answered: there is nothing to keep, and withholding
 // the answer would only make the access point retry forever.
 //

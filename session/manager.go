@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -55,6 +56,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// CrisisLifetime is the lifetime of sessions created while a crisis is
+	// active (see crisis.go); zero means DefaultCrisisLifetime. It is
+	// capped at Policy.MaxLifetime, which bounds every token.
+	CrisisLifetime time.Duration
 }
 
 // Manager is the only place where sessions are created, found, moved and
@@ -72,6 +77,7 @@ type Manager struct {
 
 	index    index
 	counters counters
+	crisis   crisisState
 	loaded   LoadReport
 
 	// Activity from access points is written to the store in the background,
@@ -143,6 +149,7 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 		pending: make(map[string]Activity),
 		wake:    make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	m.crisis.lifetime = min(cmp.Or(o.CrisisLifetime, DefaultCrisisLifetime), o.Policy.MaxLifetime())
 	if n, ok := o.Store.(Notifier); ok {
 		// Subscribe before loading, so no change falls in between.
 		wctx, cancel := context.WithCancel(context.Background())
@@ -163,6 +170,9 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 		}
 	}
 	err = m.load(ctx)
+	if err == nil {
+		err = m.loadCrisis(ctx)
+	}
 	if err != nil {
 		if m.stopWatch != nil {
 			m.stopWatch()
@@ -174,6 +184,12 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 	go m.flushLoop()
 	if p, ok := o.Store.(pinger); ok {
 		go m.healthLoop(p)
+	}
+	if _, feed := o.Store.(Notifier); !feed {
+		if _, ok := o.Store.(CrisisStore); ok {
+			m.crisis.pollDone = make(chan struct{})
+			go m.crisisPollLoop() // another process (roamgate crisis) may write it
+		}
 	}
 	return m, rep, nil
 }
@@ -268,6 +284,9 @@ func (m *Manager) Close() error {
 		}
 	})
 	<-m.done
+	if m.crisis.pollDone != nil {
+		<-m.crisis.pollDone
+	}
 	return nil
 }
 
@@ -300,10 +319,15 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 		return Session{}, "", fmt.Errorf("session: create: %w", err)
 	}
 	now := m.now().UTC().Truncate(time.Second)
+	lifetime, crisis := m.policy.lifetime(req.Network), m.CrisisActive()
+	if crisis {
+		// Short, so that normal operation returns soon after the crisis.
+		lifetime = min(lifetime, m.crisis.lifetime)
+	}
 	s := Session{
 		ID: id, MACKey: key, RandomMAC: req.HasMAC && req.MAC.LocallyAdministered(),
 		Network: req.Network, Location: req.Location, CurrentLocation: req.Location, AP: req.AP,
-		Created: now, Expires: now.Add(m.policy.lifetime(req.Network)), LastSeen: now,
+		Created: now, Expires: now.Add(lifetime), LastSeen: now, Crisis: crisis,
 		Device: Device{MAC: req.MAC, HasMAC: req.HasMAC, IP: req.ClientIP.Unmap()},
 	}
 	if !req.HasMAC {
@@ -580,10 +604,15 @@ type Counters struct {
 	// FailStatic counts live sessions found in the index while the store
 	// was down: devices kept online from memory alone (fail-static).
 	FailStatic uint64
+	// ActivityBuffered counts accounting records acknowledged from the
+	// pending buffer while the store was away; ActivityDropped those refused
+	// because the buffer was full.
+	ActivityBuffered, ActivityDropped uint64
 }
 
 type counters struct {
 	activityWritten, activityFailed, feedResyncs, failStatic atomic.Uint64
+	activityBuffered, activityDropped                        atomic.Uint64
 	activityPending                                          atomic.Int64
 	storeDown                                                atomic.Bool
 }
@@ -591,12 +620,14 @@ type counters struct {
 // Counters returns the running totals.
 func (m *Manager) Counters() Counters {
 	return Counters{
-		ActivityWritten: m.counters.activityWritten.Load(),
-		ActivityFailed:  m.counters.activityFailed.Load(),
-		ActivityPending: m.counters.activityPending.Load(),
-		FeedResyncs:     m.counters.feedResyncs.Load(),
-		StoreUp:         !m.counters.storeDown.Load(),
-		FailStatic:      m.counters.failStatic.Load(),
+		ActivityWritten:  m.counters.activityWritten.Load(),
+		ActivityFailed:   m.counters.activityFailed.Load(),
+		ActivityPending:  m.counters.activityPending.Load(),
+		FeedResyncs:      m.counters.feedResyncs.Load(),
+		StoreUp:          !m.counters.storeDown.Load(),
+		FailStatic:       m.counters.failStatic.Load(),
+		ActivityBuffered: m.counters.activityBuffered.Load(),
+		ActivityDropped:  m.counters.activityDropped.Load(),
 	}
 }
 
@@ -741,12 +772,16 @@ type Stats struct {
 	Active     int
 	ByLocation map[string]int
 	ByNetwork  map[string]int
+	// Crisis counts the live crisis sessions (Session.Crisis), also by
+	// current location; they are included in Active and ByLocation too.
+	Crisis           int
+	CrisisByLocation map[string]int
 }
 
 // Stats counts the live sessions by current location and network.
 func (m *Manager) Stats() Stats {
 	now := m.now()
-	st := Stats{ByLocation: map[string]int{}, ByNetwork: map[string]int{}}
+	st := Stats{ByLocation: map[string]int{}, ByNetwork: map[string]int{}, CrisisByLocation: map[string]int{}}
 	m.index.each(func(e *entry) {
 		if e.s.Revoked || !now.Before(e.exp) || m.idle(e.s, now) {
 			return
@@ -754,14 +789,20 @@ func (m *Manager) Stats() Stats {
 		st.Active++
 		st.ByLocation[e.s.CurrentLocation]++
 		st.ByNetwork[e.s.Network]++
+		if e.s.Crisis {
+			st.Crisis++
+			st.CrisisByLocation[e.s.CurrentLocation]++
+		}
 	})
 	return st
 }
 
 // UAMSecret is the session's password for UAM logins at access points that
-// ask RADIUS (PAP/CHAP): derived, never stored, and not the token.
+// ask RADIUS (PAP/CHAP): derived, never stored, and not the token. It is 16
+// hex digits (64 bits) because CoovaChilli's PAP logon carries at most 16
+// octets of password; guessing it means guessing 2^64 values online.
 func (m *Manager) UAMSecret(id string) string {
 	mac := hmac.New(sha256.New, m.uamKey)
 	mac.Write([]byte(id))
-	return hex.EncodeToString(mac.Sum(nil))[:24]
+	return hex.EncodeToString(mac.Sum(nil))[:16]
 }

@@ -852,8 +852,8 @@ func TestManagerUAMSecret(t *testing.T) {
 	a, _ := h.create(t, "", "wifi4eu", "bahnhof")
 	b, _ := h.create(t, "", "wifi4eu", "bahnhof")
 	sa := h.m.UAMSecret(a.ID)
-	if len(sa) != 24 || strings.Trim(sa, "0123456789abcdef") != "" {
-		t.Errorf("UAMSecret = %q, want 24 hex digits", sa)
+	if len(sa) != 16 || strings.Trim(sa, "0123456789abcdef") != "" {
+		t.Errorf("UAMSecret = %q, want 16 hex digits (CoovaChilli PAP takes 16 octets)", sa)
 	}
 	if h.m.UAMSecret(a.ID) != sa {
 		t.Error("UAMSecret is not stable")

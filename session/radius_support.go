@@ -9,10 +9,14 @@ import (
 // activity is on disk: RADIUS accounting, whose Accounting-Response tells the
 // access point it may forget the record (RFC 2866 §2). It updates the index
 // as Seen does, then writes the index's view of the session to the store and
-// returns once the store has it. If the write fails the index keeps the
-// update (it is the authority for the hot path) and the background writer
-// tries again; the error tells the caller not to acknowledge, so the access
-// point retransmits.
+// returns once the store has it.
+//
+// While the store is away, the record goes into the bounded buffer of
+// pending writes instead (one entry per session, at most maxPending), which
+// the background writer empties when the store returns; SeenDurable then
+// returns nil, so the access point is answered and does not pile up
+// retransmissions. Only when the buffer is full does it return an error (the
+// access point retransmits), counted as ActivityDropped.
 func (m *Manager) SeenDurable(ctx context.Context, id string, a Activity) (Session, error) {
 	if a.At.IsZero() {
 		a.At = m.now()
@@ -30,9 +34,38 @@ func (m *Manager) SeenDurable(ctx context.Context, id string, a Activity) (Sessi
 	}
 	stored := Activity{At: s.LastSeen, Location: s.CurrentLocation, AP: s.AP,
 		InputOctets: s.InputOctets, OutputOctets: s.OutputOctets, NAS: s.NAS}
-	if err := m.store.Touch(ctx, id, stored, s.Roams, sealed); err != nil {
-		m.markDirty(id, Activity{})
-		return s, fmt.Errorf("session: record activity: %w", err)
+	err = m.store.Touch(ctx, id, stored, s.Roams, sealed)
+	m.storeResult(err)
+	if err != nil {
+		if m.buffer(id) {
+			m.counters.activityBuffered.Add(1)
+			return s, nil
+		}
+		m.counters.activityDropped.Add(1)
+		return s, fmt.Errorf("session: record activity (buffer full): %w", err)
 	}
 	return s, nil
+}
+
+// maxPending bounds the sessions whose activity may wait for the store.
+const maxPending = 100_000
+
+// buffer queues the session's activity for the background writer, unless
+// the buffer is full.
+func (m *Manager) buffer(id string) bool {
+	m.pendingMu.Lock()
+	_, queued := m.pending[id]
+	room := queued || len(m.pending) < maxPending
+	if room {
+		m.pending[id] = Activity{}
+		m.counters.activityPending.Store(int64(len(m.pending)))
+	}
+	m.pendingMu.Unlock()
+	if room {
+		select {
+		case m.wake <- struct{}{}:
+		default:
+		}
+	}
+	return room
 }

@@ -42,6 +42,9 @@ type Session struct {
 	// Roams counts the moves to another location.
 	Roams   int
 	Revoked bool
+	// Crisis marks a session created while crisis mode was active (see
+	// crisis.go): admitted without sign-in, counted separately.
+	Crisis bool
 	// NAS is the access point or controller that reported the session last:
 	// where a Disconnect-Request goes.
 	NAS NAS
@@ -171,6 +174,8 @@ const (
 	ChangeCreated ChangeKind = "created"
 	ChangeRebound ChangeKind = "rebound"
 	ChangeRevoked ChangeKind = "revoked"
+	// ChangeCrisis: the crisis state changed (ID is empty); re-read it.
+	ChangeCrisis ChangeKind = "crisis"
 )
 
 // Change is one change announced by a Notifier.

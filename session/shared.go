@@ -18,6 +18,7 @@ func (m *Manager) watch(ctx context.Context, n Notifier, ready chan<- struct{}) 
 			return
 		}
 		m.resync(ctx)
+		m.reloadCrisis() // a crisis change may have been missed too
 	}
 	for ctx.Err() == nil {
 		err := n.Watch(ctx, m.applyChange, subscribed)
@@ -34,6 +35,10 @@ func (m *Manager) watch(ctx context.Context, n Notifier, ready chan<- struct{}) 
 // applyChange brings the index in line with a change another gateway (or
 // this one) made. Changes this gateway made are already in its index.
 func (m *Manager) applyChange(c Change) {
+	if c.Kind == ChangeCrisis {
+		m.reloadCrisis()
+		return
+	}
 	cur := m.index.byID(c.ID)
 	switch c.Kind {
 	case ChangeRevoked:

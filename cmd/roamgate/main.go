@@ -26,6 +26,9 @@ commands:
   check-config FILE            validate a config file
   keys init [-config FILE]     create the site key and token keys if missing
   keys rotate [-config FILE]   add a new token signing key
+  crisis on|off [-config FILE] [-until TIME|DURATION] [-message-de TEXT …] [-link 'TITLE|URL' …]
+                               switch crisis mode through the store (works
+                               with the gateway stopped); -until required for on
   hash-password                read a password on stdin, print its argon2id hash
   version                      print the version
 
@@ -87,6 +90,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "new signing key %s; restart running gateways to sign with it\n", kid)
 		return nil
+	case "crisis":
+		return crisis(args, stdout)
 	case "hash-password":
 		line, err := bufio.NewReader(stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {

@@ -106,6 +106,7 @@ const (
 	fID, fMACKey, fRandom, fNetwork, fLocation, fCurrent, fAP  = "id", "mk", "rm", "nw", "loc", "cur", "ap"
 	fCreated, fExpires, fLastSeen, fIn, fOut, fRoams, fRevoked = "cr", "ex", "ls", "in", "out", "ro", "rv"
 	fToken, fNASAddr, fNASID, fAcctID, fDevice                 = "tok", "na", "ni", "as", "dev"
+	fCrisis                                                    = "cri"
 )
 
 // The scripts make each change atomic and conditional on the key's
@@ -172,6 +173,7 @@ func (s *Store) Create(ctx context.Context, r session.Record) error {
 		fIn, strconv.FormatUint(r.InputOctets, 10), fOut, strconv.FormatUint(r.OutputOctets, 10),
 		fRoams, strconv.Itoa(r.Roams), fRevoked, flag(r.Revoked), fToken, string(r.SealedToken),
 		fNASAddr, addr(r.NAS.Addr), fNASID, r.NAS.ID, fAcctID, r.NAS.AcctSessionID, fDevice, string(r.SealedDevice),
+		fCrisis, flag(r.Crisis),
 	}
 	n, err := createScript.Run(ctx, s.c, []string{s.key(r.ID)}, args...).Int()
 	if err != nil {
@@ -206,6 +208,7 @@ func decode(m map[string]string) session.Record {
 	r.OutputOctets, _ = strconv.ParseUint(m[fOut], 10, 64)
 	r.Roams, _ = strconv.Atoi(m[fRoams])
 	r.Revoked = m[fRevoked] == "1"
+	r.Crisis = m[fCrisis] == "1"
 	if t := m[fToken]; t != "" {
 		r.SealedToken = []byte(t)
 	}
@@ -392,6 +395,10 @@ func (s *Store) Watch(ctx context.Context, fn func(session.Change), subscribed f
 				subscribed()
 			}
 		case *goredis.Message:
+			if m.Payload == crisisChange { // see crisis.go
+				fn(session.Change{Kind: session.ChangeCrisis})
+				continue
+			}
 			kind, id, found := strings.Cut(m.Payload, " ")
 			if !found || !session.ValidID(id) {
 				continue

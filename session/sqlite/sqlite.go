@@ -147,7 +147,7 @@ func wrap(op string, err error) error {
 
 const columns = `id, mac_key, random_mac, network, location, current_location, ap,
 	created, expires, last_seen, input_octets, output_octets, roams, revoked, sealed_token,
-	nas_addr, nas_id, acct_session_id, sealed_device`
+	nas_addr, nas_id, acct_session_id, sealed_device, crisis`
 
 // Create stores a new record; session.ErrExists if the ID is taken. The
 // record is durable when Create returns. Concurrent Creates are committed
@@ -179,12 +179,12 @@ func createArgs(r session.Record) ([]any, error) {
 	return []any{
 		r.ID, string(r.MACKey), r.RandomMAC, r.Network, r.Location, r.CurrentLocation, r.AP,
 		created, expires, lastSeen, int64(r.InputOctets), int64(r.OutputOctets), int64(r.Roams), r.Revoked, sealed,
-		nasAddr(r.NAS.Addr), r.NAS.ID, r.NAS.AcctSessionID, device,
+		nasAddr(r.NAS.Addr), r.NAS.ID, r.NAS.AcctSessionID, device, r.Crisis,
 	}, nil
 }
 
 const insertSQL = `INSERT INTO sessions (` + columns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 // Get returns the record with the given ID or session.ErrNotFound.
@@ -297,14 +297,14 @@ func scan(row scanner) (session.Record, error) {
 	var (
 		r                      session.Record
 		key                    string
-		random, revoked        int64
+		random, revoked, cri   int64
 		created, expires, seen sql.NullInt64
 		in, out, roams         int64
 		nas                    string
 	)
 	err := row.Scan(&r.ID, &key, &random, &r.Network, &r.Location, &r.CurrentLocation, &r.AP,
 		&created, &expires, &seen, &in, &out, &roams, &revoked, &r.SealedToken,
-		&nas, &r.NAS.ID, &r.NAS.AcctSessionID, &r.SealedDevice)
+		&nas, &r.NAS.ID, &r.NAS.AcctSessionID, &r.SealedDevice, &cri)
 	if err != nil {
 		return session.Record{}, err
 	}
@@ -316,6 +316,7 @@ func scan(row scanner) (session.Record, error) {
 	r.MACKey = session.MACKey(key)
 	r.RandomMAC = random != 0
 	r.Revoked = revoked != 0
+	r.Crisis = cri != 0
 	r.Created, r.Expires, r.LastSeen = fromNanos(created), fromNanos(expires), fromNanos(seen)
 	r.InputOctets, r.OutputOctets = uint64(in), uint64(out)
 	r.Roams = int(roams)
