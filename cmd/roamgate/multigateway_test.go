@@ -28,7 +28,7 @@ type gatewayProc struct {
 	cmd                   *exec.Cmd
 	portal, radius, admin string
 	password              string
-	stderr                *strings.Builder
+	stderr                *lockedWriter // the gateway's log
 }
 
 // startGatewayProc starts the binary with env (on free ports) and waits
@@ -47,8 +47,8 @@ func startGatewayProc(t *testing.T, bin string, env ...string) *gatewayProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &strings.Builder{}
-	cmd.Stderr = &lockedWriter{w: stderr}
+	stderr := &lockedWriter{w: &strings.Builder{}}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -365,6 +365,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
 
 // metric reads one unlabelled sample from the gateway's /metrics.
