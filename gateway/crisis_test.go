@@ -23,7 +23,7 @@ func TestCrisisConfigValidate(t *testing.T) {
 		{"equal to session.lifetime", 24 * time.Hour, false},
 		{"zero", 0, true},
 		{"under a minute", 30 * time.Second, true},
-		{"longer than session.lifetime", 25 * time.Hour, true},
+		{"longer than session.lifetime (capped, not refused)", 25 * time.Hour, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
