@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,65 +28,19 @@ func buildBinary(t *testing.T) string {
 func TestServeStartsAndStopsOnSIGINT(t *testing.T) {
 	bin := buildBinary(t)
 	dataDir := t.TempDir()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
-		"ROAMGATE_DATA_DIR="+dataDir,
-		"ROAMGATE_PORTAL_LISTEN=127.0.0.1:0",
-		"ROAMGATE_RADIUS_AUTH_LISTEN=127.0.0.1:0",
-		"ROAMGATE_RADIUS_ACCT_LISTEN=127.0.0.1:0",
-		"ROAMGATE_ADMIN_LISTEN=127.0.0.1:0",
-		"ROAMGATE_DNS_LISTEN=127.0.0.1:0",
-	)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
+	gw := startGatewayProc(t, bin, "ROAMGATE_DATA_DIR="+dataDir)
+	t.Logf("listening after %v", time.Since(start))
 
-	banner := make(chan string, 1)
-	go func() {
-		var b strings.Builder
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			b.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "Ctrl-C stops") {
-				banner <- b.String()
-				break
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	var text string
-	select {
-	case text = <-banner:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no banner within 30s; stderr:\n%s", stderr.String())
-	}
-	t.Logf("listening after %v:\n%s", time.Since(start), text)
-
-	portal := regexp.MustCompile(`portal\s+http://(\S+)/`).FindStringSubmatch(text)
-	admin := regexp.MustCompile(`admin\s+http://(\S+)/`).FindStringSubmatch(text)
-	password := regexp.MustCompile(`admin login\s+admin / (\S+)`).FindStringSubmatch(text)
-	for name, m := range map[string][]string{"portal": portal, "admin": admin, "password": password} {
-		if m == nil {
-			t.Fatalf("banner does not show the %s:\n%s", name, text)
-		}
-	}
-	for _, u := range []string{"http://" + portal[1] + "/healthz", "http://" + admin[1] + "/healthz"} {
+	for _, u := range []string{"http://" + gw.portal + "/healthz", "http://" + gw.admin + "/healthz"} {
 		resp, err := http.Get(u)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("GET %s: %v %v", u, err, resp)
 		}
 		resp.Body.Close()
 	}
-	req, _ := http.NewRequest("GET", "http://"+admin[1]+"/api/v1/stats", nil)
-	req.SetBasicAuth("admin", password[1])
+	req, _ := http.NewRequest("GET", "http://"+gw.admin+"/api/v1/stats", nil)
+	req.SetBasicAuth("admin", gw.password)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -100,16 +52,16 @@ func TestServeStartsAndStopsOnSIGINT(t *testing.T) {
 		t.Fatalf("stats with the printed password: %d %v", resp.StatusCode, stats)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := gw.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- gw.cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("exit after SIGINT: %v\n%s", err, stderr.String())
+			t.Fatalf("exit after SIGINT: %v\n%s", err, gw.stderr.String())
 		}
 		t.Logf("stopped %v after SIGINT", time.Since(stopped))
 	case <-time.After(5 * time.Second):
