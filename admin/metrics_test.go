@@ -3,8 +3,8 @@ package admin
 import (
 	"bytes"
 	"net/http"
-	"os"
 	"os/exec"
+	"roamgate/internal/testtool"
 	"strings"
 	"testing"
 )
@@ -14,15 +14,7 @@ import (
 // hint.
 func needTool(t *testing.T, name, pkg string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found: install the Debian package %s (make tools)", name, pkg)
-	}
-	t.Skipf("%s not found: apt-get install %s (make tools)", name, pkg)
-	return ""
+	return testtool.Need(t, name, pkg)
 }
 
 // TestMetricsPromtool serves the gateway's registry (Go and process

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"roamgate/internal/testtool"
 	"slices"
 	"strings"
 	"testing"
@@ -32,16 +33,7 @@ import (
 // tool is a failure, elsewhere a skip with a hint (the project's rule).
 func needTool(t *testing.T, name, pkg string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	msg := fmt.Sprintf("%s not found: apt-get install %s (make test does)", name, pkg)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testtool.Need(t, name, pkg)
 }
 
 // TestSystemdUnit checks the unit's hardening and runs systemd-analyze

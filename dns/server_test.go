@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"roamgate/internal/testtool"
 	"strings"
 	"testing"
 	"time"
@@ -134,12 +134,7 @@ func startDNS(t testing.TB, cfg dns.Config, sessions dns.Sessions, reg prometheu
 
 func needDig(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("dig"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("dig is missing (make test installs dnsutils)")
-		}
-		t.Skip("dig is missing; run make test to install dnsutils")
-	}
+	testtool.Need(t, "dig", "dnsutils")
 }
 
 // answer is what dig reported.

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"roamgate/internal/testtool"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,12 +117,11 @@ func testConfig(t *testing.T, dataDir string) gateway.Config {
 
 func needTool(t *testing.T, name string) {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing (make test installs it)", name)
-		}
-		t.Skipf("%s is missing; run make test to install it", name)
+	pkg := name
+	if name == "radclient" {
+		pkg = "freeradius-utils"
 	}
+	testtool.Need(t, name, pkg)
 }
 
 // radclient sends one Access-Request with the real FreeRADIUS client and

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"roamgate/internal/testtool"
 	"strings"
 	"testing"
 	"time"
@@ -30,14 +31,7 @@ import (
 // chromium finds Debian's chromium; in CI its absence fails the test.
 func chromium(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed (make tools installs it)")
-		}
-		t.Skip("chromium is not installed: apt-get install chromium")
-	}
-	return path
+	return testtool.Need(t, "chromium", "chromium")
 }
 
 // axeSource is axe-core, installed by tools/browser/install-axe.sh (run here

@@ -3,9 +3,9 @@ package radius
 import (
 	"context"
 	"encoding/hex"
-	"os"
 	"os/exec"
 	"regexp"
+	"roamgate/internal/testtool"
 	"strings"
 	"testing"
 	"time"
@@ -16,14 +16,7 @@ import (
 // stop running.
 func radclientPath(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("radclient")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("radclient (freeradius-utils) is required in CI: %v", err)
-		}
-		t.Skipf("radclient (freeradius-utils) not installed: %v", err)
-	}
-	return path
+	return testtool.Need(t, "radclient", "freeradius-utils")
 }
 
 // TestRadclient talks to the server with FreeRADIUS's radclient, which also

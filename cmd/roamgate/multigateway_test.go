@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"roamgate/internal/testtool"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,13 +179,9 @@ func macAuth(t *testing.T, addr, mac, nasID string) string {
 
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
+	packages := map[string]string{"radclient": "freeradius-utils", "redis-server": "redis-server"}
 	for _, name := range tools {
-		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing (make test installs it)", name)
-			}
-			t.Skipf("%s is missing; run make test to install it", name)
-		}
+		testtool.Need(t, name, packages[name])
 	}
 }
 
