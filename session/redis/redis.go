@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -194,30 +195,45 @@ func (s *Store) Get(ctx context.Context, id string) (session.Record, error) {
 	if len(m) == 0 {
 		return session.Record{}, wrap("get", session.ErrNotFound)
 	}
-	return decode(m), nil
+	return decode(func(f string) string { return m[f] }), nil
 }
 
-func decode(m map[string]string) session.Record {
+// recordFields are the hash's fields in a fixed order, so that a scan can
+// fetch them with HMGET into a slice instead of building a map per session
+// (a restart reads a million of them).
+var recordFields = []string{fID, fMACKey, fRandom, fNetwork, fLocation, fCurrent, fAP,
+	fCreated, fExpires, fLastSeen, fIn, fOut, fRoams, fRevoked, fCrisis, fToken, fNASAddr, fNASID, fAcctID, fDevice}
+
+var fieldIndex = func() map[string]int {
+	m := make(map[string]int, len(recordFields))
+	for i, f := range recordFields {
+		m[f] = i
+	}
+	return m
+}()
+
+// decode builds a record from its fields; m returns "" for a missing one.
+func decode(m func(field string) string) session.Record {
 	var r session.Record
-	r.ID = m[fID]
-	r.MACKey = session.MACKey(m[fMACKey])
-	r.RandomMAC = m[fRandom] == "1"
-	r.Network, r.Location, r.CurrentLocation, r.AP = m[fNetwork], m[fLocation], m[fCurrent], m[fAP]
-	r.Created, r.Expires, r.LastSeen = fromNanos(m[fCreated]), fromNanos(m[fExpires]), fromNanos(m[fLastSeen])
-	r.InputOctets, _ = strconv.ParseUint(m[fIn], 10, 64)
-	r.OutputOctets, _ = strconv.ParseUint(m[fOut], 10, 64)
-	r.Roams, _ = strconv.Atoi(m[fRoams])
-	r.Revoked = m[fRevoked] == "1"
-	r.Crisis = m[fCrisis] == "1"
-	if t := m[fToken]; t != "" {
+	r.ID = m(fID)
+	r.MACKey = session.MACKey(m(fMACKey))
+	r.RandomMAC = m(fRandom) == "1"
+	r.Network, r.Location, r.CurrentLocation, r.AP = m(fNetwork), m(fLocation), m(fCurrent), m(fAP)
+	r.Created, r.Expires, r.LastSeen = fromNanos(m(fCreated)), fromNanos(m(fExpires)), fromNanos(m(fLastSeen))
+	r.InputOctets, _ = strconv.ParseUint(m(fIn), 10, 64)
+	r.OutputOctets, _ = strconv.ParseUint(m(fOut), 10, 64)
+	r.Roams, _ = strconv.Atoi(m(fRoams))
+	r.Revoked = m(fRevoked) == "1"
+	r.Crisis = m(fCrisis) == "1"
+	if t := m(fToken); t != "" {
 		r.SealedToken = []byte(t)
 	}
-	if a := m[fNASAddr]; a != "" {
+	if a := m(fNASAddr); a != "" {
 		// An address that does not parse only loses the Disconnect target.
 		r.NAS.Addr, _ = netip.ParseAddr(a)
 	}
-	r.NAS.ID, r.NAS.AcctSessionID = m[fNASID], m[fAcctID]
-	if d := m[fDevice]; d != "" {
+	r.NAS.ID, r.NAS.AcctSessionID = m(fNASID), m(fAcctID)
+	if d := m(fDevice); d != "" {
 		r.SealedDevice = []byte(d)
 	}
 	return r
@@ -262,37 +278,61 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 	return s.update(ctx, "revoke", id, "revoked "+id, fRevoked, "1", fToken, "")
 }
 
-// scan calls fn for every session hash.
+// scan calls fn for every session hash, one call at a time. The keys come
+// from SCAN; batches of them are fetched (pipelined HMGET) and decoded by a
+// few workers at once, so that the round trips to Redis overlap with the
+// decoding — a restart reads a million sessions this way.
 func (s *Store) scan(ctx context.Context, fn func(key string, r session.Record) error) error {
-	iter := s.c.Scan(ctx, 0, s.prefix+"{*}", 1000).Iterator()
-	const batch = 256
-	keys := make([]string, 0, batch)
-	flush := func() error {
-		if len(keys) == 0 {
-			return nil
+	const batch, fetchers = 1000, 4
+	batches := make(chan []string, fetchers)
+	var (
+		mu       sync.Mutex // serialises fn and guards firstErr
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
 		}
-		cmds := make([]*goredis.MapStringStringCmd, len(keys))
-		_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			for i, k := range keys {
-				cmds[i] = p.HGetAll(ctx, k)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for i, c := range cmds {
-			m := c.Val()
-			if len(m) == 0 {
-				continue // expired between SCAN and HGETALL
-			}
-			if err := fn(keys[i], decode(m)); err != nil {
-				return err
-			}
-		}
-		keys = keys[:0]
-		return nil
+		mu.Unlock()
 	}
+	for range fetchers {
+		wg.Go(func() {
+			for keys := range batches {
+				cmds := make([]*goredis.SliceCmd, len(keys))
+				_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+					for i, k := range keys {
+						cmds[i] = p.HMGet(ctx, k, recordFields...)
+					}
+					return nil
+				})
+				if err != nil {
+					fail(err)
+					continue
+				}
+				for i, c := range cmds {
+					vals := c.Val()
+					if len(vals) != len(recordFields) || vals[0] == nil {
+						continue // expired between SCAN and HMGET
+					}
+					r := decode(func(f string) string {
+						v, _ := vals[fieldIndex[f]].(string)
+						return v
+					})
+					mu.Lock()
+					if firstErr == nil {
+						if err := fn(keys[i], r); err != nil {
+							firstErr = err
+						}
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	iter := s.c.Scan(ctx, 0, s.prefix+"{*}", batch).Iterator()
+	keys := make([]string, 0, batch)
 	for iter.Next(ctx) {
 		k := iter.Val()
 		if !strings.HasSuffix(k, "}") {
@@ -300,15 +340,25 @@ func (s *Store) scan(ctx context.Context, fn func(key string, r session.Record) 
 		}
 		keys = append(keys, k)
 		if len(keys) == batch {
-			if err := flush(); err != nil {
-				return err
-			}
+			batches <- keys
+			keys = make([]string, 0, batch)
+		}
+		mu.Lock()
+		stop := firstErr != nil
+		mu.Unlock()
+		if stop {
+			break
 		}
 	}
-	if err := iter.Err(); err != nil {
-		return err
+	if len(keys) > 0 {
+		batches <- keys
 	}
-	return flush()
+	close(batches)
+	wg.Wait()
+	if err := iter.Err(); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	return firstErr
 }
 
 // errStop ends a scan early without being an error of the store.
