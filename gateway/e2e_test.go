@@ -305,8 +305,8 @@ func TestSignInAtBahnhofRoamToStadtpark(t *testing.T) {
 		}
 	})
 	t.Run("unknown MAC rejected", func(t *testing.T) {
-		out, ok := radclient(t, addrs.RADIUSAuth, macAuth("02:11:22:33:44:55", "stadtpark-ap-3")...)
-		if !ok && !strings.Contains(out, "Received Access-Reject") || !strings.Contains(out, "Received Access-Reject") {
+		out, _ := radclient(t, addrs.RADIUSAuth, macAuth("02:11:22:33:44:55", "stadtpark-ap-3")...)
+		if !strings.Contains(out, "Received Access-Reject") {
 			t.Fatalf("want Access-Reject:\n%s", out)
 		}
 	})

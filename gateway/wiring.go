@@ -79,15 +79,26 @@ func bandwidths(c Config) map[string]radius.Bandwidth {
 	return m
 }
 
+// clientNetwork is a RADIUS client's network (config validation has
+// checked that it parses: a CIDR or a single address).
+func clientNetwork(cidr string) (netip.Prefix, bool) {
+	if p, err := netip.ParsePrefix(cidr); err == nil {
+		return p.Masked(), true
+	}
+	if a, err := netip.ParseAddr(cidr); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	return netip.Prefix{}, false
+}
+
 // apNetworks are the RADIUS clients' networks: where access points are, so
 // the only places a vendor login URL may point at.
 func apNetworks(c Config) []netip.Prefix {
 	var out []netip.Prefix
 	for _, cl := range c.RADIUS.Clients {
-		if p, err := netip.ParsePrefix(cl.CIDR); err == nil {
-			out = append(out, p.Masked())
-		} else if a, err := netip.ParseAddr(cl.CIDR); err == nil {
-			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		if p, ok := clientNetwork(cl.CIDR); ok {
+			out = append(out, p)
 		}
 	}
 	return out
@@ -101,8 +112,10 @@ func vendorFor(c Config) func(netip.Addr) string {
 		vendor string
 	}
 	var entries []entry
-	for i, p := range apNetworks(c) {
-		entries = append(entries, entry{p, c.RADIUS.Clients[i].Vendor})
+	for _, cl := range c.RADIUS.Clients {
+		if p, ok := clientNetwork(cl.CIDR); ok {
+			entries = append(entries, entry{p, cl.Vendor})
+		}
 	}
 	return func(a netip.Addr) string {
 		a = a.Unmap()

@@ -208,15 +208,15 @@ func (x *index) touch(id string, a Activity) (s Session, roamed, ok bool) {
 
 // clearPresence forgets where the sessions last reported by a NAS are: the
 // NAS restarted (Accounting-On/Off), so they are no longer there. It returns
-// how many sessions it changed.
-func (x *index) clearPresence(match func(NAS) bool) int {
+// the IDs of the sessions it changed.
+func (x *index) clearPresence(match func(NAS) bool) []string {
 	var ids []string
 	x.each(func(e *entry) {
 		if match(e.s.NAS) {
 			ids = append(ids, e.s.ID)
 		}
 	})
-	n := 0
+	changed := ids[:0]
 	for _, id := range ids {
 		_, ok := x.update(id, func(s *Session) {
 			if match(s.NAS) {
@@ -224,10 +224,10 @@ func (x *index) clearPresence(match func(NAS) bool) int {
 			}
 		})
 		if ok {
-			n++
+			changed = append(changed, id)
 		}
 	}
-	return n
+	return changed
 }
 
 func (x *index) revoke(id string) {

@@ -87,7 +87,7 @@ type Manager struct {
 	onEvent []func(Event)
 
 	pendingMu sync.Mutex
-	pending   map[string]Activity
+	pending   map[string]struct{} // sessions whose index view waits for the store
 	wake      chan struct{}
 	stop      chan struct{}
 	done      chan struct{}
@@ -146,7 +146,7 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 	m := &Manager{
 		store: o.Store, tokens: o.Tokens, hasher: hasher, sealer: seal, uamKey: uam.Sum(nil),
 		policy: o.Policy, now: o.Now, log: o.Logger,
-		pending: make(map[string]Activity),
+		pending: make(map[string]struct{}),
 		wake:    make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	m.crisis.lifetime = min(cmp.Or(o.CrisisLifetime, DefaultCrisisLifetime), o.Policy.MaxLifetime())
@@ -453,7 +453,7 @@ func (m *Manager) Rebind(ctx context.Context, token string, mac MAC) (Session, s
 	}
 	m.index.rebind(s.ID, old, s.MACKey, s.RandomMAC, mac)
 	s.Device.MAC, s.Device.HasMAC = mac, true
-	m.markDirty(s.ID, Activity{}) // writes the re-sealed device
+	m.markDirty(s.ID) // writes the re-sealed device
 	m.emit(Event{Kind: EventRebind, Session: s, At: m.now()})
 	return s, tok, nil
 }
@@ -469,7 +469,7 @@ func (m *Manager) Seen(id string, a Activity) (Session, error) {
 	if !ok {
 		return Session{}, ErrNotFound
 	}
-	m.markDirty(id, a)
+	m.markDirty(id)
 	if roamed {
 		m.emit(Event{Kind: EventRoam, Session: s, At: a.At})
 	}
@@ -484,29 +484,40 @@ func (m *Manager) NASRestarted(addr netip.Addr, nasID string) int {
 	match := func(n NAS) bool {
 		return n != (NAS{}) && n.Addr == addr && (nasID == "" || n.ID == nasID)
 	}
-	var changed []string
-	m.index.each(func(e *entry) {
-		if match(e.s.NAS) {
-			changed = append(changed, e.s.ID)
-		}
-	})
-	n := m.index.clearPresence(match)
+	changed := m.index.clearPresence(match)
 	for _, id := range changed {
-		m.markDirty(id, Activity{})
+		m.markDirty(id)
 	}
-	return n
+	return len(changed)
 }
 
 // markDirty schedules the index's view of a session to be written to the
 // store in the background.
-func (m *Manager) markDirty(id string, a Activity) {
+func (m *Manager) markDirty(id string) { m.queueWrite(id, false) }
+
+// maxPending bounds the sessions whose activity may wait for the store when
+// a caller asks for a bounded queue (accounting during a store outage).
+const maxPending = 100_000
+
+// queueWrite adds a session to the background writer's set. Bounded, it
+// refuses a new session once maxPending wait; a session already waiting is
+// always accepted (its latest state is written anyway).
+func (m *Manager) queueWrite(id string, bounded bool) bool {
 	m.pendingMu.Lock()
-	m.pending[id] = a
-	m.pendingMu.Unlock()
-	select {
-	case m.wake <- struct{}{}:
-	default:
+	_, queued := m.pending[id]
+	room := !bounded || queued || len(m.pending) < maxPending
+	if room {
+		m.pending[id] = struct{}{}
+		m.counters.activityPending.Store(int64(len(m.pending)))
 	}
+	m.pendingMu.Unlock()
+	if room {
+		select {
+		case m.wake <- struct{}{}:
+		default:
+		}
+	}
+	return room
 }
 
 func (m *Manager) flushLoop() {
@@ -539,7 +550,7 @@ func (m *Manager) flushLoop() {
 func (m *Manager) flush() bool {
 	m.pendingMu.Lock()
 	batch := m.pending
-	m.pending = make(map[string]Activity, len(batch))
+	m.pending = make(map[string]struct{}, len(batch))
 	m.pendingMu.Unlock()
 	var failed []string
 	var firstErr error
@@ -578,9 +589,7 @@ func (m *Manager) flush() bool {
 	}
 	m.pendingMu.Lock()
 	for _, id := range failed {
-		if _, newer := m.pending[id]; !newer {
-			m.pending[id] = Activity{}
-		}
+		m.pending[id] = struct{}{}
 	}
 	m.counters.activityPending.Store(int64(len(m.pending)))
 	m.pendingMu.Unlock()

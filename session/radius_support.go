@@ -37,7 +37,7 @@ func (m *Manager) SeenDurable(ctx context.Context, id string, a Activity) (Sessi
 	err = m.store.Touch(ctx, id, stored, s.Roams, sealed)
 	m.storeResult(err)
 	if err != nil {
-		if m.buffer(id) {
+		if m.queueWrite(id, true) {
 			m.counters.activityBuffered.Add(1)
 			return s, nil
 		}
@@ -45,27 +45,4 @@ func (m *Manager) SeenDurable(ctx context.Context, id string, a Activity) (Sessi
 		return s, fmt.Errorf("session: record activity (buffer full): %w", err)
 	}
 	return s, nil
-}
-
-// maxPending bounds the sessions whose activity may wait for the store.
-const maxPending = 100_000
-
-// buffer queues the session's activity for the background writer, unless
-// the buffer is full.
-func (m *Manager) buffer(id string) bool {
-	m.pendingMu.Lock()
-	_, queued := m.pending[id]
-	room := queued || len(m.pending) < maxPending
-	if room {
-		m.pending[id] = Activity{}
-		m.counters.activityPending.Store(int64(len(m.pending)))
-	}
-	m.pendingMu.Unlock()
-	if room {
-		select {
-		case m.wake <- struct{}{}:
-		default:
-		}
-	}
-	return room
 }

@@ -110,29 +110,17 @@ func (p *gatewayProc) stop(t *testing.T) {
 // signIn is a browser's sign-in: the splash, then its form.
 func signIn(t *testing.T, portal, mac, nasID string) *http.Response {
 	t.Helper()
-	return signInWith(t, portal, mac, nasID, "")
+	resp, err := signInFrom(portal, mac, nasID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
-// failer is the part of testing.TB signInWith needs.
-type failer interface {
-	Helper()
-	Fatal(args ...any)
-	Fatalf(format string, args ...any)
-}
-
-// quietT records a failure instead of stopping a test, for sign-ins that may
-// fail on purpose (the gateway is being killed).
-type quietT struct{ failed bool }
-
-func (q *quietT) Helper()               {}
-func (q *quietT) Fatal(...any)          { q.failed = true; panic("sign-in failed") }
-func (q *quietT) Fatalf(string, ...any) { q.failed = true; panic("sign-in failed") }
-
-// signInWith signs in from the local address from (a 127.0.0.x, so that
+// signInFrom signs in from the local address from (a 127.0.0.x, so that
 // many browsers are many clients to the portal's per-client limit), or from
 // the default address when from is empty.
-func signInWith(t failer, portal, mac, nasID, from string) *http.Response {
-	t.Helper()
+func signInFrom(portal, mac, nasID, from string) (*http.Response, error) {
 	jar, _ := cookiejar.New(nil)
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	if from != "" {
@@ -145,21 +133,21 @@ func signInWith(t failer, portal, mac, nasID, from string) *http.Response {
 	q := url.Values{"client_mac": {mac}, "nas_id": {nasID}, "ssid": {"WiFi4EU"}}
 	resp, err := client.Get("http://" + portal + "/?" + q.Encode())
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindSubmatch(body)
 	if m == nil {
-		t.Fatalf("splash without _csrf (status %d)", resp.StatusCode)
+		return nil, fmt.Errorf("splash without _csrf (status %d)", resp.StatusCode)
 	}
 	form := url.Values{"_csrf": {string(m[1])}, "terms": {"1"}, "accept": {"1"}, "client_mac": {mac}, "nas_id": {nasID}, "ssid": {"WiFi4EU"}}
 	post, err := client.PostForm("http://"+portal+"/connect", form)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	post.Body.Close()
-	return post
+	return post, nil
 }
 
 // macAuth runs the real radclient; it reports "accept", "reject" or "none".
