@@ -261,3 +261,58 @@ func TestOpenNDSGateways(t *testing.T) {
 		t.Errorf("rathaus arrival encrypted with markt's key: %d, want 403", resp.StatusCode)
 	}
 }
+
+// TestContinueVerifiesTheSignature: the one-tap /continue of a signed-in
+// device moves its session to the MAC the access point signed, never to one
+// an altered or unsigned form names (issue 11 item 1).
+func TestContinueVerifiesTheSignature(t *testing.T) {
+	env := coovaEnv(t, Config{Coova: CoovaConfig{UAMSecret: "bahnhof-uam-secret"}})
+	f := env.splash(t, signedArrival("bahnhof-uam-secret", "notyet", "DA-A1-19-5E-00-01", ""))
+	resp, _ := env.post(t, accepted(f), f.cookie)
+	session := cookieNamed(resp, sessionCookie)
+	if session == nil {
+		t.Fatal("no session cookie")
+	}
+	// The same phone back with a rotated MAC: the returning form.
+	req := httptest.NewRequest(http.MethodGet, "/"+signedArrival("bahnhof-uam-secret", "notyet", "DA-A1-19-5E-00-02", ""), nil)
+	req.AddCookie(session)
+	resp, body := env.do(t, req)
+	doc := parseHTML(t, body)
+	if forms := doc.find("form"); resp.StatusCode != http.StatusOK || len(forms) != 1 || forms[0].attr("action") != "/continue" {
+		t.Fatalf("returning device: %d, forms %v", resp.StatusCode, forms)
+	}
+	v := url.Values{}
+	for _, in := range doc.find("input") {
+		v.Set(in.attr("name"), in.attr("value"))
+	}
+	csrf := cookieNamed(resp, csrfCookie)
+	post := func(v url.Values) *http.Response {
+		req := httptest.NewRequest(http.MethodPost, "/continue", strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(session)
+		if csrf != nil {
+			req.AddCookie(csrf)
+		}
+		resp, _ := env.do(t, req)
+		return resp
+	}
+	altered := url.Values{}
+	for k, vs := range v {
+		altered[k] = vs
+	}
+	altered.Set(vendor.ParamRedirect, strings.Replace(v.Get(vendor.ParamRedirect), "DA-A1-19-5E-00-02", "DA-A1-19-5E-00-09", 1))
+	if resp := post(altered); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("/continue with an altered signed URL: %d, want 403", resp.StatusCode)
+	}
+	unsigned := url.Values{csrfField: {v.Get(csrfField)}, "continue": {"1"}, "uamip": {"10.1.0.1"}, "res": {"notyet"},
+		"challenge": {"f1d5a54b9f2a49c3b0f0e0d0c0b0a090"}, "mac": {"DA-A1-19-5E-00-09"}}
+	if resp := post(unsigned); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("/continue with unsigned fields: %d, want 403", resp.StatusCode)
+	}
+	if env.sessions.rebinds != 0 {
+		t.Fatalf("%d rebinds from refused forms", env.sessions.rebinds)
+	}
+	if resp := post(v); resp.StatusCode != http.StatusSeeOther || env.sessions.rebinds != 1 {
+		t.Errorf("/continue with the signed form: %d, %d rebinds; want 303 and 1", resp.StatusCode, env.sessions.rebinds)
+	}
+}
