@@ -320,6 +320,14 @@ func (c Config) Validate() error {
 		if cl.Location != "" && !locations[cl.Location] {
 			add(fmt.Sprintf("radius.clients[%d].location", i), "%q is not one of locations[].id", cl.Location)
 		}
+		if r := cl.RequireSignature; r != nil && *r && cl.UAMSecret == "" && c.Portal.Coova.UAMSecret == "" {
+			add(fmt.Sprintf("radius.clients[%d].require_signature", i), "true needs a uam_secret (here or in portal.coova.uam_secret)")
+		}
+	}
+	for i, g := range c.Portal.OpenNDS.Gateways {
+		if g.Location != "" && !locations[g.Location] {
+			add(fmt.Sprintf("portal.opennds.gateways[%d].location", i), "%q is not one of locations[].id", g.Location)
+		}
 	}
 	for _, v := range []interface{ Validate() error }{c.Portal, c.RADIUS, c.DNS, c.Admin, c.Retention} {
 		if err := v.Validate(); err != nil {

@@ -65,6 +65,24 @@ func TestLoadErrorsNameTheKeyPath(t *testing.T) {
 		{"bad nas_ip", "locations:\n  - {id: markt, name: Markt, match: {nas_ip: [10.1.2.0/40]}}\n", []string{"locations[0].match.nas_ip[0]"}},
 		{"unknown store driver", "store:\n  driver: mysql\n", []string{`store.driver: "mysql" is not one of sqlite, redis`}},
 		{"bad admin hash", "admin:\n  users:\n    - {name: it, password_hash: secret}\n", []string{"admin.users[0].password_hash"}},
+		{"uam_secret with a newline", "radius:\n  clients:\n    - {name: ap, cidr: 10.1.0.1, secret: abcdefghijklmnopq, uam_secret: \"a\\nb\"}\n",
+			[]string{"radius.clients[0].uam_secret: has a character other than printable ASCII at position 2"}},
+		{"require_signature without any uam_secret", "radius:\n  clients:\n    - {name: ap, cidr: 10.1.0.1, secret: abcdefghijklmnopq, require_signature: true}\n",
+			[]string{"radius.clients[0].require_signature: true needs a uam_secret (here or in portal.coova.uam_secret)"}},
+		{"bad require_signature", "radius:\n  clients:\n    - {name: ap, cidr: 10.1.0.1, secret: abcdefghijklmnopq, require_signature: perhaps}\n",
+			[]string{"radius.clients[0].require_signature (line 3)"}},
+		{"openNDS gateway without a network", "portal:\n  opennds:\n    gateways:\n      - {name: markt, cidr: 192.168.8.1/33}\n",
+			[]string{`portal.opennds.gateways[0].cidr: "192.168.8.1/33" is not a network or address`}},
+		{"openNDS gateway twice", "portal:\n  opennds:\n    faskey: k\n    gateways:\n      - {cidr: 192.168.8.1}\n      - {cidr: 192.168.8.1/32}\n",
+			[]string{`portal.opennds.gateways[1].cidr: "192.168.8.1/32" is also portal.opennds.gateways[0].cidr`}},
+		{"openNDS gateway at an unknown location", "portal:\n  opennds:\n    gateways:\n      - {cidr: 192.168.8.1, location: markt}\n",
+			[]string{`portal.opennds.gateways[0].location: "markt" is not one of locations[].id`}},
+		{"openNDS signature without faskey", "portal:\n  opennds:\n    gateways:\n      - {cidr: 192.168.8.1, require_signature: true}\n",
+			[]string{"portal.opennds.gateways[0].require_signature: true needs a faskey"}},
+		{"openNDS faskey with a quote", "portal:\n  opennds:\n    gateways:\n      - {cidr: 192.168.8.1, faskey: \"it's\"}\n",
+			[]string{"portal.opennds.gateways[0].faskey: has a quote"}},
+		{"unknown openNDS gateway key", "portal:\n  opennds:\n    gateways:\n      - {cidr: 192.168.8.1, fas_key: x}\n",
+			[]string{"portal.opennds.gateways[0].fas_key (line 4): unknown key"}},
 		{"several errors at once", "session:\n  lifetime: 10s\nsite:\n  portal_url: ftp://x\n",
 			[]string{"session.lifetime: 10s is shorter than 1m", `site.portal_url: "ftp://x" is not an absolute http or https URL`}},
 	}
@@ -108,6 +126,8 @@ func TestEnvOverrides(t *testing.T) {
 		"ROAMGATE_RADIUS_CLIENTS_0_SECRET=from-the-environment-123",
 		"ROAMGATE_PORTAL_LANGUAGES=en,de",
 		"ROAMGATE_DATA_DIR=/var/lib/roamgate",
+		"ROAMGATE_RADIUS_CLIENTS_0_UAM_SECRET=demo-uam-secret",
+		"ROAMGATE_RADIUS_CLIENTS_0_REQUIRE_SIGNATURE=false",
 	}
 	cfg, err := Load("", env)
 	if err != nil {
@@ -115,7 +135,8 @@ func TestEnvOverrides(t *testing.T) {
 	}
 	if cfg.Portal.Listen != "127.0.0.1:18080" || cfg.Session.Lifetime != 90*time.Minute ||
 		cfg.RADIUS.RequireMessageAuthenticator || cfg.RADIUS.Clients[0].Secret != "from-the-environment-123" ||
-		cfg.DataDir != "/var/lib/roamgate" || !reflect.DeepEqual(cfg.Portal.Languages, []string{"en", "de"}) {
+		cfg.DataDir != "/var/lib/roamgate" || !reflect.DeepEqual(cfg.Portal.Languages, []string{"en", "de"}) ||
+		cfg.RADIUS.Clients[0].UAMSecret != "demo-uam-secret" || cfg.RADIUS.Clients[0].RequireSignature == nil || *cfg.RADIUS.Clients[0].RequireSignature {
 		t.Errorf("env not applied: %+v", cfg)
 	}
 
@@ -223,5 +244,33 @@ func TestLocator(t *testing.T) {
 				t.Errorf("Locate = %q, %q; want %q, %q", loc, nw, tt.loc, tt.nw)
 			}
 		})
+	}
+}
+
+// TestAccessPoints: the portal's per-access-point view carries each RADIUS
+// client's UAM secret, signature requirement and location (issue 12 §2b).
+func TestAccessPoints(t *testing.T) {
+	cfg, err := Load(writeConfig(t, `
+portal:
+  coova: {uam_secret: site-default}
+radius:
+  clients:
+    - {name: bahnhof-wan, cidr: 10.20.1.0/24, secret: 0123456789abcdefXYZ, location: bahnhof, vendor: coova}
+    - {name: bahnhof-uam, cidr: 10.1.0.1, secret: 0123456789abcdefXYZ, location: bahnhof, vendor: uspot, uam_secret: own-secret, require_signature: false}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aps := accessPoints(cfg)
+	if len(aps) != 2 {
+		t.Fatalf("%d access points, want 2", len(aps))
+	}
+	uam := aps[1]
+	if uam.Name != "bahnhof-uam" || uam.Network != netip.MustParsePrefix("10.1.0.1/32") || uam.Vendor != "uspot" ||
+		uam.UAMSecret != "own-secret" || uam.Location != "bahnhof" || uam.RequireSignature == nil || *uam.RequireSignature {
+		t.Errorf("access point %+v", uam)
+	}
+	if aps[0].UAMSecret != "" || aps[0].RequireSignature != nil {
+		t.Errorf("a client without its own secret: %+v (the portal applies portal.coova.uam_secret)", aps[0])
 	}
 }

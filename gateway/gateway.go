@@ -181,6 +181,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 		LocationNames: locationNames(cfg),
 		APNetworks:    apNetworks(cfg),
 		VendorFor:     vendorFor(cfg),
+		AccessPoints:  accessPoints(cfg),
 		Reauthorizer:  reauthorizer{radiusServer},
 		Crisis:        mgr,
 		Registerer:    reg,

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"roamgate/admin"
+	"roamgate/portal/vendor"
 	"roamgate/radius"
 	"roamgate/session"
 )
@@ -100,6 +101,28 @@ func apNetworks(c Config) []netip.Prefix {
 		if p, ok := clientNetwork(cl.CIDR); ok {
 			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// accessPoints are the RADIUS clients as the portal sees them: where a
+// vendor redirect's login URL points, with the client's UAM secret,
+// signature requirement and location (issue 12 §2b).
+func accessPoints(c Config) []vendor.AccessPoint {
+	var out []vendor.AccessPoint
+	for _, cl := range c.RADIUS.Clients {
+		p, ok := clientNetwork(cl.CIDR)
+		if !ok {
+			continue
+		}
+		name := cl.Name
+		if name == "" {
+			name = cl.CIDR
+		}
+		out = append(out, vendor.AccessPoint{
+			Name: name, Network: p, Vendor: cl.Vendor, Location: cl.Location,
+			UAMSecret: cl.UAMSecret, RequireSignature: cl.RequireSignature,
+		})
 	}
 	return out
 }

@@ -59,7 +59,15 @@ func hidden(a vendor.Arrival) []field {
 
 // arrivalQuery returns an arrival's parameters as a query string for a link
 // back to the splash page ("" if there are none), with the explicit language.
+// A signed redirect is linked to as the access point wrote it, so that the
+// splash verifies it again.
 func arrivalQuery(a vendor.Arrival, lang string) string {
+	if q, ok := signedQuery(a); ok {
+		if lang != "" {
+			q += "&" + paramLang + "=" + url.QueryEscape(lang)
+		}
+		return "?" + q
+	}
 	v := url.Values{}
 	for _, f := range hidden(a) {
 		v.Set(f.Name, f.Value)
@@ -76,10 +84,47 @@ func arrivalQuery(a vendor.Arrival, lang string) string {
 // field is a name and value of a form field.
 type field struct{ Name, Value string }
 
+// signedQuery is the query of a signed redirect the arrival carries whole
+// (vendor.ParamRedirect): after the md= nothing is read, so the explicit
+// language may follow it.
+func signedQuery(a vendor.Arrival) (string, bool) {
+	raw := a.Params.Get(vendor.ParamRedirect)
+	if raw == "" {
+		return "", false
+	}
+	_, q, ok := strings.Cut(raw, "?")
+	return q, ok
+}
+
 // queryOf returns a lookup of the request's query whose strings are copies.
+// vendor.ParamRedirect is the URL the browser asked for (requestURL): what
+// an access point that signs its redirect has signed.
 func queryOf(c *fiber.Ctx) vendor.Query {
 	args := c.Context().QueryArgs()
-	return func(name string) string { return string(args.Peek(name)) }
+	return func(name string) string {
+		if name == vendor.ParamRedirect {
+			return requestURL(c)
+		}
+		return string(args.Peek(name))
+	}
+}
+
+// requestURL rebuilds the URL a GET was sent to, byte for byte in its path
+// and query: the scheme (https over TLS or from a trusted proxy that says
+// so, the way fiber's Protocol reads it with the trusted-proxy check on),
+// the Host header, the raw path and the raw query. An access point's
+// uamserver URL must name the portal the same way (deploy/access-points).
+func requestURL(c *fiber.Ctx) string {
+	uri := c.Request().URI()
+	q := uri.QueryString()
+	if len(q) == 0 {
+		return ""
+	}
+	scheme := "http"
+	if strings.EqualFold(c.Protocol(), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + string(c.Request().Host()) + string(uri.PathOriginal()) + "?" + string(q)
 }
 
 // formOf returns a lookup of the request's urlencoded form (copies).

@@ -79,9 +79,38 @@ type CoovaConfig struct {
 
 // OpenNDSConfig configures openNDS forwarding authentication.
 type OpenNDSConfig struct {
-	// FASKey is openNDS's faskey: it decrypts level-3 redirects and signs
-	// the auth token. Required for openNDS access points.
+	// FASKey is openNDS's faskey: it decrypts level-2/3 redirects and
+	// hashes the auth token. The default for gateways without their own;
+	// required for openNDS access points unless every gateway has one.
 	FASKey string `yaml:"faskey"`
+
+	// Gateways are the openNDS routers whose redirects the portal takes.
+	// They need not be RADIUS clients (openNDS asks no RADIUS server).
+	// Optional: without an entry, an openNDS gateway's auth URL must lie in
+	// a RADIUS client's network.
+	Gateways []OpenNDSGateway `yaml:"gateways"`
+}
+
+// OpenNDSGateway is one openNDS router (or a network of them sharing a
+// faskey).
+type OpenNDSGateway struct {
+	// Name identifies the gateway in logs. Default: the CIDR.
+	Name string `yaml:"name"`
+	// CIDR holds the gateway's gatewayaddress (its address on the
+	// clients' side, the host of its auth URL): "192.168.8.1" or a network.
+	// Required.
+	CIDR string `yaml:"cidr"`
+	// FASKey is this gateway's faskey; default portal.opennds.faskey.
+	FASKey string `yaml:"faskey"`
+	// Location is the location ID of sign-ins through this gateway when
+	// locations[].match places them nowhere. Optional.
+	Location string `yaml:"location"`
+	// RequireSignature refuses redirects that are not encrypted with the
+	// faskey (fas_secure_enabled 2 or 3): level 1 and 4 send the
+	// parameters in plain base64, which anyone can write. Leave it out for
+	// the default: required when a faskey is known. Set false for a
+	// gateway at level 1 (then any device can claim any MAC through it).
+	RequireSignature *bool `yaml:"require_signature"`
 }
 
 // UniFiConfig is a UniFi Network controller and the site whose guests the
@@ -207,10 +236,85 @@ func (c Config) Validate() error {
 	if id := c.WiFi4EU.NetworkIdentifier; id != "" && !wifi4euID(id) {
 		return fmt.Errorf("portal.wifi4eu.network_identifier: %q is not a UUID", id)
 	}
-	if len(c.OpenNDS.FASKey) > 256 {
-		return fmt.Errorf("portal.opennds.faskey: is longer than 256 bytes")
+	if err := checkFASKey(c.OpenNDS.FASKey); err != nil {
+		return fmt.Errorf("portal.opennds.faskey: %w", err)
+	}
+	names := map[string]int{}
+	nets := map[netip.Prefix]int{}
+	for i, g := range c.OpenNDS.Gateways {
+		key := fmt.Sprintf("portal.opennds.gateways[%d]", i)
+		if g.Name != "" {
+			if j, dup := names[g.Name]; dup {
+				return fmt.Errorf("%s.name: %q is also portal.opennds.gateways[%d].name", key, g.Name, j)
+			}
+			names[g.Name] = i
+		}
+		p, err := parseNetwork(g.CIDR)
+		if err != nil {
+			return fmt.Errorf("%s.cidr: %w", key, err)
+		}
+		if j, dup := nets[p]; dup {
+			return fmt.Errorf("%s.cidr: %q is also portal.opennds.gateways[%d].cidr", key, g.CIDR, j)
+		}
+		nets[p] = i
+		if err := checkFASKey(g.FASKey); err != nil {
+			return fmt.Errorf("%s.faskey: %w", key, err)
+		}
+		if g.RequireSignature != nil && *g.RequireSignature && g.FASKey == "" && c.OpenNDS.FASKey == "" {
+			return fmt.Errorf("%s.require_signature: true needs a faskey (here or in portal.opennds.faskey)", key)
+		}
 	}
 	return nil
+}
+
+// openNDSGateways are the configured openNDS gateways as access points.
+func openNDSGateways(c OpenNDSConfig) []vendor.AccessPoint {
+	out := make([]vendor.AccessPoint, 0, len(c.Gateways))
+	for _, g := range c.Gateways {
+		p, err := parseNetwork(g.CIDR)
+		if err != nil {
+			continue // Validate refuses it
+		}
+		name := g.Name
+		if name == "" {
+			name = g.CIDR
+		}
+		out = append(out, vendor.AccessPoint{
+			Name: name, Network: p, Vendor: vendor.OpenNDS, Location: g.Location,
+			FASKey: g.FASKey, RequireSignature: g.RequireSignature,
+		})
+	}
+	return out
+}
+
+// checkFASKey accepts what openNDS can hold in its config and hand to
+// sha256sum and PHP: printable ASCII without quotes, at most 256 bytes.
+func checkFASKey(k string) error {
+	if len(k) > 256 {
+		return fmt.Errorf("is longer than 256 bytes")
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e || k[i] == '"' || k[i] == '\'' {
+			return fmt.Errorf("has a quote or a character other than printable ASCII at position %d", i+1)
+		}
+	}
+	return nil
+}
+
+// parseNetwork parses a CIDR or a single address (its own /32 or /128).
+func parseNetwork(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || p.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("%q is not a network or address", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%q has host bits set; did you mean %q?", s, p.Masked())
+	}
+	return p, nil
 }
 
 // wifi4euID accepts the UUID form of a WiFi4EU network identifier: it is

@@ -64,8 +64,11 @@ func (s *Server) handleSplash(c *fiber.Ctx) error {
 	lang, explicit := s.language(c, c.Query(paramLang))
 	p := s.newPage(c, lang)
 	ad, a := s.arrive(c, queryOf(c))
+	if unverified(a) {
+		return s.refuseArrival(c, lang, a)
+	}
 	if sess, ok := s.sessionFromCookie(c); ok {
-		if a.LoggedIn && a.ContinueURL != "" {
+		if a.LoggedIn && s.mayContinue(c, a) {
 			// The access point let the device through and sent it back
 			// here: on to where it wanted to go.
 			c.Set(fiber.HeaderCacheControl, "no-store")
@@ -145,6 +148,9 @@ func (s *Server) handleConnect(c *fiber.Ctx) error {
 		s.stats.csrfFailures.Add(1)
 		return s.renderError(c, fiber.StatusForbidden, lang, "/"+arrivalQuery(a, explicit))
 	}
+	if unverified(a) {
+		return s.refuseArrival(c, lang, a)
+	}
 	// In a crisis nobody has to read terms to get online.
 	if form("accept") != "1" || (form("terms") != "1" && !s.crisisActive()) {
 		s.stats.termsRefused.Add(1)
@@ -192,6 +198,9 @@ func (s *Server) handleContinue(c *fiber.Ctx) error {
 	token := strings.Clone(c.Cookies(sessionCookie))
 	sess, ok := s.sessionFromCookie(c)
 	ad, a := s.arrive(c, form)
+	if unverified(a) {
+		return s.refuseArrival(c, lang, a)
+	}
 	if !ok {
 		return c.Redirect("/"+arrivalQuery(a, explicit), fiber.StatusSeeOther)
 	}
@@ -224,6 +233,9 @@ func (s *Server) authorize(c *fiber.Ctx, ctx context.Context, ad vendor.Adapter,
 		Username: sess.ID, Password: s.deps.Sessions.UAMSecret(sess.ID),
 		Seconds: int(s.deps.Sessions.TimeLeft(sess) / time.Second),
 	}
+	if a.ContinueURL == "" && a.LoginURL != "" {
+		a.ContinueURL = s.landing(c, explicit) // not a dead end after the access point
+	}
 	step, err := ad.Authorize(ctx, a, &s.vendors, cred)
 	if err != nil {
 		// The session exists and the cookie is set; the access point did not
@@ -240,6 +252,9 @@ func (s *Server) authorize(c *fiber.Ctx, ctx context.Context, ad vendor.Adapter,
 			s.stats.reauthErrors.Add(1)
 			s.log.Warn("portal: re-authorisation failed", "err", err)
 		}
+	}
+	if step.Kind != vendor.StepContinue {
+		s.rememberContinue(c, a.ContinueURL)
 	}
 	switch step.Kind {
 	case vendor.StepRedirect:
@@ -388,11 +403,15 @@ func (s *Server) macKey(m session.MAC) string {
 // locate asks the Locator, if there is one, where an arrival is.
 func (s *Server) locate(c *fiber.Ctx, a vendor.Arrival) (location, network string) {
 	if s.deps.Locator == nil {
-		return "", ""
+		return a.Location, ""
 	}
 	var ap string
 	if a.HasAP {
 		ap = a.APMAC.String()
 	}
-	return s.deps.Locator.Locate(a.NASID, ap, a.SSID, s.clientIP(c))
+	location, network = s.deps.Locator.Locate(a.NASID, ap, a.SSID, s.clientIP(c))
+	if location == "" {
+		location = a.Location // the configured access point's
+	}
+	return location, network
 }

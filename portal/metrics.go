@@ -37,11 +37,21 @@ type Stats struct {
 	ProbesCaptive, ProbesOnline uint64
 	// Revokes counts sign-outs from the status page.
 	Revokes uint64
+	// SignatureMissing and SignatureInvalid count arrivals refused because
+	// their access point requires a signature (CoovaChilli/uspot md=,
+	// openNDS encryption) and they had none, or one that did not verify.
+	SignatureMissing, SignatureInvalid uint64
+	// ContinueRefused counts signed-in browsers an access point reported
+	// as let through whose continue URL was not followed (unsigned, and not
+	// the URL the portal had handed out): open-redirect attempts, or an
+	// access point without a UAM secret answering another gateway.
+	ContinueRefused uint64
 }
 
 type counters struct {
 	signins, rebinds, csrfFailures, invalidParams, termsRefused, storeErrors,
 	rateLimited, vendorErrors, reauthErrors, probesCaptive, probesOnline, revokes atomic.Uint64
+	signatureMissing, signatureInvalid, continueRefused atomic.Uint64
 }
 
 // Stats returns the current counters.
@@ -53,6 +63,8 @@ func (s *Server) Stats() Stats {
 		StoreErrors: c.storeErrors.Load(), RateLimited: c.rateLimited.Load(),
 		VendorErrors: c.vendorErrors.Load(), ReauthorizeErrors: c.reauthErrors.Load(),
 		ProbesCaptive: c.probesCaptive.Load(), ProbesOnline: c.probesOnline.Load(), Revokes: c.revokes.Load(),
+		SignatureMissing: c.signatureMissing.Load(), SignatureInvalid: c.signatureInvalid.Load(),
+		ContinueRefused: c.continueRefused.Load(),
 	}
 }
 
@@ -79,6 +91,9 @@ func (c *counters) register(reg prometheus.Registerer) error {
 		metric("probes_total", "OS captive-portal probes answered.", &c.probesCaptive, prometheus.Labels{"state": "captive"}),
 		metric("probes_total", "OS captive-portal probes answered.", &c.probesOnline, prometheus.Labels{"state": "online"}),
 		metric("revokes_total", "Sign-outs from the status page.", &c.revokes, nil),
+		metric("signature_failures_total", "Arrivals refused: their access point requires a signed redirect.", &c.signatureMissing, prometheus.Labels{"reason": "missing"}),
+		metric("signature_failures_total", "Arrivals refused: their access point requires a signed redirect.", &c.signatureInvalid, prometheus.Labels{"reason": "invalid"}),
+		metric("continue_refused_total", "Access-point returns whose continue URL was not followed (unsigned, not handed out here).", &c.continueRefused, nil),
 	} {
 		if err := reg.Register(m); err != nil {
 			return fmt.Errorf("portal: metrics: %w", err)

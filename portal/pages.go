@@ -185,7 +185,13 @@ func (s *Server) setLangs(p *page, path string, a *vendor.Arrival) {
 	p.Langs = p.Langs[:0]
 	for _, l := range s.cfg.Languages {
 		q.Set(paramLang, l)
-		p.Langs = append(p.Langs, langLink{Tag: l, Name: s.catalogs[l].T("language.name"), URL: path + "?" + q.Encode(), Current: l == lang})
+		link := path + "?" + q.Encode()
+		if a != nil {
+			if _, signed := signedQuery(*a); signed {
+				link = path + arrivalQuery(*a, l)
+			}
+		}
+		p.Langs = append(p.Langs, langLink{Tag: l, Name: s.catalogs[l].T("language.name"), URL: link, Current: l == lang})
 	}
 }
 
@@ -217,8 +223,13 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, p *page) error {
 
 // renderError sends the error page for status, with an optional link back.
 func (s *Server) renderError(c *fiber.Ctx, status int, lang, link string) error {
+	return s.renderErrorKey(c, status, lang, "error."+strconv.Itoa(status), link)
+}
+
+// renderErrorKey renders the error page with the message key (its
+// .heading and .text), or the status's generic one if it has none.
+func (s *Server) renderErrorKey(c *fiber.Ctx, status int, lang, key, link string) error {
 	p := s.newPage(c, lang)
-	key := "error." + strconv.Itoa(status)
 	if !p.L.Has(key + ".heading") {
 		key = "error.400"
 		if status >= 500 {

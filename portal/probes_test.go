@@ -377,6 +377,7 @@ func TestCoovaRoundTrip(t *testing.T) {
 	cookie := cookieNamed(resp, sessionCookie)
 	req := httptest.NewRequest(http.MethodGet, "/?res=success&uamip=10.1.0.1&uamport=3990&mac=DA-A1-19-5E-00-01&userurl=http%3A%2F%2Fexample.org%2F", nil)
 	req.AddCookie(cookie)
+	req.AddCookie(cookieNamed(resp, continueCookie)) // the continue URL this browser was sent on with
 	resp, _ = env.do(t, req)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "http://example.org/" {
 		t.Errorf("res=success: %d to %q, want the continue URL", resp.StatusCode, resp.Header.Get("Location"))

@@ -107,6 +107,11 @@ type Deps struct {
 	// VendorFor names the vendor of the access point at an address (the
 	// RADIUS client's vendor), or "" if unknown. Optional.
 	VendorFor func(ap netip.Addr) string
+	// AccessPoints are the RADIUS clients as the portal sees them: their
+	// networks with UAM secret, signature requirement and location (the
+	// gateway builds them from radius.clients). portal.opennds.gateways
+	// are added to them. Optional.
+	AccessPoints []vendor.AccessPoint
 	// Reauthorizer re-authorises MAC-auth devices after sign-in. Optional:
 	// without it mac-auth devices wait for their next association.
 	Reauthorizer Reauthorizer
@@ -219,7 +224,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.vendors = vendor.Config{
 		APNetworks: slices.Clone(deps.APNetworks), LoginHosts: slices.Clone(cfg.LoginHosts),
+		AccessPoints:   slices.Clone(deps.AccessPoints),
 		CoovaUAMSecret: cfg.Coova.UAMSecret, CoovaPAP: cfg.Coova.PAP, OpenNDSKey: cfg.OpenNDS.FASKey,
+	}
+	s.vendors.AccessPoints = append(s.vendors.AccessPoints, openNDSGateways(cfg.OpenNDS)...)
+	for _, g := range cfg.OpenNDS.Gateways {
+		p, _ := parseNetwork(g.CIDR) // validated
+		s.vendors.APNetworks = append(s.vendors.APNetworks, p)
 	}
 	if cfg.UniFi.URL != "" {
 		uc, err := vendor.NewUniFiClient(cfg.UniFi.URL, cfg.UniFi.Site, cfg.UniFi.Username, cfg.UniFi.Password, cfg.UniFi.UniFiOS, createTimeout)

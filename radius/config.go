@@ -75,6 +75,25 @@ type Client struct {
 	// RequireMessageAuthenticator overrides the global setting for this
 	// client; leave it out (nil) to use the global one.
 	RequireMessageAuthenticator *bool `yaml:"require_message_authenticator"`
+
+	// The portal's view of the access points in this network (issue 12
+	// §2b). RADIUS itself does not read these fields; the gateway hands
+	// them to the portal, which finds the client by the address a vendor
+	// redirect names (CoovaChilli's and uspot's uamip).
+
+	// UAMSecret is the uamsecret of the CoovaChilli or uspot gateways whose
+	// UAM address (HS_UAMLISTEN, the redirect's uamip) lies in CIDR: the
+	// portal verifies their redirects' md= with it and mixes it into the
+	// CHAP/PAP logon. Empty means portal.coova.uam_secret. At most 128
+	// printable ASCII characters (chilli keeps it as a C string).
+	UAMSecret string `yaml:"uam_secret"`
+
+	// RequireSignature says whether the portal refuses redirects from these
+	// access points that are not signed with their key (CoovaChilli/uspot
+	// md=). Leave it out (nil) for the default: required when a UAM secret
+	// is known (here or in portal.coova.uam_secret). Setting it true
+	// without any secret is an error.
+	RequireSignature *bool `yaml:"require_signature"`
 }
 
 // Defaults of the demo site.
@@ -167,6 +186,9 @@ func (c Config) Validate() error {
 		if cl.CoAPort < 0 || cl.CoAPort > 65535 {
 			bad(key+".coa_port", "%d is not a port", cl.CoAPort)
 		}
+		if err := checkUAMSecret(cl.UAMSecret); err != nil {
+			bad(key+".uam_secret", "%v", err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -219,6 +241,23 @@ func loopbackOnly(p netip.Prefix) bool {
 		return p.Bits() >= 8 && netip.MustParsePrefix("127.0.0.0/8").Contains(p.Addr())
 	}
 	return p.Bits() == 128 && p.Addr() == netip.IPv6Loopback()
+}
+
+// MaxUAMSecret is the longest uam_secret accepted.
+const MaxUAMSecret = 128
+
+// checkUAMSecret accepts an empty secret or printable ASCII: chilli reads
+// HS_UAMSECRET from a shell file into a C string, uspot from UCI.
+func checkUAMSecret(s string) error {
+	if len(s) > MaxUAMSecret {
+		return fmt.Errorf("is %d characters, at most %d", len(s), MaxUAMSecret)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return fmt.Errorf("has a character other than printable ASCII at position %d", i+1)
+		}
+	}
+	return nil
 }
 
 func validVendor(s string) bool {

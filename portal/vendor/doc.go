@@ -6,8 +6,11 @@
 // RADIUS change of authorisation for MAC authentication.
 //
 // Every parameter is untrusted input: adapters validate and length-limit it,
-// verify signatures where the vendor offers them (openNDS faskey), and accept
-// login URLs only on configured access-point networks or host names. The
+// verify signatures where the vendor offers them (CoovaChilli/uspot md=
+// with the access point's uamsecret, openNDS level-2/3 encryption with its
+// faskey; see signature.go) and say whether the access point requires one,
+// and accept login URLs only on configured access-point networks or host
+// names. The
 // package renders nothing and knows no sessions beyond the credentials it is
 // handed; package portal owns the pages.
 package vendor

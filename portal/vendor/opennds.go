@@ -9,16 +9,30 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 )
 
-// openNDS forwarding authentication (FAS) redirects with fas=… (level 1: the
-// parameters base64-encoded; level 3: AES-256-CBC encrypted with the faskey,
-// with iv=…). The parameters are "name=value" pairs separated by ", ":
-// clientip, clientmac, gatewayname, hid, gatewayaddress, gatewaymac, authdir,
-// originurl, clientif … The device is let in by sending it to
-// http://<gatewayaddress>/<authdir>/?tok=<sha256(hid ‖ faskey)>&redir=<originurl>.
+// openNDS forwarding authentication (FAS) redirects with fas=… (level 1
+// and 4: the parameters base64-encoded; level 2 and 3: AES-256-CBC
+// encrypted with the faskey, with iv=…). The parameters are "name=value"
+// pairs separated by ", ": hid, clientip, clientmac, client_type,
+// cpi_query, gatewayname, gatewayurl, version, gatewayaddress, gatewaymac,
+// [authdir,] originurl, clientif … (openNDS src/http_microhttpd.c:1476 and
+// :1600, version 11.0.0beta). The device is let in by sending it to
+// http://<gatewayaddress>/<authdir>/?tok=<sha256(hid ‖ faskey)>&redir=<url>
+// (try_to_authenticate, :535-575).
+//
+// openNDS signs nothing the portal could check: at level 1 the parameters
+// are plain base64 that anyone can write, and hid is a hash of a random
+// token the portal never sees. At level 2/3 they are encrypted with the
+// faskey; a fas that decrypts with it to strictly valid parameters (a
+// flipped ciphertext block garbles the block before it) is the best
+// evidence there is that the gateway wrote it, and counts as signed. It
+// does not stop a replay of a redirect sniffed on the open network.
 type opennds struct{}
 
 func (opennds) Name() string        { return OpenNDS }
@@ -30,21 +44,34 @@ var errFAS = errors.New("vendor: openNDS fas does not decode with the faskey")
 func (opennds) Parse(q Query, cfg *Config) (Arrival, int) {
 	p := newParser(q)
 	a := Arrival{Vendor: OpenNDS}
-	fas := p.token("fas", maxOpaque, isBase64)
+	// Level 1 writes the base64 into the query unescaped ("?fas=%s",
+	// http_microhttpd.c:1500), so its '+' arrive as spaces.
+	fasRaw := strings.ReplaceAll(q("fas"), " ", "+")
+	fas := p.token("fas", maxOpaque, isBase64, fasRaw)
 	iv := p.token("iv", 32, isAlnum)
 	if fas == "" {
 		a.Params = p.keep
 		return a, p.invalid
 	}
-	plain, err := OpenNDSDecode(fas, iv, cfg.OpenNDSKey)
+	plain, key, err := cfg.openNDSDecode(fas, iv)
+	var inner map[string]string
+	if err == nil {
+		inner, err = parseFASParams(plain, iv != "")
+	}
 	if err != nil {
 		p.invalid++
 		p.keep.Del("fas")
 		p.keep.Del("iv")
 		a.Params = p.keep
+		if iv != "" {
+			// Encrypted, but not with any faskey the portal knows, or
+			// altered: nobody's word.
+			a.Signature, a.SignatureRequired = SignatureInvalid, true
+		} else {
+			a.SignatureRequired = cfg.OpenNDSKey != "" || len(cfg.AccessPoints) > 0
+		}
 		return a, p.invalid
 	}
-	inner := parseFASParams(plain)
 	ip := newParser(func(name string) string { return inner[name] })
 	a.ClientMAC, a.HasMAC = ip.mac("clientmac")
 	a.APMAC, a.HasAP = ip.mac("gatewaymac")
@@ -57,32 +84,107 @@ func (opennds) Parse(q Query, cfg *Config) (Arrival, int) {
 		}
 	}
 	a.ContinueURL, _ = ContinueURL(origin)
-	if hid := inner["hid"]; len(hid) >= 16 && len(hid) <= 128 && strings.IndexFunc(hid, func(r rune) bool { return r > 0x7f || !isAlnum(byte(r)) }) < 0 {
-		a.Secret = hid
-	}
+	a.Secret = inner["hid"]
 	authdir := inner["authdir"]
 	if authdir == "" {
-		authdir = "opennds_auth"
+		authdir = "opennds_auth" // level 1 sends none; openNDS's default
 	}
 	gw := inner["gatewayaddress"]
+	gwAddr, _ := gatewayAddr(gw)
 	if validPathSegment(authdir) && gw != "" && !strings.ContainsAny(gw, "/?#@") {
 		if u, err := cfg.loginURL("http://" + gw + "/" + authdir + "/"); err == nil {
 			a.LoginURL = u.String()
 		}
 	}
+	cfg.placeOpenNDS(&a, gwAddr, key, iv != "")
 	a.Params = p.keep
 	return a, p.invalid + ip.invalid
 }
 
-func (opennds) Authorize(_ context.Context, a Arrival, cfg *Config, _ Credentials) (Step, error) {
-	if a.LoginURL == "" || a.Secret == "" || cfg.OpenNDSKey == "" {
+// placeOpenNDS finds the gateway of an arrival by its gatewayaddress and
+// decides its signature: an encrypted arrival is signed when the faskey
+// that decrypted it is that gateway's.
+func (cfg *Config) placeOpenNDS(a *Arrival, gw netip.Addr, key string, encrypted bool) {
+	aps := cfg.accessPointsFor(gw)
+	keyOf := func(ap *AccessPoint) string {
+		if ap.FASKey != "" {
+			return ap.FASKey
+		}
+		return cfg.OpenNDSKey
+	}
+	var chosen *AccessPoint
+	if len(aps) > 0 {
+		chosen = aps[0]
+	}
+	if encrypted {
+		a.Signature = SignatureInvalid
+		if len(aps) == 0 && key == cfg.OpenNDSKey {
+			a.Signature = SignatureValid
+		}
+		for _, ap := range aps {
+			if keyOf(ap) == key {
+				chosen, a.Signature = ap, SignatureValid
+				break
+			}
+		}
+	}
+	a.key = cfg.OpenNDSKey
+	if chosen != nil {
+		a.key = keyOf(chosen)
+	}
+	if encrypted && a.Signature == SignatureValid {
+		a.key = key
+	}
+	a.SignatureRequired = chosen.requires(a.key)
+	a.place(chosen)
+}
+
+func gatewayAddr(hostport string) (netip.Addr, bool) {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	return ipAddr(host)
+}
+
+func (opennds) Authorize(_ context.Context, a Arrival, _ *Config, _ Credentials) (Step, error) {
+	if a.LoginURL == "" || a.Secret == "" || a.key == "" {
 		return Step{}, ErrNoLogin
 	}
-	v := url.Values{"tok": {OpenNDSToken(a.Secret, cfg.OpenNDSKey)}}
-	if a.ContinueURL != "" {
-		v.Set("redir", a.ContinueURL)
+	// openNDS answers 403 to an auth request without redir
+	// (http_microhttpd.c:1263-1267): with no continue URL the device goes
+	// to the gateway itself, which shows it is online.
+	redir := a.ContinueURL
+	if redir == "" {
+		u, _ := url.Parse(a.LoginURL) // checked by Parse
+		redir = "http://" + u.Host + "/"
 	}
+	v := url.Values{"tok": {OpenNDSToken(a.Secret, a.key)}, "redir": {redir}}
 	return Step{Kind: StepRedirect, URL: a.LoginURL + "?" + v.Encode()}, nil
+}
+
+// openNDSDecode decodes a fas: level 1 (no iv) as base64, level 2/3 with
+// the first known faskey that decrypts it; it returns that key.
+func (cfg *Config) openNDSDecode(fas, iv string) (plain, key string, err error) {
+	if iv == "" {
+		plain, err = OpenNDSDecode(fas, "", "")
+		return plain, "", err
+	}
+	keys := []string{}
+	for _, ap := range cfg.AccessPoints {
+		if ap.FASKey != "" && !slices.Contains(keys, ap.FASKey) {
+			keys = append(keys, ap.FASKey)
+		}
+	}
+	if cfg.OpenNDSKey != "" && !slices.Contains(keys, cfg.OpenNDSKey) {
+		keys = append(keys, cfg.OpenNDSKey)
+	}
+	for _, k := range keys {
+		if plain, err := OpenNDSDecode(fas, iv, k); err == nil {
+			return plain, k, nil
+		}
+	}
+	return "", "", errFAS
 }
 
 // OpenNDSToken is the tok openNDS expects for a hid: hex(sha256(hid ‖ faskey)).
@@ -164,11 +266,21 @@ func decodeBase64(s string) ([]byte, error) {
 }
 
 // parseFASParams splits "a=1, b=2" into a map; the first of a repeated name
-// wins.
-func parseFASParams(s string) map[string]string {
+// wins. hid must be openNDS's sha256sum output (main.c fixes the provider).
+// Decrypted parameters (strict) must moreover be printable ASCII with
+// names made of letters, digits and '_', and carry a valid client IP and
+// MAC and a gateway address: a ciphertext altered without the key decrypts
+// to 16 random octets in the block before the change, which fail this.
+func parseFASParams(s string, strict bool) (map[string]string, error) {
 	m := map[string]string{}
 	for _, kv := range strings.Split(s, ", ") {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if strict && (!ok || k == "" || strings.ContainsAny(k, " ,") || strings.ContainsFunc(kv, func(r rune) bool { return r < 0x20 || r > 0x7e })) {
+			if kv == "" {
+				continue // the custom parameters end with a separator
+			}
+			return nil, errFAS
+		}
 		if !ok || k == "" {
 			continue
 		}
@@ -176,7 +288,18 @@ func parseFASParams(s string) map[string]string {
 			m[k] = v
 		}
 	}
-	return m
+	if hid := m["hid"]; len(hid) != 2*sha256.Size || strings.IndexFunc(hid, func(r rune) bool { return r > 0x7f || !isHex(byte(r)) }) >= 0 {
+		return nil, errFAS
+	}
+	if strict {
+		_, ipOK := ipAddr(m["clientip"])
+		_, macOK := DeviceMAC(m["clientmac"])
+		_, gwOK := gatewayAddr(m["gatewayaddress"])
+		if !ipOK || !macOK || !gwOK {
+			return nil, errFAS
+		}
+	}
+	return m, nil
 }
 
 func validPathSegment(s string) bool {

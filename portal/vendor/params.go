@@ -217,9 +217,13 @@ func (p *parser) ip(name string) netip.Addr {
 	return a
 }
 
-// token accepts a parameter made of the given alphabet only.
-func (p *parser) token(name string, max int, alphabet func(byte) bool) string {
+// token accepts a parameter made of the given alphabet only. A value given
+// after alphabet replaces the parameter's own (already repaired input).
+func (p *parser) token(name string, max int, alphabet func(byte) bool, value ...string) string {
 	raw := p.get(name)
+	if len(value) > 0 {
+		raw = value[0]
+	}
 	if raw == "" {
 		return ""
 	}

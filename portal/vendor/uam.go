@@ -12,17 +12,48 @@ import (
 )
 
 // CoovaChilli and OpenWrt's uspot redirect with
-// res=notyet&uamip=…&uamport=…&challenge=…&called=…&mac=…&ip=…&nasid=…&sessionid=…&userurl=…
+// res=notyet&uamip=…&uamport=…&challenge=…&called=…&mac=…&ip=…&nasid=…&sessionid=…&userurl=…&md=…
 // and take the login as GET http://uamip:uamport/logon?username=…&response=…
 // (CHAP) or …&password=… (PAP, the password XORed with the challenge).
+//
+// With a uamsecret both sign the redirect: md= is the MD5 of everything
+// before it and the secret (CoovaMD). The portal verifies it where a secret
+// is configured for the uamip's access point, reads only the signed
+// parameters, and carries the signed URL whole through the splash form
+// (ParamRedirect) so that POST /connect verifies it again.
 type coova struct{}
 
 func (coova) Name() string { return Coova }
 func (coova) Detect(q Query) bool {
+	if _, query, _, ok := splitCoovaSigned(q(ParamRedirect)); ok {
+		q = queryLookup(query)
+	}
 	return q("uamip") != "" && (q("challenge") != "" || q("res") != "")
 }
 
 func (coova) Parse(q Query, cfg *Config) (Arrival, int) {
+	raw := q(ParamRedirect)
+	signed, query, md, hasMD := splitCoovaSigned(raw)
+	if hasMD {
+		// Only the signed part counts: a parameter after md= (or one the
+		// browser added to the form) is nobody's word.
+		q = queryLookup(query)
+	}
+	a, invalid, uamip := parseCoova(q, cfg)
+	cfg.verifyCoova(&a, uamip, signed, md, hasMD)
+	if hasMD {
+		a.Params = url.Values{ParamRedirect: {signed + "&md=" + md}}
+	}
+	return a, invalid
+}
+
+// queryLookup looks parameters up in a raw query string.
+func queryLookup(raw string) Query {
+	v, _ := url.ParseQuery(raw) // the valid pairs; a broken one is absent
+	return v.Get
+}
+
+func parseCoova(q Query, cfg *Config) (Arrival, int, netip.Addr) {
 	p := newParser(q)
 	a := Arrival{Vendor: Coova}
 	switch p.token("res", 16, isAlnum) {
@@ -59,22 +90,28 @@ func (coova) Parse(q Query, cfg *Config) (Arrival, int) {
 		}
 	}
 	a.Params = p.keep
-	return a, p.invalid
+	return a, p.invalid, uamip
 }
 
 func (coova) Authorize(_ context.Context, a Arrival, cfg *Config, cred Credentials) (Step, error) {
 	if a.LoginURL == "" || len(a.Challenge) != md5.Size {
 		return Step{}, ErrNoLogin
 	}
-	chal := CoovaChallenge(a.Challenge, cfg.CoovaUAMSecret)
+	chal := CoovaChallenge(a.Challenge, a.key)
 	v := url.Values{"username": {cred.Username}}
-	if cfg.CoovaPAP {
+	switch {
+	case cfg.CoovaPAP && a.dialect == "uspot" && a.key == "":
+		// uspot without a uam_secret takes the password as it is
+		// (files/usr/share/uspot/handler-uam.uc:28-29); CoovaChilli XORs
+		// it with the challenge either way (src/redir.c:2845-2857).
+		v.Set("password", cred.Password)
+	case cfg.CoovaPAP:
 		pw, err := CoovaPAP(cred.Password, chal)
 		if err != nil {
 			return Step{}, err
 		}
 		v.Set("password", pw)
-	} else {
+	default:
 		v.Set("response", CHAPResponse(0, cred.Password, chal))
 	}
 	if a.ContinueURL != "" {

@@ -81,7 +81,27 @@ type Arrival struct {
 	Secret string
 	// Params are the valid vendor parameters as they came, to be carried
 	// through the splash form to POST /connect, where they are parsed again.
+	// A signed redirect is carried whole, as ParamRedirect, so that it can
+	// be verified again.
 	Params url.Values
+
+	// Signature says whether the access point signed the redirect and
+	// whether the signature verified (see signature.go).
+	Signature Signature
+	// SignatureRequired is set when the access point's configuration
+	// requires a valid signature: the portal refuses the arrival unless
+	// Signature is SignatureValid.
+	SignatureRequired bool
+	// AccessPoint names the configured access point the arrival came
+	// through (found by the address its login URL names); empty if none.
+	AccessPoint string
+	// Location is that access point's configured location, for arrivals
+	// that locations[].match places nowhere; empty if none.
+	Location string
+
+	// key is the access point's key (uamsecret, faskey) the step uses;
+	// dialect a variant of the family ("uspot").
+	key, dialect string
 }
 
 // Credentials are what the device signs in at the access point with.
@@ -136,13 +156,17 @@ type Config struct {
 	// in APNetworks (a MikroTik hotspot dns-name, Cisco's virtual host
 	// name), compared case-insensitively and exactly.
 	LoginHosts []string
-	// CoovaUAMSecret is CoovaChilli's uamsecret (HS_UAMSECRET), mixed into
+	// AccessPoints are the configured access points with their keys and
+	// signature requirements (RADIUS clients, openNDS gateways).
+	AccessPoints []AccessPoint
+	// CoovaUAMSecret is CoovaChilli's uamsecret (HS_UAMSECRET) for access
+	// points without their own: it signs redirects (md=) and is mixed into
 	// the CHAP challenge; empty if unset.
 	CoovaUAMSecret string
 	// CoovaPAP makes CoovaChilli logins use PAP instead of CHAP.
 	CoovaPAP bool
-	// OpenNDSKey is openNDS's faskey: it decrypts level-3 arrivals and
-	// hashes the hid into the auth token.
+	// OpenNDSKey is openNDS's faskey for gateways without their own: it
+	// decrypts level-2/3 arrivals and hashes the hid into the auth token.
 	OpenNDSKey string
 	// UniFi authorises guests on a UniFi controller; nil if none is
 	// configured.

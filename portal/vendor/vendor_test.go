@@ -399,6 +399,7 @@ func FuzzParse(f *testing.F) {
 		"link-login-only=http://10.5.50.1/login&chap-id=\\357&chap-challenge=\\001",
 		"fas=Y2xpZW50aXA9&iv=a1b2c3d4e5f6a7b8",
 		"switch_url=https://192.0.2.1/login.html&redirect=www.x.example/",
+		"ap_redirect=" + url.QueryEscape(chilliRedirect("https://p.example/", "uamsecret", "DA-A1-19-5E-00-01", "http://x.example/")),
 	} {
 		f.Add(s)
 	}
