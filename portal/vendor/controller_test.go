@@ -74,6 +74,27 @@ func TestUniFi(t *testing.T) {
 	}
 }
 
+// TestUniFiEncrypted: with "Encrypted redirect URL" on, the controller
+// sends ?ap=…&ec=<opaque> without the client's MAC. The arrival is still
+// UniFi's (so it cannot end as a generic "online"), counts as refused, and
+// its authorisation fails.
+func TestUniFiEncrypted(t *testing.T) {
+	raw := "ap=68:d7:9a:21:02:9e&ec=q5RnRZcmnZX8X5S2EmOsFNCSVjFzCqvszOBqtWcORTv1E_wVvC-r-QFCp70riXKZ"
+	ad := Detect(query(raw))
+	a, invalid := ad.Parse(query(raw), testCfg())
+	if ad.Name() != UniFi || invalid == 0 || a.HasMAC {
+		t.Fatalf("%s: arrival %+v, invalid %d", ad.Name(), a, invalid)
+	}
+	if again := Detect(a.Params.Get); again.Name() != UniFi {
+		t.Errorf("carried to /connect, the arrival is %s's", again.Name())
+	}
+	cfg := testCfg()
+	cfg.UniFi = unifiClient(t, "https://127.0.0.1:1", ControllerTLS{}, false, "x")
+	if _, err := ad.Authorize(context.Background(), a, cfg, cred); !errors.Is(err, ErrController) || !strings.Contains(err.Error(), "no client MAC") {
+		t.Errorf("authorise: %v", err)
+	}
+}
+
 func TestUniFiFailures(t *testing.T) {
 	ctrl := &controllertest.UniFi{Username: "portal", Password: "s3cret", Site: "bahnhof"}
 	srv := controllertest.Serve(t, ctrl)

@@ -26,12 +26,21 @@ type unifi struct{}
 
 func (unifi) Name() string { return UniFi }
 func (unifi) Detect(q Query) bool {
-	return q("id") != "" && q("ap") != "" && q("t") != ""
+	return q("ap") != "" && (q("id") != "" && q("t") != "" || q("ec") != "")
 }
 
 func (unifi) Parse(q Query, _ *Config) (Arrival, int) {
 	p := newParser(q)
 	a := Arrival{Vendor: UniFi}
+	if p.get("ec") != "" {
+		// "Encrypted redirect URL" is on: the controller hid the client's
+		// MAC in ec=, which only it can read. Counted as refused, but kept
+		// (when well-formed) so that /connect still knows the arrival is
+		// UniFi's: without id its authorisation fails with the retry page,
+		// never a generic "online".
+		p.invalid++
+		p.token("ec", maxOpaque, isBase64)
+	}
 	a.ClientMAC, a.HasMAC = p.mac("id")
 	a.APMAC, a.HasAP = p.mac("ap")
 	p.token("t", 20, isDigit)
