@@ -72,7 +72,7 @@ func (s *Server) handleSplash(c *fiber.Ctx) error {
 		if _, ok := s.sessionFromCookie(c); ok {
 			return s.retryPage(c, fiber.StatusOK, p, a, explicit)
 		}
-		return s.splashForm(c, fiber.StatusOK, p, a, explicit, p.L.T("retry.text"))
+		return s.splashForm(c, fiber.StatusOK, p, a, explicit, p.L.T("retry.refused"))
 	}
 	if sess, ok := s.sessionFromCookie(c); ok {
 		if a.LoggedIn && a.ContinueURL != "" {

@@ -231,7 +231,7 @@ func TestCiscoStatusCode(t *testing.T) {
 
 	// Without a session: the splash, with the refusal said in words.
 	resp, body := fetch(t, c, newRequest(t, "GET", base+arrival+"&statusCode=5&lang=en", nil))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `role="alert"`) || !strings.Contains(body, `name="accept"`) {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "The access point did not accept the sign-in.") || !strings.Contains(body, `name="accept"`) {
 		t.Fatalf("statusCode=5 without a session: %d\n%s", resp.StatusCode, body)
 	}
 	// Sign in: the step posts to the WLC.
