@@ -103,8 +103,15 @@ func (s *Server) returning(sess session.Session, ad vendor.Adapter, a vendor.Arr
 	switch ad.Name() {
 	case vendor.Generic, vendor.MACAuth:
 		return false
+	case vendor.UniFi:
+		return true // the controller has to be told again
+	case vendor.Omada:
+		// The External Portal sends the device here only while the
+		// controller has not authorised it; without its parameters the
+		// arrival is MAC authentication.
+		return a.Params.Has("clientMac")
 	}
-	return a.LoginURL != "" || ad.Name() == vendor.UniFi
+	return a.LoginURL != ""
 }
 
 func (s *Server) returningForm(c *fiber.Ctx, p *page, a vendor.Arrival, explicit string) error {

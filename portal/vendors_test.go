@@ -211,6 +211,23 @@ func TestOmadaController(t *testing.T) {
 		t.Errorf("session %+v", creates)
 	}
 
+	// The same device sent to the portal again (the controller's
+	// authorisation ran out, another site): one tap, and the controller is
+	// asked again — never "you are online" without asking it.
+	resp, body = fetch(t, c, newRequest(t, "GET", base+arrival+"&lang=en", nil))
+	doc := parseHTML(t, body)
+	if resp.StatusCode != http.StatusOK || len(doc.find("form")) != 1 || doc.find("form")[0].attr("action") != "/continue" {
+		t.Fatalf("returning Omada arrival: %d\n%s", resp.StatusCode, body)
+	}
+	v := url.Values{}
+	for _, in := range doc.find("input") {
+		v.Set(in.attr("name"), in.attr("value"))
+	}
+	resp, _ = fetch(t, c, newRequest(t, "POST", base+"/continue", v))
+	if resp.StatusCode != http.StatusSeeOther || len(ctrl.Calls()) != 2 {
+		t.Errorf("continue: %d, %d controller calls; want 303 after a second authorisation", resp.StatusCode, len(ctrl.Calls()))
+	}
+
 	ctrl.Refuse(true)
 	c = browser(t)
 	_, body = fetch(t, c, newRequest(t, "GET", base+strings.Replace(arrival, "00-31", "00-32", 1), nil))
