@@ -54,7 +54,7 @@ func TestPagesRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := pages.Names(), []string{"error", "splash", "status", "step"}; !slices.Equal(got, want) {
+	if got, want := pages.Names(), []string{"error", "retry", "splash", "status", "step"}; !slices.Equal(got, want) {
 		t.Fatalf("pages = %v, want %v", got, want)
 	}
 	hostile := `<script>alert(1)</script>`
@@ -84,6 +84,10 @@ func TestPagesRender(t *testing.T) {
 				}{Message: "Flood " + hostile, Lang: "en", Links: []struct{ Title, URL string }{{"Shelters", "https://stadt.example/notunterkunft"}}}
 			}, []string{`class="crisis" role="alert"`, cat.T("crisis.heading"), cat.T("crisis.no_terms"), `lang="en"`, `href="https://stadt.example/notunterkunft"`, `name="accept" value="1"`}},
 			{"status", "status", func(d *pageData) { d.TimeLeft = "Noch 1 Std. 2 Min. online" }, []string{"Noch 1 Std. 2 Min. online", "Bahnhof"}},
+			{"retry", "retry", func(d *pageData) {
+				d.Hidden = []struct{ Name, Value string }{{"id", "aa:bb:cc:dd:ee:ff"}}
+				d.CSRF = "tok"
+			}, []string{`action="/continue"`, `name="_csrf" value="tok"`, `name="id" value="aa:bb:cc:dd:ee:ff"`, cat.T("retry.heading"), cat.T("retry.submit")}},
 			{"error", "error", func(d *pageData) { d.Heading, d.Message, d.Link = "Oops", hostile, "/?ssid=x" }, []string{"<h1>Oops</h1>", `href="/?ssid=x"`}},
 		}
 		for _, tc := range cases {

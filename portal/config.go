@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/text/language"
 
@@ -40,7 +41,7 @@ type Config struct {
 
 	// Vendor is the access-point family whose redirects the portal expects
 	// (generic, coova, cisco, meraki, aruba, mikrotik, opennds, unifi,
-	// mac-auth). Default "auto": a RADIUS client's vendor, else detected
+	// omada, mac-auth). Default "auto": a RADIUS client's vendor, else detected
 	// from the redirect's parameters.
 	Vendor string `yaml:"vendor"`
 
@@ -62,6 +63,11 @@ type Config struct {
 	// UniFi is the UniFi controller that authorises guests of the unifi
 	// vendor. Optional: without a URL, UniFi arrivals cannot be let in.
 	UniFi UniFiConfig `yaml:"unifi"`
+
+	// Omada is the TP-Link Omada controller that authorises guests of the
+	// omada vendor (External Portal Server). Optional: without a URL, Omada
+	// arrivals cannot be let in.
+	Omada OmadaConfig `yaml:"omada"`
 
 	// WiFi4EU configures the WiFi4EU programme's requirements on the pages
 	// of the networks it names.
@@ -127,6 +133,38 @@ type UniFiConfig struct {
 	// UniFiOS is set for UniFi OS consoles (UDM, Cloud Key Gen2+), whose
 	// API lives under /proxy/network.
 	UniFiOS bool `yaml:"unifi_os"`
+	// CAFile is a PEM file with the controller's self-signed certificate or
+	// the CA that signed it. Optional: default the system's trusted CAs.
+	CAFile string `yaml:"ca_file"`
+	// InsecureSkipVerify turns off the check of the controller's
+	// certificate: anyone between portal and controller can then read the
+	// account's password. Logged as a warning at every start. Default false.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// OmadaConfig is a TP-Link Omada controller (software controller, OC200,
+// OC300) whose hotspot API authorises guests (External Portal Server,
+// hotspot/extPortal/auth).
+type OmadaConfig struct {
+	// URL is the controller, e.g. https://omada.example:8043.
+	URL string `yaml:"url"`
+	// ControllerID is the controller's ID (omadacId): the first path
+	// element of the controller's web UI after login.
+	ControllerID string `yaml:"controller_id"`
+	// Username and Password are a hotspot operator (Hotspot Manager →
+	// Operators) of the sites whose guests the portal authorises.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// TimeUnit is the unit of extPortal/auth's time field: "us"
+	// (microseconds, as TP-Link's FAQ 3231 says) or "ms" (some controller
+	// releases have been reported to read milliseconds). Default "us".
+	TimeUnit string `yaml:"time_unit"`
+	// CAFile is a PEM file with the controller's self-signed certificate or
+	// the CA that signed it. Optional: default the system's trusted CAs.
+	CAFile string `yaml:"ca_file"`
+	// InsecureSkipVerify turns off the check of the controller's
+	// certificate; logged as a warning at every start. Default false.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // WiFi4EUConfig are the WiFi4EU programme's requirements.
@@ -165,6 +203,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.UniFi.Site == "" {
 		c.UniFi.Site = "default"
+	}
+	if c.Omada.TimeUnit == "" {
+		c.Omada.TimeUnit = "us"
 	}
 	if c.WiFi4EU.Networks == nil {
 		c.WiFi4EU.Networks = []string{"wifi4eu"}
@@ -233,6 +274,26 @@ func (c Config) Validate() error {
 			return fmt.Errorf("portal.unifi.site: %q is not a site name", c.UniFi.Site)
 		}
 	}
+	if err := validControllerTLS("portal.unifi", c.UniFi.URL, c.UniFi.CAFile, c.UniFi.InsecureSkipVerify); err != nil {
+		return err
+	}
+	if c.Omada.URL != "" {
+		if u, ok := vendor.ContinueURL(c.Omada.URL); !ok || u == "" {
+			return fmt.Errorf("portal.omada.url: %q is not an absolute http or https URL", c.Omada.URL)
+		}
+		if c.Omada.ControllerID == "" || len(c.Omada.ControllerID) > 64 || strings.ContainsAny(c.Omada.ControllerID, "/?#%: ") {
+			return fmt.Errorf("portal.omada.controller_id: %q is not a controller ID (the omadacId in the controller's web address)", c.Omada.ControllerID)
+		}
+		if c.Omada.Username == "" || c.Omada.Password == "" {
+			return fmt.Errorf("portal.omada.username: a hotspot operator (username and password) is required with portal.omada.url")
+		}
+	}
+	if _, ok := omadaTimeUnits[c.Omada.TimeUnit]; !ok {
+		return fmt.Errorf("portal.omada.time_unit: %q is not one of us, ms", c.Omada.TimeUnit)
+	}
+	if err := validControllerTLS("portal.omada", c.Omada.URL, c.Omada.CAFile, c.Omada.InsecureSkipVerify); err != nil {
+		return err
+	}
 	if id := c.WiFi4EU.NetworkIdentifier; id != "" && !wifi4euID(id) {
 		return fmt.Errorf("portal.wifi4eu.network_identifier: %q is not a UUID", id)
 	}
@@ -296,6 +357,27 @@ func checkFASKey(k string) error {
 	for i := 0; i < len(k); i++ {
 		if k[i] < 0x20 || k[i] > 0x7e || k[i] == '"' || k[i] == '\'' {
 			return fmt.Errorf("has a quote or a character other than printable ASCII at position %d", i+1)
+		}
+	}
+	return nil
+}
+
+// omadaTimeUnits are the units portal.omada.time_unit names.
+var omadaTimeUnits = map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond}
+
+// validControllerTLS checks a controller's ca_file and insecure_skip_verify
+// under key: the CA file must be readable and hold a PEM certificate, and
+// the two exclude each other.
+func validControllerTLS(key, rawURL, caFile string, insecure bool) error {
+	if (caFile != "" || insecure) && rawURL == "" {
+		return fmt.Errorf("%s.url: is needed with %s.ca_file or %s.insecure_skip_verify", key, key, key)
+	}
+	if caFile != "" && insecure {
+		return fmt.Errorf("%s.insecure_skip_verify: cannot be combined with %s.ca_file (trust the CA file instead)", key, key)
+	}
+	if caFile != "" {
+		if _, err := (vendor.ControllerTLS{CAFile: caFile}).Config(); err != nil {
+			return fmt.Errorf("%s.ca_file: %w", key, err)
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
@@ -67,6 +68,15 @@ func (s *Server) handleSplash(c *fiber.Ctx) error {
 	if unverified(a) {
 		return s.refuseArrival(c, lang, a)
 	}
+	if a.LoginRefused {
+		// The access point sent the device back: it did not take the
+		// login (Cisco statusCode 3-5). Never "you are online".
+		s.stats.apRefusals.Add(1)
+		if _, ok := s.sessionFromCookie(c); ok {
+			return s.retryPage(c, fiber.StatusOK, p, a, explicit)
+		}
+		return s.splashForm(c, fiber.StatusOK, p, a, explicit, p.L.T("retry.refused"))
+	}
 	if sess, ok := s.sessionFromCookie(c); ok {
 		if a.LoggedIn && s.mayContinue(c, a) {
 			// The access point let the device through and sent it back
@@ -96,8 +106,15 @@ func (s *Server) returning(sess session.Session, ad vendor.Adapter, a vendor.Arr
 	switch ad.Name() {
 	case vendor.Generic, vendor.MACAuth:
 		return false
+	case vendor.UniFi:
+		return true // the controller has to be told again
+	case vendor.Omada:
+		// The External Portal sends the device here only while the
+		// controller has not authorised it; without its parameters the
+		// arrival is MAC authentication.
+		return a.Params.Has("clientMac")
 	}
-	return a.LoginURL != "" || ad.Name() == vendor.UniFi
+	return a.LoginURL != ""
 }
 
 func (s *Server) returningForm(c *fiber.Ctx, p *page, a vendor.Arrival, explicit string) error {
@@ -237,6 +254,16 @@ func (s *Server) authorize(c *fiber.Ctx, ctx context.Context, ad vendor.Adapter,
 		a.ContinueURL = s.landing(c, explicit) // not a dead end after the access point
 	}
 	step, err := ad.Authorize(ctx, a, &s.vendors, cred)
+	if errors.Is(err, vendor.ErrController) {
+		// The controller did not let the device through: it is not
+		// online, so it must not be told it is. The session and its cookie
+		// stay; the retry page posts to /continue.
+		s.stats.vendorErrors.Add(1)
+		s.stats.controllerErrors.Add(1)
+		s.log.Warn("portal: controller refused or failed the authorisation", "vendor", ad.Name(), "err", err)
+		p := s.newPage(c, lang)
+		return s.retryPage(c, fiber.StatusBadGateway, p, a, explicit)
+	}
 	if err != nil {
 		// The session exists and the cookie is set; the access point did not
 		// take it. The status page says so by its time left; the citizen can
@@ -260,10 +287,21 @@ func (s *Server) authorize(c *fiber.Ctx, ctx context.Context, ad vendor.Adapter,
 	case vendor.StepRedirect:
 		return c.Redirect(step.URL, fiber.StatusSeeOther)
 	case vendor.StepForm:
+		if s.secure(c) && strings.HasPrefix(step.URL, "http:") && step.Query {
+			// An https page posting to http gets Chrome's full-page
+			// "insecure form" warning; a 303 redirect of this form post to
+			// the same URL does not (Chromium's
+			// InsecureFormNavigationThrottle lets redirects other than
+			// 307/308 pass). The access point takes the fields as a query.
+			return c.Redirect(queryURL(step), fiber.StatusSeeOther)
+		}
 		p := s.newPage(c, lang)
 		p.Step = &step
 		p.StepJS = s.stepJS
-		p.formTargets = []string{step.URL}
+		// Browsers check form-action on every redirect the post leads to:
+		// the access point sends the browser on to the continue URL
+		// (Meraki's success_url, Cisco's redirect_url, Aruba's url).
+		p.formTargets = []string{step.URL, a.ContinueURL, step.Continue}
 		return s.render(c, fiber.StatusOK, "step", p)
 	}
 	target := step.URL
@@ -271,6 +309,35 @@ func (s *Server) authorize(c *fiber.Ctx, ctx context.Context, ad vendor.Adapter,
 		target = "/status" + langQuery(explicit)
 	}
 	return c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// retryPage tells a citizen whose device the access point or its
+// controller has not let through that it is not online yet, with a button
+// that tries the authorisation again (POST /continue with the arrival).
+func (s *Server) retryPage(c *fiber.Ctx, status int, p *page, a vendor.Arrival, explicit string) error {
+	p.CSRF = csrfToken(c)
+	p.Hidden = hidden(a)
+	p.formTargets = []string{a.LoginURL, a.ContinueURL}
+	s.setLangs(p, "/", &a)
+	if explicit != "" {
+		p.Hidden = append(p.Hidden, field{paramLang, explicit})
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return s.render(c, status, "retry", p)
+}
+
+// queryURL is a form step as a GET URL: its fields added to its URL's query.
+func queryURL(step vendor.Step) string {
+	u, err := url.Parse(step.URL)
+	if err != nil {
+		return step.URL // the adapter built it from a checked URL
+	}
+	q := u.Query()
+	for _, f := range step.Fields {
+		q.Set(f.Name, f.Value)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // handleStatus is GET /status: time left for a device that is online.

@@ -30,6 +30,13 @@ type Stats struct {
 	// VendorErrors counts authorisation steps that failed (no usable login
 	// parameters, a controller that refused).
 	VendorErrors uint64
+	// ControllerErrors counts authorisations a controller (UniFi
+	// authorize-guest, Omada extPortal/auth) refused or failed; the citizen
+	// got the retry page. Also counted in VendorErrors.
+	ControllerErrors uint64
+	// APRefusals counts arrivals in which the access point reported that it
+	// refused the portal's login (Cisco statusCode 3-5).
+	APRefusals uint64
 	// ReauthorizeErrors counts MAC-auth re-authorisations that failed.
 	ReauthorizeErrors uint64
 	// ProbesCaptive and ProbesOnline count OS probes answered with the
@@ -50,7 +57,7 @@ type Stats struct {
 
 type counters struct {
 	signins, rebinds, csrfFailures, invalidParams, termsRefused, storeErrors,
-	rateLimited, vendorErrors, reauthErrors, probesCaptive, probesOnline, revokes atomic.Uint64
+	rateLimited, vendorErrors, controllerErrors, apRefusals, reauthErrors, probesCaptive, probesOnline, revokes atomic.Uint64
 	signatureMissing, signatureInvalid, continueRefused atomic.Uint64
 }
 
@@ -61,7 +68,8 @@ func (s *Server) Stats() Stats {
 		Signins: c.signins.Load(), Rebinds: c.rebinds.Load(), CSRFFailures: c.csrfFailures.Load(),
 		InvalidParams: c.invalidParams.Load(), TermsRefused: c.termsRefused.Load(),
 		StoreErrors: c.storeErrors.Load(), RateLimited: c.rateLimited.Load(),
-		VendorErrors: c.vendorErrors.Load(), ReauthorizeErrors: c.reauthErrors.Load(),
+		VendorErrors: c.vendorErrors.Load(), ControllerErrors: c.controllerErrors.Load(),
+		APRefusals: c.apRefusals.Load(), ReauthorizeErrors: c.reauthErrors.Load(),
 		ProbesCaptive: c.probesCaptive.Load(), ProbesOnline: c.probesOnline.Load(), Revokes: c.revokes.Load(),
 		SignatureMissing: c.signatureMissing.Load(), SignatureInvalid: c.signatureInvalid.Load(),
 		ContinueRefused: c.continueRefused.Load(),
@@ -87,6 +95,8 @@ func (c *counters) register(reg prometheus.Registerer) error {
 		metric("store_errors_total", "Sign-ins the session store failed.", &c.storeErrors, nil),
 		metric("rate_limited_total", "Sign-ins refused by the per-client or per-MAC limit.", &c.rateLimited, nil),
 		metric("vendor_errors_total", "Access-point authorisation steps that failed.", &c.vendorErrors, nil),
+		metric("controller_errors_total", "Controller authorisations (UniFi, Omada) that failed; the citizen saw the retry page.", &c.controllerErrors, nil),
+		metric("ap_refusals_total", "Arrivals reporting that the access point refused the portal's login (Cisco statusCode 3-5).", &c.apRefusals, nil),
 		metric("reauthorize_errors_total", "MAC-auth re-authorisations (CoA) that failed.", &c.reauthErrors, nil),
 		metric("probes_total", "OS captive-portal probes answered.", &c.probesCaptive, prometheus.Labels{"state": "captive"}),
 		metric("probes_total", "OS captive-portal probes answered.", &c.probesOnline, prometheus.Labels{"state": "online"}),

@@ -198,7 +198,8 @@ func TestReturningDevice(t *testing.T) {
 }
 
 // TestVendorStepThroughPortal: a Cisco arrival ends in a form to the WLC,
-// whose CSP allows exactly that form target.
+// whose CSP allows exactly that form target and the continue URL the WLC
+// redirects to (browsers check form-action on every redirect hop).
 func TestVendorStepThroughPortal(t *testing.T) {
 	env := newTestEnvWith(t, Config{}, func(d *Deps) {
 		d.APNetworks = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
@@ -213,8 +214,8 @@ func TestVendorStepThroughPortal(t *testing.T) {
 	if doc.input(t, "username").attr("value") == "" || doc.input(t, "password").attr("value") != "uam-00000000" {
 		t.Errorf("step fields: username %q password %q", doc.input(t, "username").attr("value"), doc.input(t, "password").attr("value"))
 	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://192.0.2.1;") {
-		t.Errorf("CSP %q does not allow the WLC as form target", csp)
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://192.0.2.1 http://www.example.org;") {
+		t.Errorf("CSP %q does not allow exactly the WLC and the continue URL as form targets", csp)
 	}
 }
 

@@ -232,12 +232,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		p, _ := parseNetwork(g.CIDR) // validated
 		s.vendors.APNetworks = append(s.vendors.APNetworks, p)
 	}
-	if cfg.UniFi.URL != "" {
-		uc, err := vendor.NewUniFiClient(cfg.UniFi.URL, cfg.UniFi.Site, cfg.UniFi.Username, cfg.UniFi.Password, cfg.UniFi.UniFiOS, createTimeout)
-		if err != nil {
-			return nil, fmt.Errorf("portal.unifi.url: %w", err)
-		}
-		s.vendors.UniFi = uc
+	if err := s.controllers(cfg); err != nil {
+		return nil, err
 	}
 	s.wifi4eu = newWiFi4EU(cfg.WiFi4EU, cfg.Languages)
 	s.limitKey = make([]byte, 32)
@@ -296,6 +292,9 @@ func (s *Server) routes() {
 	protect := s.csrfMiddleware()
 	limit := s.limitClient
 	s.app.Get("/", protect, s.handleSplash)
+	// A UniFi controller sends the browser to its own guest portal path
+	// with the portal's host: /guest/s/<site>/?ap=…&id=…
+	s.app.Get("/guest/s/:site", protect, s.handleSplash)
 	s.app.Post("/connect", limit, protect, s.handleConnect)
 	s.app.Post("/continue", limit, protect, s.handleContinue)
 	s.app.Get("/status", protect, s.handleStatus)
@@ -435,4 +434,53 @@ func loadStatic(fsys fs.FS) (map[string]staticFile, error) {
 		return nil, fmt.Errorf("portal: static files: %w", err)
 	}
 	return files, nil
+}
+
+// controllers builds the clients of the configured UniFi and Omada
+// controllers. A controller whose certificate is not checked is logged as a
+// warning: the portal's account password then travels unprotected.
+func (s *Server) controllers(cfg Config) error {
+	if cfg.UniFi.URL != "" {
+		key := "portal.unifi"
+		tc, err := vendor.ControllerTLS{CAFile: cfg.UniFi.CAFile, InsecureSkipVerify: cfg.UniFi.InsecureSkipVerify}.Config()
+		if err != nil {
+			return fmt.Errorf("%s.ca_file: %w", key, err)
+		}
+		uc, err := vendor.NewUniFiClient(vendor.ControllerOptions{
+			URL: cfg.UniFi.URL, Username: cfg.UniFi.Username, Password: cfg.UniFi.Password, TLS: tc, Timeout: createTimeout,
+		}, cfg.UniFi.Site, cfg.UniFi.UniFiOS)
+		if err != nil {
+			return fmt.Errorf("%s.url: %w", key, err)
+		}
+		s.vendors.UniFi = uc
+		s.warnInsecure(key, cfg.UniFi.URL, cfg.UniFi.InsecureSkipVerify)
+	}
+	if cfg.Omada.URL != "" {
+		key := "portal.omada"
+		tc, err := vendor.ControllerTLS{CAFile: cfg.Omada.CAFile, InsecureSkipVerify: cfg.Omada.InsecureSkipVerify}.Config()
+		if err != nil {
+			return fmt.Errorf("%s.ca_file: %w", key, err)
+		}
+		oc, err := vendor.NewOmadaClient(vendor.ControllerOptions{
+			URL: cfg.Omada.URL, Username: cfg.Omada.Username, Password: cfg.Omada.Password, TLS: tc, Timeout: createTimeout,
+		}, cfg.Omada.ControllerID, omadaTimeUnits[cfg.Omada.TimeUnit])
+		if err != nil {
+			return fmt.Errorf("%s.url: %w", key, err)
+		}
+		s.vendors.Omada = oc
+		s.warnInsecure(key, cfg.Omada.URL, cfg.Omada.InsecureSkipVerify)
+	}
+	return nil
+}
+
+func (s *Server) warnInsecure(key, rawURL string, insecure bool) {
+	switch {
+	case insecure:
+		s.log.Warn("portal: the controller's TLS certificate is NOT verified ("+key+".insecure_skip_verify: true); "+
+			"anyone on the path can read the controller account's password — set "+key+".ca_file to the controller's certificate instead",
+			"controller", rawURL)
+	case strings.HasPrefix(strings.ToLower(rawURL), "http:"):
+		s.log.Warn("portal: the controller is reached over plain http ("+key+".url); its account password travels unencrypted",
+			"controller", rawURL)
+	}
 }

@@ -164,7 +164,22 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // Cisco WLC (web-auth with an external portal) redirects with
 // switch_url=https://1.1.1.1/login.html&ap_mac=…&client_mac=…&wlan=…&redirect=…
 // and takes a POST of buttonClicked=4, username, password, redirect_url to
-// switch_url.
+// switch_url. After a login it redirects to the portal again with
+// statusCode=N when it did not let the device through. Cisco's sample
+// external login page (the webauth bundle's login.html, Cisco Wireless LAN
+// Controller Configuration Guide 7.4, "Managing Web Authentication" →
+// "Customized Web Authentication Login Page Example") names them:
+//
+//	1 You are already logged in. No further action is required on your part.
+//	2 You are not configured to authenticate against web portal. No further
+//	  action is required on your part.
+//	3 The username specified cannot be used at this time. Perhaps the
+//	  username is already logged into the system?
+//	4 You have been excluded. (Some bundles: wrong username and password.)
+//	5 The User Name and Password combination you have entered is invalid.
+//
+// 1 and 2 need no step (LoggedIn); 3 to 5, and any other code, are a refused
+// login (LoginRefused).
 type cisco struct{}
 
 func (cisco) Name() string        { return Cisco }
@@ -176,7 +191,13 @@ func (cisco) Parse(q Query, cfg *Config) (Arrival, int) {
 	a.ClientMAC, a.HasMAC = p.mac("client_mac")
 	a.APMAC, a.HasAP = p.mac("ap_mac")
 	a.SSID = p.text("wlan", maxSSID)
-	p.token("statusCode", 2, isDigit)
+	switch code := p.token("statusCode", 2, isDigit); code {
+	case "", "0":
+	case "1", "2":
+		a.LoggedIn = true
+	default:
+		a.LoginRefused = true
+	}
 	// The WLC sends the original URL without a scheme ("www.example.com/").
 	if raw := p.get("redirect"); raw != "" {
 		full := raw
@@ -287,13 +308,25 @@ func (meraki) Authorize(_ context.Context, a Arrival, _ *Config, cred Credential
 // cmd=login&mac=…&essid=…&ip=…&apname=…&apmac=…&vcname=…&switchip=…&url=…
 // and takes a POST of user, password (and cmd=authenticate) to
 // https://<switchip or securelogin.arubanetworks.com>/cgi-bin/login.
+//
+// Aruba Instant On ("Aruba Instant On External Captive Portal —
+// Configuration & Parameters") redirects with
+// cmd=Login&mac=…&ip=…&network=<SSID>&apmac=…&site=<site name>&post=<host>&url=…
+// and takes the same POST at https://<post>/cgi-bin/login. The document
+// names the parameters; the form fields and the host Instant On's AP
+// intercepts (captiveportal-login.arubainstanton.com) are taken from
+// portals that work with it, not from Aruba.
 type aruba struct{}
 
-var arubaHosts = []string{"securelogin.arubanetworks.com"}
+var (
+	arubaHosts     = []string{"securelogin.arubanetworks.com"}
+	instantOnHosts = []string{"captiveportal-login.arubainstanton.com"}
+)
 
 func (aruba) Name() string { return Aruba }
 func (aruba) Detect(q Query) bool {
-	return q("cmd") == "login" && (q("essid") != "" || q("apname") != "" || q("apmac") != "")
+	return strings.EqualFold(q("cmd"), "login") &&
+		(q("essid") != "" || q("apname") != "" || q("apmac") != "" || q("network") != "" || q("site") != "")
 }
 
 func (aruba) Parse(q Query, cfg *Config) (Arrival, int) {
@@ -307,21 +340,42 @@ func (aruba) Parse(q Query, cfg *Config) (Arrival, int) {
 	a.NASID = p.text("apname", maxText)
 	p.text("vcname", maxText)
 	a.ContinueURL = p.continueURL("url")
-	host := p.get("switchip")
-	if host == "" {
-		host = arubaHosts[0]
+	// Instant On: the SSID is "network", the site its location. Both are
+	// always sent (and kept), so the arrival parses the same way again at
+	// /connect.
+	network, site := p.text("network", maxSSID), p.text("site", maxText)
+	if a.SSID == "" {
+		a.SSID = network
 	}
-	if validHost(host) {
-		if u, err := cfg.loginURL("https://"+host+"/cgi-bin/login", arubaHosts...); err == nil {
-			a.LoginURL = u.String()
-			if p.get("switchip") != "" {
-				p.keep.Set("switchip", host)
-			}
-		} else {
+	if a.NASID == "" {
+		a.NASID = site
+	}
+	instantOn := network != "" || site != ""
+	param, hosts := "switchip", arubaHosts
+	if instantOn && p.get("switchip") == "" {
+		param, hosts = "post", instantOnHosts
+	}
+	host := p.get(param)
+	switch {
+	case host == "" && param == "post":
+		// Instant On names its login host; without it there is none.
+	case host == "":
+		host = arubaHosts[0]
+		fallthrough
+	default:
+		if !validHost(host) {
 			p.invalid++
+			break
 		}
-	} else {
-		p.invalid++
+		u, err := cfg.loginURL("https://"+host+"/cgi-bin/login", hosts...)
+		if err != nil {
+			p.invalid++
+			break
+		}
+		a.LoginURL = u.String()
+		if p.get(param) != "" {
+			p.keep.Set(param, host)
+		}
 	}
 	a.Params = p.keep
 	return a, p.invalid
@@ -343,6 +397,11 @@ func (aruba) Authorize(_ context.Context, a Arrival, _ *Config, cred Credentials
 // with link-login-only=http://10.5.50.1/login&mac=…&ip=…&chap-id=\ooo&chap-challenge=\ooo…&link-orig=…
 // and takes a POST of username, password = MD5(chap-id ‖ password ‖
 // chap-challenge) in hex, dst and popup=false to link-login-only.
+//
+// A hotspot with login-by=https and a certificate hands out https login
+// links; when either link-login-only or link-login is https, the step posts
+// there, so the credentials travel encrypted and an https portal page never
+// posts to http (see Step.Query for when only http is offered).
 type mikrotik struct{}
 
 func (mikrotik) Name() string { return MikroTik }
@@ -357,17 +416,22 @@ func (mikrotik) Parse(q Query, cfg *Config) (Arrival, int) {
 	a.ClientIP = p.ip("ip")
 	a.NASID = p.text("identity", maxText)
 	a.ContinueURL = p.continueURL("link-orig")
-	loginParam := "link-login-only"
-	if p.get(loginParam) == "" {
-		loginParam = "link-login"
-	}
-	if raw := p.get(loginParam); raw != "" {
-		if u, err := cfg.loginURL(raw); err == nil {
-			u.RawQuery = "" // link-login carries dst=; the form sends its own
-			a.LoginURL = u.String()
-			p.keep.Set(loginParam, raw)
-		} else {
+	for _, param := range []string{"link-login-only", "link-login"} {
+		raw := p.get(param)
+		if raw == "" {
+			continue
+		}
+		u, err := cfg.loginURL(raw)
+		if err != nil {
 			p.invalid++
+			continue
+		}
+		p.keep.Set(param, raw)
+		u.RawQuery = "" // link-login carries dst=; the form sends its own
+		// The first valid link wins, unless a later one is https and it
+		// is not.
+		if a.LoginURL == "" || (u.Scheme == "https" && !strings.HasPrefix(a.LoginURL, "https:")) {
+			a.LoginURL = u.String()
 		}
 	}
 	if raw := p.get("chap-id"); raw != "" {
@@ -398,7 +462,11 @@ func (mikrotik) Authorize(_ context.Context, a Arrival, _ *Config, cred Credenti
 	if len(a.Challenge) > 0 {
 		pw = CHAPResponse(a.ChapID, cred.Password, a.Challenge)
 	}
-	return Step{Kind: StepForm, URL: a.LoginURL, Fields: []Field{
+	// RouterOS's /login servlet reads the same fields from a GET query as
+	// from a POST body (community-confirmed, not in MikroTik's manual: see
+	// deploy/access-points/mikrotik.md), so the portal may hand them over
+	// by a redirect when a form would post from https to http.
+	return Step{Kind: StepForm, URL: a.LoginURL, Query: true, Fields: []Field{
 		{"username", cred.Username},
 		{"password", pw},
 		{"dst", a.ContinueURL},

@@ -3,33 +3,44 @@ package vendor
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"roamgate/session"
 )
 
-// UniFi's external portal redirects with id=<client MAC>&ap=<AP MAC>&t=<time>&url=…&ssid=…;
-// the portal then authorises the guest through the controller's API
-// (cmd/stamgr authorize-guest) and sends the browser on.
+// UniFi's external portal server: the controller sends the browser to
+// http(s)://<portal>/guest/s/<site>/?ap=<AP MAC>&id=<client MAC>&t=<unix time>&url=<original URL>&ssid=<SSID>
+// (the path is the controller's own guest portal path; the portal serves it
+// for any site). The portal then authorises the guest through the
+// controller's API (cmd/stamgr authorize-guest, as Art-of-WiFi's
+// UniFi-API-client does it: src/Client.php authorize_guest) and sends the
+// browser on.
 type unifi struct{}
 
 func (unifi) Name() string { return UniFi }
 func (unifi) Detect(q Query) bool {
-	return q("id") != "" && q("ap") != "" && q("t") != ""
+	return q("ap") != "" && (q("id") != "" && q("t") != "" || q("ec") != "")
 }
 
 func (unifi) Parse(q Query, _ *Config) (Arrival, int) {
 	p := newParser(q)
 	a := Arrival{Vendor: UniFi}
+	if p.get("ec") != "" {
+		// "Encrypted redirect URL" is on: the controller hid the client's
+		// MAC in ec=, which only it can read. Counted as refused, but kept
+		// (when well-formed) so that /connect still knows the arrival is
+		// UniFi's: without id its authorisation fails with the retry page,
+		// never a generic "online".
+		p.invalid++
+		p.token("ec", maxOpaque, isBase64)
+	}
 	a.ClientMAC, a.HasMAC = p.mac("id")
 	a.APMAC, a.HasAP = p.mac("ap")
 	p.token("t", 20, isDigit)
@@ -40,8 +51,11 @@ func (unifi) Parse(q Query, _ *Config) (Arrival, int) {
 }
 
 func (unifi) Authorize(ctx context.Context, a Arrival, cfg *Config, cred Credentials) (Step, error) {
-	if cfg.UniFi == nil || !a.HasMAC {
-		return Step{}, ErrNoLogin
+	if cfg.UniFi == nil {
+		return Step{}, fmt.Errorf("%w: unifi: no controller configured (portal.unifi.url)", ErrController)
+	}
+	if !a.HasMAC {
+		return Step{}, fmt.Errorf("%w: unifi: the redirect named no client MAC (id)", ErrController)
 	}
 	minutes := (cred.Seconds + 59) / 60
 	if err := cfg.UniFi.AuthorizeGuest(ctx, a.ClientMAC, a.APMAC, a.HasAP, minutes); err != nil {
@@ -62,32 +76,22 @@ type UniFiClient struct {
 
 	mu       sync.Mutex
 	loggedIn bool
-	csrf     string // UniFi OS wants its X-CSRF-Token echoed
+	csrf     string // UniFi OS wants its CSRF token echoed
 }
 
-// ErrController is a controller that refused or failed a request.
-var ErrController = errors.New("vendor: unifi controller")
-
-// NewUniFiClient returns a client of the controller at baseURL (https://host:8443,
-// or a UniFi OS console with unifiOS set). The client is nil-safe to share.
-func NewUniFiClient(baseURL, site, user, password string, unifiOS bool, timeout time.Duration) (*UniFiClient, error) {
-	u, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("vendor: unifi url %q is not an absolute http(s) URL", baseURL)
+// NewUniFiClient returns a client of the controller at o.URL
+// (https://host:8443, or a UniFi OS console with unifiOS set) for site. The
+// client is safe for concurrent use.
+func NewUniFiClient(o ControllerOptions, site string, unifiOS bool) (*UniFiClient, error) {
+	base, hc, err := newControllerHTTP(o)
+	if err != nil {
+		return nil, err
 	}
-	jar, _ := cookiejar.New(nil)
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
-	return &UniFiClient{
-		base: u, site: site, user: user, password: password, unifiOS: unifiOS,
-		http: &http.Client{Jar: jar, Timeout: timeout,
-			// A controller answering with a redirect is misconfigured; do not
-			// carry credentials elsewhere.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-	}, nil
+	return &UniFiClient{base: base, site: site, user: o.Username, password: o.Password, unifiOS: unifiOS, http: hc}, nil
 }
 
+// path is p on the controller: UniFi OS consoles serve the Network
+// application's API under /proxy/network (Client.php exec_curl).
 func (c *UniFiClient) path(p string) string {
 	if c.unifiOS && strings.HasPrefix(p, "/api/s/") {
 		p = "/proxy/network" + p
@@ -96,7 +100,8 @@ func (c *UniFiClient) path(p string) string {
 }
 
 // AuthorizeGuest lets a client through for minutes, logging in first (and
-// once more if the controller's session has expired).
+// once more if the controller's session has expired: it answers 401, as
+// Client.php exec_curl expects).
 func (c *UniFiClient) AuthorizeGuest(ctx context.Context, client, ap session.MAC, hasAP bool, minutes int) error {
 	body := map[string]any{"cmd": "authorize-guest", "mac": client.String(), "minutes": max(minutes, 1)}
 	if hasAP {
@@ -124,6 +129,7 @@ func (c *UniFiClient) login(ctx context.Context, again bool) error {
 	if c.unifiOS {
 		p = "/api/auth/login"
 	}
+	c.csrf = ""
 	_, err := c.postLocked(ctx, p, map[string]any{"username": c.user, "password": c.password})
 	c.loggedIn = err == nil
 	return err
@@ -142,7 +148,7 @@ func (c *UniFiClient) postLocked(ctx context.Context, p string, body any) (int, 
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.path(p), bytes.NewReader(data))
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrController, err)
+		return 0, fmt.Errorf("%w: unifi: %v", ErrController, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.csrf != "" {
@@ -150,24 +156,65 @@ func (c *UniFiClient) postLocked(ctx context.Context, p string, body any) (int, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrController, err)
+		return 0, fmt.Errorf("%w: unifi: %v", ErrController, err)
 	}
 	defer resp.Body.Close()
-	if t := resp.Header.Get("X-CSRF-Token"); t != "" {
-		c.csrf = t
-	}
+	c.takeCSRF(resp)
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, fmt.Errorf("%w: %s answered %d", ErrController, p, resp.StatusCode)
-	}
 	var reply struct {
 		Meta struct {
 			RC  string `json:"rc"`
 			Msg string `json:"msg"`
 		} `json:"meta"`
 	}
-	if err := json.Unmarshal(raw, &reply); err == nil && reply.Meta.RC != "" && reply.Meta.RC != "ok" {
-		return resp.StatusCode, fmt.Errorf("%w: %s: %s", ErrController, p, reply.Meta.Msg)
+	if resp.StatusCode != http.StatusOK {
+		json.Unmarshal(raw, &reply) // the controller's reason, if it gave one
+		return resp.StatusCode, fmt.Errorf("%w: unifi: %s answered %d %s", ErrController, p, resp.StatusCode, clip(reply.Meta.Msg))
+	}
+	// Every answer of the Network application's API carries meta.rc; "ok"
+	// is success (Client.php fetch_results). UniFi OS's own login answers
+	// with the user instead, and its 200 is the success.
+	if c.unifiOS && p == "/api/auth/login" {
+		return resp.StatusCode, nil
+	}
+	if err := json.Unmarshal(raw, &reply); err != nil || reply.Meta.RC != "ok" {
+		msg := reply.Meta.Msg
+		if err != nil {
+			msg = "answer is not the API's JSON"
+		}
+		return resp.StatusCode, fmt.Errorf("%w: unifi: %s: %s", ErrController, p, clip(msg))
 	}
 	return resp.StatusCode, nil
+}
+
+// takeCSRF keeps the CSRF token a UniFi OS console hands out: in the
+// X-CSRF-Token (or, after it rotated, X-Updated-CSRF-Token) header, else in
+// the csrfToken claim of the TOKEN cookie's JWT (Client.php
+// create_x_csrf_token_header reads it from there).
+func (c *UniFiClient) takeCSRF(resp *http.Response) {
+	for _, h := range []string{"X-Updated-CSRF-Token", "X-CSRF-Token"} {
+		if t := resp.Header.Get(h); t != "" {
+			c.csrf = t
+			return
+		}
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.Name != "TOKEN" {
+			continue
+		}
+		parts := strings.Split(ck.Value, ".")
+		if len(parts) != 3 {
+			return
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			return
+		}
+		var claims struct {
+			CSRF string `json:"csrfToken"`
+		}
+		if json.Unmarshal(payload, &claims) == nil && claims.CSRF != "" {
+			c.csrf = claims.CSRF
+		}
+	}
 }

@@ -23,12 +23,13 @@ const (
 	MikroTik = "mikrotik"
 	OpenNDS  = "opennds"
 	UniFi    = "unifi"
+	Omada    = "omada" // TP-Link Omada External Portal Server
 	MACAuth  = "mac-auth"
 )
 
 // Names lists every adapter name.
 func Names() []string {
-	return []string{Generic, Coova, Cisco, Meraki, Aruba, MikroTik, OpenNDS, UniFi, MACAuth}
+	return []string{Generic, Coova, Cisco, Meraki, Aruba, MikroTik, OpenNDS, UniFi, Omada, MACAuth}
 }
 
 // Known reports whether name is an adapter or an alias of one (or empty or
@@ -74,8 +75,12 @@ type Arrival struct {
 	Click bool
 	// LoggedIn is set when the access point reports that the device is
 	// already let through (CoovaChilli's res=success or res=already after
-	// a logon): no step is needed.
+	// a logon, Cisco's statusCode=1): no step is needed.
 	LoggedIn bool
+	// LoginRefused is set when the access point reports that it refused the
+	// login the portal's step sent (Cisco's statusCode 3, 4 or 5): the
+	// device is not online.
+	LoginRefused bool
 	// Secret is vendor state the step needs and the page never shows: the
 	// openNDS hid.
 	Secret string
@@ -137,12 +142,17 @@ type Step struct {
 	// Continue is where the browser goes after the access point let it in,
 	// when the access point does not redirect itself.
 	Continue string
+	// Query marks a StepForm whose access point takes the same fields as a
+	// GET query on URL (MikroTik). The portal uses that instead of the form
+	// when the form would post from an https page to an http URL, which
+	// Chrome interrupts with a full-page warning.
+	Query bool
 }
 
 // Field is a form field's name and value.
 type Field struct{ Name, Value string }
 
-// Controller authorises a device through a controller's API (UniFi).
+// Controller authorises a device through a UniFi controller's API.
 type Controller interface {
 	AuthorizeGuest(ctx context.Context, client, ap session.MAC, hasAP bool, minutes int) error
 }
@@ -171,6 +181,9 @@ type Config struct {
 	// UniFi authorises guests on a UniFi controller; nil if none is
 	// configured.
 	UniFi Controller
+	// Omada authorises guests on an Omada controller; nil if none is
+	// configured.
+	Omada OmadaAuthorizer
 }
 
 // Adapter is one access-point family.
@@ -196,18 +209,19 @@ var adapters = map[string]Adapter{
 	MikroTik: mikrotik{},
 	OpenNDS:  opennds{},
 	UniFi:    unifi{},
+	Omada:    omada{},
 }
 
 // detectOrder is the order adapters are tried in; the generic one matches
 // everything and comes last.
-var detectOrder = []string{OpenNDS, Coova, MikroTik, Cisco, Meraki, Aruba, UniFi}
+var detectOrder = []string{OpenNDS, Coova, MikroTik, Cisco, Meraki, Aruba, UniFi, Omada}
 
 // aliases map other names of a family, as radius.clients[].vendor spells
 // them, to the adapter.
 var aliases = map[string]string{
 	"chillispot": Coova, "coovachilli": Coova, "uspot": Coova,
-	"hostapd": MACAuth, "openwrt": MACAuth, "omada": MACAuth,
-	"ubiquiti": UniFi, "cisco-wlc": Cisco, "aruba-instant": Aruba,
+	"hostapd": MACAuth, "openwrt": MACAuth, "tp-link": Omada,
+	"ubiquiti": UniFi, "cisco-wlc": Cisco, "aruba-instant": Aruba, "aruba-instant-on": Aruba,
 }
 
 // Get returns the adapter named name (or one of its aliases).

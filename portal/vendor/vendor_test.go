@@ -5,14 +5,9 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -60,6 +55,11 @@ func TestDetect(t *testing.T) {
 		{"mikrotik", "link-login-only=http%3A%2F%2F10.5.50.1%2Flogin", MikroTik},
 		{"opennds", "fas=Y2xpZW50aXA9", OpenNDS},
 		{"unifi", "id=aa:bb:cc:dd:ee:01&ap=00:11:22:33:44:55&t=1700000000", UniFi},
+		{"omada eap", "clientMac=DA-A1-19-5E-00-01&apMac=AC-84-C6-12-34-56&ssidName=WiFi4EU&t=1700000000&radioId=1&site=Default&redirectUrl=http%3A%2F%2Fx.example%2F", Omada},
+		{"omada gateway", "clientMac=DA-A1-19-5E-00-01&gatewayMac=AC-84-C6-12-34-57&vid=20&t=1700000000&site=Default", Omada},
+		// Omada's External RADIUS mode (FAQ 2912) is another protocol.
+		{"omada radius web portal", "target=10.20.8.1&targetPort=8088&clientMac=DA-A1-19-5E-00-01&apMac=AC-84-C6-12-34-56&ssidName=WiFi4EU&radioId=1&originUrl=http%3A%2F%2Fx.example%2F", Generic},
+		{"aruba instant on", "cmd=Login&mac=da:a1:19:5e:00:01&ip=10.2.3.4&network=WiFi4EU&apmac=24:de:c6:12:34:56&site=Bahnhof&post=captiveportal-login.arubainstanton.com&url=http%3A%2F%2Fx.example%2F", Aruba},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,79 +263,6 @@ func TestOpenNDS(t *testing.T) {
 
 func sha256Hex(s string) string { return OpenNDSToken(s, "") }
 
-// fakeController is a UniFi controller's API on loopback: login, then
-// cmd/stamgr authorize-guest.
-type fakeController struct {
-	mu       sync.Mutex
-	loggedIn bool
-	calls    []map[string]any
-}
-
-func (f *fakeController) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var body map[string]any
-	json.NewDecoder(r.Body).Decode(&body)
-	switch r.URL.Path {
-	case "/api/login":
-		if body["username"] != "portal" || body["password"] != "s3cret" {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		f.loggedIn = true
-		http.SetCookie(w, &http.Cookie{Name: "unifises", Value: "abc", Path: "/"})
-		w.Write([]byte(`{"meta":{"rc":"ok"},"data":[]}`))
-	case "/api/s/bahnhof/cmd/stamgr":
-		if c, err := r.Cookie("unifises"); err != nil || c.Value != "abc" {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		f.calls = append(f.calls, body)
-		w.Write([]byte(`{"meta":{"rc":"ok"},"data":[]}`))
-	default:
-		w.WriteHeader(http.StatusNotFound)
-	}
-}
-
-func TestUniFi(t *testing.T) {
-	ctrl := &fakeController{}
-	ts := httptest.NewServer(ctrl)
-	defer ts.Close()
-	uc, err := NewUniFiClient(ts.URL, "bahnhof", "portal", "s3cret", false, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testCfg()
-	cfg.UniFi = uc
-	// UniFi's external portal redirect (UniFi "Hotspot: external portal server").
-	raw := "id=da:a1:19:5e:00:01&ap=f0:9f:c2:12:34:56&t=1700000000&url=http%3A%2F%2Fexample.org%2F&ssid=WiFi4EU"
-	ad := Detect(query(raw))
-	a, invalid := ad.Parse(query(raw), cfg)
-	if ad.Name() != UniFi || invalid != 0 {
-		t.Fatalf("arrival %+v, invalid %d", a, invalid)
-	}
-	step, err := ad.Authorize(context.Background(), a, cfg, cred)
-	if err != nil || step.Kind != StepContinue || step.URL != "http://example.org/" {
-		t.Fatalf("step %+v, %v", step, err)
-	}
-	ctrl.mu.Lock()
-	calls := ctrl.calls
-	ctrl.mu.Unlock()
-	if len(calls) != 1 {
-		t.Fatalf("controller got %d authorize calls", len(calls))
-	}
-	c := calls[0]
-	if c["cmd"] != "authorize-guest" || c["mac"] != "da:a1:19:5e:00:01" || c["ap_mac"] != "f0:9f:c2:12:34:56" || c["minutes"] != float64(60) {
-		t.Errorf("controller call %v", c)
-	}
-
-	bad, _ := NewUniFiClient(ts.URL, "bahnhof", "portal", "wrong", false, 0)
-	cfg.UniFi = bad
-	if _, err := ad.Authorize(context.Background(), a, cfg, cred); !errors.Is(err, ErrController) || !strings.Contains(err.Error(), "answered 400") {
-		t.Errorf("wrong password: %v, want ErrController with the controller's 400", err)
-	}
-}
-
 func TestMACAuth(t *testing.T) {
 	ad, _ := Get(MACAuth)
 	a, _ := ad.Parse(query("client_mac=da:a1:19:5e:00:01&url=http%3A%2F%2Fexample.org%2F"), testCfg())
@@ -398,7 +325,12 @@ func FuzzParse(f *testing.F) {
 		"uamip=10.1.0.1&uamport=3990&challenge=00112233445566778899aabbccddeeff&mac=aa-bb-cc-dd-ee-01",
 		"link-login-only=http://10.5.50.1/login&chap-id=\\357&chap-challenge=\\001",
 		"fas=Y2xpZW50aXA9&iv=a1b2c3d4e5f6a7b8",
-		"switch_url=https://192.0.2.1/login.html&redirect=www.x.example/",
+		"switch_url=https://192.0.2.1/login.html&redirect=www.x.example/&statusCode=5",
+		"id=aa:bb:cc:dd:ee:01&ap=00:11:22:33:44:55&t=1700000000&url=http://x.example/&ssid=WiFi4EU",
+		"clientMac=DA-A1-19-5E-00-01&apMac=AC-84-C6-12-34-56&ssidName=WiFi4EU&t=1&radioId=1&site=Default&redirectUrl=http://x.example/",
+		"clientMac=DA-A1-19-5E-00-01&gatewayMac=AC-84-C6-12-34-57&vid=20&t=1&site=5f1c2d3e4a5b6c7d8e9f0a1b",
+		"cmd=Login&mac=da:a1:19:5e:00:01&network=WiFi4EU&site=Bahnhof&post=captiveportal-login.arubainstanton.com",
+		"link-login-only=http://10.5.50.1/login&link-login=https://hotspot.stadt.example/login?dst=x",
 		"ap_redirect=" + url.QueryEscape(chilliRedirect("https://p.example/", "uamsecret", "DA-A1-19-5E-00-01", "http://x.example/")),
 	} {
 		f.Add(s)
@@ -414,7 +346,7 @@ func FuzzParse(f *testing.F) {
 			a, _ := ad.Parse(v.Get, cfg)
 			if a.LoginURL != "" {
 				u, err := url.Parse(a.LoginURL)
-				if err != nil || !cfg.allowedHost(u.Hostname(), merakiHosts[0], arubaHosts[0]) {
+				if err != nil || !cfg.allowedHost(u.Hostname(), merakiHosts[0], arubaHosts[0], instantOnHosts[0]) {
 					t.Fatalf("%s: login URL %q outside the access points", name, a.LoginURL)
 				}
 			}
@@ -423,17 +355,126 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("%s: continue URL %q unsafe", name, a.ContinueURL)
 				}
 			}
+			if a.LoginRefused && a.LoggedIn {
+				t.Fatalf("%s: arrival both logged in and refused", name)
+			}
+			// The arrival carried through the splash form parses to the
+			// same one, and its step leads only to the access points.
+			// (Refused parameters may be counted again: coova keeps a
+			// uamip whose login URL it refused.)
+			again, invalid := ad.Parse(a.Params.Get, cfg)
+			if again.LoginURL != a.LoginURL || again.ContinueURL != a.ContinueURL || again.ClientMAC != a.ClientMAC {
+				t.Fatalf("%s: kept parameters %v parse to %+v (invalid %d), first %+v", name, a.Params, again, invalid, a)
+			}
+			step, err := ad.Authorize(context.Background(), a, cfg, cred)
+			if err != nil || step.URL == "" || step.Kind == StepContinue {
+				continue
+			}
+			u, perr := url.Parse(step.URL)
+			if perr != nil || !cfg.allowedHost(u.Hostname(), merakiHosts[0], arubaHosts[0], instantOnHosts[0]) {
+				t.Fatalf("%s: step URL %q outside the access points", name, step.URL)
+			}
 		}
 	})
 }
 
 func TestGetAliases(t *testing.T) {
-	for name, want := range map[string]string{"coova": Coova, "chillispot": Coova, "openwrt": MACAuth, "mac-auth": MACAuth, "unifi": UniFi} {
+	for name, want := range map[string]string{"coova": Coova, "chillispot": Coova, "openwrt": MACAuth, "mac-auth": MACAuth, "unifi": UniFi,
+		"omada": Omada, "tp-link": Omada, "aruba-instant-on": Aruba} {
 		if a, ok := Get(name); !ok || a.Name() != want {
 			t.Errorf("Get(%q) = %v, %v; want %s", name, a, ok, want)
 		}
 	}
 	if _, ok := Get("wispr"); ok || Known("wispr") {
 		t.Error(`"wispr" names no adapter`)
+	}
+}
+
+// TestCiscoStatusCode: the WLC sends the device back with statusCode after
+// a login (Cisco's sample login.html, see cisco in uam.go): 1 and 2 need
+// nothing more, 3 to 5 are a refused login.
+func TestCiscoStatusCode(t *testing.T) {
+	base := "switch_url=https://192.0.2.1/login.html&ap_mac=00:11:22:33:44:55&client_mac=da:a1:19:5e:00:01&wlan=WiFi4EU&redirect=www.example.org/news"
+	for _, tc := range []struct {
+		code              string
+		loggedIn, refused bool
+	}{
+		{"", false, false}, {"0", false, false}, {"1", true, false}, {"2", true, false},
+		{"3", false, true}, {"4", false, true}, {"5", false, true}, {"6", false, true},
+	} {
+		raw := base
+		if tc.code != "" {
+			raw += "&statusCode=" + tc.code
+		}
+		a, invalid := cisco{}.Parse(query(raw), testCfg())
+		if a.LoggedIn != tc.loggedIn || a.LoginRefused != tc.refused || invalid != 0 {
+			t.Errorf("statusCode=%s: LoggedIn %v, LoginRefused %v, invalid %d", tc.code, a.LoggedIn, a.LoginRefused, invalid)
+		}
+	}
+	if a, invalid := (cisco{}).Parse(query(base+"&statusCode=x1"), testCfg()); a.LoginRefused || a.LoggedIn || invalid != 1 {
+		t.Errorf("malformed statusCode: %+v, invalid %d", a, invalid)
+	}
+}
+
+// TestArubaInstantOn: Instant On's redirect ("Aruba Instant On External
+// Captive Portal — Configuration & Parameters": cmd=Login, mac, ip,
+// network, apmac, site, post, url) and the POST to https://<post>/cgi-bin/login.
+func TestArubaInstantOn(t *testing.T) {
+	raw := "cmd=Login&mac=da:a1:19:5e:00:01&ip=10.2.3.4&network=WiFi4EU&apmac=24:de:c6:12:34:56&site=Bahnhof+Nord&post=captiveportal-login.arubainstanton.com&url=http%3A%2F%2Fexample.org%2F"
+	cfg := testCfg()
+	ad := Detect(query(raw))
+	a, invalid := ad.Parse(query(raw), cfg)
+	if ad.Name() != Aruba || invalid != 0 || a.SSID != "WiFi4EU" || a.NASID != "Bahnhof Nord" || !a.HasMAC || !a.HasAP ||
+		a.LoginURL != "https://captiveportal-login.arubainstanton.com/cgi-bin/login" || a.ContinueURL != "http://example.org/" {
+		t.Fatalf("arrival %+v, invalid %d", a, invalid)
+	}
+	step, err := ad.Authorize(context.Background(), a, cfg, cred)
+	f := fields(step.Fields)
+	if err != nil || step.Kind != StepForm || step.URL != a.LoginURL || f["cmd"] != "authenticate" || f["user"] != cred.Username ||
+		f["password"] != cred.Password || f["url"] != "http://example.org/" {
+		t.Errorf("step %+v, %v", step, err)
+	}
+	// Carried through the splash form and parsed again: the same arrival.
+	again, _ := ad.Parse(a.Params.Get, cfg)
+	if again.LoginURL != a.LoginURL || again.SSID != a.SSID {
+		t.Errorf("re-parsed %+v", again)
+	}
+	// A post host that is no access point and not Instant On's: refused.
+	evil := strings.Replace(raw, "captiveportal-login.arubainstanton.com", "evil.example", 1)
+	if a, invalid := ad.Parse(query(evil), cfg); a.LoginURL != "" || invalid == 0 {
+		t.Errorf("foreign post host accepted: %+v", a)
+	}
+	// Without post Instant On names no login host: none is invented.
+	nopost := strings.Replace(raw, "&post=captiveportal-login.arubainstanton.com", "", 1)
+	if a, _ := ad.Parse(query(nopost), cfg); a.LoginURL != "" {
+		t.Errorf("login URL without post: %q", a.LoginURL)
+	}
+}
+
+// TestMikroTikHTTPS: a hotspot with login-by=https hands out https login
+// links; the step posts there even when the http one comes first.
+func TestMikroTikHTTPS(t *testing.T) {
+	cfg := testCfg()
+	cases := []struct{ name, raw, want string }{
+		{"https only-link", "link-login-only=https%3A%2F%2Fhotspot.stadt.example%2Flogin", "https://hotspot.stadt.example/login"},
+		{"https link-login beside http link-login-only", "link-login-only=http%3A%2F%2F10.5.50.1%2Flogin&link-login=https%3A%2F%2Fhotspot.stadt.example%2Flogin%3Fdst%3Dhttp%253A%252F%252Fexample.org%252F", "https://hotspot.stadt.example/login"},
+		{"http only", "link-login-only=http%3A%2F%2F10.5.50.1%2Flogin&link-login=http%3A%2F%2F10.5.50.1%2Flogin%3Fdst%3Dx", "http://10.5.50.1/login"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := tc.raw + "&mac=DA%3AA1%3A19%3A5E%3A00%3A01&chap-id=%5C357&chap-challenge=%5C052%5C211"
+			a, invalid := mikrotik{}.Parse(query(raw), cfg)
+			if invalid != 0 || a.LoginURL != tc.want {
+				t.Fatalf("login URL %q (invalid %d), want %q", a.LoginURL, invalid, tc.want)
+			}
+			step, err := mikrotik{}.Authorize(context.Background(), a, cfg, cred)
+			if err != nil || step.URL != tc.want || !step.Query {
+				t.Errorf("step %+v, %v", step, err)
+			}
+			again, _ := mikrotik{}.Parse(a.Params.Get, cfg)
+			if again.LoginURL != tc.want {
+				t.Errorf("re-parsed login URL %q", again.LoginURL)
+			}
+		})
 	}
 }
