@@ -102,7 +102,7 @@ func (s *Server) crisisForm(c *fiber.Ctx) error {
 	if c.FormValue("action") == "on" {
 		cr.Active = true
 		cr.Message = map[string]string{}
-		for _, l := range crisisLangs {
+		for _, l := range s.i18n.langs {
 			if m := strings.TrimSpace(c.FormValue("message_" + l)); m != "" {
 				cr.Message[l] = m
 			}
@@ -129,10 +129,6 @@ func (s *Server) crisisForm(c *fiber.Ctx) error {
 	}
 	return c.Redirect("/?crisis="+urlQuery(msg), fiber.StatusSeeOther)
 }
-
-// crisisLangs are the languages the dashboard form offers a message in
-// (the portal's five); the API takes any language tag.
-var crisisLangs = []string{"de", "en", "tr", "uk", "ar"}
 
 // switchCrisis applies a switch and writes the audit line with the
 // operator's name.

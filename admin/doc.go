@@ -13,5 +13,7 @@
 //
 // It shows counts and session IDs, never a MAC address, IP address or token.
 // Its templates and styles are embedded from web/, apart from the portal's
-// assets.
+// pages; its texts come from assets (assets/i18n/admin) in the portal's
+// languages, chosen as the portal chooses (?lang=, then Accept-Language),
+// Arabic right to left.
 package admin

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -114,7 +115,7 @@ func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, i
 			mins := int(wait/time.Minute) + 1
 			c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(wait.Seconds())+1))
 			s.log.Warn("admin audit: sign-in refused, too many failures", "admin", name, "at", s.now().UTC())
-			return nil, fiber.StatusTooManyRequests, fmt.Sprintf(s.tr(c, "rate_limited"), mins)
+			return nil, fiber.StatusTooManyRequests, s.tr(c, "rate_limited", "minutes", strconv.Itoa(mins))
 		}
 	}
 	var user *User

@@ -5,10 +5,15 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"roamgate/assets"
 )
 
 type fakeClock struct {
@@ -225,14 +230,34 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestTranslationsComplete(t *testing.T) {
-	for lang, m := range messages {
-		for other, o := range messages {
-			for k := range o {
-				if m[k] == "" {
-					t.Errorf("%s lacks %q (which %s has)", lang, k, other)
+// TestTextKeys: every text the templates and handlers ask for is in the
+// admin's reference catalog (assets checks that the other languages have
+// the same keys).
+func TestTextKeys(t *testing.T) {
+	ref, err := assets.AdminMessages(assets.Reference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses := map[string]bool{}
+	for pattern, re := range map[string]*regexp.Regexp{
+		"web/*.html": regexp.MustCompile(`\.T "([a-z0-9_]+)"`),
+		"*.go":       regexp.MustCompile(`(?:\btr\(c, |\.L\.T\()"([a-z0-9_]+)"`),
+	} {
+		names, _ := filepath.Glob(pattern)
+		for _, name := range names {
+			data, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range re.FindAllSubmatch(data, -1) {
+				uses[string(m[1])] = true
+				if !ref.Has(string(m[1])) {
+					t.Errorf("%s uses text %q, which assets/i18n/admin/%s.json lacks", name, m[1], assets.Reference)
 				}
 			}
 		}
+	}
+	if len(uses) < 40 {
+		t.Fatalf("found only %d text keys in use; are the patterns stale?", len(uses))
 	}
 }

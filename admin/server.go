@@ -28,6 +28,7 @@ type Server struct {
 	m    metrics
 	tok  *tokens
 	view *views
+	i18n *i18n
 
 	// Password hashing is deliberately expensive (argon2id, 64 MiB); the
 	// semaphore stops a flood of login attempts from exhausting memory.
@@ -76,6 +77,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	in, err := newI18n()
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen: %w", err)
@@ -89,7 +94,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	s := &Server{cfg: cfg, deps: deps, ln: ln, log: deps.Logger, now: deps.Now,
-		m: newMetrics(deps.Registerer), tok: tok, view: view,
+		m: newMetrics(deps.Registerer), tok: tok, view: view, i18n: in,
 		checks:  make(chan struct{}, 2),
 		users:   newLimiter(maxFailures, failWindow, deps.Now),
 		ips:     newLimiter(maxFailures, failWindow, deps.Now),

@@ -14,11 +14,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"roamgate/assets"
 	"roamgate/history"
 )
 
-// The admin's templates and styles live here, not in assets/: assets/ is
-// the citizen-facing portal's, and the admin can move there later.
+// The admin's templates and styles live here, apart from the portal's
+// pages in assets/; its texts are in assets/i18n/admin (i18n.go).
 //
 //go:embed web
 var web embed.FS
@@ -40,12 +41,14 @@ func newViews() (*views, error) {
 
 // pageData is what every page template gets.
 type pageData struct {
-	Lang, User, CSRF, Message, Path string
-	Role                            Role
-	Operator                        bool
-	T                               map[string]string
-	Names                           map[string]string
-	Now                             time.Time
+	Lang, Dir, User, CSRF, Message, Path string
+	Role                                 Role
+	Operator                             bool
+	// L is the texts in the page's language; Langs the language switch.
+	L     *assets.Catalog
+	Langs []langLink
+	Names map[string]string
+	Now   time.Time
 
 	// dashboard
 	Total                                int
@@ -73,7 +76,9 @@ type bar struct {
 
 func (s *Server) page(c *fiber.Ctx, cl *claims, d pageData) pageData {
 	d.Lang = s.lang(c)
-	d.T = messages[d.Lang]
+	d.L = s.i18n.cats[d.Lang]
+	d.Dir = d.L.Dir()
+	d.Langs = s.langLinks(c, d.Lang)
 	d.Names = s.deps.LocationNames
 	d.Now = s.now()
 	d.Path = c.Path()
@@ -119,11 +124,11 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	for i := range d.ByLocation {
 		d.ByLocation[i].Label = nameOf(s.deps.LocationNames, d.ByLocation[i].Label)
 	}
-	d.LocationChart = barChart(d.T["by_location"], d.ByLocation)
-	d.NetworkChart = barChart(d.T["by_network"], d.ByNetwork)
-	d.APChart = barChart(d.T["by_ap"], d.ByAP)
-	d.Map = placeMap(d.T["map"], s.deps.Places, snap.ByLocation)
-	d.Crisis, d.CrisisWired, d.CrisisLangs = s.crisisView(), s.deps.Crisis != nil, crisisLangs
+	d.LocationChart = barChart(d.L.T("by_location"), d.ByLocation)
+	d.NetworkChart = barChart(d.L.T("by_network"), d.ByNetwork)
+	d.APChart = barChart(d.L.T("by_ap"), d.ByAP)
+	d.Map = placeMap(d.L.T("map"), s.deps.Places, snap.ByLocation)
+	d.Crisis, d.CrisisWired, d.CrisisLangs = s.crisisView(), s.deps.Crisis != nil, s.i18n.langs
 	if m := c.Query("crisis"); m != "" && m != "ok" && len(m) < 300 {
 		d.Message = m
 	}
@@ -144,7 +149,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 				{"roams", func(p history.Point) int { return p.Roams }},
 				{"devices", func(p history.Point) int { return p.Devices }},
 			} {
-				charts = append(charts, columnChart(d.T[k.key], pts, step, k.f))
+				charts = append(charts, columnChart(d.L.T(k.key), pts, step, k.f))
 			}
 			if step == history.Hour {
 				d.Hourly = charts
@@ -166,10 +171,11 @@ func (s *Server) sessionsPage(c *fiber.Ctx) error {
 	d := s.page(c, cl, pageData{Sessions: list[:min(len(list), pageLimit)], Total: len(list), Filter: filter})
 	d.Locations = append([]string(nil), s.deps.Locations...)
 	if id, res := c.Query("revoked"), c.Query("result"); id != "" && len(id) <= 64 {
-		if res == "error" || d.T[res] == "" {
-			d.Message = fmt.Sprintf(d.T["revoke_failed"], id)
-		} else {
-			d.Message = fmt.Sprintf(d.T["revoked"], id, d.T[res])
+		switch Disconnect(res) {
+		case DisconnectACK, DisconnectNAK, DisconnectTimeout, DisconnectNotSent:
+			d.Message = d.L.T("revoked", "id", id, "result", d.L.T(res))
+		default:
+			d.Message = d.L.T("revoke_failed", "id", id)
 		}
 	}
 	return s.render(c, "sessions", d)
