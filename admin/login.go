@@ -51,6 +51,13 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if !s.tok.checkCSRF("login", c.Cookies(loginCookie), c.FormValue("csrf")) {
 		s.m.logins.WithLabelValues("bad_request").Inc()
 		s.m.refused.WithLabelValues("csrf").Inc()
+		// A forged login names a user it wants the victim signed in as;
+		// names that are no user are not logged (they may be passwords).
+		attrs := []any{}
+		if u := s.user(c.FormValue("name")); u != nil {
+			attrs = append(attrs, "admin", u.Name)
+		}
+		s.log.Warn("admin audit: refused", append(attrs, "reason", "csrf", "method", c.Method(), "path", c.Path(), "at", s.now().UTC())...)
 		return s.render(c.Status(fiber.StatusForbidden), "login", s.page(c, nil, pageData{
 			Message: s.tr(c, "csrf_failed"),
 		}))
@@ -118,12 +125,7 @@ func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, i
 			return nil, fiber.StatusTooManyRequests, s.tr(c, "rate_limited", "minutes", strconv.Itoa(mins))
 		}
 	}
-	var user *User
-	for i := range s.cfg.Users {
-		if subtle.ConstantTimeCompare([]byte(s.cfg.Users[i].Name), []byte(name)) == 1 {
-			user = &s.cfg.Users[i]
-		}
-	}
+	user := s.user(name)
 	hash := dummyHash()
 	if user != nil {
 		hash = user.PasswordHash
@@ -146,6 +148,25 @@ func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, i
 	s.m.logins.WithLabelValues("ok").Inc()
 	s.log.Info("admin audit: signed in", "admin", user.Name, "role", user.role(), "at", s.now().UTC())
 	return user, fiber.StatusOK, ""
+}
+
+// user is the configured user called name, or nil; the comparison takes
+// the same time whichever user matches.
+func (s *Server) user(name string) *User {
+	var user *User
+	for i := range s.cfg.Users {
+		if subtle.ConstantTimeCompare([]byte(s.cfg.Users[i].Name), []byte(name)) == 1 {
+			user = &s.cfg.Users[i]
+		}
+	}
+	return user
+}
+
+// refuse writes the audit line of a refused action and counts it.
+func (s *Server) refuse(c *fiber.Ctx, cl *claims, reason string) {
+	s.m.refused.WithLabelValues(reason).Inc()
+	s.log.Warn("admin audit: refused", "admin", cl.Subject, "role", cl.Role, "reason", reason,
+		"method", c.Method(), "path", c.Path(), "at", s.now().UTC())
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {
@@ -259,7 +280,7 @@ func (s *Server) requireCSRF(c *fiber.Ctx) error {
 		got = c.Get(csrfHeader)
 	}
 	if !s.tok.checkCSRF("session", cl.ID, got) {
-		s.m.refused.WithLabelValues("csrf").Inc()
+		s.refuse(c, cl, "csrf")
 		return c.Status(fiber.StatusForbidden).JSON(fiber.Map{"error": "missing or wrong CSRF token"})
 	}
 	return c.Next()
@@ -267,8 +288,8 @@ func (s *Server) requireCSRF(c *fiber.Ctx) error {
 
 func (s *Server) requireRole(r Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if c.Locals("claims").(*claims).Role != r {
-			s.m.refused.WithLabelValues("forbidden").Inc()
+		if cl := c.Locals("claims").(*claims); cl.Role != r {
+			s.refuse(c, cl, "forbidden")
 			return c.Status(fiber.StatusForbidden).JSON(fiber.Map{"error": fmt.Sprintf("only an %s may do this", r)})
 		}
 		return c.Next()
