@@ -119,7 +119,7 @@ func TestChartsEscapeNames(t *testing.T) {
 	}
 	escaped := `&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;b&gt;Bahnhof&lt;/b&gt; &amp; Co`
 	for _, want := range []string{
-		`class="label">` + escaped + `</text><rect`, // the bar's label
+		`class="label">` + escaped + `</text><rect`,  // the bar's label
 		`<title>` + escaped + `: 4</title></rect>`,   // the bar's tooltip
 		`<td>` + escaped + `</td>`,                   // the table
 		`<title>` + escaped + `: 4</title></circle>`, // the map's place
