@@ -3,8 +3,9 @@
 // month), the list of live sessions with revocation, a JSON API with CSV
 // export, Prometheus /metrics, and /healthz and /readyz.
 //
-// Admins sign in with a form (CSRF-protected, rate-limited per user and per
-// client address) and get an HttpOnly, SameSite=Strict cookie carrying a
+// Admins sign in with a form (CSRF-protected; failures slow down the
+// client address, for that user name and overall, with a growing delay —
+// never the user name everywhere, so no one can lock the IT team out) and get an HttpOnly, SameSite=Strict cookie carrying a
 // short-lived admin JWT that renews while they work; API clients get a
 // bearer token from POST /api/v1/token (or read with HTTP Basic). Viewers
 // read; operators may also revoke. The listener is bound to loopback by

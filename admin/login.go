@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,23 +108,23 @@ var dummyHash = sync.OnceValue(func() string {
 // checkCredentials applies the rate limits and checks the password. On
 // failure it returns the HTTP status and a message for the admin.
 func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, int, string) {
-	ipKey, userKey := c.IP(), strings.ToLower(name)
 	if len(name) > 128 || len(password) > 1024 {
 		s.m.logins.WithLabelValues("bad_request").Inc()
 		s.m.refused.WithLabelValues("bad_input").Inc()
 		return nil, fiber.StatusBadRequest, s.tr(c, "bad_credentials")
 	}
-	for _, l := range []struct {
-		lim *limiter
-		key string
-	}{{s.users, userKey}, {s.ips, ipKey}} {
-		if blocked, wait := l.lim.blocked(l.key); blocked {
-			s.m.logins.WithLabelValues("rate_limited").Inc()
-			mins := int(wait/time.Minute) + 1
-			c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(wait.Seconds())+1))
-			s.log.Warn("admin audit: sign-in refused, too many failures", "admin", name, "at", s.now().UTC())
-			return nil, fiber.StatusTooManyRequests, s.tr(c, "rate_limited", "minutes", strconv.Itoa(mins))
+	addr := addrKey(s.clientAddr(c))
+	pair := strings.ToLower(name) + "\x00" + addr
+	if wait := max(s.pairs.wait(pair), s.addrs.wait(addr)); wait > 0 {
+		s.m.logins.WithLabelValues("rate_limited").Inc()
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+		attrs := []any{"wait", time.Duration(secs) * time.Second, "at", s.now().UTC()}
+		if u := s.user(name); u != nil { // other names may be passwords
+			attrs = append([]any{"admin", u.Name}, attrs...)
 		}
+		s.log.Warn("admin audit: sign-in refused, too many failures", attrs...)
+		return nil, fiber.StatusTooManyRequests, s.tr(c, "rate_limited", "minutes", strconv.Itoa((secs+59)/60))
 	}
 	user := s.user(name)
 	hash := dummyHash()
@@ -136,18 +137,24 @@ func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, i
 	ok := checkPassword(hash, password) && user != nil
 	<-s.checks
 	if !ok {
-		s.users.fail(userKey)
-		s.ips.fail(ipKey)
+		s.pairs.fail(pair)
+		s.addrs.fail(addr)
 		s.m.logins.WithLabelValues("bad_credentials").Inc()
 		if user != nil { // an unknown name may be a mistyped password: not logged
 			s.log.Warn("admin audit: sign-in failed", "admin", user.Name, "at", s.now().UTC())
 		}
 		return nil, fiber.StatusUnauthorized, s.tr(c, "bad_credentials")
 	}
-	s.users.reset(userKey)
+	s.pairs.reset(pair)
 	s.m.logins.WithLabelValues("ok").Inc()
 	s.log.Info("admin audit: signed in", "admin", user.Name, "role", user.role(), "at", s.now().UTC())
 	return user, fiber.StatusOK, ""
+}
+
+// clientAddr is the address of the client.
+func (s *Server) clientAddr(c *fiber.Ctx) netip.Addr {
+	a, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	return a.Unmap()
 }
 
 // user is the configured user called name, or nil; the comparison takes

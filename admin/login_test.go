@@ -73,7 +73,7 @@ func TestLogin(t *testing.T) {
 		}
 	})
 
-	t.Run("wrong passwords are rate-limited per user", func(t *testing.T) {
+	t.Run("wrong passwords are slowed down per user and address", func(t *testing.T) {
 		s := startAdmin(t, Config{Users: users}, sc.deps())
 		c := newClient(t, s)
 		for i := range maxFailures {
@@ -89,11 +89,11 @@ func TestLogin(t *testing.T) {
 		if resp.Header.Get("Retry-After") == "" {
 			t.Error("429 without Retry-After")
 		}
-		if u, _ := s.users.blocked("viewer"); !u {
-			t.Error("user not blocked")
+		if w := s.pairs.wait("viewer\x00127.0.0.1"); w <= 0 {
+			t.Error("user at this address not slowed down")
 		}
-		if ip, _ := s.ips.blocked("127.0.0.1"); !ip {
-			t.Error("address not blocked")
+		if w := s.addrs.wait("127.0.0.1"); w <= 0 {
+			t.Error("address not slowed down")
 		}
 	})
 

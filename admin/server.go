@@ -33,21 +33,15 @@ type Server struct {
 	// Password hashing is deliberately expensive (argon2id, 64 MiB); the
 	// semaphore stops a flood of login attempts from exhausting memory.
 	checks chan struct{}
-	// Failed sign-ins are limited per user name and per client address.
-	users, ips *limiter
-	goodMu     sync.Mutex
-	good       map[[32]byte]goodBasic
+	// Failed sign-ins are slowed down per (user name, client address) and
+	// per client address (throttle.go).
+	pairs, addrs *throttle
+	goodMu       sync.Mutex
+	good         map[[32]byte]goodBasic
 
 	closing   chan struct{} // closed by Shutdown: ends the event streams
 	closeOnce sync.Once
 }
-
-// Login limits: maxFailures wrong passwords per user name and per client
-// address within failWindow, then the form refuses until the window ends.
-const (
-	maxFailures = 5
-	failWindow  = 15 * time.Minute
-)
 
 // New checks the config, builds the server and binds its listener, so Addr
 // is known at once.
@@ -96,8 +90,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, ln: ln, log: deps.Logger, now: deps.Now,
 		m: newMetrics(deps.Registerer), tok: tok, view: view, i18n: in,
 		checks:  make(chan struct{}, 2),
-		users:   newLimiter(maxFailures, failWindow, deps.Now),
-		ips:     newLimiter(maxFailures, failWindow, deps.Now),
+		pairs:   newThrottle(maxFailures, deps.Now),
+		addrs:   newThrottle(maxFailures, deps.Now),
 		closing: make(chan struct{}), good: map[[32]byte]goodBasic{},
 	}
 	s.app = fiber.New(fiber.Config{
