@@ -5,8 +5,10 @@
 //
 // Admins sign in with a form (CSRF-protected; failures slow down the
 // client address, for that user name and overall, with a growing delay —
-// never the user name everywhere, so no one can lock the IT team out) and get an HttpOnly, SameSite=Strict cookie carrying a
-// short-lived admin JWT that renews while they work; API clients get a
+// never the user name everywhere, so no one can lock the IT team out) and
+// get an HttpOnly, SameSite=Strict cookie carrying a short-lived admin JWT
+// that renews while they work; signing out refuses every token of that
+// admin, on every gateway of the store, across restarts. API clients get a
 // bearer token from POST /api/v1/token (or read with HTTP Basic). Viewers
 // read; operators may also revoke. The listener is bound to loopback by
 // default and refuses any other address without TLS or an explicit
