@@ -151,10 +151,44 @@ func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, i
 	return user, fiber.StatusOK, ""
 }
 
-// clientAddr is the address of the client.
+// maxForwardedFor bounds the X-Forwarded-For header we read.
+const maxForwardedFor = 1024
+
+// clientAddr is the address of the client: the connection's peer, or, when
+// that is a trusted proxy, the last address in X-Forwarded-For that no
+// trusted proxy added (earlier hops are the client's own word).
 func (s *Server) clientAddr(c *fiber.Ctx) netip.Addr {
-	a, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	return a.Unmap()
+	addr, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	addr = addr.Unmap()
+	if !s.trusted(addr) {
+		return addr
+	}
+	xff := c.Get(fiber.HeaderXForwardedFor)
+	if xff == "" || len(xff) > maxForwardedFor {
+		return addr
+	}
+	hops := strings.Split(xff, ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if !s.trusted(a) {
+			return a
+		}
+		addr = a
+	}
+	return addr
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // user is the configured user called name, or nil; the comparison takes

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -36,6 +37,7 @@ type Server struct {
 	// Failed sign-ins are slowed down per (user name, client address) and
 	// per client address (throttle.go).
 	pairs, addrs *throttle
+	proxies      []netip.Prefix // admin.trusted_proxies
 	goodMu       sync.Mutex
 	good         map[[32]byte]goodBasic
 
@@ -75,6 +77,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	proxies, err := parsePrefixes(cfg.TrustedProxies) // Validate checked them
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen: %w", err)
@@ -88,7 +94,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	s := &Server{cfg: cfg, deps: deps, ln: ln, log: deps.Logger, now: deps.Now,
-		m: newMetrics(deps.Registerer), tok: tok, view: view, i18n: in,
+		m: newMetrics(deps.Registerer), tok: tok, view: view, i18n: in, proxies: proxies,
 		checks:  make(chan struct{}, 2),
 		pairs:   newThrottle(maxFailures, deps.Now),
 		addrs:   newThrottle(maxFailures, deps.Now),

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -55,6 +57,23 @@ type Config struct {
 	Locations []Location `yaml:"locations"`
 	// Networks are the SSIDs the site offers.
 	Networks []Network `yaml:"networks"`
+	// Log configures the gateway's log (standard error).
+	Log LogConfig `yaml:"log"`
+}
+
+// LogConfig configures the log.
+type LogConfig struct {
+	// Level is the least severe level written: debug (adds per-packet
+	// lines; slow under load), info (default), warn or error.
+	Level string `yaml:"level"`
+}
+
+// logLevels are the names log.level accepts.
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
+// Logger is the gateway's logger: text lines to w from log.level on.
+func (c Config) Logger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: logLevels[c.Log.Level]}))
 }
 
 // SiteConfig names the deployment.
@@ -173,6 +192,7 @@ func DefaultConfig() Config {
 		Admin:     admin.DefaultConfig(),
 		Retention: history.DefaultConfig(),
 		DNS:       dns.DefaultConfig(),
+		Log:       LogConfig{Level: "info"},
 		Networks: []Network{
 			{ID: "wifi4eu", SSID: "WiFi4EU"},
 			{ID: "stadt", SSID: "Stadt-WLAN"},
@@ -234,6 +254,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		add("data_dir", "missing")
+	}
+	if _, ok := logLevels[c.Log.Level]; !ok {
+		add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
 	switch c.Store.Driver {
 	case "sqlite":

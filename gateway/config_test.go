@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -223,5 +226,53 @@ func TestLocator(t *testing.T) {
 				t.Errorf("Locate = %q, %q; want %q, %q", loc, nw, tt.loc, tt.nw)
 			}
 		})
+	}
+}
+
+// TestLogLevelAndAdminProxies is issue 11 item 12: log.level and
+// admin.trusted_proxies come from the file or the environment, and bad
+// values are named by their key path.
+func TestLogLevelAndAdminProxies(t *testing.T) {
+	cfg, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Log.Level != "info" {
+		t.Errorf("default log.level = %q, want info", cfg.Log.Level)
+	}
+	cfg, err = Load(writeConfig(t, "log:\n  level: debug\nadmin:\n  trusted_proxies: [10.0.0.0/8, 192.0.2.7]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Log.Level != "debug" || !reflect.DeepEqual(cfg.Admin.TrustedProxies, []string{"10.0.0.0/8", "192.0.2.7"}) {
+		t.Errorf("from the file: log %+v, admin.trusted_proxies %v", cfg.Log, cfg.Admin.TrustedProxies)
+	}
+	cfg, err = Load("", []string{"ROAMGATE_LOG_LEVEL=warn", "ROAMGATE_ADMIN_TRUSTED_PROXIES=127.0.0.1,::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Log.Level != "warn" || !reflect.DeepEqual(cfg.Admin.TrustedProxies, []string{"127.0.0.1", "::1"}) {
+		t.Errorf("from the environment: log %+v, admin.trusted_proxies %v", cfg.Log, cfg.Admin.TrustedProxies)
+	}
+
+	levels := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+	for name, level := range levels {
+		cfg.Log.Level = name
+		log := cfg.Logger(io.Discard)
+		if !log.Enabled(context.Background(), level) || (level > slog.LevelDebug && log.Enabled(context.Background(), level-4)) {
+			t.Errorf("log.level %s: the logger does not start at %v", name, level)
+		}
+	}
+
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"ROAMGATE_LOG_LEVEL=verbose"}, `log.level: "verbose" is not one of debug, info, warn, error`},
+		{[]string{"ROAMGATE_ADMIN_TRUSTED_PROXIES=10.0.0.0/8,proxy"}, `admin.trusted_proxies[1]: "proxy" is not a network or address`},
+	} {
+		if _, err := Load("", tc.env); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.env, err, tc.want)
+		}
 	}
 }
