@@ -54,6 +54,15 @@ type History interface {
 	Rows(ctx context.Context, from, to time.Time) ([]history.Row, error)
 }
 
+// Generations keeps a token generation per admin user name, raised when
+// the admin signs out (session.AdminStore: *sqlite.Store, *redis.Store).
+type Generations interface {
+	// AdminGeneration is the current generation of name: 0 if never raised.
+	AdminGeneration(ctx context.Context, name string) (uint64, error)
+	// RaiseAdminGeneration raises it by one and returns the new value.
+	RaiseAdminGeneration(ctx context.Context, name string) (uint64, error)
+}
+
 // Deps are the collaborators of the admin server.
 type Deps struct {
 	Sessions Sessions
@@ -72,6 +81,10 @@ type Deps struct {
 	// Places are the locations with coordinates, drawn as a map on the
 	// dashboard when any has some (optional).
 	Places []Place
+	// Logins keeps the admins' sign-outs (a token generation per admin) in
+	// the session store, so that a sign-out outlasts a restart and reaches
+	// every gateway on the store; nil keeps them in this process only.
+	Logins Generations
 	// TokenKey signs admin tokens and CSRF values: at least 32 bytes,
 	// derived from the site key for this use only.
 	TokenKey []byte

@@ -1,8 +1,10 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -32,7 +34,7 @@ func (s *Server) clearCookie(c *fiber.Ctx, name string) {
 }
 
 func (s *Server) loginForm(c *fiber.Ctx) error {
-	if cl, err := s.tok.verify(c.Cookies(sessionCookie)); err == nil && cl != nil {
+	if cl, err := s.verify(c, c.Cookies(sessionCookie)); err == nil && cl != nil {
 		return c.Redirect("/", fiber.StatusSeeOther)
 	}
 	return s.renderLogin(c, fiber.StatusOK, "")
@@ -67,8 +69,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if u == nil {
 		return s.renderLogin(c, status, msg)
 	}
-	now := s.now()
-	tok, exp, err := s.tok.issue(u.Name, u.role(), newLoginID(), now)
+	tok, exp, err := s.issue(c, u)
 	if err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func (s *Server) apiToken(c *fiber.Ctx) error {
 	if u == nil {
 		return c.Status(status).JSON(fiber.Map{"error": msg})
 	}
-	tok, exp, err := s.tok.issue(u.Name, u.role(), newLoginID(), s.now())
+	tok, exp, err := s.issue(c, u)
 	if err != nil {
 		return err
 	}
@@ -210,10 +211,52 @@ func (s *Server) refuse(c *fiber.Ctx, cl *claims, reason string) {
 		"method", c.Method(), "path", c.Path(), "at", s.now().UTC())
 }
 
+// issue signs a new login's token for u under u's current generation.
+func (s *Server) issue(c *fiber.Ctx, u *User) (string, time.Time, error) {
+	ctx, cancel := context.WithTimeout(c.UserContext(), storeTimeout)
+	defer cancel()
+	gen, err := s.tok.generation(ctx, u.Name)
+	if err != nil {
+		s.log.Error("admin: sign-in: no generation for the token", "admin", u.Name, "err", err)
+		return "", time.Time{}, fiber.NewError(fiber.StatusServiceUnavailable, "the session store does not answer; try again shortly")
+	}
+	return s.tok.issue(u.Name, u.role(), newLoginID(), s.now(), gen)
+}
+
+// verify checks a token and that its admin is still configured; the role
+// is the configured one (a demotion holds at once).
+func (s *Server) verify(c *fiber.Ctx, raw string) (*claims, error) {
+	if raw == "" {
+		return nil, errors.New("admin: no token")
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), storeTimeout)
+	defer cancel()
+	cl, err := s.tok.verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	u := s.user(cl.Subject)
+	if u == nil {
+		return nil, errors.New("admin: token of an admin no longer configured")
+	}
+	cl.Role = u.role()
+	return cl, nil
+}
+
+// storeTimeout bounds a read or write of an admin's generation.
+const storeTimeout = 2 * time.Second
+
+// logout refuses every token of the admin, on every gateway of the store
+// and after restarts: a generation raised in the store.
 func (s *Server) logout(c *fiber.Ctx) error {
 	cl := c.Locals("claims").(*claims)
-	s.tok.revoke(cl)
 	s.clearCookie(c, sessionCookie)
+	ctx, cancel := context.WithTimeout(c.UserContext(), storeTimeout)
+	defer cancel()
+	if err := s.tok.revoke(ctx, cl); err != nil {
+		s.log.Error("admin audit: sign-out not stored", "admin", cl.Subject, "err", err, "at", s.now().UTC())
+		return fiber.NewError(fiber.StatusServiceUnavailable, "the sign-out could not be stored; the session store does not answer")
+	}
 	s.log.Info("admin audit: signed out", "admin", cl.Subject, "at", s.now().UTC())
 	return c.Redirect("/login", fiber.StatusSeeOther)
 }
@@ -232,8 +275,8 @@ func (s *Server) requireLogin(api bool) fiber.Handler {
 		if api && len(h) > 6 && strings.EqualFold(h[:6], "Basic ") {
 			return s.basic(c)
 		}
-		cl, err := s.tok.verify(raw)
-		if err != nil || raw == "" {
+		cl, err := s.verify(c, raw)
+		if err != nil {
 			s.m.refused.WithLabelValues("unauthenticated").Inc()
 			if via == "cookie" && raw != "" {
 				s.clearCookie(c, sessionCookie)
@@ -245,7 +288,7 @@ func (s *Server) requireLogin(api bool) fiber.Handler {
 			return c.Redirect("/login", fiber.StatusSeeOther)
 		}
 		if via == "cookie" && cl.ExpiresAt.Sub(s.now()) < renewBelow {
-			if tok, exp, err := s.tok.issue(cl.Subject, cl.Role, cl.ID, time.Unix(cl.AuthTime, 0)); err == nil && exp.After(cl.ExpiresAt.Time) {
+			if tok, exp, err := s.tok.issue(cl.Subject, cl.Role, cl.ID, time.Unix(cl.AuthTime, 0), cl.Gen); err == nil && exp.After(cl.ExpiresAt.Time) {
 				s.setCookie(c, sessionCookie, tok, exp)
 			}
 		}

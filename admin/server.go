@@ -65,7 +65,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.TokenKey = make([]byte, 32)
 		rand.Read(deps.TokenKey)
 	}
-	tok, err := newTokens(deps.TokenKey, deps.Now)
+	tok, err := newTokens(deps.TokenKey, deps.Logins, deps.Now)
 	if err != nil {
 		return nil, err
 	}
