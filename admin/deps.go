@@ -70,6 +70,10 @@ type Deps struct {
 	Revoker Revoker
 	// Crisis switches crisis mode (crisis.go); nil disables it (503).
 	Crisis CrisisSwitch
+	// CrisisMessages are the default crisis messages by language, for a
+	// switch that gives none in a language (the gateway's built-in texts
+	// with crisis.message over them); nil means the built-in texts.
+	CrisisMessages map[string]string
 	// History feeds the charts and the CSV export; nil shows none.
 	History History
 	// Locations and Networks are the configured IDs, listed with zero counts

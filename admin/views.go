@@ -58,10 +58,10 @@ type pageData struct {
 	Hourly, Daily                        []columnChart
 	HasHistory                           bool
 	// Crisis is the crisis state and its sessions; CrisisWired whether
-	// the switch is there; CrisisLangs the form's message languages.
-	Crisis      crisisView
-	CrisisWired bool
-	CrisisLangs []string
+	// the switch is there; CrisisFields the form's message per language.
+	Crisis       crisisView
+	CrisisWired  bool
+	CrisisFields []crisisField
 
 	// sessions
 	Sessions  []sessionView
@@ -130,7 +130,10 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	if m, ok := newPlaceMap(d.L.T("map"), s.deps.Places, snap.ByLocation); ok {
 		d.Map = &m
 	}
-	d.Crisis, d.CrisisWired, d.CrisisLangs = s.crisisView(), s.deps.Crisis != nil, s.i18n.langs
+	d.Crisis, d.CrisisWired = s.crisisView(), s.deps.Crisis != nil
+	if d.CrisisWired && d.Operator {
+		d.CrisisFields = s.crisisFields()
+	}
 	if m := c.Query("crisis"); m != "" && m != "ok" && len(m) < 300 {
 		d.Message = m
 	}

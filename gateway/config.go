@@ -6,16 +6,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"roamgate/admin"
+	"roamgate/assets"
 	"roamgate/dns"
 	"roamgate/history"
 	"roamgate/portal"
@@ -141,6 +144,42 @@ type CrisisConfig struct {
 	// itself soon after it ends; default 1h, capped at the longest session
 	// lifetime.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// Message replaces the built-in crisis message (assets/i18n/admin,
+	// "crisis_default_message") per language: de, en, tr, uk, ar. A switch
+	// that gives no text for a language (the dashboard's form left as it
+	// is, the API or `roamgate crisis on` without it) shows this, or the
+	// built-in text. Optional; at most 1000 bytes each.
+	Message map[string]string `yaml:"message"`
+}
+
+// CrisisMessages are the default crisis messages: the built-in text in every
+// language, replaced by crisis.message where the config has one.
+func (c Config) CrisisMessages() map[string]string {
+	out := map[string]string{}
+	for _, lang := range assets.Languages() {
+		if m := strings.TrimSpace(c.Crisis.Message[lang]); m != "" {
+			out[lang] = m
+		} else if cat, err := assets.AdminMessages(lang); err == nil {
+			out[lang] = cat.T("crisis_default_message")
+		}
+	}
+	return out
+}
+
+// withDefaultMessages fills every language of defaults without a text in m.
+func withDefaultMessages(m, defaults map[string]string) map[string]string {
+	out := make(map[string]string, len(defaults)+len(m))
+	for lang, text := range m {
+		if strings.TrimSpace(text) != "" {
+			out[lang] = text
+		}
+	}
+	for lang, text := range defaults {
+		if _, ok := out[lang]; !ok {
+			out[lang] = text
+		}
+	}
+	return out
 }
 
 // Location is a place with access points.
@@ -233,6 +272,9 @@ func (c Config) Policy() session.Policy {
 	return p
 }
 
+// maxCrisisMessage is the longest crisis message session accepts.
+const maxCrisisMessage = 1000
+
 // maxKbps bounds bandwidth limits (100 Gbit/s), well inside the 32 bits
 // RADIUS attributes carry.
 const maxKbps = 100_000_000
@@ -281,6 +323,14 @@ func (c Config) Validate() error {
 	// a soak test) does not make the default 1h invalid.
 	if t := c.Crisis.SessionTimeout; t < time.Minute {
 		add("crisis.session_timeout", "%s is shorter than 1m", t)
+	}
+	for _, lang := range slices.Sorted(maps.Keys(c.Crisis.Message)) {
+		switch {
+		case !slices.Contains(assets.Languages(), lang):
+			add("crisis.message."+lang, "%q is not one of %s", lang, strings.Join(assets.Languages(), ", "))
+		case len(c.Crisis.Message[lang]) > maxCrisisMessage:
+			add("crisis.message."+lang, "longer than %d bytes", maxCrisisMessage)
+		}
 	}
 	networks := map[string]bool{}
 	for i, n := range c.Networks {

@@ -276,3 +276,30 @@ func TestLogLevelAndAdminProxies(t *testing.T) {
 		}
 	}
 }
+
+// TestCrisisMessages: the default crisis messages are the built-in ones in
+// every language, crisis.message replaces them per language, and bad keys
+// are named by their path.
+func TestCrisisMessages(t *testing.T) {
+	cfg, err := Load(writeConfig(t, "crisis:\n  message:\n    en: \"Bridge closed.\"\n    uk: \"  \"\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.CrisisMessages()
+	if len(m) != 5 || m["en"] != "Bridge closed." || !strings.HasPrefix(m["de"], "Amtliche Warnung") ||
+		!strings.HasPrefix(m["uk"], "Офіційне попередження") || !strings.HasPrefix(m["ar"], "تحذير رسمي") || !strings.HasPrefix(m["tr"], "Resmî uyarı") {
+		t.Errorf("CrisisMessages() = %v", m)
+	}
+	got := withDefaultMessages(map[string]string{"tr": "Köprü kapalı.", "de": " "}, m)
+	if got["tr"] != "Köprü kapalı." || got["de"] != m["de"] || got["en"] != "Bridge closed." || len(got) != 5 {
+		t.Errorf("withDefaultMessages = %v", got)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"crisis:\n  message:\n    fr: \"Alerte\"\n", `crisis.message.fr: "fr" is not one of de, ar, en, tr, uk`},
+		{"crisis:\n  message:\n    de: \"" + strings.Repeat("x", 1001) + "\"\n", "crisis.message.de: longer than 1000 bytes"},
+	} {
+		if _, err := Load(writeConfig(t, tc.yaml), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("err = %v, want %q", err, tc.want)
+		}
+	}
+}

@@ -223,7 +223,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 		return nil, fmt.Errorf("store.driver %s cannot keep admin sign-outs", cfg.Store.Driver)
 	}
 	g.admin, err = admin.New(adminCfg, admin.Deps{
-		Sessions: mgr, Revoker: revoker{mgr, radiusServer}, Crisis: mgr, History: hist, Logins: logins,
+		Sessions: mgr, Revoker: revoker{mgr, radiusServer}, Crisis: mgr, CrisisMessages: cfg.CrisisMessages(),
+		History: hist, Logins: logins,
 		Locations: locIDs, Networks: nwIDs, LocationNames: locationNames(cfg),
 		TokenKey: derive(siteKey, "admin token"), Gatherer: reg, Registerer: reg,
 		Ready: g.ready, Logger: log.With("server", "admin"),
