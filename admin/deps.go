@@ -82,8 +82,9 @@ type Deps struct {
 	Networks  []string
 	// LocationNames are display names by location ID (optional).
 	LocationNames map[string]string
-	// Places are the locations with coordinates, drawn as a map on the
-	// dashboard when any has some (optional).
+	// Places are the locations with coordinates (the gateway's
+	// locations[].lat/lon), drawn as a map on the dashboard when any has
+	// some (optional). A place at exactly (0, 0) counts as none.
 	Places []Place
 	// Logins keeps the admins' sign-outs (a token generation per admin) in
 	// the session store, so that a sign-out outlasts a restart and reaches

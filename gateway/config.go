@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -192,6 +193,12 @@ type Location struct {
 	Network string `yaml:"network"`
 	// Match says which access points belong here.
 	Match Match `yaml:"match"`
+	// Lat and Lon place the location on the admin dashboard's map (WGS 84
+	// degrees, as OpenStreetMap shows them); optional, both or neither.
+	// Locations without them are left off the map; with none there is no
+	// map.
+	Lat *float64 `yaml:"lat"`
+	Lon *float64 `yaml:"lon"`
 }
 
 // Match selects access points: any listed pattern matching is enough.
@@ -237,13 +244,15 @@ func DefaultConfig() Config {
 			{ID: "stadt", SSID: "Stadt-WLAN"},
 		},
 		Locations: []Location{
-			{ID: "brueckerfeld", Name: "Brückerfeld", Network: "wifi4eu", Match: Match{NASID: []string{"brueckerfeld-*"}}},
-			{ID: "bahnhof", Name: "Bahnhof", Network: "wifi4eu", Match: Match{NASID: []string{"bahnhof-*"}}},
-			{ID: "stadtpark", Name: "Stadtpark", Network: "wifi4eu", Match: Match{NASID: []string{"stadtpark-*"}}},
-			{ID: "rathaus", Name: "Rathaus", Network: "stadt", Match: Match{NASID: []string{"rathaus-*"}}},
+			{ID: "brueckerfeld", Name: "Brückerfeld", Network: "wifi4eu", Match: Match{NASID: []string{"brueckerfeld-*"}}, Lat: deg(51.3302), Lon: deg(6.5531)},
+			{ID: "bahnhof", Name: "Bahnhof", Network: "wifi4eu", Match: Match{NASID: []string{"bahnhof-*"}}, Lat: deg(51.3236), Lon: deg(6.5703)},
+			{ID: "stadtpark", Name: "Stadtpark", Network: "wifi4eu", Match: Match{NASID: []string{"stadtpark-*"}}, Lat: deg(51.3281), Lon: deg(6.5805)},
+			{ID: "rathaus", Name: "Rathaus", Network: "stadt", Match: Match{NASID: []string{"rathaus-*"}}, Lat: deg(51.3324), Lon: deg(6.5622)},
 		},
 	}
 }
+
+func deg(v float64) *float64 { return &v }
 
 // KeysPath is the directory of the site key and the token key ring.
 func (c Config) KeysPath() string {
@@ -381,6 +390,17 @@ func (c Config) Validate() error {
 		for j, m := range l.Match.APMAC {
 			if _, err := session.ParseMAC(m); err != nil {
 				add(fmt.Sprintf("%s.match.ap_mac[%d]", key, j), "%q is not a MAC address", m)
+			}
+		}
+		switch {
+		case (l.Lat == nil) != (l.Lon == nil):
+			add(key+".lat, "+key+".lon", "set both or neither")
+		case l.Lat != nil:
+			if v := *l.Lat; math.IsNaN(v) || v < -90 || v > 90 {
+				add(key+".lat", "%v is not a latitude (-90 to 90)", v)
+			}
+			if v := *l.Lon; math.IsNaN(v) || v < -180 || v > 180 {
+				add(key+".lon", "%v is not a longitude (-180 to 180)", v)
 			}
 		}
 		for j, p := range l.Match.NASIP {

@@ -303,3 +303,24 @@ func TestCrisisMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestLocationCoordinates(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"locations:\n  - {id: markt, name: Markt, lat: 51.3}\n", "locations[0].lat, locations[0].lon: set both or neither"},
+		{"locations:\n  - {id: markt, name: Markt, lat: 91, lon: 6}\n", "locations[0].lat: 91 is not a latitude"},
+		{"locations:\n  - {id: markt, name: Markt, lat: 51, lon: -181}\n", "locations[0].lon: -181 is not a longitude"},
+		{"locations:\n  - {id: markt, name: Markt, lat: north, lon: 6}\n", `locations[0].lat (line 2): "north" is not a valid`},
+	} {
+		if _, err := Load(writeConfig(t, tc.yaml), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+	cfg, err := Load(writeConfig(t, "locations:\n  - {id: markt, name: Markt, lat: 0, lon: -0.5}\n  - {id: hafen, name: Hafen}\n"), []string{"ROAMGATE_LOCATIONS_1_LAT=53.5", "ROAMGATE_LOCATIONS_1_LON=9.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := places(cfg)
+	if len(got) != 2 || got[0].Lat != 0 || got[0].Lon != -0.5 || got[1].Name != "Hafen" || got[1].Lat != 53.5 {
+		t.Errorf("places = %+v", got)
+	}
+}

@@ -225,7 +225,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	g.admin, err = admin.New(adminCfg, admin.Deps{
 		Sessions: mgr, Revoker: revoker{mgr, radiusServer}, Crisis: mgr, CrisisMessages: cfg.CrisisMessages(),
 		History: hist, Logins: logins,
-		Locations: locIDs, Networks: nwIDs, LocationNames: locationNames(cfg),
+		Locations: locIDs, Networks: nwIDs, LocationNames: locationNames(cfg), Places: places(cfg),
 		TokenKey: derive(siteKey, "admin token"), Gatherer: reg, Registerer: reg,
 		Ready: g.ready, Logger: log.With("server", "admin"),
 	})
