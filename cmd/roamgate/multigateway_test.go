@@ -12,13 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"roamgate/internal/testtool"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"roamgate/internal/testtool"
 
 	"roamgate/internal/redistest"
 )
