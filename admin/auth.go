@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -27,26 +28,77 @@ const (
 )
 
 // claims of an admin token. ID (jti) names the login and stays the same
-// across renewals, so that logout can refuse every token of that login.
+// across renewals; it binds the CSRF value. Gen is the admin's generation
+// when the password was given: signing out raises it in the store, which
+// refuses every earlier token of that admin on every gateway, after a
+// restart too.
 type claims struct {
 	jwt.RegisteredClaims
-	Role     Role  `json:"role"`
-	AuthTime int64 `json:"auth_time"`
+	Role     Role   `json:"role"`
+	AuthTime int64  `json:"auth_time"`
+	Gen      uint64 `json:"gen"`
 }
 
 type tokens struct {
-	key []byte
-	now func() time.Time
+	key  []byte
+	now  func() time.Time
+	gens Generations
 
-	mu     sync.Mutex
-	logout map[string]time.Time // login ID → when its tokens end anyway
+	mu   sync.Mutex
+	last map[string]uint64 // the last generation read per admin
 }
 
-func newTokens(key []byte, now func() time.Time) (*tokens, error) {
+func newTokens(key []byte, gens Generations, now func() time.Time) (*tokens, error) {
 	if len(key) < 32 {
 		return nil, errors.New("admin: token key must have at least 32 bytes")
 	}
-	return &tokens{key: key, now: now, logout: map[string]time.Time{}}, nil
+	if gens == nil {
+		gens = &memGenerations{m: map[string]uint64{}}
+	}
+	return &tokens{key: key, now: now, gens: gens, last: map[string]uint64{}}, nil
+}
+
+// errStoreAway: the admin's generation could not be read and none was read
+// before.
+var errStoreAway = errors.New("admin: the session store does not answer")
+
+// generation is the admin's current generation. While the store does not
+// answer it is the last one read, so that the IT team keeps its dashboard
+// in an outage (a sign-out cannot be stored then either).
+func (t *tokens) generation(ctx context.Context, name string) (uint64, error) {
+	g, err := t.gens.AdminGeneration(ctx, name)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil {
+		if last, ok := t.last[name]; ok {
+			return last, nil
+		}
+		return 0, fmt.Errorf("%w: %w", errStoreAway, err)
+	}
+	// Only names from our own signed tokens and configured users get
+	// here, so the map stays as small as admin.users.
+	t.last[name] = g
+	return g, nil
+}
+
+// memGenerations keeps generations in memory: sign-outs then hold only
+// until the process ends (no store wired, as in some tests).
+type memGenerations struct {
+	mu sync.Mutex
+	m  map[string]uint64
+}
+
+func (g *memGenerations) AdminGeneration(_ context.Context, name string) (uint64, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.m[name], nil
+}
+
+func (g *memGenerations) RaiseAdminGeneration(_ context.Context, name string) (uint64, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.m[name]++
+	return g.m[name], nil
 }
 
 func newLoginID() string {
@@ -55,8 +107,9 @@ func newLoginID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// issue signs a token for a login; authTime is when the password was given.
-func (t *tokens) issue(user string, role Role, loginID string, authTime time.Time) (string, time.Time, error) {
+// issue signs a token for a login; authTime is when the password was given
+// and gen the admin's generation then.
+func (t *tokens) issue(user string, role Role, loginID string, authTime time.Time, gen uint64) (string, time.Time, error) {
 	now := t.now()
 	exp := now.Add(tokenLifetime)
 	if end := authTime.Add(maxLogin); exp.After(end) {
@@ -67,7 +120,7 @@ func (t *tokens) issue(user string, role Role, loginID string, authTime time.Tim
 			Issuer: tokenIssuer, Audience: jwt.ClaimStrings{tokenAudience}, Subject: user, ID: loginID,
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
 		},
-		Role: role, AuthTime: authTime.Unix(),
+		Role: role, AuthTime: authTime.Unix(), Gen: gen,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.key)
 	if err != nil {
@@ -78,8 +131,9 @@ func (t *tokens) issue(user string, role Role, loginID string, authTime time.Tim
 
 var errLoggedOut = errors.New("admin: logged out")
 
-// verify pins the algorithm, issuer and audience and requires exp.
-func (t *tokens) verify(s string) (*claims, error) {
+// verify pins the algorithm, issuer and audience, requires exp, and
+// refuses a token of an older generation than its admin's.
+func (t *tokens) verify(ctx context.Context, s string) (*claims, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(s, &c, func(*jwt.Token) (any, error) { return t.key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -91,26 +145,27 @@ func (t *tokens) verify(s string) (*claims, error) {
 	if c.ID == "" || c.Subject == "" {
 		return nil, errors.New("admin: token without login")
 	}
-	t.mu.Lock()
-	_, out := t.logout[c.ID]
-	t.mu.Unlock()
-	if out {
+	gen, err := t.generation(ctx, c.Subject)
+	if err != nil {
+		return nil, err
+	}
+	if c.Gen != gen {
 		return nil, errLoggedOut
 	}
 	return &c, nil
 }
 
-// revoke refuses every token of a login from now on.
-func (t *tokens) revoke(c *claims) {
-	now := t.now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for id, until := range t.logout {
-		if now.After(until) {
-			delete(t.logout, id)
-		}
+// revoke refuses every token of the admin from now on, everywhere the
+// store reaches.
+func (t *tokens) revoke(ctx context.Context, c *claims) error {
+	g, err := t.gens.RaiseAdminGeneration(ctx, c.Subject)
+	if err != nil {
+		return fmt.Errorf("admin: sign-out: %w", err)
 	}
-	t.logout[c.ID] = time.Unix(c.AuthTime, 0).Add(maxLogin)
+	t.mu.Lock()
+	t.last[c.Subject] = g
+	t.mu.Unlock()
+	return nil
 }
 
 // csrf is the anti-forgery value for a secret (a login ID, or the nonce of
@@ -126,67 +181,4 @@ func (t *tokens) checkCSRF(purpose, secret, got string) bool {
 		return false
 	}
 	return hmac.Equal([]byte(t.csrf(purpose, secret)), []byte(got))
-}
-
-// limiter counts failed sign-ins per key (a user name, a client address)
-// in a fixed window. Keys are kept only while their window runs, and the
-// table is bounded so that a flood of names cannot grow it without end.
-type limiter struct {
-	max    int
-	window time.Duration
-	now    func() time.Time
-
-	mu    sync.Mutex
-	fails map[string]*window
-}
-
-type window struct {
-	n     int
-	until time.Time
-}
-
-const limiterCap = 1 << 16
-
-func newLimiter(max int, w time.Duration, now func() time.Time) *limiter {
-	return &limiter{max: max, window: w, now: now, fails: map[string]*window{}}
-}
-
-// blocked reports whether key has used up its tries, and for how long.
-func (l *limiter) blocked(key string) (bool, time.Duration) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.fails[key]
-	if w == nil || now.After(w.until) {
-		return false, 0
-	}
-	return w.n >= l.max, w.until.Sub(now)
-}
-
-func (l *limiter) fail(key string) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.fails[key]
-	if w == nil || now.After(w.until) {
-		if len(l.fails) >= limiterCap {
-			for k, v := range l.fails {
-				if now.After(v.until) {
-					delete(l.fails, k)
-				}
-			}
-		}
-		if len(l.fails) >= limiterCap {
-			return // full of live windows: the per-user limit still holds
-		}
-		w = &window{until: now.Add(l.window)}
-		l.fails[key] = w
-	}
-	w.n++
-}
-
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	delete(l.fails, key)
-	l.mu.Unlock()
 }

@@ -39,13 +39,13 @@ func (m *manySessions) CountByAP() map[string]int { return m.byAP }
 func (m *manySessions) Live() []session.Session   { return m.list }
 
 func benchServer(b *testing.B, n int) (*Server, string) {
-	s, err := New(Config{Listen: "127.0.0.1:0"}, Deps{Sessions: newManySessions(n), TokenKey: testKey,
+	s, err := New(Config{Listen: "127.0.0.1:0", Users: []User{{Name: "bench", PasswordHash: "$2b$10$abcdefghijklmnopqrstuv"}}}, Deps{Sessions: newManySessions(n), TokenKey: testKey,
 		Locations: []string{"brueckerfeld", "bahnhof", "stadtpark", "rathaus"}, Networks: []string{"wifi4eu", "stadt"}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.ln.Close() })
-	tok, _, err := s.tok.issue("bench", Viewer, "bench-login", time.Now())
+	tok, _, err := s.tok.issue("bench", Viewer, "bench-login", time.Now(), 0)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,6 +20,12 @@ type Config struct {
 	// InsecureListen allows plain HTTP on a non-loopback address, for a
 	// reverse proxy with TLS on the same trusted network.
 	InsecureListen bool `yaml:"insecure_listen"`
+	// TrustedProxies are the networks (CIDRs, or single addresses) of
+	// reverse proxies in front of the admin listener, as
+	// portal.trusted_proxies is for the portal. Only requests from them
+	// have their X-Forwarded-For believed, so that the sign-in limits slow
+	// down the client behind the proxy, not the proxy. Default none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Users may sign in; with none, the gateway creates the demo user
 	// "admin" with a generated password that it prints at start.
 	Users []User `yaml:"users"`
@@ -67,6 +73,9 @@ func (c Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("admin.tls_cert, admin.tls_key: set both or neither"))
 	}
+	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
 	seen := map[string]bool{}
 	for i, u := range c.Users {
 		key := fmt.Sprintf("admin.users[%d]", i)
@@ -106,4 +115,27 @@ func knownHash(h string) bool {
 		}
 	}
 	return false
+}
+
+// parsePrefixes parses admin.trusted_proxies; a bare address is its own
+// /32 or /128.
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for i, s := range list {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("admin.trusted_proxies[%d]: %q is not a network or address", i, s)
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			// ::ffff:10.0.0.0/104 is 10.0.0.0/8: client addresses are unmapped.
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -73,6 +73,7 @@ func (s *Server) apiCrisisSet(c *fiber.Ctx) error {
 	}
 	cr := session.Crisis{Active: req.Active, Message: req.Message, Links: req.Links}
 	if req.Active {
+		cr.Message = s.withDefaultMessages(req.Message)
 		until, err := time.Parse(time.RFC3339, req.Until)
 		if err != nil {
 			s.m.refused.WithLabelValues("bad_input").Inc()
@@ -101,12 +102,11 @@ func (s *Server) crisisForm(c *fiber.Ctx) error {
 	cr := session.Crisis{}
 	if c.FormValue("action") == "on" {
 		cr.Active = true
-		cr.Message = map[string]string{}
-		for _, l := range crisisLangs {
-			if m := strings.TrimSpace(c.FormValue("message_" + l)); m != "" {
-				cr.Message[l] = m
-			}
+		msgs := map[string]string{}
+		for _, l := range s.i18n.langs {
+			msgs[l] = strings.TrimSpace(c.FormValue("message_" + l))
 		}
+		cr.Message = s.withDefaultMessages(msgs)
 		for _, line := range strings.Split(c.FormValue("links"), "\n") {
 			title, u, ok := strings.Cut(line, "|")
 			if strings.TrimSpace(line) == "" {
@@ -130,9 +130,44 @@ func (s *Server) crisisForm(c *fiber.Ctx) error {
 	return c.Redirect("/?crisis="+urlQuery(msg), fiber.StatusSeeOther)
 }
 
-// crisisLangs are the languages the dashboard form offers a message in
-// (the portal's five); the API takes any language tag.
-var crisisLangs = []string{"de", "en", "tr", "uk", "ar"}
+// crisisDefaults are the default messages by language: Deps.CrisisMessages
+// over the built-in texts.
+func (s *Server) crisisDefaults() map[string]string {
+	out := make(map[string]string, len(s.i18n.langs))
+	for _, l := range s.i18n.langs {
+		out[l] = s.i18n.cats[l].T("crisis_default_message")
+		if m := strings.TrimSpace(s.deps.CrisisMessages[l]); m != "" {
+			out[l] = m
+		}
+	}
+	return out
+}
+
+// withDefaultMessages gives every language without a text in m its default
+// message: in an emergency nobody should have to compose text, and every
+// visitor should read the notice in their language.
+func (s *Server) withDefaultMessages(m map[string]string) map[string]string {
+	out := s.crisisDefaults()
+	for l, text := range m {
+		if strings.TrimSpace(text) != "" {
+			out[l] = text
+		}
+	}
+	return out
+}
+
+// crisisField is one language's message field of the dashboard's form,
+// filled with the default.
+type crisisField struct{ Lang, Name, Text string }
+
+func (s *Server) crisisFields() []crisisField {
+	defaults := s.crisisDefaults()
+	out := make([]crisisField, len(s.i18n.langs))
+	for i, l := range s.i18n.langs {
+		out[i] = crisisField{Lang: l, Name: s.i18n.cats[l].T("language_name"), Text: defaults[l]}
+	}
+	return out
+}
 
 // switchCrisis applies a switch and writes the audit line with the
 // operator's name.

@@ -54,8 +54,11 @@ func TestCrisisAPI(t *testing.T) {
 		{"unknown field", "POST", `{"active": true, "colour": "red"}`, ops, 400, "unknown field"},
 		{"bad until", "POST", `{"active": true, "message": {"de": "x"}, "until": "tomorrow"}`, ops, 400, "RFC 3339"},
 		{"until too far", "POST", fmt.Sprintf(`{"active": true, "message": {"de": "x"}, "until": %q}`, time.Now().Add(169*time.Hour).Format(time.RFC3339)), ops, 400, "7 days"},
-		{"no message", "POST", fmt.Sprintf(`{"active": true, "until": %q}`, until.Format(time.RFC3339)), ops, 400, "message"},
+		// Issue 11 item 11: no message means the default in every language.
+		{"no message: the defaults", "POST", fmt.Sprintf(`{"active": true, "until": %q}`, until.Format(time.RFC3339)), ops, 200, `"uk":"Офіційне попередження: виникла надзвичайна ситуація.`},
 		{"operator switches on", "POST", on, ops, 200, `"active":true`},
+		{"given texts replace the defaults of their languages only", "GET", "", viewer, 200, `"message":{"ar":"تحذير رسمي: هناك حالة طوارئ.`},
+		{"given German", "GET", "", viewer, 200, `"de":"Hochwasser","en":"Flood","tr":"Resmî uyarı: Bir acil durum yaşanıyor.`},
 		{"state shows who", "GET", "", viewer, 200, `"by":"ops"`},
 		{"operator switches off", "DELETE", "", ops, 200, `"active":false`},
 	}
@@ -88,6 +91,7 @@ func TestCrisisDashboard(t *testing.T) {
 	sc := newScenario(t)
 	deps := sc.deps()
 	deps.Crisis = sc.mgr
+	deps.CrisisMessages = map[string]string{"en": "Bridge closed: use the shelters in the town hall."}
 	s := startAdmin(t, Config{Users: testUsers(t)}, deps)
 	c := newClient(t, s)
 	c.login("ops", opsPassword)
@@ -117,10 +121,28 @@ func TestCrisisDashboard(t *testing.T) {
 	if !strings.Contains(page, `id="crisis-state">off`) || !strings.Contains(page, `id="crisis-on"`) {
 		t.Error("dashboard does not show the crisis off with the switch to turn it on")
 	}
-	resp, _ = c.do("POST", "/crisis", url.Values{"csrf": {csrf}, "action": {"on"}, "hours": {"6"}}, nil)
-	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "message") {
-		t.Errorf("switch on without a message: %d to %q, want a redirect naming the problem", resp.StatusCode, loc)
+	// Issue 11 item 11: the form comes filled with the default messages
+	// (the configured one for English here), and fields left empty get
+	// them too.
+	for _, want := range []string{
+		`lang="de" dir="auto">Amtliche Warnung: Es besteht eine Gefahrenlage.`,
+		`lang="en" dir="auto">Bridge closed: use the shelters in the town hall.</textarea>`,
+		`lang="ar" dir="auto">تحذير رسمي: هناك حالة طوارئ.`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("crisis form lacks %s", want)
+		}
 	}
+	resp, _ = c.do("POST", "/crisis", url.Values{"csrf": {csrf}, "action": {"on"}, "hours": {"6"}, "message_tr": {"Köprü kapalı."}}, nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/?crisis=ok" {
+		t.Errorf("switch on with empty message fields: %d to %q, want the switch done", resp.StatusCode, loc)
+	}
+	cr = sc.mgr.Crisis()
+	if !cr.Active || cr.Message["tr"] != "Köprü kapalı." || cr.Message["en"] != "Bridge closed: use the shelters in the town hall." ||
+		!strings.HasPrefix(cr.Message["uk"], "Офіційне попередження") || len(cr.Message) != 5 {
+		t.Errorf("crisis from a form with empty fields: %+v", cr)
+	}
+	c.do("POST", "/crisis", url.Values{"csrf": {csrf}, "action": {"off"}}, nil)
 
 	viewer := newClient(t, s)
 	viewer.login("viewer", viewerPassword)

@@ -54,6 +54,15 @@ type History interface {
 	Rows(ctx context.Context, from, to time.Time) ([]history.Row, error)
 }
 
+// Generations keeps a token generation per admin user name, raised when
+// the admin signs out (session.AdminStore: *sqlite.Store, *redis.Store).
+type Generations interface {
+	// AdminGeneration is the current generation of name: 0 if never raised.
+	AdminGeneration(ctx context.Context, name string) (uint64, error)
+	// RaiseAdminGeneration raises it by one and returns the new value.
+	RaiseAdminGeneration(ctx context.Context, name string) (uint64, error)
+}
+
 // Deps are the collaborators of the admin server.
 type Deps struct {
 	Sessions Sessions
@@ -61,6 +70,10 @@ type Deps struct {
 	Revoker Revoker
 	// Crisis switches crisis mode (crisis.go); nil disables it (503).
 	Crisis CrisisSwitch
+	// CrisisMessages are the default crisis messages by language, for a
+	// switch that gives none in a language (the gateway's built-in texts
+	// with crisis.message over them); nil means the built-in texts.
+	CrisisMessages map[string]string
 	// History feeds the charts and the CSV export; nil shows none.
 	History History
 	// Locations and Networks are the configured IDs, listed with zero counts
@@ -69,9 +82,14 @@ type Deps struct {
 	Networks  []string
 	// LocationNames are display names by location ID (optional).
 	LocationNames map[string]string
-	// Places are the locations with coordinates, drawn as a map on the
-	// dashboard when any has some (optional).
+	// Places are the locations with coordinates (the gateway's
+	// locations[].lat/lon), drawn as a map on the dashboard when any has
+	// some (optional). A place at exactly (0, 0) counts as none.
 	Places []Place
+	// Logins keeps the admins' sign-outs (a token generation per admin) in
+	// the session store, so that a sign-out outlasts a restart and reaches
+	// every gateway on the store; nil keeps them in this process only.
+	Logins Generations
 	// TokenKey signs admin tokens and CSRF values: at least 32 bytes,
 	// derived from the site key for this use only.
 	TokenKey []byte

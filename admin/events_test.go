@@ -20,7 +20,7 @@ func TestEventsStream(t *testing.T) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(context.Background()) }()
-	tok, _, err := s.tok.issue("viewer", Viewer, "events-test", time.Now())
+	tok, _, err := s.tok.issue("viewer", Viewer, "events-test", time.Now(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,13 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +34,7 @@ func (s *Server) clearCookie(c *fiber.Ctx, name string) {
 }
 
 func (s *Server) loginForm(c *fiber.Ctx) error {
-	if cl, err := s.tok.verify(c.Cookies(sessionCookie)); err == nil && cl != nil {
+	if cl, err := s.verify(c, c.Cookies(sessionCookie)); err == nil && cl != nil {
 		return c.Redirect("/", fiber.StatusSeeOther)
 	}
 	return s.renderLogin(c, fiber.StatusOK, "")
@@ -50,6 +54,13 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if !s.tok.checkCSRF("login", c.Cookies(loginCookie), c.FormValue("csrf")) {
 		s.m.logins.WithLabelValues("bad_request").Inc()
 		s.m.refused.WithLabelValues("csrf").Inc()
+		// A forged login names a user it wants the victim signed in as;
+		// names that are no user are not logged (they may be passwords).
+		attrs := []any{}
+		if u := s.user(c.FormValue("name")); u != nil {
+			attrs = append(attrs, "admin", u.Name)
+		}
+		s.log.Warn("admin audit: refused", append(attrs, "reason", "csrf", "method", c.Method(), "path", c.Path(), "at", s.now().UTC())...)
 		return s.render(c.Status(fiber.StatusForbidden), "login", s.page(c, nil, pageData{
 			Message: s.tr(c, "csrf_failed"),
 		}))
@@ -58,8 +69,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if u == nil {
 		return s.renderLogin(c, status, msg)
 	}
-	now := s.now()
-	tok, exp, err := s.tok.issue(u.Name, u.role(), newLoginID(), now)
+	tok, exp, err := s.issue(c, u)
 	if err != nil {
 		return err
 	}
@@ -84,7 +94,7 @@ func (s *Server) apiToken(c *fiber.Ctx) error {
 	if u == nil {
 		return c.Status(status).JSON(fiber.Map{"error": msg})
 	}
-	tok, exp, err := s.tok.issue(u.Name, u.role(), newLoginID(), s.now())
+	tok, exp, err := s.issue(c, u)
 	if err != nil {
 		return err
 	}
@@ -99,30 +109,25 @@ var dummyHash = sync.OnceValue(func() string {
 // checkCredentials applies the rate limits and checks the password. On
 // failure it returns the HTTP status and a message for the admin.
 func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, int, string) {
-	ipKey, userKey := c.IP(), strings.ToLower(name)
 	if len(name) > 128 || len(password) > 1024 {
 		s.m.logins.WithLabelValues("bad_request").Inc()
 		s.m.refused.WithLabelValues("bad_input").Inc()
 		return nil, fiber.StatusBadRequest, s.tr(c, "bad_credentials")
 	}
-	for _, l := range []struct {
-		lim *limiter
-		key string
-	}{{s.users, userKey}, {s.ips, ipKey}} {
-		if blocked, wait := l.lim.blocked(l.key); blocked {
-			s.m.logins.WithLabelValues("rate_limited").Inc()
-			mins := int(wait/time.Minute) + 1
-			c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(wait.Seconds())+1))
-			s.log.Warn("admin audit: sign-in refused, too many failures", "admin", name, "at", s.now().UTC())
-			return nil, fiber.StatusTooManyRequests, fmt.Sprintf(s.tr(c, "rate_limited"), mins)
+	addr := addrKey(s.clientAddr(c))
+	pair := strings.ToLower(name) + "\x00" + addr
+	if wait := max(s.pairs.wait(pair), s.addrs.wait(addr)); wait > 0 {
+		s.m.logins.WithLabelValues("rate_limited").Inc()
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+		attrs := []any{"wait", time.Duration(secs) * time.Second, "at", s.now().UTC()}
+		if u := s.user(name); u != nil { // other names may be passwords
+			attrs = append([]any{"admin", u.Name}, attrs...)
 		}
+		s.log.Warn("admin audit: sign-in refused, too many failures", attrs...)
+		return nil, fiber.StatusTooManyRequests, s.tr(c, "rate_limited", "minutes", strconv.Itoa((secs+59)/60))
 	}
-	var user *User
-	for i := range s.cfg.Users {
-		if subtle.ConstantTimeCompare([]byte(s.cfg.Users[i].Name), []byte(name)) == 1 {
-			user = &s.cfg.Users[i]
-		}
-	}
+	user := s.user(name)
 	hash := dummyHash()
 	if user != nil {
 		hash = user.PasswordHash
@@ -133,24 +138,125 @@ func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, i
 	ok := checkPassword(hash, password) && user != nil
 	<-s.checks
 	if !ok {
-		s.users.fail(userKey)
-		s.ips.fail(ipKey)
+		s.pairs.fail(pair)
+		s.addrs.fail(addr)
 		s.m.logins.WithLabelValues("bad_credentials").Inc()
 		if user != nil { // an unknown name may be a mistyped password: not logged
 			s.log.Warn("admin audit: sign-in failed", "admin", user.Name, "at", s.now().UTC())
 		}
 		return nil, fiber.StatusUnauthorized, s.tr(c, "bad_credentials")
 	}
-	s.users.reset(userKey)
+	s.pairs.reset(pair)
 	s.m.logins.WithLabelValues("ok").Inc()
 	s.log.Info("admin audit: signed in", "admin", user.Name, "role", user.role(), "at", s.now().UTC())
 	return user, fiber.StatusOK, ""
 }
 
+// maxForwardedFor bounds the X-Forwarded-For header we read.
+const maxForwardedFor = 1024
+
+// clientAddr is the address of the client: the connection's peer, or, when
+// that is a trusted proxy, the last address in X-Forwarded-For that no
+// trusted proxy added (earlier hops are the client's own word).
+func (s *Server) clientAddr(c *fiber.Ctx) netip.Addr {
+	addr, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	addr = addr.Unmap()
+	if !s.trusted(addr) {
+		return addr
+	}
+	xff := c.Get(fiber.HeaderXForwardedFor)
+	if xff == "" || len(xff) > maxForwardedFor {
+		return addr
+	}
+	hops := strings.Split(xff, ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if !s.trusted(a) {
+			return a
+		}
+		addr = a
+	}
+	return addr
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// user is the configured user called name, or nil; the comparison takes
+// the same time whichever user matches.
+func (s *Server) user(name string) *User {
+	var user *User
+	for i := range s.cfg.Users {
+		if subtle.ConstantTimeCompare([]byte(s.cfg.Users[i].Name), []byte(name)) == 1 {
+			user = &s.cfg.Users[i]
+		}
+	}
+	return user
+}
+
+// refuse writes the audit line of a refused action and counts it.
+func (s *Server) refuse(c *fiber.Ctx, cl *claims, reason string) {
+	s.m.refused.WithLabelValues(reason).Inc()
+	s.log.Warn("admin audit: refused", "admin", cl.Subject, "role", cl.Role, "reason", reason,
+		"method", c.Method(), "path", c.Path(), "at", s.now().UTC())
+}
+
+// issue signs a new login's token for u under u's current generation.
+func (s *Server) issue(c *fiber.Ctx, u *User) (string, time.Time, error) {
+	ctx, cancel := context.WithTimeout(c.UserContext(), storeTimeout)
+	defer cancel()
+	gen, err := s.tok.generation(ctx, u.Name)
+	if err != nil {
+		s.log.Error("admin: sign-in: no generation for the token", "admin", u.Name, "err", err)
+		return "", time.Time{}, fiber.NewError(fiber.StatusServiceUnavailable, "the session store does not answer; try again shortly")
+	}
+	return s.tok.issue(u.Name, u.role(), newLoginID(), s.now(), gen)
+}
+
+// verify checks a token and that its admin is still configured; the role
+// is the configured one (a demotion holds at once).
+func (s *Server) verify(c *fiber.Ctx, raw string) (*claims, error) {
+	if raw == "" {
+		return nil, errors.New("admin: no token")
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), storeTimeout)
+	defer cancel()
+	cl, err := s.tok.verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	u := s.user(cl.Subject)
+	if u == nil {
+		return nil, errors.New("admin: token of an admin no longer configured")
+	}
+	cl.Role = u.role()
+	return cl, nil
+}
+
+// storeTimeout bounds a read or write of an admin's generation.
+const storeTimeout = 2 * time.Second
+
+// logout refuses every token of the admin, on every gateway of the store
+// and after restarts: a generation raised in the store.
 func (s *Server) logout(c *fiber.Ctx) error {
 	cl := c.Locals("claims").(*claims)
-	s.tok.revoke(cl)
 	s.clearCookie(c, sessionCookie)
+	ctx, cancel := context.WithTimeout(c.UserContext(), storeTimeout)
+	defer cancel()
+	if err := s.tok.revoke(ctx, cl); err != nil {
+		s.log.Error("admin audit: sign-out not stored", "admin", cl.Subject, "err", err, "at", s.now().UTC())
+		return fiber.NewError(fiber.StatusServiceUnavailable, "the sign-out could not be stored; the session store does not answer")
+	}
 	s.log.Info("admin audit: signed out", "admin", cl.Subject, "at", s.now().UTC())
 	return c.Redirect("/login", fiber.StatusSeeOther)
 }
@@ -169,8 +275,8 @@ func (s *Server) requireLogin(api bool) fiber.Handler {
 		if api && len(h) > 6 && strings.EqualFold(h[:6], "Basic ") {
 			return s.basic(c)
 		}
-		cl, err := s.tok.verify(raw)
-		if err != nil || raw == "" {
+		cl, err := s.verify(c, raw)
+		if err != nil {
 			s.m.refused.WithLabelValues("unauthenticated").Inc()
 			if via == "cookie" && raw != "" {
 				s.clearCookie(c, sessionCookie)
@@ -182,7 +288,7 @@ func (s *Server) requireLogin(api bool) fiber.Handler {
 			return c.Redirect("/login", fiber.StatusSeeOther)
 		}
 		if via == "cookie" && cl.ExpiresAt.Sub(s.now()) < renewBelow {
-			if tok, exp, err := s.tok.issue(cl.Subject, cl.Role, cl.ID, time.Unix(cl.AuthTime, 0)); err == nil && exp.After(cl.ExpiresAt.Time) {
+			if tok, exp, err := s.tok.issue(cl.Subject, cl.Role, cl.ID, time.Unix(cl.AuthTime, 0), cl.Gen); err == nil && exp.After(cl.ExpiresAt.Time) {
 				s.setCookie(c, sessionCookie, tok, exp)
 			}
 		}
@@ -258,7 +364,7 @@ func (s *Server) requireCSRF(c *fiber.Ctx) error {
 		got = c.Get(csrfHeader)
 	}
 	if !s.tok.checkCSRF("session", cl.ID, got) {
-		s.m.refused.WithLabelValues("csrf").Inc()
+		s.refuse(c, cl, "csrf")
 		return c.Status(fiber.StatusForbidden).JSON(fiber.Map{"error": "missing or wrong CSRF token"})
 	}
 	return c.Next()
@@ -266,8 +372,8 @@ func (s *Server) requireCSRF(c *fiber.Ctx) error {
 
 func (s *Server) requireRole(r Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if c.Locals("claims").(*claims).Role != r {
-			s.m.refused.WithLabelValues("forbidden").Inc()
+		if cl := c.Locals("claims").(*claims); cl.Role != r {
+			s.refuse(c, cl, "forbidden")
 			return c.Status(fiber.StatusForbidden).JSON(fiber.Map{"error": fmt.Sprintf("only an %s may do this", r)})
 		}
 		return c.Next()

@@ -5,10 +5,15 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"roamgate/assets"
 )
 
 type fakeClock struct {
@@ -68,7 +73,7 @@ func TestLogin(t *testing.T) {
 		}
 	})
 
-	t.Run("wrong passwords are rate-limited per user", func(t *testing.T) {
+	t.Run("wrong passwords are slowed down per user and address", func(t *testing.T) {
 		s := startAdmin(t, Config{Users: users}, sc.deps())
 		c := newClient(t, s)
 		for i := range maxFailures {
@@ -84,11 +89,11 @@ func TestLogin(t *testing.T) {
 		if resp.Header.Get("Retry-After") == "" {
 			t.Error("429 without Retry-After")
 		}
-		if u, _ := s.users.blocked("viewer"); !u {
-			t.Error("user not blocked")
+		if w := s.pairs.wait("viewer\x00127.0.0.1"); w <= 0 {
+			t.Error("user at this address not slowed down")
 		}
-		if ip, _ := s.ips.blocked("127.0.0.1"); !ip {
-			t.Error("address not blocked")
+		if w := s.addrs.wait("127.0.0.1"); w <= 0 {
+			t.Error("address not slowed down")
 		}
 	})
 
@@ -225,14 +230,34 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestTranslationsComplete(t *testing.T) {
-	for lang, m := range messages {
-		for other, o := range messages {
-			for k := range o {
-				if m[k] == "" {
-					t.Errorf("%s lacks %q (which %s has)", lang, k, other)
+// TestTextKeys: every text the templates and handlers ask for is in the
+// admin's reference catalog (assets checks that the other languages have
+// the same keys).
+func TestTextKeys(t *testing.T) {
+	ref, err := assets.AdminMessages(assets.Reference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses := map[string]bool{}
+	for pattern, re := range map[string]*regexp.Regexp{
+		"web/*.html": regexp.MustCompile(`\.T "([a-z0-9_]+)"`),
+		"*.go":       regexp.MustCompile(`(?:\btr\(c, |\.L\.T\()"([a-z0-9_]+)"`),
+	} {
+		names, _ := filepath.Glob(pattern)
+		for _, name := range names {
+			data, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range re.FindAllSubmatch(data, -1) {
+				uses[string(m[1])] = true
+				if !ref.Has(string(m[1])) {
+					t.Errorf("%s uses text %q, which assets/i18n/admin/%s.json lacks", name, m[1], assets.Reference)
 				}
 			}
 		}
+	}
+	if len(uses) < 40 {
+		t.Fatalf("found only %d text keys in use; are the patterns stale?", len(uses))
 	}
 }

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"net/http"
 	"os/exec"
-	"roamgate/internal/testtool"
 	"strings"
 	"testing"
+
+	"roamgate/internal/testtool"
 )
 
 // needTool finds a command the test runs for real. In CI a missing tool is

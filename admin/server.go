@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -28,25 +29,21 @@ type Server struct {
 	m    metrics
 	tok  *tokens
 	view *views
+	i18n *i18n
 
 	// Password hashing is deliberately expensive (argon2id, 64 MiB); the
 	// semaphore stops a flood of login attempts from exhausting memory.
 	checks chan struct{}
-	// Failed sign-ins are limited per user name and per client address.
-	users, ips *limiter
-	goodMu     sync.Mutex
-	good       map[[32]byte]goodBasic
+	// Failed sign-ins are slowed down per (user name, client address) and
+	// per client address (throttle.go).
+	pairs, addrs *throttle
+	proxies      []netip.Prefix // admin.trusted_proxies
+	goodMu       sync.Mutex
+	good         map[[32]byte]goodBasic
 
 	closing   chan struct{} // closed by Shutdown: ends the event streams
 	closeOnce sync.Once
 }
-
-// Login limits: maxFailures wrong passwords per user name and per client
-// address within failWindow, then the form refuses until the window ends.
-const (
-	maxFailures = 5
-	failWindow  = 15 * time.Minute
-)
 
 // New checks the config, builds the server and binds its listener, so Addr
 // is known at once.
@@ -68,11 +65,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.TokenKey = make([]byte, 32)
 		rand.Read(deps.TokenKey)
 	}
-	tok, err := newTokens(deps.TokenKey, deps.Now)
+	tok, err := newTokens(deps.TokenKey, deps.Logins, deps.Now)
 	if err != nil {
 		return nil, err
 	}
 	view, err := newViews()
+	if err != nil {
+		return nil, err
+	}
+	in, err := newI18n()
+	if err != nil {
+		return nil, err
+	}
+	proxies, err := parsePrefixes(cfg.TrustedProxies) // Validate checked them
 	if err != nil {
 		return nil, err
 	}
@@ -89,10 +94,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	s := &Server{cfg: cfg, deps: deps, ln: ln, log: deps.Logger, now: deps.Now,
-		m: newMetrics(deps.Registerer), tok: tok, view: view,
+		m: newMetrics(deps.Registerer), tok: tok, view: view, i18n: in, proxies: proxies,
 		checks:  make(chan struct{}, 2),
-		users:   newLimiter(maxFailures, failWindow, deps.Now),
-		ips:     newLimiter(maxFailures, failWindow, deps.Now),
+		pairs:   newThrottle(maxFailures, deps.Now),
+		addrs:   newThrottle(maxFailures, deps.Now),
 		closing: make(chan struct{}), good: map[[32]byte]goodBasic{},
 	}
 	s.app = fiber.New(fiber.Config{

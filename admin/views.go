@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	"html"
 	"html/template"
 	"net/url"
 	"path"
@@ -14,11 +13,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"roamgate/assets"
 	"roamgate/history"
 )
 
-// The admin's templates and styles live here, not in assets/: assets/ is
-// the citizen-facing portal's, and the admin can move there later.
+// The admin's templates and styles live here, apart from the portal's
+// pages in assets/; its texts are in assets/i18n/admin (i18n.go).
 //
 //go:embed web
 var web embed.FS
@@ -31,6 +31,7 @@ func newViews() (*views, error) {
 		"left":     humanLeft,
 		"clock":    func(t time.Time) string { return t.Local().Format("02.01. 15:04") },
 		"location": func(m map[string]string, id string) string { return nameOf(m, id) },
+		"sub":      func(a, b int) int { return a - b },
 	}).ParseFS(web, "web/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("admin: templates: %w", err)
@@ -40,25 +41,27 @@ func newViews() (*views, error) {
 
 // pageData is what every page template gets.
 type pageData struct {
-	Lang, User, CSRF, Message, Path string
-	Role                            Role
-	Operator                        bool
-	T                               map[string]string
-	Names                           map[string]string
-	Now                             time.Time
+	Lang, Dir, User, CSRF, Message, Path string
+	Role                                 Role
+	Operator                             bool
+	// L is the texts in the page's language; Langs the language switch.
+	L     *assets.Catalog
+	Langs []langLink
+	Names map[string]string
+	Now   time.Time
 
 	// dashboard
 	Total                                int
 	ByLocation, ByNetwork, ByAP          []bar
-	LocationChart, NetworkChart, APChart template.HTML
-	Map                                  template.HTML
-	Hourly, Daily                        []template.HTML
+	LocationChart, NetworkChart, APChart barChart
+	Map                                  *placeMap
+	Hourly, Daily                        []columnChart
 	HasHistory                           bool
 	// Crisis is the crisis state and its sessions; CrisisWired whether
-	// the switch is there; CrisisLangs the form's message languages.
-	Crisis      crisisView
-	CrisisWired bool
-	CrisisLangs []string
+	// the switch is there; CrisisFields the form's message per language.
+	Crisis       crisisView
+	CrisisWired  bool
+	CrisisFields []crisisField
 
 	// sessions
 	Sessions  []sessionView
@@ -73,7 +76,9 @@ type bar struct {
 
 func (s *Server) page(c *fiber.Ctx, cl *claims, d pageData) pageData {
 	d.Lang = s.lang(c)
-	d.T = messages[d.Lang]
+	d.L = s.i18n.cats[d.Lang]
+	d.Dir = d.L.Dir()
+	d.Langs = s.langLinks(c, d.Lang)
 	d.Names = s.deps.LocationNames
 	d.Now = s.now()
 	d.Path = c.Path()
@@ -119,11 +124,16 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	for i := range d.ByLocation {
 		d.ByLocation[i].Label = nameOf(s.deps.LocationNames, d.ByLocation[i].Label)
 	}
-	d.LocationChart = barChart(d.T["by_location"], d.ByLocation)
-	d.NetworkChart = barChart(d.T["by_network"], d.ByNetwork)
-	d.APChart = barChart(d.T["by_ap"], d.ByAP)
-	d.Map = placeMap(d.T["map"], s.deps.Places, snap.ByLocation)
-	d.Crisis, d.CrisisWired, d.CrisisLangs = s.crisisView(), s.deps.Crisis != nil, crisisLangs
+	d.LocationChart = newBarChart(d.L.T("by_location"), d.ByLocation)
+	d.NetworkChart = newBarChart(d.L.T("by_network"), d.ByNetwork)
+	d.APChart = newBarChart(d.L.T("by_ap"), d.ByAP)
+	if m, ok := newPlaceMap(d.L.T("map"), s.deps.Places, snap.ByLocation); ok {
+		d.Map = &m
+	}
+	d.Crisis, d.CrisisWired = s.crisisView(), s.deps.Crisis != nil
+	if d.CrisisWired && d.Operator {
+		d.CrisisFields = s.crisisFields()
+	}
 	if m := c.Query("crisis"); m != "" && m != "ok" && len(m) < 300 {
 		d.Message = m
 	}
@@ -135,7 +145,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 			if err != nil {
 				return err
 			}
-			charts := make([]template.HTML, 0, 3)
+			charts := make([]columnChart, 0, 3)
 			for _, k := range []struct {
 				key string
 				f   func(history.Point) int
@@ -144,7 +154,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 				{"roams", func(p history.Point) int { return p.Roams }},
 				{"devices", func(p history.Point) int { return p.Devices }},
 			} {
-				charts = append(charts, columnChart(d.T[k.key], pts, step, k.f))
+				charts = append(charts, newColumnChart(d.L.T(k.key), pts, step, k.f))
 			}
 			if step == history.Hour {
 				d.Hourly = charts
@@ -166,10 +176,11 @@ func (s *Server) sessionsPage(c *fiber.Ctx) error {
 	d := s.page(c, cl, pageData{Sessions: list[:min(len(list), pageLimit)], Total: len(list), Filter: filter})
 	d.Locations = append([]string(nil), s.deps.Locations...)
 	if id, res := c.Query("revoked"), c.Query("result"); id != "" && len(id) <= 64 {
-		if res == "error" || d.T[res] == "" {
-			d.Message = fmt.Sprintf(d.T["revoke_failed"], id)
-		} else {
-			d.Message = fmt.Sprintf(d.T["revoked"], id, d.T[res])
+		switch Disconnect(res) {
+		case DisconnectACK, DisconnectNAK, DisconnectTimeout, DisconnectNotSent:
+			d.Message = d.L.T("revoked", "id", id, "result", d.L.T(res))
+		default:
+			d.Message = d.L.T("revoke_failed", "id", id)
 		}
 	}
 	return s.render(c, "sessions", d)
@@ -199,66 +210,6 @@ func bars(m map[string]int, n int) []bar {
 		out = out[:n]
 	}
 	return out
-}
-
-// barChart draws horizontal bars as inline SVG; every text is escaped.
-func barChart(title string, bs []bar) template.HTML {
-	const w, row, labelW, barW = 460, 22, 150, 250
-	max := 1
-	for _, b := range bs {
-		if b.Count > max {
-			max = b.Count
-		}
-	}
-	h := row*len(bs) + 4
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" role="img" viewBox="0 0 %d %d" width="%d" height="%d"><title>%s</title>`, w, h, w, h, html.EscapeString(title))
-	for i, x := range bs {
-		y := i * row
-		bw := x.Count * barW / max
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" class="label">%s</text>`, labelW-6, y+15, html.EscapeString(x.Label))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" class="bar"><title>%s: %d</title></rect>`, labelW, y+3, bw, row-6, html.EscapeString(x.Label), x.Count)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" class="value">%d</text>`, labelW+bw+6, y+15, x.Count)
-	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
-}
-
-// columnChart draws a time series as columns with a few time labels.
-func columnChart(title string, pts []history.Point, step history.Step, f func(history.Point) int) template.HTML {
-	const w, h, top, bottom, left = 480, 150, 18, 20, 30
-	max, total := 1, 0
-	for _, p := range pts {
-		total += f(p)
-		if f(p) > max {
-			max = f(p)
-		}
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<figure><figcaption>%s: <strong>%d</strong></figcaption><svg class="chart" role="img" viewBox="0 0 %d %d" width="%d" height="%d"><title>%s</title>`,
-		html.EscapeString(title), total, w, h, w, h, html.EscapeString(title))
-	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" class="axis">%d</text><line x1="%d" y1="%d" x2="%d" y2="%d" class="base"/>`,
-		left-4, top+4, max, left, h-bottom, w, h-bottom)
-	if len(pts) > 0 {
-		cw := float64(w-left) / float64(len(pts))
-		every, layout := 6, "15h"
-		if step == history.Day {
-			every, layout = 5, "2.1."
-		}
-		for i, p := range pts {
-			v := f(p)
-			ch := float64(v) * float64(h-top-bottom) / float64(max)
-			x := float64(left) + float64(i)*cw
-			label := p.Start.Local().Format(layout)
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" class="col"><title>%s: %d</title></rect>`,
-				x+1, float64(h-bottom)-ch, cw-2, ch, html.EscapeString(label), v)
-			if i%every == 0 {
-				fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="axis">%s</text>`, x+1, h-6, html.EscapeString(label))
-			}
-		}
-	}
-	b.WriteString(`</svg></figure>`)
-	return template.HTML(b.String())
 }
 
 func humanBytes(n uint64) string {

@@ -14,7 +14,7 @@ import (
 	"sync"
 )
 
-//go:embed templates/*.html static i18n/*.json
+//go:embed templates/*.html static i18n/*.json i18n/admin/*.json
 var files embed.FS
 
 // Static holds the files to be served as they are (the style sheet), at the

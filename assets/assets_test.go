@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // pageData has the fields the layout and the pages read; portal's page type
@@ -262,5 +264,58 @@ func TestCatalogDir(t *testing.T) {
 		if got := cat.Dir(); got != want {
 			t.Errorf("%s: Dir() = %q, want %q", lang, got, want)
 		}
+	}
+}
+
+// TestAdminTranslations: the admin's catalogs come in exactly the portal's
+// languages, with the reference's keys and placeholders, as plain text, and
+// are translations: Ukrainian in Cyrillic, Arabic in Arabic script, Turkish
+// different from English.
+func TestAdminTranslations(t *testing.T) {
+	all, err := loadAdminCatalogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := slices.Sorted(maps.Keys(all)), slices.Sorted(slices.Values(Languages())); !slices.Equal(got, want) {
+		t.Fatalf("admin languages %v, portal languages %v: one list for both", got, want)
+	}
+	ref, err := AdminMessages(Reference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, _ := AdminMessages("en")
+	placeholder := regexp.MustCompile(`\{[a-z_]+\}`)
+	script := map[string]*unicode.RangeTable{"uk": unicode.Cyrillic, "ar": unicode.Arabic}
+	for _, lang := range Languages() {
+		t.Run(lang, func(t *testing.T) {
+			cat, err := AdminMessages(lang)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := cat.Keys(), ref.Keys(); !slices.Equal(got, want) {
+				t.Errorf("keys differ from %s:\n got %v\nwant %v", Reference, got, want)
+			}
+			for _, key := range ref.Keys() {
+				msg := cat.T(key)
+				if strings.ContainsAny(msg, "<>") || strings.TrimSpace(msg) == "" {
+					t.Errorf("%s: %q is empty or looks like markup", key, msg)
+				}
+				a, b := placeholder.FindAllString(ref.T(key), -1), placeholder.FindAllString(msg, -1)
+				slices.Sort(a)
+				slices.Sort(b)
+				if !slices.Equal(a, b) {
+					t.Errorf("%s: placeholders %v, %s has %v", key, b, Reference, a)
+				}
+				if r := script[lang]; r != nil && !strings.ContainsFunc(msg, func(c rune) bool { return unicode.Is(r, c) }) {
+					t.Errorf("%s: %q has no letter of the language's script", key, msg)
+				}
+				if lang == "tr" && msg == en.T(key) {
+					t.Errorf("%s: Turkish %q is the English text", key, msg)
+				}
+			}
+		})
+	}
+	if _, err := AdminMessages("xx"); !errors.Is(err, ErrNoLanguage) {
+		t.Errorf("AdminMessages(xx) err = %v, want ErrNoLanguage", err)
 	}
 }

@@ -27,8 +27,16 @@ type Catalog struct {
 	fallback map[string]string // the reference language; nil for it
 }
 
-var loadCatalogs = sync.OnceValues(func() (map[string]map[string]string, error) {
-	names, err := fs.Glob(files, "i18n/*.json")
+// The portal's catalogs are i18n/*.json, the admin's i18n/admin/*.json:
+// two sets of texts for two audiences, in the same languages.
+var (
+	loadCatalogs      = sync.OnceValues(func() (map[string]map[string]string, error) { return loadSet("i18n") })
+	loadAdminCatalogs = sync.OnceValues(func() (map[string]map[string]string, error) { return loadSet("i18n/admin") })
+)
+
+// loadSet reads the catalogs of dir, one file per language.
+func loadSet(dir string) (map[string]map[string]string, error) {
+	names, err := fs.Glob(files, dir+"/*.json")
 	if err != nil {
 		return nil, fmt.Errorf("assets: %w", err)
 	}
@@ -45,10 +53,10 @@ var loadCatalogs = sync.OnceValues(func() (map[string]map[string]string, error) 
 		all[strings.TrimSuffix(path.Base(name), ".json")] = msgs
 	}
 	if _, ok := all[Reference]; !ok {
-		return nil, fmt.Errorf("assets: no translations for the reference language %q", Reference)
+		return nil, fmt.Errorf("assets: %s: no translations for the reference language %q", dir, Reference)
 	}
 	return all, nil
-})
+}
 
 // Languages lists the languages with translations, the reference language
 // first and the others sorted.
@@ -67,10 +75,17 @@ func Languages() []string {
 	return append([]string{Reference}, langs...)
 }
 
-// Messages returns the catalog of lang, a language tag as its file is named
-// ("de", "en"). ErrNoLanguage if there is none.
-func Messages(lang string) (*Catalog, error) {
-	all, err := loadCatalogs()
+// Messages returns the portal's catalog of lang, a language tag as its file
+// is named ("de", "en"). ErrNoLanguage if there is none.
+func Messages(lang string) (*Catalog, error) { return catalog(loadCatalogs, lang) }
+
+// AdminMessages returns the admin listener's catalog of lang; it has the
+// same languages as the portal's (Languages). ErrNoLanguage if there is
+// none.
+func AdminMessages(lang string) (*Catalog, error) { return catalog(loadAdminCatalogs, lang) }
+
+func catalog(load func() (map[string]map[string]string, error), lang string) (*Catalog, error) {
+	all, err := load()
 	if err != nil {
 		return nil, err
 	}

@@ -143,6 +143,18 @@ func TestAdminSeesTheTown(t *testing.T) {
 			t.Errorf("by location %q lacks %q", byLoc, want)
 		}
 	}
+	// The map: the demo locations' coordinates (locations[].lat/lon) are
+	// wired to the dashboard, each place sized by its count.
+	if got := text("#map"); !strings.Contains(got, "Bahnhof (4)") || !strings.Contains(got, "Stadtpark (4)") || !strings.Contains(got, "Rathaus (0)") || !strings.Contains(got, "Brückerfeld (0)") {
+		t.Errorf("map = %q, want the four places with their counts", got)
+	}
+	radii, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`Array.from(document.querySelectorAll("#map circle")).map(c => c.r.baseVal.value)`))
+	if err != nil || len(radii) != 4 {
+		t.Fatalf("map circles: %v %v", radii, err)
+	}
+	if radii[1] <= radii[0] || radii[1] != radii[2] || radii[3] != radii[0] {
+		t.Errorf("circle radii %v: Bahnhof and Stadtpark (4) must be alike and larger than Brückerfeld and Rathaus (0)", radii)
+	}
 	page, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
 	if err != nil {
 		t.Fatal(err)

@@ -4,16 +4,22 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"roamgate/admin"
+	"roamgate/assets"
 	"roamgate/dns"
 	"roamgate/history"
 	"roamgate/portal"
@@ -55,6 +61,23 @@ type Config struct {
 	Locations []Location `yaml:"locations"`
 	// Networks are the SSIDs the site offers.
 	Networks []Network `yaml:"networks"`
+	// Log configures the gateway's log (standard error).
+	Log LogConfig `yaml:"log"`
+}
+
+// LogConfig configures the log.
+type LogConfig struct {
+	// Level is the least severe level written: debug (adds per-packet
+	// lines; slow under load), info (default), warn or error.
+	Level string `yaml:"level"`
+}
+
+// logLevels are the names log.level accepts.
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
+// Logger is the gateway's logger: text lines to w from log.level on.
+func (c Config) Logger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: logLevels[c.Log.Level]}))
 }
 
 // SiteConfig names the deployment.
@@ -122,6 +145,42 @@ type CrisisConfig struct {
 	// itself soon after it ends; default 1h, capped at the longest session
 	// lifetime.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// Message replaces the built-in crisis message (assets/i18n/admin,
+	// "crisis_default_message") per language: de, en, tr, uk, ar. A switch
+	// that gives no text for a language (the dashboard's form left as it
+	// is, the API or `roamgate crisis on` without it) shows this, or the
+	// built-in text. Optional; at most 1000 bytes each.
+	Message map[string]string `yaml:"message"`
+}
+
+// CrisisMessages are the default crisis messages: the built-in text in every
+// language, replaced by crisis.message where the config has one.
+func (c Config) CrisisMessages() map[string]string {
+	out := map[string]string{}
+	for _, lang := range assets.Languages() {
+		if m := strings.TrimSpace(c.Crisis.Message[lang]); m != "" {
+			out[lang] = m
+		} else if cat, err := assets.AdminMessages(lang); err == nil {
+			out[lang] = cat.T("crisis_default_message")
+		}
+	}
+	return out
+}
+
+// withDefaultMessages fills every language of defaults without a text in m.
+func withDefaultMessages(m, defaults map[string]string) map[string]string {
+	out := make(map[string]string, len(defaults)+len(m))
+	for lang, text := range m {
+		if strings.TrimSpace(text) != "" {
+			out[lang] = text
+		}
+	}
+	for lang, text := range defaults {
+		if _, ok := out[lang]; !ok {
+			out[lang] = text
+		}
+	}
+	return out
 }
 
 // Location is a place with access points.
@@ -134,6 +193,12 @@ type Location struct {
 	Network string `yaml:"network"`
 	// Match says which access points belong here.
 	Match Match `yaml:"match"`
+	// Lat and Lon place the location on the admin dashboard's map (WGS 84
+	// degrees, as OpenStreetMap shows them); optional, both or neither.
+	// Locations without them are left off the map; with none there is no
+	// map.
+	Lat *float64 `yaml:"lat"`
+	Lon *float64 `yaml:"lon"`
 }
 
 // Match selects access points: any listed pattern matching is enough.
@@ -173,18 +238,21 @@ func DefaultConfig() Config {
 		Admin:     admin.DefaultConfig(),
 		Retention: history.DefaultConfig(),
 		DNS:       dns.DefaultConfig(),
+		Log:       LogConfig{Level: "info"},
 		Networks: []Network{
 			{ID: "wifi4eu", SSID: "WiFi4EU"},
 			{ID: "stadt", SSID: "Stadt-WLAN"},
 		},
 		Locations: []Location{
-			{ID: "brueckerfeld", Name: "Brückerfeld", Network: "wifi4eu", Match: Match{NASID: []string{"brueckerfeld-*"}}},
-			{ID: "bahnhof", Name: "Bahnhof", Network: "wifi4eu", Match: Match{NASID: []string{"bahnhof-*"}}},
-			{ID: "stadtpark", Name: "Stadtpark", Network: "wifi4eu", Match: Match{NASID: []string{"stadtpark-*"}}},
-			{ID: "rathaus", Name: "Rathaus", Network: "stadt", Match: Match{NASID: []string{"rathaus-*"}}},
+			{ID: "brueckerfeld", Name: "Brückerfeld", Network: "wifi4eu", Match: Match{NASID: []string{"brueckerfeld-*"}}, Lat: deg(51.3302), Lon: deg(6.5531)},
+			{ID: "bahnhof", Name: "Bahnhof", Network: "wifi4eu", Match: Match{NASID: []string{"bahnhof-*"}}, Lat: deg(51.3236), Lon: deg(6.5703)},
+			{ID: "stadtpark", Name: "Stadtpark", Network: "wifi4eu", Match: Match{NASID: []string{"stadtpark-*"}}, Lat: deg(51.3281), Lon: deg(6.5805)},
+			{ID: "rathaus", Name: "Rathaus", Network: "stadt", Match: Match{NASID: []string{"rathaus-*"}}, Lat: deg(51.3324), Lon: deg(6.5622)},
 		},
 	}
 }
+
+func deg(v float64) *float64 { return &v }
 
 // KeysPath is the directory of the site key and the token key ring.
 func (c Config) KeysPath() string {
@@ -213,6 +281,9 @@ func (c Config) Policy() session.Policy {
 	return p
 }
 
+// maxCrisisMessage is the longest crisis message session accepts.
+const maxCrisisMessage = 1000
+
 // maxKbps bounds bandwidth limits (100 Gbit/s), well inside the 32 bits
 // RADIUS attributes carry.
 const maxKbps = 100_000_000
@@ -234,6 +305,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		add("data_dir", "missing")
+	}
+	if _, ok := logLevels[c.Log.Level]; !ok {
+		add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
 	switch c.Store.Driver {
 	case "sqlite":
@@ -258,6 +332,14 @@ func (c Config) Validate() error {
 	// a soak test) does not make the default 1h invalid.
 	if t := c.Crisis.SessionTimeout; t < time.Minute {
 		add("crisis.session_timeout", "%s is shorter than 1m", t)
+	}
+	for _, lang := range slices.Sorted(maps.Keys(c.Crisis.Message)) {
+		switch {
+		case !slices.Contains(assets.Languages(), lang):
+			add("crisis.message."+lang, "%q is not one of %s", lang, strings.Join(assets.Languages(), ", "))
+		case len(c.Crisis.Message[lang]) > maxCrisisMessage:
+			add("crisis.message."+lang, "longer than %d bytes", maxCrisisMessage)
+		}
 	}
 	networks := map[string]bool{}
 	for i, n := range c.Networks {
@@ -308,6 +390,17 @@ func (c Config) Validate() error {
 		for j, m := range l.Match.APMAC {
 			if _, err := session.ParseMAC(m); err != nil {
 				add(fmt.Sprintf("%s.match.ap_mac[%d]", key, j), "%q is not a MAC address", m)
+			}
+		}
+		switch {
+		case (l.Lat == nil) != (l.Lon == nil):
+			add(key+".lat, "+key+".lon", "set both or neither")
+		case l.Lat != nil:
+			if v := *l.Lat; math.IsNaN(v) || v < -90 || v > 90 {
+				add(key+".lat", "%v is not a latitude (-90 to 90)", v)
+			}
+			if v := *l.Lon; math.IsNaN(v) || v < -180 || v > 180 {
+				add(key+".lon", "%v is not a longitude (-180 to 180)", v)
 			}
 		}
 		for j, p := range l.Match.NASIP {

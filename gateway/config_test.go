@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -272,5 +275,101 @@ radius:
 	}
 	if aps[0].UAMSecret != "" || aps[0].RequireSignature != nil {
 		t.Errorf("a client without its own secret: %+v (the portal applies portal.coova.uam_secret)", aps[0])
+	}
+}
+
+// TestLogLevelAndAdminProxies is issue 11 item 12: log.level and
+// admin.trusted_proxies come from the file or the environment, and bad
+// values are named by their key path.
+func TestLogLevelAndAdminProxies(t *testing.T) {
+	cfg, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Log.Level != "info" {
+		t.Errorf("default log.level = %q, want info", cfg.Log.Level)
+	}
+	cfg, err = Load(writeConfig(t, "log:\n  level: debug\nadmin:\n  trusted_proxies: [10.0.0.0/8, 192.0.2.7]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Log.Level != "debug" || !reflect.DeepEqual(cfg.Admin.TrustedProxies, []string{"10.0.0.0/8", "192.0.2.7"}) {
+		t.Errorf("from the file: log %+v, admin.trusted_proxies %v", cfg.Log, cfg.Admin.TrustedProxies)
+	}
+	cfg, err = Load("", []string{"ROAMGATE_LOG_LEVEL=warn", "ROAMGATE_ADMIN_TRUSTED_PROXIES=127.0.0.1,::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Log.Level != "warn" || !reflect.DeepEqual(cfg.Admin.TrustedProxies, []string{"127.0.0.1", "::1"}) {
+		t.Errorf("from the environment: log %+v, admin.trusted_proxies %v", cfg.Log, cfg.Admin.TrustedProxies)
+	}
+
+	levels := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+	for name, level := range levels {
+		cfg.Log.Level = name
+		log := cfg.Logger(io.Discard)
+		if !log.Enabled(context.Background(), level) || (level > slog.LevelDebug && log.Enabled(context.Background(), level-4)) {
+			t.Errorf("log.level %s: the logger does not start at %v", name, level)
+		}
+	}
+
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"ROAMGATE_LOG_LEVEL=verbose"}, `log.level: "verbose" is not one of debug, info, warn, error`},
+		{[]string{"ROAMGATE_ADMIN_TRUSTED_PROXIES=10.0.0.0/8,proxy"}, `admin.trusted_proxies[1]: "proxy" is not a network or address`},
+	} {
+		if _, err := Load("", tc.env); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.env, err, tc.want)
+		}
+	}
+}
+
+// TestCrisisMessages: the default crisis messages are the built-in ones in
+// every language, crisis.message replaces them per language, and bad keys
+// are named by their path.
+func TestCrisisMessages(t *testing.T) {
+	cfg, err := Load(writeConfig(t, "crisis:\n  message:\n    en: \"Bridge closed.\"\n    uk: \"  \"\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.CrisisMessages()
+	if len(m) != 5 || m["en"] != "Bridge closed." || !strings.HasPrefix(m["de"], "Amtliche Warnung") ||
+		!strings.HasPrefix(m["uk"], "Офіційне попередження") || !strings.HasPrefix(m["ar"], "تحذير رسمي") || !strings.HasPrefix(m["tr"], "Resmî uyarı") {
+		t.Errorf("CrisisMessages() = %v", m)
+	}
+	got := withDefaultMessages(map[string]string{"tr": "Köprü kapalı.", "de": " "}, m)
+	if got["tr"] != "Köprü kapalı." || got["de"] != m["de"] || got["en"] != "Bridge closed." || len(got) != 5 {
+		t.Errorf("withDefaultMessages = %v", got)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"crisis:\n  message:\n    fr: \"Alerte\"\n", `crisis.message.fr: "fr" is not one of de, ar, en, tr, uk`},
+		{"crisis:\n  message:\n    de: \"" + strings.Repeat("x", 1001) + "\"\n", "crisis.message.de: longer than 1000 bytes"},
+	} {
+		if _, err := Load(writeConfig(t, tc.yaml), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("err = %v, want %q", err, tc.want)
+		}
+	}
+}
+
+func TestLocationCoordinates(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"locations:\n  - {id: markt, name: Markt, lat: 51.3}\n", "locations[0].lat, locations[0].lon: set both or neither"},
+		{"locations:\n  - {id: markt, name: Markt, lat: 91, lon: 6}\n", "locations[0].lat: 91 is not a latitude"},
+		{"locations:\n  - {id: markt, name: Markt, lat: 51, lon: -181}\n", "locations[0].lon: -181 is not a longitude"},
+		{"locations:\n  - {id: markt, name: Markt, lat: north, lon: 6}\n", `locations[0].lat (line 2): "north" is not a valid`},
+	} {
+		if _, err := Load(writeConfig(t, tc.yaml), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+	cfg, err := Load(writeConfig(t, "locations:\n  - {id: markt, name: Markt, lat: 0, lon: -0.5}\n  - {id: hafen, name: Hafen}\n"), []string{"ROAMGATE_LOCATIONS_1_LAT=53.5", "ROAMGATE_LOCATIONS_1_LON=9.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := places(cfg)
+	if len(got) != 2 || got[0].Lat != 0 || got[0].Lon != -0.5 || got[1].Name != "Hafen" || got[1].Lat != 53.5 {
+		t.Errorf("places = %+v", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"roamgate/assets"
 	"roamgate/session"
 )
 
@@ -14,10 +15,15 @@ import (
 // `roamgate crisis on|off`: it works with every gateway stopped (they read
 // it at start) and, on a running domain, reaches the gateways as a switch
 // in the admin does (Redis: the change feed at once; SQLite: the gateway
-// re-reads the file every second). It returns the state as stored.
+// re-reads the file every second). Languages without a message get the
+// default one (Config.CrisisMessages), so that nobody has to compose text
+// in an emergency. It returns the state as stored.
 func SwitchCrisis(ctx context.Context, cfg Config, c session.Crisis) (session.Crisis, error) {
 	if err := cfg.Validate(); err != nil {
 		return session.Crisis{}, fmt.Errorf("config: %w", err)
+	}
+	if c.Active {
+		c.Message = withDefaultMessages(c.Message, cfg.CrisisMessages())
 	}
 	c, err := session.PrepareCrisis(c, time.Now())
 	if err != nil {
@@ -37,3 +43,8 @@ func SwitchCrisis(ctx context.Context, cfg Config, c session.Crisis) (session.Cr
 	}
 	return c, nil
 }
+
+// Languages are the languages roamgate has texts in (portal and admin), the
+// reference language (German) first: the crisis command's -message-LANG
+// flags.
+func Languages() []string { return assets.Languages() }

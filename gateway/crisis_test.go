@@ -60,4 +60,13 @@ func TestSwitchCrisisWritesTheStore(t *testing.T) {
 	if err != nil || !stored.ActiveAt(time.Now()) || stored.By != "cli:ops" || stored.Message["de"] != "Hochwasser" {
 		t.Fatalf("stored crisis: %+v, %v", stored, err)
 	}
+	// The other languages got the default message (issue 11 item 11).
+	if len(stored.Message) != 5 || !strings.HasPrefix(stored.Message["ar"], "تحذير رسمي") {
+		t.Errorf("stored messages %v, want German as given and the default in the four other languages", stored.Message)
+	}
+	// No message at all: the defaults, in every language.
+	got, err = SwitchCrisis(ctx, cfg, session.Crisis{Active: true, Until: until, By: "cli:ops"})
+	if err != nil || len(got.Message) != 5 || !strings.HasPrefix(got.Message["de"], "Amtliche Warnung") {
+		t.Errorf("switch without a message: %+v, %v", got.Message, err)
+	}
 }

@@ -15,12 +15,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"roamgate/internal/testtool"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"roamgate/internal/testtool"
 
 	"golang.org/x/net/html"
 

@@ -217,9 +217,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	}
 	g.dns = dnsServer
 
+	// Both stores keep the admins' sign-outs; the check keeps a future
+	// store without them from silently forgetting sign-outs at restart.
+	logins, ok := store.(session.AdminStore)
+	if !ok {
+		return nil, fmt.Errorf("store.driver %s cannot keep admin sign-outs", cfg.Store.Driver)
+	}
 	g.admin, err = admin.New(adminCfg, admin.Deps{
-		Sessions: mgr, Revoker: revoker{mgr, radiusServer}, Crisis: mgr, History: hist,
-		Locations: locIDs, Networks: nwIDs, LocationNames: locationNames(cfg),
+		Sessions: mgr, Revoker: revoker{mgr, radiusServer}, Crisis: mgr, CrisisMessages: cfg.CrisisMessages(),
+		History: hist, Logins: logins,
+		Locations: locIDs, Networks: nwIDs, LocationNames: locationNames(cfg), Places: places(cfg),
 		TokenKey: derive(siteKey, "admin token"), Gatherer: reg, Registerer: reg,
 		Ready: g.ready, Logger: log.With("server", "admin"),
 	})

@@ -152,6 +152,17 @@ func vendorFor(c Config) func(netip.Addr) string {
 	}
 }
 
+// places are the locations with coordinates, for the admin's map.
+func places(c Config) []admin.Place {
+	var out []admin.Place
+	for _, l := range c.Locations {
+		if l.Lat != nil && l.Lon != nil {
+			out = append(out, admin.Place{ID: l.ID, Name: l.Name, Lat: *l.Lat, Lon: *l.Lon})
+		}
+	}
+	return out
+}
+
 // revoker ends a session for the admin listener and reports what the NAS
 // said to the Disconnect-Request.
 type revoker struct {

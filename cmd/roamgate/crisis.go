@@ -28,11 +28,22 @@ func crisis(args []string, stdout io.Writer) error {
 	until := fs.String("until", "", "when the crisis ends by itself: an RFC 3339 `TIME` or a duration from now (6h); at most 7 days; required for on")
 	by := fs.String("by", defaultOperator(), "who switches, for the audit log")
 	messages := map[string]*string{}
-	for _, l := range []string{"de", "en", "tr", "uk", "ar"} {
-		messages[l] = fs.String("message-"+l, "", "banner `TEXT` in "+l)
+	for _, l := range gateway.Languages() {
+		messages[l] = fs.String("message-"+l, "", "banner `TEXT` in "+l+" (default: crisis.message."+l+" from the config, else the built-in text)")
 	}
 	var links linkFlags
 	fs.Var(&links, "link", "a banner link, `TITLE|URL`; repeat for more")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: roamgate crisis on -until TIME|DURATION [-config FILE] [-message-LANG TEXT …] [-link 'TITLE|URL' …] [-by NAME]
+       roamgate crisis off [-config FILE] [-by NAME]
+
+Switches crisis mode through the store, so it works with the gateway stopped.
+The message is optional: every language without -message-LANG shows
+crisis.message.LANG from the config, else the built-in message.
+
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -272,5 +273,60 @@ func TestCrisisCommandWithGatewayStopped(t *testing.T) {
 			t.Fatalf("the running gateway did not follow crisis off within 3s:\n%s", gw.stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond) // poll interval, bounded by the deadline
+	}
+}
+
+// TestCrisisOneCommand is issue 11 item 11: `roamgate crisis on -until 6h`
+// alone switches crisis mode on with the built-in message in every
+// language; crisis.message.<lang> in the config and -message-<lang> on the
+// command line replace it for their language only; the help says so.
+func TestCrisisOneCommand(t *testing.T) {
+	bin := buildBinary(t)
+	data := t.TempDir()
+	const configured = "Stadtwerke: Trinkwasser abkochen. Infos im Radio."
+	const flagged = "Sel uyarısı: Lütfen yüksek yerlere gidin."
+	cfgPath := filepath.Join(t.TempDir(), "roamgate.yaml")
+	if err := os.WriteFile(cfgPath, []byte("data_dir: "+data+"\ncrisis:\n  message:\n    de: \""+configured+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "ROAMGATE_CONFIG="+cfgPath)
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	help, _ := run("crisis", "on", "-h")
+	for _, want := range []string{"-message-ar", "built-in", "crisis.message"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("crisis on -h lacks %q:\n%s", want, help)
+		}
+	}
+	if usage, _ := run("help"); !strings.Contains(usage, "crisis on -until") || !strings.Contains(usage, "built-in message") {
+		t.Errorf("usage does not say the message is optional:\n%s", usage)
+	}
+
+	if out, err := run("crisis", "on", "-until", "6h"); err != nil || !strings.Contains(out, "crisis mode on until") {
+		t.Fatalf("crisis on -until 6h: %v\n%s", err, out)
+	}
+	if out, err := run("crisis", "on", "-until", "6h", "-message-tr", flagged); err != nil {
+		t.Fatalf("crisis on with -message-tr: %v\n%s", err, out)
+	}
+
+	gw := startGatewayProc(t, bin, "ROAMGATE_CONFIG="+cfgPath)
+	for lang, want := range map[string]string{
+		"de": configured, // the config's
+		"tr": flagged,    // the flag's
+		"en": "Official warning: there is an emergency.",
+		"uk": "Офіційне попередження: виникла надзвичайна ситуація.",
+		"ar": "تحذير رسمي: هناك حالة طوارئ.",
+	} {
+		page := splash(t, http.DefaultClient, gw.portal, "da:c1:51:00:02:01", lang)
+		if !strings.Contains(page, want) || !strings.Contains(page, `class="crisis" role="alert"`) {
+			t.Errorf("splash in %s lacks the crisis message %q", lang, want)
+		}
+	}
+	if out, err := run("crisis", "on", "-until", "6h", "-config", filepath.Join(t.TempDir(), "nope.yaml")); err == nil {
+		t.Errorf("crisis on with a missing config succeeded:\n%s", out)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -26,9 +25,11 @@ commands:
   check-config FILE            validate a config file
   keys init [-config FILE]     create the site key and token keys if missing
   keys rotate [-config FILE]   add a new token signing key
-  crisis on|off [-config FILE] [-until TIME|DURATION] [-message-de TEXT …] [-link 'TITLE|URL' …]
-                               switch crisis mode through the store (works
-                               with the gateway stopped); -until required for on
+  crisis on -until TIME|DURATION [-config FILE] [-message-de TEXT …] [-link 'TITLE|URL' …]
+  crisis off [-config FILE]    switch crisis mode through the store (works
+                               with the gateway stopped); the message is
+                               optional: without -message-LANG each language
+                               shows crisis.message.LANG or the built-in message
   hash-password                read a password on stdin, print its argon2id hash
   version                      print the version
 
@@ -134,7 +135,7 @@ func serve(path string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := cfg.Logger(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g, err := gateway.New(ctx, cfg, log)

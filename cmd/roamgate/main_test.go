@@ -70,6 +70,33 @@ func TestServeStartsAndStopsOnSIGINT(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dataDir, "site.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("site key: %v %v", fi, err)
 	}
+	if !strings.Contains(gw.stderr.String(), `level=INFO msg="sessions loaded"`) {
+		t.Errorf("the default log.level (info) lacks the start line:\n%s", gw.stderr.String())
+	}
+}
+
+// TestLogLevelFromEnv: ROAMGATE_LOG_LEVEL=warn silences the info lines of
+// a start (issue 11 item 12).
+func TestLogLevelFromEnv(t *testing.T) {
+	bin := buildBinary(t)
+	gw := startGatewayProc(t, bin, "ROAMGATE_DATA_DIR="+t.TempDir(), "ROAMGATE_LOG_LEVEL=warn")
+	gw.stop(t)
+	if log := gw.stderr.String(); strings.Contains(log, "level=INFO") {
+		t.Errorf("info lines with log.level warn:\n%s", log)
+	}
+	out, err := runCmd(t, bin, "", "check-config", writeFile(t, "log:\n  level: loud\n"))
+	if err == nil || !strings.Contains(out, `log.level: "loud" is not one of debug, info, warn, error`) {
+		t.Errorf("check-config with a bad log.level: %v %s", err, out)
+	}
+}
+
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "roamgate.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func runCmd(t *testing.T, bin string, stdin string, args ...string) (string, error) {

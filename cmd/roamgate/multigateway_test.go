@@ -12,13 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"roamgate/internal/testtool"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"roamgate/internal/testtool"
 
 	"roamgate/internal/redistest"
 )
@@ -231,6 +232,31 @@ func TestTwoGatewaysShareRedis(t *testing.T) {
 		t.Logf("A rejected %s %v after B's revocation (including two radclient runs)", rejectedMAC, took)
 		if took > 100*time.Millisecond+2*radclientCost(t, a.radius) {
 			t.Errorf("A rejected only after %v", took)
+		}
+	})
+
+	// Issue 11 item 4: an admin's sign-out at one gateway holds at the
+	// other at once (the generation is in Redis).
+	t.Run("admin sign-out at A, token refused at B", func(t *testing.T) {
+		tok := bearer(t, a)
+		call := func(gw *gatewayProc, method, path string) int {
+			req, _ := http.NewRequest(method, "http://"+gw.admin+path, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if got := call(b, "GET", "/api/v1/stats"); got != http.StatusOK {
+			t.Fatalf("A's admin token at B: %d, want 200", got)
+		}
+		if got := call(a, "POST", "/logout"); got != http.StatusSeeOther {
+			t.Fatalf("sign-out at A: %d", got)
+		}
+		if got := call(b, "GET", "/api/v1/stats"); got != http.StatusUnauthorized {
+			t.Errorf("token signed out at A, at B: %d, want 401", got)
 		}
 	})
 

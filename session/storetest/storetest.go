@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"CanceledContext", testCanceledContext},
 		{"Concurrent", testConcurrent},
 		{"Reopen", testReopen},
+		{"AdminGeneration", testAdminGeneration},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open) })
@@ -764,5 +765,97 @@ func testReopen(t *testing.T, open Opener) {
 	mustCreate(t, h, fresh)
 	if err := h.Create(ctx, recs[3]); !errors.Is(err, session.ErrExists) {
 		t.Errorf("Create of a record from before the reopen: err = %v, want ErrExists", err)
+	}
+}
+
+// testAdminGeneration checks session.AdminStore, the admin listener's
+// sign-out state: generations start at 0, rise by one per raise (also from
+// many goroutines at once), are kept per name exactly as given, survive a
+// reopen, and honour the context.
+func testAdminGeneration(t *testing.T, open Opener) {
+	h := start(t, open)
+	as := func() session.AdminStore {
+		a, ok := h.Store.(session.AdminStore)
+		if !ok {
+			t.Fatalf("%T does not implement session.AdminStore", h.Store)
+		}
+		return a
+	}
+	ctx := context.Background()
+	get := func(name string) uint64 {
+		t.Helper()
+		g, err := as().AdminGeneration(ctx, name)
+		if err != nil {
+			t.Fatalf("AdminGeneration(%q): %v", name, err)
+		}
+		return g
+	}
+	raise := func(name string) uint64 {
+		t.Helper()
+		g, err := as().RaiseAdminGeneration(ctx, name)
+		if err != nil {
+			t.Fatalf("RaiseAdminGeneration(%q): %v", name, err)
+		}
+		return g
+	}
+	names := []string{"ops", "Ops", "it-team", "leitstelle:nord", "Jürgen {x}*", ""}
+	for _, n := range names {
+		if g := get(n); g != 0 {
+			t.Errorf("generation of %q before any raise = %d, want 0", n, g)
+		}
+	}
+	for want := uint64(1); want <= 3; want++ {
+		if g := raise("ops"); g != want {
+			t.Errorf("raise %d of ops returned %d", want, g)
+		}
+	}
+	if g := raise("Jürgen {x}*"); g != 1 {
+		t.Errorf("first raise of another name returned %d, want 1", g)
+	}
+	for name, want := range map[string]uint64{"ops": 3, "Ops": 0, "it-team": 0, "Jürgen {x}*": 1} {
+		if g := get(name); g != want {
+			t.Errorf("generation of %q = %d, want %d", name, g, want)
+		}
+	}
+
+	const workers, each = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				if _, err := as().RaiseAdminGeneration(ctx, "it-team"); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if g := get("it-team"); g != workers*each {
+		t.Errorf("after %d concurrent raises the generation is %d", workers*each, g)
+	}
+
+	h.cycle(t)
+	if g := get("ops"); g != 3 {
+		t.Errorf("generation of ops after reopen = %d, want 3", g)
+	}
+	if g := raise("ops"); g != 4 {
+		t.Errorf("raise after reopen returned %d, want 4", g)
+	}
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := as().AdminGeneration(canceled, "ops"); !errors.Is(err, context.Canceled) {
+		t.Errorf("AdminGeneration with a canceled context: err = %v, want context.Canceled", err)
+	}
+	if _, err := as().RaiseAdminGeneration(canceled, "ops"); !errors.Is(err, context.Canceled) {
+		t.Errorf("RaiseAdminGeneration with a canceled context: err = %v, want context.Canceled", err)
+	}
+	if g := get("ops"); g != 4 {
+		t.Errorf("a canceled raise changed the generation to %d", g)
 	}
 }
