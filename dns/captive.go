@@ -9,6 +9,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	mdns "github.com/miekg/dns"
 
+	osprobe "roamgate/probe" // server.go has a func probe
 	"roamgate/session"
 )
 
@@ -22,20 +23,6 @@ type Sessions interface {
 // Relay stays off (mask*.icloud.com), so the phone keeps asking us and can
 // find the portal.
 var Canaries = []string{"use-application-dns.net.", "mask.icloud.com.", "mask-h2.icloud.com."}
-
-// ProbeHosts are the names operating systems and browsers resolve to detect
-// a captive portal. While a client is captive they always resolve to the
-// portal, even when a walled-garden entry (say "apple.com") covers them:
-// forwarding them would tell the phone it is online and no sign-in page
-// would open.
-var ProbeHosts = []string{
-	"captive.apple.com.", "www.apple.com.", "www.appleiphonecell.com.", "captive.g.aaplimg.com.",
-	"connectivitycheck.gstatic.com.", "connectivitycheck.android.com.", "clients1.google.com.",
-	"clients3.google.com.", "www.google.com.", "play.googleapis.com.",
-	"www.msftconnecttest.com.", "ipv6.msftconnecttest.com.", "www.msftncsi.com.", "dns.msftncsi.com.",
-	"detectportal.firefox.com.", "nmcheck.gnome.org.", "network-test.debian.org.",
-	"connectivity-check.ubuntu.com.", "conncheck.opensuse.org.",
-}
 
 // AlwaysInGarden are walled-garden names every site needs: WiFi4EU's
 // collection host, which counts the connections the programme funds.
@@ -96,7 +83,11 @@ func NewCaptive(sessions Sessions, v4, v6 netip.Addr, ttl uint32, garden []strin
 	c := &Captive{
 		Sessions: sessions, PortalIPv4: v4.Unmap(), PortalIPv6: v6, TTL: ttl, Metrics: m,
 		garden: set(append(append([]string{}, AlwaysInGarden...), garden...)),
-		canary: set(Canaries), probe: set(ProbeHosts),
+		// The OS probe hosts always resolve to the portal while a client
+		// is captive, even when a walled-garden entry (say "apple.com")
+		// covers them: forwarding them would tell the phone it is online,
+		// and no sign-in page would open.
+		canary: set(Canaries), probe: set(osprobe.Hosts()),
 	}
 	c.crisis, _ = sessions.(CrisisSource)
 	c.aRR = mdns.A{Hdr: mdns.RR_Header{Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: ttl}, A: c.PortalIPv4.AsSlice()}

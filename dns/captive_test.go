@@ -12,6 +12,7 @@ import (
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	osprobe "roamgate/probe"
 	"roamgate/session"
 )
 
@@ -307,4 +308,37 @@ func counter(t *testing.T, reg *prometheus.Registry, result, qtype string) float
 	}
 	t.Fatalf("no series result=%s qtype=%s", result, qtype)
 	return 0
+}
+
+// TestEveryProbeHostGoesToThePortal: every host of the one probe list
+// (roamgate/probe, which the portal answers) resolves to the portal while
+// the client is captive, even when the walled garden covers its domain; a
+// signed-in client's query for it is forwarded.
+func TestEveryProbeHostGoesToThePortal(t *testing.T) {
+	var garden []string
+	for _, h := range osprobe.Hosts() {
+		labels := strings.Split(h, ".")
+		garden = append(garden, strings.Join(labels[len(labels)-2:], ".")) // apple.com, gstatic.com …
+	}
+	c := NewCaptive(signedIn{netip.MustParseAddr("10.0.0.7"): true}, netip.MustParseAddr("10.0.0.1"), netip.Addr{}, 0, garden, nil)
+	up := &upstreamAnswer{}
+	c.Next = up
+	for _, h := range osprobe.Hosts() {
+		r := new(mdns.Msg)
+		r.SetQuestion(h+".", mdns.TypeA)
+		rec := dnstest.NewRecorder(&test.ResponseWriter{RemoteIP: "10.0.0.8"})
+		c.ServeDNS(context.Background(), rec, r)
+		if rec.Msg == nil || len(rec.Msg.Answer) != 1 || rec.Msg.Answer[0].(*mdns.A).A.String() != "10.0.0.1" {
+			t.Errorf("captive %s: %v, want the portal", h, rec.Msg)
+		}
+		calls := up.calls
+		rec = dnstest.NewRecorder(&test.ResponseWriter{RemoteIP: "10.0.0.7"})
+		c.ServeDNS(context.Background(), rec, r)
+		if up.calls != calls+1 {
+			t.Errorf("signed-in %s not forwarded", h)
+		}
+	}
+	if up.calls != len(osprobe.Hosts()) {
+		t.Errorf("%d queries forwarded, want only the signed-in client's %d", up.calls, len(osprobe.Hosts()))
+	}
 }
