@@ -35,7 +35,7 @@ const (
 const retryAfter = "5"
 
 func (s *Server) csrfMiddleware() fiber.Handler {
-	return csrf.New(csrf.Config{
+	cfg := csrf.Config{
 		KeyLookup:      "form:" + csrfField,
 		CookieName:     csrfCookie,
 		CookiePath:     "/",
@@ -50,7 +50,28 @@ func (s *Server) csrfMiddleware() fiber.Handler {
 			_, a := s.arrive(c, formOf(c))
 			return s.renderError(c, fiber.StatusForbidden, lang, "/"+arrivalQuery(a, explicit))
 		},
-	})
+	}
+	plain := csrf.New(cfg)
+	// Over HTTPS the cookie is Secure, as the session cookie is: the
+	// middleware takes the flag from its config, hence a second one on
+	// the same storage.
+	cfg.CookieSecure = true
+	overTLS := csrf.New(cfg)
+	return func(c *fiber.Ctx) error {
+		protect := plain
+		if s.secure(c) {
+			protect = overTLS
+		}
+		err := protect(c)
+		if tok := csrfToken(c); tok != "" && s.forms != nil {
+			// The form's token belongs to the client that asked for it;
+			// beyond its share, that client's own oldest forms go.
+			if n := s.forms.claim(tok, s.clientIP(c).String(), maxFormsPerClient); n > 0 {
+				s.stats.formsEvicted.Add(uint64(n))
+			}
+		}
+		return err
+	}
 }
 
 // csrfToken is the token the CSRF middleware made or found for this request.

@@ -37,11 +37,22 @@ type Stats struct {
 	ProbesCaptive, ProbesOnline uint64
 	// Revokes counts sign-outs from the status page.
 	Revokes uint64
+	// BadFraming counts requests refused because their headers delimit the
+	// body in more than one way (conflicting Content-Length values, or
+	// Content-Length with Transfer-Encoding).
+	BadFraming uint64
+	// FormsEvicted counts pending sign-in forms (CSRF tokens) dropped
+	// because their client address opened more than its share.
+	FormsEvicted uint64
+	// ConnsRefused counts connections refused because their client address
+	// had too many open.
+	ConnsRefused uint64
 }
 
 type counters struct {
 	signins, rebinds, csrfFailures, invalidParams, termsRefused, storeErrors,
-	rateLimited, vendorErrors, reauthErrors, probesCaptive, probesOnline, revokes atomic.Uint64
+	rateLimited, vendorErrors, reauthErrors, probesCaptive, probesOnline, revokes,
+	badFraming, formsEvicted, connsRefused atomic.Uint64
 }
 
 // Stats returns the current counters.
@@ -53,6 +64,7 @@ func (s *Server) Stats() Stats {
 		StoreErrors: c.storeErrors.Load(), RateLimited: c.rateLimited.Load(),
 		VendorErrors: c.vendorErrors.Load(), ReauthorizeErrors: c.reauthErrors.Load(),
 		ProbesCaptive: c.probesCaptive.Load(), ProbesOnline: c.probesOnline.Load(), Revokes: c.revokes.Load(),
+		BadFraming: c.badFraming.Load(), FormsEvicted: c.formsEvicted.Load(), ConnsRefused: c.connsRefused.Load(),
 	}
 }
 
@@ -79,6 +91,9 @@ func (c *counters) register(reg prometheus.Registerer) error {
 		metric("probes_total", "OS captive-portal probes answered.", &c.probesCaptive, prometheus.Labels{"state": "captive"}),
 		metric("probes_total", "OS captive-portal probes answered.", &c.probesOnline, prometheus.Labels{"state": "online"}),
 		metric("revokes_total", "Sign-outs from the status page.", &c.revokes, nil),
+		metric("bad_framing_total", "Requests refused for conflicting Content-Length (or Content-Length with Transfer-Encoding).", &c.badFraming, nil),
+		metric("forms_evicted_total", "Pending sign-in forms dropped because their client address opened more than its share.", &c.formsEvicted, nil),
+		metric("connections_refused_total", "Connections refused because their client address had too many open.", &c.connsRefused, nil),
 	} {
 		if err := reg.Register(m); err != nil {
 			return fmt.Errorf("portal: metrics: %w", err)
