@@ -33,6 +33,12 @@ type Config struct {
 	// Optional.
 	Terms map[string]string `yaml:"terms"`
 
+	// TermsCheckbox adds a checkbox "I accept the terms of use" that must
+	// be ticked besides the button. Off by default: the button, "Accept the
+	// terms of use and go online", below the terms, is the acceptance, and
+	// signing in takes one tap.
+	TermsCheckbox bool `yaml:"terms_checkbox"`
+
 	// TrustedProxies are the networks (CIDRs, or single addresses) of
 	// reverse proxies in front of the portal. Only requests from them have
 	// their X-Forwarded-For and X-Forwarded-Proto believed. Default none.

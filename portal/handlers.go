@@ -140,6 +140,7 @@ func (s *Server) splashForm(c *fiber.Ctx, status int, p *page, a vendor.Arrival,
 		p.Hidden = append(p.Hidden, field{paramLang, explicitLang})
 	}
 	p.Terms = s.terms[p.L.Lang()]
+	p.TermsCheckbox = s.cfg.TermsCheckbox
 	if a.HasMAC {
 		p.Device = a.ClientMAC.String()
 	}
@@ -166,8 +167,10 @@ func (s *Server) handleConnect(c *fiber.Ctx) error {
 		s.stats.csrfFailures.Add(1)
 		return s.renderError(c, fiber.StatusForbidden, lang, "/"+arrivalQuery(a, explicit))
 	}
-	// In a crisis nobody has to read terms to get online.
-	if form("accept") != "1" || (form("terms") != "1" && !s.crisisActive()) {
+	// The button names the terms it accepts; the checkbox, if configured,
+	// must be ticked too. In a crisis nobody has to read terms to get
+	// online.
+	if form("accept") != "1" || (s.cfg.TermsCheckbox && form("terms") != "1" && !s.crisisActive()) {
 		s.stats.termsRefused.Add(1)
 		p := s.newPage(c, lang)
 		return s.splashForm(c, fiber.StatusBadRequest, p, a, explicit, p.L.T("splash.error_terms"))
