@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,6 +78,35 @@ func startFlood(t testing.TB, server netip.AddrPort, src string, rate, sockets i
 	}
 	t.Cleanup(f.halt)
 	return f
+}
+
+// floodDNSPerf runs real dnsperf from src against server until the
+// returned function stops it and reports dnsperf's summary.
+func floodDNSPerf(b *testing.B, server netip.AddrPort, src string) func() string {
+	b.Helper()
+	queries := b.TempDir() + "/queries"
+	if err := os.WriteFile(queries, []byte("flood.example.org A\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	var out strings.Builder
+	cmd := exec.Command("dnsperf", "-s", server.Addr().String(), "-p", strconv.Itoa(int(server.Port())),
+		"-a", src, "-d", queries, "-l", "600", "-c", "10", "-q", "10000", "-t", "1")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("dnsperf: %v", err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return func() string {
+		cmd.Process.Signal(os.Interrupt) // dnsperf prints its summary on SIGINT
+		cmd.Wait()
+		var sum []string
+		for _, line := range strings.Split(out.String(), "\n") {
+			if l := strings.TrimSpace(line); strings.HasPrefix(l, "Queries per second") || strings.HasPrefix(l, "Queries lost") {
+				sum = append(sum, l)
+			}
+		}
+		return "dnsperf: " + strings.Join(sum, "; ")
+	}
 }
 
 // halt stops the flood and waits for its goroutines; safe to call twice.
@@ -179,28 +209,28 @@ func TestFloodingClientLeavesOthersServed(t *testing.T) {
 
 // BenchmarkDNSFlood is `make bench-dns-flood`: a second client's success
 // rate while one client floods, with the per-client limit off (as before
-// issue 11) and on, alternating in the same run. The flood is open loop from
-// 127.0.0.2 at each rate of ROAMGATE_DNSFLOOD_RATES (default
-// "50000,100000,150000" queries a second); the second client (127.0.0.3)
-// asks 200 names at 50 a second, one try each with a one-second timeout.
-// It runs only with ROAMGATE_DNSFLOOD=1.
+// issue 11) and on, alternating in the same run. The flood comes from
+// 127.0.0.2, open loop at each rate of ROAMGATE_DNSFLOOD_RATES (default
+// "dnsperf,50000,100000,150000" queries a second), or, for "dnsperf", from
+// real dnsperf (-c 10 -q 10000: closed loop, as many queries in flight as
+// it can keep); the second client (127.0.0.3) asks 200 names at 50 a
+// second, one try each with a one-second timeout. It runs only with
+// ROAMGATE_DNSFLOOD=1.
 func BenchmarkDNSFlood(b *testing.B) {
 	if os.Getenv("ROAMGATE_DNSFLOOD") != "1" {
 		b.Skip("set ROAMGATE_DNSFLOOD=1 (make bench-dns-flood)")
 	}
-	rates := []int{50000, 100000, 150000}
+	rates := []string{"dnsperf", "50000", "100000", "150000"}
 	if s := os.Getenv("ROAMGATE_DNSFLOOD_RATES"); s != "" {
-		rates = rates[:0]
-		for _, f := range strings.Split(s, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				b.Fatal(err)
-			}
-			rates = append(rates, n)
-		}
+		rates = strings.Split(s, ",")
 	}
 	const n = 200
-	for _, rate := range rates {
+	for _, r := range rates {
+		r = strings.TrimSpace(r)
+		rate, err := strconv.Atoi(r)
+		if err != nil && r != "dnsperf" {
+			b.Fatalf("flood rate %q is neither a number nor dnsperf", r)
+		}
 		for _, limited := range []bool{false, true} {
 			mgr := newManager(b)
 			cfg := dns.DefaultConfig()
@@ -210,15 +240,22 @@ func BenchmarkDNSFlood(b *testing.B) {
 				cfg.RateLimit = 0
 			}
 			srv := startDNS(b, cfg, mgr, nil)
-			flood := startFlood(b, srv.Addr(), "127.0.0.2", rate, 4)
+			var stop func() string
+			if r == "dnsperf" {
+				stop = floodDNSPerf(b, srv.Addr(), "127.0.0.2")
+			} else {
+				f := startFlood(b, srv.Addr(), "127.0.0.2", rate, 4)
+				stop = func() string {
+					f.halt()
+					return fmt.Sprintf("sent %d, answered %d", f.sent.Load(), f.answered.Load())
+				}
+			}
 			time.Sleep(500 * time.Millisecond) // let the flood build up (a benchmark, not a test)
 			start := time.Now()
 			ok := askPaced(b, srv.Addr(), "127.0.0.3", "10.1.0.1", n, 1, 20*time.Millisecond, time.Second)
 			elapsed := time.Since(start)
-			flood.halt()
-			b.Logf("flood %6d/s open loop, limit %-5v: second client %3d/%d answered (%.1f %%) in %v; flooder sent %d (%.0f/s), answered %d",
-				rate, limited, ok, n, 100*float64(ok)/n, elapsed.Round(time.Millisecond), flood.sent.Load(),
-				float64(flood.sent.Load())/(elapsed.Seconds()+0.5), flood.answered.Load())
+			b.Logf("flood %-7s limit %-5v: second client %3d/%d answered (%.1f %%) in %v; flooder %s",
+				r, limited, ok, n, 100*float64(ok)/n, elapsed.Round(time.Millisecond), stop())
 		}
 	}
 	b.ReportMetric(0, "ns/op")
