@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"roamgate/internal/testtool"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"roamgate/internal/testtool"
 	"roamgate/dns"
 	"roamgate/session"
 	"roamgate/session/sqlite"

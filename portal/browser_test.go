@@ -12,13 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"roamgate/internal/testtool"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"roamgate/internal/testtool"
 	"roamgate/session"
 	"roamgate/session/sqlite"
 )
