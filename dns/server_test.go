@@ -16,8 +16,8 @@ import (
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"roamgate/internal/testtool"
 	"roamgate/dns"
+	"roamgate/internal/testtool"
 	"roamgate/session"
 	"roamgate/session/sqlite"
 )
