@@ -65,6 +65,17 @@ screenshots-portal: browser-tools
 bench-dns:
 	@scripts/bench-dns.sh
 
+# A second client's success rate while one client floods the captive DNS,
+# with the per-client limit off and on (docs/BENCHMARKS.md). RATES sets the
+# floods (default dnsperf,50000,100000,150000: real dnsperf, then open-loop
+# floods at that many queries a second).
+RATES ?= dnsperf,50000,100000,150000
+.PHONY: bench-dns-flood
+bench-dns-flood:
+	@scripts/ensure-tools.sh dnsperf:dnsperf
+	ROAMGATE_DNSFLOOD=1 ROAMGATE_DNSFLOOD_RATES="$(RATES)" \
+		$(GO) test -run '^$$' -bench '^BenchmarkDNSFlood$$' -benchtime 1x -count 1 -v ./dns
+
 # MAC-authentication throughput of roamgate's RADIUS against FreeRADIUS 3.2
 # from Debian (installed if missing) under the same load from
 # cmd/roamgate-load, loopback only; prints both and the ratio. Tunable with

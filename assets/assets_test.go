@@ -36,8 +36,10 @@ type pageData struct {
 	Hidden    []struct{ Name, Value string }
 	CSRF      string
 	Terms     struct{ Text, URL string }
-	Device    string
-	SSID      string
+	// TermsCheckbox asks for a tick besides the button.
+	TermsCheckbox bool
+	Device        string
+	SSID          string
 
 	TimeLeft     string
 	Disconnected bool
@@ -74,9 +76,11 @@ func TestPagesRender(t *testing.T) {
 		}{
 			{"splash", "splash", func(d *pageData) {
 				d.Hidden = []struct{ Name, Value string }{{"ssid", `"><script>x</script>`}}
-				d.CSRF, d.Terms.Text, d.Device = "tok", "Terms "+hostile, "aa:bb:cc:dd:ee:ff"
+				d.CSRF, d.Terms.Text, d.Device, d.TermsCheckbox = "tok", "Terms "+hostile, "aa:bb:cc:dd:ee:ff", true
 			}, []string{`name="terms"`, `name="accept" value="1"`, `name="_csrf" value="tok"`, `action="/connect"`, "aa:bb:cc:dd:ee:ff", `<label for="terms">`}},
-			{"splash with error", "splash", func(d *pageData) { d.Error = "bitte" }, []string{`role="alert"`, `aria-invalid="true"`, cat.T("splash.unknown_device")}},
+			{"splash, one tap", "splash", func(d *pageData) { d.CSRF, d.Terms.Text = "tok", "Terms of the town" },
+				[]string{`<h2 id="terms-heading">`, "Terms of the town", `name="accept" value="1">` + cat.T("splash.submit") + `</button>`}},
+			{"splash with error", "splash", func(d *pageData) { d.Error, d.TermsCheckbox = "bitte", true }, []string{`role="alert"`, `aria-invalid="true"`, cat.T("splash.unknown_device")}},
 			{"splash terms url", "splash", func(d *pageData) { d.Terms.URL = "https://stadt.example/agb" }, []string{`href="https://stadt.example/agb"`}},
 			{"splash online", "splash", func(d *pageData) { d.Online = true }, []string{`href="/status"`, cat.T("splash.online_heading")}},
 			{"splash in a crisis", "splash", func(d *pageData) {
@@ -104,6 +108,15 @@ func TestPagesRender(t *testing.T) {
 				for _, w := range append(tc.want, `<html lang="`+lang+`" dir="`+cat.Dir()+`">`, `<link rel="stylesheet" href="/static/style.css?v=1">`) {
 					if !strings.Contains(out, w) {
 						t.Errorf("output lacks %q:\n%s", w, out)
+					}
+				}
+				if tc.name == "splash, one tap" {
+					if strings.Contains(out, `name="terms"`) {
+						t.Error("a checkbox without portal.terms_checkbox")
+					}
+					// The terms come before the button that accepts them.
+					if strings.Index(out, "Terms of the town") > strings.Index(out, `name="accept"`) {
+						t.Error("the terms are below the button")
 					}
 				}
 				if n := strings.Count(out, "<h1"); n != 1 {
@@ -203,7 +216,7 @@ func TestCatalogT(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"plain", de, "splash.submit", nil, "Akzeptieren und online gehen"},
+		{"plain", de, "splash.submit", nil, "Nutzungsbedingungen akzeptieren und online gehen"},
 		{"placeholders", de, "status.time_left", []string{"hours", "23", "minutes", "59"}, "Noch 23 Std. 59 Min. online"},
 		{"english", en, "status.time_left", []string{"hours", "1", "minutes", "5"}, "1 h 5 min left online"},
 		{"odd args ignored", de, "status.time_left_minutes", []string{"minutes", "7", "hours"}, "Noch 7 Min. online"},

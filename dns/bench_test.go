@@ -60,8 +60,21 @@ func BenchmarkCaptiveServeDNS(b *testing.B) {
 		{"captive TXT refused", "10.0.0.8", "www.example.org.", mdns.TypeTXT},
 		{"walled garden", "10.0.0.8", "www.stadt.example.", mdns.TypeA},
 		{"signed in", "10.0.0.7", "www.example.org.", mdns.TypeA},
+		{"walled garden, size cap on", "10.0.0.8", "www.stadt.example.", mdns.TypeA},
+		{"captive A, rate limit on", "10.0.0.8", "www.example.org.", mdns.TypeA},
+		{"over the rate limit, dropped", "10.0.0.9", "www.example.org.", mdns.TypeA},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			switch {
+			case strings.HasPrefix(bc.name, "over"):
+				c.SetLimits(Limits{Rate: 1, Burst: 1}) // the first query passes, every later one is dropped
+			case strings.Contains(bc.name, "rate limit on"):
+				c.SetLimits(Limits{Rate: 1 << 30, Burst: 1 << 30})
+			case strings.Contains(bc.name, "size cap on"):
+				c.SetLimits(Limits{GardenMaxResponse: DefaultGardenMaxResponse})
+			default:
+				c.SetLimits(Limits{})
+			}
 			r := new(mdns.Msg)
 			r.SetQuestion(bc.qname, bc.qtype)
 			w := &discardWriter{remote: &net.UDPAddr{IP: net.ParseIP(bc.client), Port: 40000}}

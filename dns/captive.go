@@ -9,6 +9,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	mdns "github.com/miekg/dns"
 
+	osprobe "roamgate/probe" // server.go has a func probe
 	"roamgate/session"
 )
 
@@ -22,20 +23,6 @@ type Sessions interface {
 // Relay stays off (mask*.icloud.com), so the phone keeps asking us and can
 // find the portal.
 var Canaries = []string{"use-application-dns.net.", "mask.icloud.com.", "mask-h2.icloud.com."}
-
-// ProbeHosts are the names operating systems and browsers resolve to detect
-// a captive portal. While a client is captive they always resolve to the
-// portal, even when a walled-garden entry (say "apple.com") covers them:
-// forwarding them would tell the phone it is online and no sign-in page
-// would open.
-var ProbeHosts = []string{
-	"captive.apple.com.", "www.apple.com.", "www.appleiphonecell.com.", "captive.g.aaplimg.com.",
-	"connectivitycheck.gstatic.com.", "connectivitycheck.android.com.", "clients1.google.com.",
-	"clients3.google.com.", "www.google.com.", "play.googleapis.com.",
-	"www.msftconnecttest.com.", "ipv6.msftconnecttest.com.", "www.msftncsi.com.", "dns.msftncsi.com.",
-	"detectportal.firefox.com.", "nmcheck.gnome.org.", "network-test.debian.org.",
-	"connectivity-check.ubuntu.com.", "conncheck.opensuse.org.",
-}
 
 // AlwaysInGarden are walled-garden names every site needs: WiFi4EU's
 // collection host, which counts the connections the programme funds.
@@ -63,6 +50,31 @@ type Captive struct {
 	haveV6  bool
 	soaTmpl mdns.SOA
 	crisis  CrisisSource // nil when Sessions does not know crisis mode
+
+	limit     *rateLimiter // nil: no per-client limit
+	gardenMax int          // 0: no cap on walled-garden answers
+}
+
+// Limits bound what one client can ask of the resolver (see ratelimit.go).
+type Limits struct {
+	// Rate is the queries a second one client address may send on average;
+	// queries beyond it are dropped without an answer. 0: no limit.
+	Rate int
+	// Burst is how many queries a client may send at once; below 1 is 1.
+	Burst int
+	// GardenMaxResponse caps, in bytes, the answers to walled-garden
+	// queries of clients without a session; a larger answer is replaced
+	// by REFUSED. 0: no cap.
+	GardenMaxResponse int
+}
+
+// SetLimits sets the per-client limits. Call it before serving.
+func (c *Captive) SetLimits(l Limits) {
+	c.limit = nil
+	if l.Rate > 0 {
+		c.limit = newRateLimiter(l.Rate, l.Burst)
+	}
+	c.gardenMax = max(l.GardenMaxResponse, 0)
 }
 
 // NewCaptive builds the handler. garden lists the walled-garden names in any
@@ -71,7 +83,11 @@ func NewCaptive(sessions Sessions, v4, v6 netip.Addr, ttl uint32, garden []strin
 	c := &Captive{
 		Sessions: sessions, PortalIPv4: v4.Unmap(), PortalIPv6: v6, TTL: ttl, Metrics: m,
 		garden: set(append(append([]string{}, AlwaysInGarden...), garden...)),
-		canary: set(Canaries), probe: set(ProbeHosts),
+		// The OS probe hosts always resolve to the portal while a client
+		// is captive, even when a walled-garden entry (say "apple.com")
+		// covers them: forwarding them would tell the phone it is online,
+		// and no sign-in page would open.
+		canary: set(Canaries), probe: set(osprobe.Hosts()),
 	}
 	c.crisis, _ = sessions.(CrisisSource)
 	c.aRR = mdns.A{Hdr: mdns.RR_Header{Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: ttl}, A: c.PortalIPv4.AsSlice()}
@@ -104,6 +120,15 @@ func (c *Captive) Name() string { return "captive" }
 
 // ServeDNS implements plugin.Handler.
 func (c *Captive) ServeDNS(ctx context.Context, w mdns.ResponseWriter, r *mdns.Msg) (int, error) {
+	client, hasClient := clientAddr(w)
+	if c.limit != nil && hasClient && !c.limit.allow(client) {
+		// Dropped without an answer, as unbound's ip-ratelimit and
+		// dnsdist's MaxQPSIPRule do: an answer would cost as much as a
+		// captive one, and keep a flooding tool that waits for answers
+		// at full speed.
+		c.count(ResultRateLimited, qtypeOf(r))
+		return mdns.RcodeSuccess, nil
+	}
 	if r == nil || r.Response {
 		// Answering a response could start a loop between two servers:
 		// dropped silently, as the DNS library's own filter does.
@@ -119,7 +144,7 @@ func (c *Captive) ServeDNS(ctx context.Context, w mdns.ResponseWriter, r *mdns.M
 		c.count(ResultCrisis, q.Qtype)
 		return c.next(ctx, w, r)
 	}
-	if client, ok := clientAddr(w); ok {
+	if hasClient {
 		if _, err := c.Sessions.ByIP(client); err == nil {
 			c.count(ResultSession, q.Qtype)
 			return c.next(ctx, w, r)
@@ -131,8 +156,7 @@ func (c *Captive) ServeDNS(ctx context.Context, w mdns.ResponseWriter, r *mdns.M
 		return c.reply(w, r, mdns.RcodeNameError, nil, true)
 	}
 	if _, probe := c.probe[name]; !probe && c.inGarden(name) {
-		c.count(ResultWalledGarden, q.Qtype)
-		return c.next(ctx, w, r)
+		return c.forwardGarden(ctx, w, r)
 	}
 	if q.Qclass != mdns.ClassINET {
 		c.count(ResultRefused, q.Qtype)
@@ -167,6 +191,108 @@ func (c *Captive) ServeDNS(ctx context.Context, w mdns.ResponseWriter, r *mdns.M
 	}
 }
 
+// forwardGarden passes a walled-garden query of a client without a session on to
+// the next plugin, for the types a browser needs to reach a site (A, AAAA,
+// CNAME, HTTPS, SVCB) and with the answer's size capped: anything else
+// would let a tunnel through a garden name whose subdomains someone else
+// controls (a TXT answer carries 24 times the query).
+func (c *Captive) forwardGarden(ctx context.Context, w mdns.ResponseWriter, r *mdns.Msg) (int, error) {
+	q := r.Question[0]
+	if q.Qclass != mdns.ClassINET || !gardenType(q.Qtype) {
+		c.count(ResultRefused, q.Qtype)
+		return c.reply(w, r, mdns.RcodeRefused, nil, false)
+	}
+	if c.gardenMax == 0 || c.Next == nil {
+		c.count(ResultWalledGarden, q.Qtype)
+		return c.next(ctx, w, r)
+	}
+	cw := &cappedWriter{ResponseWriter: w, c: c, req: r}
+	rcode, err := c.next(ctx, cw, r)
+	if cw.capped {
+		c.count(ResultTooLarge, q.Qtype)
+	} else {
+		c.count(ResultWalledGarden, q.Qtype)
+	}
+	return rcode, err
+}
+
+// gardenType reports whether a walled-garden name may be resolved for this
+// type before sign-in.
+func gardenType(t uint16) bool {
+	switch t {
+	case mdns.TypeA, mdns.TypeAAAA, mdns.TypeCNAME, mdns.TypeHTTPS, mdns.TypeSVCB:
+		return true
+	}
+	return false
+}
+
+// cappedWriter replaces an answer larger than the captive plugin's
+// gardenMax with REFUSED. REFUSED, not a truncated answer with TC set: the
+// cap is a policy on the content, so a retry over TCP would only be refused
+// in turn. When the query had EDNS, an Extended DNS Error (RFC 8914,
+// Filtered) says why.
+type cappedWriter struct {
+	mdns.ResponseWriter
+	c      *Captive
+	req    *mdns.Msg
+	capped bool
+}
+
+// WriteMsg implements mdns.ResponseWriter.
+func (cw *cappedWriter) WriteMsg(m *mdns.Msg) error {
+	if wireLen(m) <= cw.c.gardenMax {
+		return cw.ResponseWriter.WriteMsg(m)
+	}
+	cw.capped = true
+	return cw.ResponseWriter.WriteMsg(cw.c.refusal(cw.req, mdns.ExtendedErrorCodeFiltered, "answer too large before sign-in"))
+}
+
+// Write implements mdns.ResponseWriter, for plugins that write packed
+// messages.
+func (cw *cappedWriter) Write(b []byte) (int, error) {
+	if len(b) <= cw.c.gardenMax {
+		return cw.ResponseWriter.Write(b)
+	}
+	cw.capped = true
+	if err := cw.ResponseWriter.WriteMsg(cw.c.refusal(cw.req, mdns.ExtendedErrorCodeFiltered, "answer too large before sign-in")); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// wireLen is the length of m packed with name compression, the smallest it
+// goes on the wire (CoreDNS compresses what it sends).
+func wireLen(m *mdns.Msg) int {
+	if m.Compress {
+		return m.Len()
+	}
+	c := *m // Len reads the sections only; the copy shares them
+	c.Compress = true
+	return c.Len()
+}
+
+// refusal is a REFUSED answer to r, with an Extended DNS Error when r has
+// EDNS.
+func (c *Captive) refusal(r *mdns.Msg, ede uint16, text string) *mdns.Msg {
+	m := new(mdns.Msg)
+	m.SetRcode(r, mdns.RcodeRefused)
+	m.RecursionAvailable = true
+	if r.IsEdns0() != nil {
+		m.SetEdns0(1232, false)
+		opt := m.IsEdns0()
+		opt.Option = append(opt.Option, &mdns.EDNS0_EDE{InfoCode: ede, ExtraText: text})
+	}
+	return m
+}
+
+// qtypeOf is the query type for the counters, 0 when there is none.
+func qtypeOf(r *mdns.Msg) uint16 {
+	if r == nil || len(r.Question) == 0 {
+		return 0
+	}
+	return r.Question[0].Qtype
+}
+
 func (c *Captive) count(r Result, qtype uint16) { c.Metrics.count(r, qtype) }
 
 // next hands the query to the next plugin, or refuses it when there is none
@@ -178,8 +304,9 @@ func (c *Captive) next(ctx context.Context, w mdns.ResponseWriter, r *mdns.Msg) 
 	return plugin.NextOrFailure(c.Name(), c.Next, ctx, w, r)
 }
 
-// reply writes the answer. It returns the rcode and nil: CoreDNS writes
-// nothing more for an error the plugin has answered itself.
+// reply writes the answer and returns RcodeSuccess: by CoreDNS's protocol
+// (plugin.ClientWrite) a plugin that returns REFUSED, FORMERR or SERVFAIL
+// has not written, and the server would send a second answer.
 func (c *Captive) reply(w mdns.ResponseWriter, r *mdns.Msg, rcode int, answer mdns.RR, soa bool) (int, error) {
 	m := new(mdns.Msg)
 	if len(r.Question) > 0 {
@@ -202,7 +329,7 @@ func (c *Captive) reply(w mdns.ResponseWriter, r *mdns.Msg, rcode int, answer md
 		m.SetEdns0(1232, false)
 	}
 	w.WriteMsg(m)
-	return rcode, nil
+	return mdns.RcodeSuccess, nil
 }
 
 // wellFormed accepts what a stub resolver sends: a query with exactly one

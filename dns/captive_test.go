@@ -12,6 +12,7 @@ import (
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	osprobe "roamgate/probe"
 	"roamgate/session"
 )
 
@@ -88,7 +89,18 @@ func TestCaptiveServeDNS(t *testing.T) {
 		{"canary Private Relay", "10.0.0.8", "mask.icloud.com.", mdns.TypeAAAA, "", mdns.RcodeNameError, false, "", true},
 		{"canary Private Relay h2", "10.0.0.8", "MASK-H2.icloud.com.", mdns.TypeA, "", mdns.RcodeNameError, false, "", true},
 		{"walled garden portal host", "10.0.0.8", "portal.example.org.", mdns.TypeA, "", mdns.RcodeSuccess, true, "192.0.2.99", false},
-		{"walled garden below configured", "10.0.0.8", "a.b.wiki.example.net.", mdns.TypeTXT, "", mdns.RcodeSuccess, true, "192.0.2.99", false},
+		{"walled garden below configured", "10.0.0.8", "a.b.wiki.example.net.", mdns.TypeA, "", mdns.RcodeSuccess, true, "192.0.2.99", false},
+		{"walled garden AAAA", "10.0.0.8", "wiki.example.net.", mdns.TypeAAAA, "", mdns.RcodeSuccess, true, "192.0.2.99", false},
+		{"walled garden CNAME", "10.0.0.8", "wiki.example.net.", mdns.TypeCNAME, "", mdns.RcodeSuccess, true, "192.0.2.99", false},
+		{"walled garden HTTPS", "10.0.0.8", "wiki.example.net.", mdns.TypeHTTPS, "", mdns.RcodeSuccess, true, "192.0.2.99", false},
+		{"walled garden SVCB", "10.0.0.8", "_dns.wiki.example.net.", mdns.TypeSVCB, "", mdns.RcodeSuccess, true, "192.0.2.99", false},
+		{"walled garden TXT refused before sign-in", "10.0.0.8", "t.a.b.wiki.example.net.", mdns.TypeTXT, "", mdns.RcodeRefused, false, "", false},
+		{"walled garden NULL refused before sign-in", "10.0.0.8", "t.wiki.example.net.", mdns.TypeNULL, "", mdns.RcodeRefused, false, "", false},
+		{"walled garden MX refused before sign-in", "10.0.0.8", "wiki.example.net.", mdns.TypeMX, "", mdns.RcodeRefused, false, "", false},
+		{"walled garden NS refused before sign-in", "10.0.0.8", "wiki.example.net.", mdns.TypeNS, "", mdns.RcodeRefused, false, "", false},
+		{"walled garden ANY refused before sign-in", "10.0.0.8", "wiki.example.net.", mdns.TypeANY, "", mdns.RcodeRefused, false, "", false},
+		{"walled garden SRV refused before sign-in", "10.0.0.8", "_sip._udp.wiki.example.net.", mdns.TypeSRV, "", mdns.RcodeRefused, false, "", false},
+		{"signed-in client TXT below a garden name forwarded", "10.0.0.7", "t.wiki.example.net.", mdns.TypeTXT, "", mdns.RcodeSuccess, true, "192.0.2.99", false},
 		{"walled garden is a suffix on labels only", "10.0.0.8", "notwiki.example.net.", mdns.TypeA, "", mdns.RcodeSuccess, false, "10.0.0.1", false},
 		{"WiFi4EU collection always in garden", "10.0.0.8", "collection.wifi4eu.ec.europa.eu.", mdns.TypeA, "", mdns.RcodeSuccess, true, "192.0.2.99", false},
 		{"signed-in client forwarded", "10.0.0.7", "example.org.", mdns.TypeA, "", mdns.RcodeSuccess, true, "192.0.2.99", false},
@@ -296,4 +308,37 @@ func counter(t *testing.T, reg *prometheus.Registry, result, qtype string) float
 	}
 	t.Fatalf("no series result=%s qtype=%s", result, qtype)
 	return 0
+}
+
+// TestEveryProbeHostGoesToThePortal: every host of the one probe list
+// (roamgate/probe, which the portal answers) resolves to the portal while
+// the client is captive, even when the walled garden covers its domain; a
+// signed-in client's query for it is forwarded.
+func TestEveryProbeHostGoesToThePortal(t *testing.T) {
+	var garden []string
+	for _, h := range osprobe.Hosts() {
+		labels := strings.Split(h, ".")
+		garden = append(garden, strings.Join(labels[len(labels)-2:], ".")) // apple.com, gstatic.com …
+	}
+	c := NewCaptive(signedIn{netip.MustParseAddr("10.0.0.7"): true}, netip.MustParseAddr("10.0.0.1"), netip.Addr{}, 0, garden, nil)
+	up := &upstreamAnswer{}
+	c.Next = up
+	for _, h := range osprobe.Hosts() {
+		r := new(mdns.Msg)
+		r.SetQuestion(h+".", mdns.TypeA)
+		rec := dnstest.NewRecorder(&test.ResponseWriter{RemoteIP: "10.0.0.8"})
+		c.ServeDNS(context.Background(), rec, r)
+		if rec.Msg == nil || len(rec.Msg.Answer) != 1 || rec.Msg.Answer[0].(*mdns.A).A.String() != "10.0.0.1" {
+			t.Errorf("captive %s: %v, want the portal", h, rec.Msg)
+		}
+		calls := up.calls
+		rec = dnstest.NewRecorder(&test.ResponseWriter{RemoteIP: "10.0.0.7"})
+		c.ServeDNS(context.Background(), rec, r)
+		if up.calls != calls+1 {
+			t.Errorf("signed-in %s not forwarded", h)
+		}
+	}
+	if up.calls != len(osprobe.Hosts()) {
+		t.Errorf("%d queries forwarded, want only the signed-in client's %d", up.calls, len(osprobe.Hosts()))
+	}
 }

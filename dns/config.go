@@ -23,6 +23,9 @@ const DefaultCacheSize = 10000
 // keep the portal address for longer than a few seconds.
 const MaxTTL = 5
 
+// maxRate bounds rate_limit and rate_burst: more than a server answers.
+const maxRate = 1_000_000
+
 // Config is the dns section of the gateway configuration.
 type Config struct {
 	// Listen is the IP address and port to answer on, over UDP and TCP
@@ -46,6 +49,19 @@ type Config struct {
 	// everyone, before sign-in too. The portal's own host and the WiFi4EU
 	// collection host are always in it.
 	WalledGarden []string `yaml:"walled_garden"`
+	// RateLimit is the queries a second one client address may send on
+	// average, signed in or not; queries beyond it (and beyond RateBurst)
+	// are dropped without an answer and counted (result "ratelimited").
+	// 0 turns the limit off.
+	RateLimit int `yaml:"rate_limit"`
+	// RateBurst is how many queries one client address may send at once
+	// before RateLimit applies; at least 1 when RateLimit is set.
+	RateBurst int `yaml:"rate_burst"`
+	// GardenMaxResponse caps, in bytes, the answers to walled-garden
+	// queries of clients without a session (only A, AAAA, CNAME, HTTPS and
+	// SVCB are resolved for them); a larger answer becomes REFUSED, so that
+	// a garden name cannot carry a DNS tunnel. 512 to 65535.
+	GardenMaxResponse int `yaml:"garden_max_response"`
 	// QueryLog logs every query (type, name, answer code, duration, never
 	// the client address) to standard output. Off by default: per-query
 	// logging would be the bottleneck.
@@ -55,7 +71,10 @@ type Config struct {
 // DefaultConfig is the demo site's DNS: loopback, portal on 127.0.0.1, no
 // upstream.
 func DefaultConfig() Config {
-	return Config{Listen: DefaultListen, PortalIP: "127.0.0.1", CacheSize: DefaultCacheSize}
+	return Config{
+		Listen: DefaultListen, PortalIP: "127.0.0.1", CacheSize: DefaultCacheSize,
+		RateLimit: DefaultRateLimit, RateBurst: DefaultRateBurst, GardenMaxResponse: DefaultGardenMaxResponse,
+	}
 }
 
 // Validate returns every problem, each naming its key path (dns.listen …).
@@ -85,6 +104,15 @@ func (c Config) Validate() error {
 	}
 	if c.CacheSize < 0 {
 		add("cache_size", "%d is negative", c.CacheSize)
+	}
+	if c.RateLimit < 0 || c.RateLimit > maxRate {
+		add("rate_limit", "%d is not between 0 (no limit) and %d queries a second", c.RateLimit, maxRate)
+	}
+	if c.RateLimit > 0 && (c.RateBurst < 1 || c.RateBurst > maxRate) {
+		add("rate_burst", "%d is not between 1 and %d queries", c.RateBurst, maxRate)
+	}
+	if c.GardenMaxResponse < MinGardenMaxResponse || c.GardenMaxResponse > mdns.MaxMsgSize {
+		add("garden_max_response", "%d is not between %d and %d bytes", c.GardenMaxResponse, MinGardenMaxResponse, mdns.MaxMsgSize)
 	}
 	for i, n := range c.WalledGarden {
 		if _, ok := canonicalName(n); !ok {

@@ -22,18 +22,26 @@ const (
 	ResultNoData
 	// ResultCanary: a DoH or Private Relay canary answered NXDOMAIN.
 	ResultCanary
-	// ResultRefused: a type that could tunnel data before sign-in, a class
-	// other than IN, or a signed-in client with no upstream configured.
+	// ResultRefused: a type that could tunnel data before sign-in (for
+	// walled-garden names too: only A, AAAA, CNAME, HTTPS and SVCB pass), a
+	// class other than IN, or a signed-in client with no upstream
+	// configured.
 	ResultRefused
 	// ResultFormErr: a malformed query.
 	ResultFormErr
 	// ResultCrisis: crisis mode is active; passed on to forward for
 	// everyone (see crisis.go).
 	ResultCrisis
+	// ResultRateLimited: the client sent more than its rate; dropped
+	// without an answer.
+	ResultRateLimited
+	// ResultTooLarge: a walled-garden answer for a client without a
+	// session was larger than the cap; replaced by REFUSED.
+	ResultTooLarge
 	numResults
 )
 
-var resultNames = [numResults]string{"session", "walled_garden", "captive", "nodata", "canary", "refused", "formerr", "crisis"}
+var resultNames = [numResults]string{"session", "walled_garden", "captive", "nodata", "canary", "refused", "formerr", "crisis", "ratelimited", "too_large"}
 
 // String is the label value.
 func (r Result) String() string {
@@ -95,7 +103,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "roamgate_dns_queries_total",
-		Help: "DNS queries seen by the captive plugin, by result (session, walled_garden, captive, nodata, canary, refused, formerr) and query type.",
+		Help: "DNS queries seen by the captive plugin, by result (session, walled_garden, captive, nodata, canary, refused, formerr, crisis, ratelimited, too_large) and query type.",
 	}, []string{"result", "qtype"})}
 	for r := range numResults {
 		m.counters[r] = make([]prometheus.Counter, otherQtype+1)

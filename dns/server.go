@@ -97,7 +97,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, metrics: m, done: make(chan struct{})}
 	s.listen, _ = netip.ParseAddrPort(cfg.Listen)
-	s.captive = captiveConfig{ttl: uint32(cfg.TTL), garden: append([]string{}, cfg.WalledGarden...)}
+	s.captive = captiveConfig{ttl: uint32(cfg.TTL), garden: append([]string{}, cfg.WalledGarden...),
+		limits: Limits{Rate: cfg.RateLimit, Burst: cfg.RateBurst, GardenMaxResponse: cfg.GardenMaxResponse}}
 	s.captive.v4, _ = netip.ParseAddr(cfg.PortalIP)
 	if cfg.PortalIPv6 != "" {
 		s.captive.v6, _ = netip.ParseAddr(cfg.PortalIPv6)
@@ -133,6 +134,12 @@ func (s *Server) Corefile(port uint16) string {
 	if len(c.garden) > 0 {
 		fmt.Fprintf(&b, "\t\twalled_garden %s\n", strings.Join(c.garden, " "))
 	}
+	if c.limits.Rate > 0 {
+		fmt.Fprintf(&b, "\t\trate_limit %d %d\n", c.limits.Rate, c.limits.Burst)
+	} else {
+		b.WriteString("\t\trate_limit 0\n")
+	}
+	fmt.Fprintf(&b, "\t\tgarden_max_response %d\n", c.limits.GardenMaxResponse)
 	b.WriteString("\t}\n")
 	if len(s.cfg.Upstream) > 0 {
 		if s.cfg.CacheSize > 0 {

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"roamgate/internal/testtool"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"roamgate/dns"
+	"roamgate/internal/testtool"
 	"roamgate/session"
 	"roamgate/session/sqlite"
 )
@@ -62,7 +62,8 @@ const (
 )
 
 // startUpstream runs a tiny resolver on loopback (UDP and TCP, one port)
-// that answers every A, AAAA and TXT query with fixed records.
+// that answers every A, AAAA and TXT query with fixed records; A queries
+// for names starting with "big." get 100 records (about 1.6 KB).
 func startUpstream(t testing.TB) string {
 	t.Helper()
 	handler := mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
@@ -74,6 +75,11 @@ func startUpstream(t testing.TB) string {
 			switch q.Qtype {
 			case mdns.TypeA:
 				m.Answer = []mdns.RR{&mdns.A{Hdr: hdr, A: net.ParseIP(upstreamA)}}
+				if strings.HasPrefix(strings.ToLower(q.Name), "big.") {
+					for i := range 99 {
+						m.Answer = append(m.Answer, &mdns.A{Hdr: hdr, A: net.IPv4(192, 0, 2, byte(100+i))})
+					}
+				}
 			case mdns.TypeAAAA:
 				m.Answer = []mdns.RR{&mdns.AAAA{Hdr: hdr, AAAA: net.ParseIP(upstreamAAAA)}}
 			case mdns.TypeTXT:
@@ -203,6 +209,14 @@ func TestDigAgainstEmbeddedCoreDNS(t *testing.T) {
 			dig(t, addr, "www.stadt.example", "A", proto, "-b", "127.0.0.5").is(t, "configured walled garden", "NOERROR", upstreamA)
 			dig(t, addr, "portal.wlan.example", "A", proto, "-b", "127.0.0.5").is(t, "portal host", "NOERROR", upstreamA)
 			dig(t, addr, "collection.wifi4eu.ec.europa.eu", "A", proto, "-b", "127.0.0.5").is(t, "WiFi4EU collection", "NOERROR", upstreamA)
+			// Before sign-in a garden name is no tunnel: only the types a
+			// browser needs, and no large answers.
+			dig(t, addr, "t.www.stadt.example", "TXT", proto, "-b", "127.0.0.5").is(t, "garden TXT before sign-in", "REFUSED")
+			big := dig(t, addr, "big.stadt.example", "A", proto, "-b", "127.0.0.5")
+			big.is(t, "garden answer over the size cap", "REFUSED")
+			if !strings.Contains(big.out, "EDE: 17 (Filtered)") {
+				t.Errorf("no Extended DNS Error for the size cap:\n%s", big.out)
+			}
 		})
 	}
 
@@ -230,6 +244,10 @@ func TestDigAgainstEmbeddedCoreDNS(t *testing.T) {
 				dig(t, addr, "captive.apple.com", "A", proto, "-b", client).is(t, "forwarded probe", "NOERROR", upstreamA)
 				dig(t, addr, "example.org", "AAAA", proto, "-b", client).is(t, "forwarded AAAA", "NOERROR", upstreamAAAA)
 				dig(t, addr, "tunnel.example.org", "TXT", proto, "-b", client).is(t, "forwarded TXT", "NOERROR", upstreamTXT)
+				dig(t, addr, "t.www.stadt.example", "TXT", proto, "-b", client).is(t, "forwarded garden TXT", "NOERROR", upstreamTXT)
+				if a := dig(t, addr, "big.stadt.example", "A", proto, "-b", client, "+ignore"); a.status != "NOERROR" {
+					t.Errorf("large answer for a signed-in client: %s\n%s", a.status, a.out)
+				}
 			})
 		}
 	}
@@ -249,6 +267,72 @@ func TestDigAgainstEmbeddedCoreDNS(t *testing.T) {
 		if v := counterValue(t, reg, c.result, c.qtype); v == 0 {
 			t.Errorf("roamgate_dns_queries_total{result=%q,qtype=%q} = 0", c.result, c.qtype)
 		}
+	}
+}
+
+// TestOneAnswerPerQuery: every query gets exactly one UDP answer. The
+// plugin's REFUSED and FORMERR answers used to be followed by a second one
+// from CoreDNS (plugin.ClientWrite: a plugin that returns REFUSED has not
+// written), which doubled what a refused flood got back.
+func TestOneAnswerPerQuery(t *testing.T) {
+	mgr := newManager(t)
+	cfg := dns.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	srv := startDNS(t, cfg, mgr, nil)
+	twoQuestions := new(mdns.Msg)
+	twoQuestions.SetQuestion("example.org.", mdns.TypeA)
+	twoQuestions.Question = append(twoQuestions.Question, twoQuestions.Question[0])
+	for _, tc := range []struct {
+		name  string
+		qname string
+		qtype uint16
+		msg   *mdns.Msg
+		rcode int
+	}{
+		{"captive A", "example.org.", mdns.TypeA, nil, mdns.RcodeSuccess},
+		{"TXT refused", "example.org.", mdns.TypeTXT, nil, mdns.RcodeRefused},
+		{"canary", "use-application-dns.net.", mdns.TypeA, nil, mdns.RcodeNameError},
+		{"two questions", "", 0, twoQuestions, mdns.RcodeFormatError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(srv.Addr()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			q := tc.msg
+			if q == nil {
+				q = new(mdns.Msg)
+				q.SetQuestion(tc.qname, tc.qtype)
+			}
+			pkt, err := q.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Write(pkt); err != nil {
+				t.Fatal(err)
+			}
+			var answers []int
+			buf := make([]byte, 1500)
+			// The first answer within 2 s; a second one would follow at
+			// once, so 300 ms more is plenty to see it.
+			conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+			for {
+				n, err := conn.Read(buf)
+				if err != nil {
+					break
+				}
+				m := new(mdns.Msg)
+				if err := m.Unpack(buf[:n]); err != nil {
+					t.Fatalf("answer does not parse: %v", err)
+				}
+				answers = append(answers, m.Rcode)
+				conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			}
+			if len(answers) != 1 || answers[0] != tc.rcode {
+				t.Errorf("answers %v, want exactly one %s", answers, mdns.RcodeToString[tc.rcode])
+			}
+		})
 	}
 }
 

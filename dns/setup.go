@@ -9,6 +9,7 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
+	mdns "github.com/miekg/dns"
 )
 
 func init() { plugin.Register("captive", setup) }
@@ -29,6 +30,7 @@ type captiveConfig struct {
 	v4, v6   netip.Addr
 	ttl      uint32
 	garden   []string
+	limits   Limits
 }
 
 func setup(c *caddy.Controller) error {
@@ -42,6 +44,7 @@ func setup(c *caddy.Controller) error {
 	}
 	bd := b.(binding)
 	h := NewCaptive(bd.sessions, cfg.v4, cfg.v6, cfg.ttl, cfg.garden, bd.metrics)
+	h.SetLimits(cfg.limits)
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		h.Next = next
 		return h
@@ -57,9 +60,15 @@ func setup(c *caddy.Controller) error {
 //	    [portal_ipv6 IPV6]
 //	    [ttl SECONDS]
 //	    [walled_garden NAME...]
+//	    [rate_limit QPS [BURST]]
+//	    [garden_max_response BYTES]
 //	}
+//
+// Without rate_limit and garden_max_response the defaults apply
+// (DefaultRateLimit, DefaultRateBurst, DefaultGardenMaxResponse);
+// "rate_limit 0" turns the limit off.
 func parse(c *caddy.Controller) (captiveConfig, error) {
-	var cfg captiveConfig
+	cfg := captiveConfig{limits: Limits{Rate: DefaultRateLimit, Burst: DefaultRateBurst, GardenMaxResponse: DefaultGardenMaxResponse}}
 	seen := false
 	for c.Next() { // "captive"
 		if seen {
@@ -125,6 +134,33 @@ func parse(c *caddy.Controller) (captiveConfig, error) {
 					}
 				}
 				cfg.garden = append(cfg.garden, args...)
+			case "rate_limit":
+				if len(args) < 1 || len(args) > 2 {
+					return cfg, c.Errf("rate_limit takes QPS and an optional BURST")
+				}
+				rate, perr := strconv.Atoi(args[0])
+				if perr != nil || rate < 0 || rate > maxRate {
+					return cfg, c.Errf("rate_limit %q is not between 0 and %d queries a second", args[0], maxRate)
+				}
+				burst := max(rate, 1)
+				if len(args) == 2 {
+					b, perr := strconv.Atoi(args[1])
+					if perr != nil || b < 1 || b > maxRate {
+						return cfg, c.Errf("rate_limit burst %q is not between 1 and %d queries", args[1], maxRate)
+					}
+					burst = b
+				}
+				cfg.limits.Rate, cfg.limits.Burst = rate, burst
+			case "garden_max_response":
+				v, err := one()
+				if err != nil {
+					return cfg, err
+				}
+				n, perr := strconv.Atoi(v)
+				if perr != nil || n < MinGardenMaxResponse || n > mdns.MaxMsgSize {
+					return cfg, c.Errf("garden_max_response %q is not between %d and %d bytes", v, MinGardenMaxResponse, mdns.MaxMsgSize)
+				}
+				cfg.limits.GardenMaxResponse = n
 			default:
 				return cfg, c.Errf("unknown property %q", key)
 			}

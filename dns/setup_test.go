@@ -17,11 +17,22 @@ func TestParse(t *testing.T) {
 		want    captiveConfig
 		wantErr string
 	}{
-		{"minimal", "captive {\n sessions s1\n portal_ip 10.0.0.1\n}",
-			captiveConfig{sessions: "s1", v4: netip.MustParseAddr("10.0.0.1")}, ""},
+		{"minimal: the default limits", "captive {\n sessions s1\n portal_ip 10.0.0.1\n}",
+			captiveConfig{sessions: "s1", v4: netip.MustParseAddr("10.0.0.1"), limits: defaultLimits}, ""},
 		{"everything", "captive {\n sessions s1\n portal_ip 10.0.0.1\n portal_ipv6 fd00::1\n ttl 5\n walled_garden a.example b.example.\n walled_garden c.example\n}",
 			captiveConfig{sessions: "s1", v4: netip.MustParseAddr("10.0.0.1"), v6: netip.MustParseAddr("fd00::1"), ttl: 5,
-				garden: []string{"a.example", "b.example.", "c.example"}}, ""},
+				garden: []string{"a.example", "b.example.", "c.example"}, limits: defaultLimits}, ""},
+		{"limits", "captive {\n sessions s1\n portal_ip 10.0.0.1\n rate_limit 20 50\n garden_max_response 900\n}",
+			captiveConfig{sessions: "s1", v4: netip.MustParseAddr("10.0.0.1"), limits: Limits{Rate: 20, Burst: 50, GardenMaxResponse: 900}}, ""},
+		{"rate without burst: a burst of one second", "captive {\n sessions s1\n portal_ip 10.0.0.1\n rate_limit 20\n}",
+			captiveConfig{sessions: "s1", v4: netip.MustParseAddr("10.0.0.1"), limits: Limits{Rate: 20, Burst: 20, GardenMaxResponse: DefaultGardenMaxResponse}}, ""},
+		{"rate limit off", "captive {\n sessions s1\n portal_ip 10.0.0.1\n rate_limit 0\n}",
+			captiveConfig{sessions: "s1", v4: netip.MustParseAddr("10.0.0.1"), limits: Limits{Rate: 0, Burst: 1, GardenMaxResponse: DefaultGardenMaxResponse}}, ""},
+		{"rate negative", "captive {\n sessions s1\n portal_ip 10.0.0.1\n rate_limit -1\n}", captiveConfig{}, "rate_limit \"-1\" is not between 0"},
+		{"rate not a number", "captive {\n sessions s1\n portal_ip 10.0.0.1\n rate_limit fast\n}", captiveConfig{}, "rate_limit \"fast\""},
+		{"burst zero", "captive {\n sessions s1\n portal_ip 10.0.0.1\n rate_limit 10 0\n}", captiveConfig{}, "burst \"0\" is not between 1"},
+		{"rate three args", "captive {\n sessions s1\n portal_ip 10.0.0.1\n rate_limit 1 2 3\n}", captiveConfig{}, "optional BURST"},
+		{"garden cap too small", "captive {\n sessions s1\n portal_ip 10.0.0.1\n garden_max_response 100\n}", captiveConfig{}, "not between 512 and 65535"},
 		{"no block", "captive", captiveConfig{}, "sessions NAME is required"},
 		{"argument", "captive foo {\n sessions s1\n portal_ip 10.0.0.1\n}", captiveConfig{}, "Wrong argument count"},
 		{"no portal", "captive {\n sessions s1\n}", captiveConfig{}, "portal_ip is required"},
@@ -48,12 +59,14 @@ func TestParse(t *testing.T) {
 				t.Fatalf("parse: %v", err)
 			}
 			if got.sessions != tc.want.sessions || got.v4 != tc.want.v4 || got.v6 != tc.want.v6 ||
-				got.ttl != tc.want.ttl || !slices.Equal(got.garden, tc.want.garden) {
+				got.ttl != tc.want.ttl || !slices.Equal(got.garden, tc.want.garden) || got.limits != tc.want.limits {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
 		})
 	}
 }
+
+var defaultLimits = Limits{Rate: DefaultRateLimit, Burst: DefaultRateBurst, GardenMaxResponse: DefaultGardenMaxResponse}
 
 func TestSetupNeedsARegisteredSessionIndex(t *testing.T) {
 	err := setup(caddy.NewTestController("dns", "captive {\n sessions nobody\n portal_ip 10.0.0.1\n}"))
@@ -89,6 +102,11 @@ func TestConfigValidate(t *testing.T) {
 		{"cache", func(c *Config) { c.CacheSize = -1 }, []string{"dns.cache_size: "}},
 		{"garden", func(c *Config) { c.WalledGarden = []string{"ok.example", "bad name"} }, []string{"dns.walled_garden[1]: "}},
 		{"several at once", func(c *Config) { c.TTL, c.Listen = 9, "x" }, []string{"dns.ttl: ", "dns.listen: "}},
+		{"rate limit off", func(c *Config) { c.RateLimit, c.RateBurst = 0, 0 }, nil},
+		{"rate limit negative", func(c *Config) { c.RateLimit = -5 }, []string{"dns.rate_limit: -5 is not between 0"}},
+		{"burst missing", func(c *Config) { c.RateBurst = 0 }, []string{"dns.rate_burst: 0 is not between 1"}},
+		{"garden cap too small", func(c *Config) { c.GardenMaxResponse = 511 }, []string{"dns.garden_max_response: 511 is not between 512 and 65535"}},
+		{"garden cap too large", func(c *Config) { c.GardenMaxResponse = 70000 }, []string{"dns.garden_max_response: "}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,7 +140,7 @@ func TestCorefile(t *testing.T) {
 		notWant   []string
 	}{
 		{"demo: no upstream, no cache, no forward", func(*Config) {}, "http://127.0.0.1:8080/",
-			[]string{"dns://.:5353 {", "bind 127.0.0.1", "errors", "portal_ip 127.0.0.1", "ttl 0"},
+			[]string{"dns://.:5353 {", "bind 127.0.0.1", "errors", "portal_ip 127.0.0.1", "ttl 0", "rate_limit 100 400", "garden_max_response 1232"},
 			[]string{"forward", "cache", "log", "walled_garden", "portal_ipv6"}},
 		{"upstream with cache", func(c *Config) { c.Upstream = []string{"192.0.2.53", "[2001:db8::53]:5300"} }, "",
 			[]string{"cache {\n\t\tsuccess 10000\n\t\tdenial 10000\n\t}", "forward . 192.0.2.53:53 [2001:db8::53]:5300"}, nil},
@@ -132,6 +150,10 @@ func TestCorefile(t *testing.T) {
 			[]string{"walled_garden stadt.example wlan.stadt.example"}, nil},
 		{"IPv6 listen and portal", func(c *Config) { c.Listen, c.PortalIPv6 = "[::1]:53", "fd00::1" }, "",
 			[]string{"dns://.:53 {", "bind ::1", "portal_ipv6 fd00::1"}, nil},
+		{"limits", func(c *Config) { c.RateLimit, c.RateBurst, c.GardenMaxResponse = 30, 60, 700 }, "",
+			[]string{"rate_limit 30 60", "garden_max_response 700"}, nil},
+		{"rate limit off", func(c *Config) { c.RateLimit = 0 }, "",
+			[]string{"rate_limit 0\n"}, nil},
 		{"query log never logs the client", func(c *Config) { c.QueryLog = true }, "",
 			[]string{"log . \"{type} {name} {rcode} {size} {duration}\""}, []string{"{remote}", "{>id}", "common", "combined"}},
 	}

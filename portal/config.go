@@ -34,10 +34,23 @@ type Config struct {
 	// Optional.
 	Terms map[string]string `yaml:"terms"`
 
+	// TermsCheckbox adds a checkbox "I accept the terms of use" that must
+	// be ticked besides the button. Off by default: the button, "Accept the
+	// terms of use and go online", below the terms, is the acceptance, and
+	// signing in takes one tap.
+	TermsCheckbox bool `yaml:"terms_checkbox"`
+
 	// TrustedProxies are the networks (CIDRs, or single addresses) of
 	// reverse proxies in front of the portal. Only requests from them have
 	// their X-Forwarded-For and X-Forwarded-Proto believed. Default none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	// MaxConnsPerClient caps the connections one client address may hold
+	// open at once; more are answered 429 and closed, so that one client
+	// cannot take the connections every other phone needs. Trusted proxies
+	// are not limited (they carry many clients; limit there). Raise it
+	// where access points NAT their clients behind one address. Default 64.
+	MaxConnsPerClient int `yaml:"max_conns_per_client"`
 
 	// Vendor is the access-point family whose redirects the portal expects
 	// (generic, coova, cisco, meraki, aruba, mikrotik, opennds, unifi,
@@ -201,6 +214,9 @@ func (c Config) withDefaults() Config {
 	if c.Vendor == "" {
 		c.Vendor = "auto"
 	}
+	if c.MaxConnsPerClient == 0 {
+		c.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
 	if c.UniFi.Site == "" {
 		c.UniFi.Site = "default"
 	}
@@ -249,6 +265,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		return err
+	}
+	if c.MaxConnsPerClient < 0 {
+		return fmt.Errorf("portal.max_conns_per_client: %d is negative", c.MaxConnsPerClient)
 	}
 	if !vendor.Known(c.Vendor) {
 		return fmt.Errorf("portal.vendor: %q is not one of auto, %s", c.Vendor, strings.Join(vendor.Names(), ", "))

@@ -60,6 +60,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "empty terms", cfg: Config{Terms: map[string]string{"de": "  "}}, wantErr: "portal.terms.de: is empty"},
 		{name: "vendor", cfg: Config{Vendor: "coova"}},
 		{name: "unknown vendor", cfg: Config{Vendor: "ubnt"}, wantErr: `portal.vendor: "ubnt" is not one of`},
+		{name: "negative connection cap", cfg: Config{MaxConnsPerClient: -1}, wantErr: "portal.max_conns_per_client: -1 is negative"},
 		{name: "login host", cfg: Config{LoginHosts: []string{"hotspot.stadt.example"}}},
 		{name: "login host with path", cfg: Config{LoginHosts: []string{"evil.example/x"}}, wantErr: `portal.login_hosts[0]: "evil.example/x" is not a host name`},
 		{name: "venue info", cfg: Config{VenueInfoURL: "javascript:alert(1)"}, wantErr: "portal.venue_info_url:"},

@@ -61,14 +61,14 @@ func TestCrisisBannerOnEveryPage(t *testing.T) {
 		})
 	}
 	src.set(session.Crisis{})
-	if _, body := env.get(t, "/?lang=de"); strings.Contains(body, `class="crisis"`) || !strings.Contains(body, `name="terms"`) {
+	if _, body := env.get(t, "/?lang=de"); strings.Contains(body, `class="crisis"`) || !strings.Contains(body, `id="terms-heading"`) {
 		t.Error("after the crisis the splash still shows the banner or lacks the terms")
 	}
 }
 
 func TestCrisisConnectWithoutTerms(t *testing.T) {
 	src := &switchable{}
-	env := newTestEnvWith(t, Config{}, func(d *Deps) { d.Crisis = src })
+	env := newTestEnvWith(t, Config{TermsCheckbox: true}, func(d *Deps) { d.Crisis = src })
 	noTerms := func(f form) url.Values {
 		v := accepted(f)
 		v.Del("terms")

@@ -64,7 +64,6 @@ func TestBrowserStepRedirectCSP(t *testing.T) {
 		"&continue_url=" + url.QueryEscape(continueURL) + "&ap_mac=00:18:0a:12:34:56&client_mac=DA-A1-19-5E-00-61&client_ip=10.110.154.195"
 	for _, a := range []chromedp.Action[chromedp.Void]{
 		chromedp.Navigate(splash),
-		chromedp.Click(chromedp.CSS(`#terms`)),
 		chromedp.Click(chromedp.CSS(`button[name="accept"]`)),
 	} {
 		if err := chromedp.Do(ctx, a); err != nil {

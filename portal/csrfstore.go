@@ -15,6 +15,15 @@ import (
 // gets a fresh form after one 403).
 const maxCSRFTokens = 100_000
 
+// maxFormsPerClient bounds the pending sign-in forms (CSRF tokens) of one
+// client address. Without it one client requesting the splash in a loop
+// would push every other browser's token out of the bounded store; with
+// it, its own oldest tokens go first, and evicting the others would take
+// maxCSRFTokens/maxFormsPerClient addresses. A browser keeps one token (its
+// cookie); the figure leaves room for the phones of an access point that
+// NATs them behind one address.
+const maxFormsPerClient = 64
+
 // boundedStore is a fiber.Storage in memory with a size limit and expiry.
 type boundedStore struct {
 	max int
@@ -22,7 +31,8 @@ type boundedStore struct {
 
 	mu      sync.Mutex
 	entries map[string]*list.Element
-	order   *list.List // front: oldest
+	order   *list.List            // front: oldest
+	owners  map[string]*list.List // an owner's entries (*list.Element of order), front: oldest
 
 	evicted atomic.Uint64
 }
@@ -31,10 +41,40 @@ type storeEntry struct {
 	key     string
 	val     []byte
 	expires time.Time // zero: never
+	owner   string
+	ownerEl *list.Element // in owners[owner]
 }
 
 func newBoundedStore(max int, now func() time.Time) *boundedStore {
-	return &boundedStore{max: max, now: now, entries: map[string]*list.Element{}, order: list.New()}
+	return &boundedStore{max: max, now: now, entries: map[string]*list.Element{}, order: list.New(), owners: map[string]*list.List{}}
+}
+
+// claim records owner (a client address) as the owner of key, if key is
+// stored and has none, and drops the owner's oldest entries beyond max. It
+// returns how many it dropped.
+func (b *boundedStore) claim(key, owner string, max int) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	el, ok := b.entries[key]
+	if !ok {
+		return 0
+	}
+	e := el.Value.(*storeEntry)
+	if e.ownerEl != nil {
+		return 0 // the first owner keeps it (a phone that moved on)
+	}
+	own := b.owners[owner]
+	if own == nil {
+		own = list.New()
+		b.owners[owner] = own
+	}
+	e.owner, e.ownerEl = owner, own.PushBack(el)
+	dropped := 0
+	for own.Len() > max {
+		b.remove(own.Front().Value.(*list.Element)) // removes it from own too
+		dropped++
+	}
+	return dropped
 }
 
 func (b *boundedStore) Get(key string) ([]byte, error) {
@@ -85,8 +125,17 @@ func (b *boundedStore) Set(key string, val []byte, exp time.Duration) error {
 
 // remove must be called with mu held.
 func (b *boundedStore) remove(el *list.Element) {
-	delete(b.entries, el.Value.(*storeEntry).key)
+	e := el.Value.(*storeEntry)
+	delete(b.entries, e.key)
 	b.order.Remove(el)
+	if e.ownerEl != nil {
+		own := b.owners[e.owner]
+		own.Remove(e.ownerEl)
+		if own.Len() == 0 {
+			delete(b.owners, e.owner)
+		}
+		e.ownerEl = nil
+	}
 }
 
 func (b *boundedStore) Delete(key string) error {
@@ -101,7 +150,7 @@ func (b *boundedStore) Delete(key string) error {
 func (b *boundedStore) Reset() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.entries, b.order = map[string]*list.Element{}, list.New()
+	b.entries, b.order, b.owners = map[string]*list.Element{}, list.New(), map[string]*list.List{}
 	return nil
 }
 

@@ -76,3 +76,56 @@ func TestBoundedStore(t *testing.T) {
 		}
 	})
 }
+
+func TestBoundedStoreClaim(t *testing.T) {
+	now := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
+	b := newBoundedStore(100, func() time.Time { return now })
+	set := func(key string) { b.Set(key, []byte("+"), time.Hour) }
+
+	set("victim")
+	if n := b.claim("victim", "10.0.0.3", 2); n != 0 {
+		t.Fatalf("claim dropped %d", n)
+	}
+	dropped := 0
+	for i := range 10 {
+		k := fmt.Sprint("flood", i)
+		set(k)
+		dropped += b.claim(k, "10.0.0.2", 2)
+	}
+	if dropped != 8 || b.len() != 3 {
+		t.Fatalf("dropped %d, len %d; want 8 and 3 (the flooder's 2 newest and the victim's)", dropped, b.len())
+	}
+	for _, k := range []string{"victim", "flood8", "flood9"} {
+		if v, _ := b.Get(k); v == nil {
+			t.Errorf("%s is gone", k)
+		}
+	}
+	if n := b.claim("victim", "10.0.0.2", 2); n != 0 || b.len() != 3 {
+		t.Error("a second claimant took over or dropped a token")
+	}
+	if n := b.claim("missing", "10.0.0.2", 2); n != 0 {
+		t.Error("claiming a missing key dropped something")
+	}
+	// Expiry and deletion forget the owners too: nothing stays behind.
+	b.Delete("victim")
+	now = now.Add(2 * time.Hour)
+	set("fresh")
+	b.mu.Lock()
+	owners := len(b.owners)
+	b.mu.Unlock()
+	if b.len() != 1 || owners != 0 {
+		t.Errorf("after expiry: %d entries, %d owners; want 1 and 0", b.len(), owners)
+	}
+	// A token set again (fiber extends it on every request) is claimed anew.
+	b.claim("fresh", "10.0.0.4", 2)
+	set("fresh")
+	if n := b.claim("fresh", "10.0.0.4", 2); n != 0 {
+		t.Error("re-claiming a re-set token dropped something")
+	}
+	b.mu.Lock()
+	own := b.owners["10.0.0.4"].Len()
+	b.mu.Unlock()
+	if own != 1 {
+		t.Errorf("owner holds %d entries for one token", own)
+	}
+}

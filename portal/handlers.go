@@ -36,7 +36,7 @@ const (
 const retryAfter = "5"
 
 func (s *Server) csrfMiddleware() fiber.Handler {
-	return csrf.New(csrf.Config{
+	cfg := csrf.Config{
 		KeyLookup:      "form:" + csrfField,
 		CookieName:     csrfCookie,
 		CookiePath:     "/",
@@ -51,7 +51,28 @@ func (s *Server) csrfMiddleware() fiber.Handler {
 			_, a := s.arrive(c, formOf(c))
 			return s.renderError(c, fiber.StatusForbidden, lang, "/"+arrivalQuery(a, explicit))
 		},
-	})
+	}
+	plain := csrf.New(cfg)
+	// Over HTTPS the cookie is Secure, as the session cookie is: the
+	// middleware takes the flag from its config, hence a second one on
+	// the same storage.
+	cfg.CookieSecure = true
+	overTLS := csrf.New(cfg)
+	return func(c *fiber.Ctx) error {
+		protect := plain
+		if s.secure(c) {
+			protect = overTLS
+		}
+		err := protect(c)
+		if tok := csrfToken(c); tok != "" && s.forms != nil {
+			// The form's token belongs to the client that asked for it;
+			// beyond its share, that client's own oldest forms go.
+			if n := s.forms.claim(tok, s.clientIP(c).String(), maxFormsPerClient); n > 0 {
+				s.stats.formsEvicted.Add(uint64(n))
+			}
+		}
+		return err
+	}
 }
 
 // csrfToken is the token the CSRF middleware made or found for this request.
@@ -139,6 +160,7 @@ func (s *Server) splashForm(c *fiber.Ctx, status int, p *page, a vendor.Arrival,
 		p.Hidden = append(p.Hidden, field{paramLang, explicitLang})
 	}
 	p.Terms = s.terms[p.L.Lang()]
+	p.TermsCheckbox = s.cfg.TermsCheckbox
 	if a.HasMAC {
 		p.Device = a.ClientMAC.String()
 	}
@@ -168,8 +190,10 @@ func (s *Server) handleConnect(c *fiber.Ctx) error {
 	if unverified(a) {
 		return s.refuseArrival(c, lang, a)
 	}
-	// In a crisis nobody has to read terms to get online.
-	if form("accept") != "1" || (form("terms") != "1" && !s.crisisActive()) {
+	// The button names the terms it accepts; the checkbox, if configured,
+	// must be ticked too. In a crisis nobody has to read terms to get
+	// online.
+	if form("accept") != "1" || (s.cfg.TermsCheckbox && form("terms") != "1" && !s.crisisActive()) {
 		s.stats.termsRefused.Add(1)
 		p := s.newPage(c, lang)
 		return s.splashForm(c, fiber.StatusBadRequest, p, a, explicit, p.L.T("splash.error_terms"))

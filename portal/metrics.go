@@ -53,12 +53,23 @@ type Stats struct {
 	// the URL the portal had handed out): open-redirect attempts, or an
 	// access point without a UAM secret answering another gateway.
 	ContinueRefused uint64
+	// BadFraming counts requests refused because their headers delimit the
+	// body in more than one way (conflicting Content-Length values, or
+	// Content-Length with Transfer-Encoding).
+	BadFraming uint64
+	// FormsEvicted counts pending sign-in forms (CSRF tokens) dropped
+	// because their client address opened more than its share.
+	FormsEvicted uint64
+	// ConnsRefused counts connections refused because their client address
+	// had too many open.
+	ConnsRefused uint64
 }
 
 type counters struct {
 	signins, rebinds, csrfFailures, invalidParams, termsRefused, storeErrors,
 	rateLimited, vendorErrors, controllerErrors, apRefusals, reauthErrors, probesCaptive, probesOnline, revokes atomic.Uint64
 	signatureMissing, signatureInvalid, continueRefused atomic.Uint64
+	badFraming, formsEvicted, connsRefused              atomic.Uint64
 }
 
 // Stats returns the current counters.
@@ -73,6 +84,7 @@ func (s *Server) Stats() Stats {
 		ProbesCaptive: c.probesCaptive.Load(), ProbesOnline: c.probesOnline.Load(), Revokes: c.revokes.Load(),
 		SignatureMissing: c.signatureMissing.Load(), SignatureInvalid: c.signatureInvalid.Load(),
 		ContinueRefused: c.continueRefused.Load(),
+		BadFraming:      c.badFraming.Load(), FormsEvicted: c.formsEvicted.Load(), ConnsRefused: c.connsRefused.Load(),
 	}
 }
 
@@ -104,6 +116,9 @@ func (c *counters) register(reg prometheus.Registerer) error {
 		metric("signature_failures_total", "Arrivals refused: their access point requires a signed redirect.", &c.signatureMissing, prometheus.Labels{"reason": "missing"}),
 		metric("signature_failures_total", "Arrivals refused: their access point requires a signed redirect.", &c.signatureInvalid, prometheus.Labels{"reason": "invalid"}),
 		metric("continue_refused_total", "Access-point returns whose continue URL was not followed (unsigned, not handed out here).", &c.continueRefused, nil),
+		metric("bad_framing_total", "Requests refused for conflicting Content-Length (or Content-Length with Transfer-Encoding).", &c.badFraming, nil),
+		metric("forms_evicted_total", "Pending sign-in forms dropped because their client address opened more than its share.", &c.formsEvicted, nil),
+		metric("connections_refused_total", "Connections refused because their client address had too many open.", &c.connsRefused, nil),
 	} {
 		if err := reg.Register(m); err != nil {
 			return fmt.Errorf("portal: metrics: %w", err)

@@ -37,8 +37,11 @@ type page struct {
 	Hidden    []field
 	CSRF      string
 	Terms     terms
-	Device    string
-	SSID      string
+	// TermsCheckbox shows the checkbox besides the button
+	// (portal.terms_checkbox).
+	TermsCheckbox bool
+	Device        string
+	SSID          string
 
 	// status
 	TimeLeft     string

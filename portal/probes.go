@@ -8,65 +8,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"roamgate/portal/vendor"
+	"roamgate/probe"
 )
-
-// probe is an OS's captive-portal check and the answer that tells the OS it
-// is online.
-type probe struct {
-	os          string
-	status      int
-	contentType string
-	body        string
-}
-
-// appleSuccess is what iOS and macOS expect from captive.apple.com.
-const appleSuccess = "<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"
-
-var (
-	probeApple   = probe{"apple", fiber.StatusOK, fiber.MIMETextHTMLCharsetUTF8, appleSuccess}
-	probeAndroid = probe{"android", fiber.StatusNoContent, "", ""}
-	probeWindows = probe{"windows", fiber.StatusOK, fiber.MIMETextPlain, "Microsoft Connect Test"}
-	probeNCSI    = probe{"windows", fiber.StatusOK, fiber.MIMETextPlain, "Microsoft NCSI"}
-	probeFirefox = probe{"firefox", fiber.StatusOK, fiber.MIMETextPlain, "success\n"}
-	probeGNOME   = probe{"gnome", fiber.StatusOK, fiber.MIMETextPlain, "NetworkManager is online\n"}
-	probeKDE     = probe{"kde", fiber.StatusOK, fiber.MIMETextPlain, "OK\n"}
-)
-
-// ProbeHosts are the hosts OS captive-portal checks ask, as documented by
-// each OS; captive DNS must answer them (with the portal while captive).
-var ProbeHosts = []string{
-	"captive.apple.com", "www.apple.com", "www.appleiphonecell.com",
-	"connectivitycheck.gstatic.com", "connectivitycheck.android.com", "clients3.google.com", "www.google.com",
-	"www.msftconnecttest.com", "www.msftncsi.com", "detectportal.firefox.com",
-	"nmcheck.gnome.org", "networkcheck.kde.org",
-}
-
-// probeFor recognises a probe by host and path. Android OEMs (Samsung,
-// Xiaomi, Huawei…) use their own hosts with /generate_204, so that path
-// counts on any host.
-func probeFor(host, path string) (probe, bool) {
-	switch {
-	case path == "/hotspot-detect.html" || host == "captive.apple.com" || host == "www.appleiphonecell.com" ||
-		(host == "www.apple.com" && strings.HasPrefix(path, "/library/test/success.html")):
-		return probeApple, true
-	case path == "/generate_204" || path == "/gen_204":
-		return probeAndroid, true
-	case path == "/connecttest.txt":
-		return probeWindows, true
-	case path == "/ncsi.txt":
-		return probeNCSI, true
-	case host == "detectportal.firefox.com" || path == "/success.txt" || path == "/canonical.html":
-		if path == "/canonical.html" {
-			return probe{"firefox", fiber.StatusOK, fiber.MIMETextHTMLCharsetUTF8, `<meta http-equiv="refresh" content="0;url=https://support.mozilla.org/kb/captive-portal"/>`}, true
-		}
-		return probeFirefox, true
-	case host == "nmcheck.gnome.org" || path == "/check_network_status.txt":
-		return probeGNOME, true
-	case host == "networkcheck.kde.org":
-		return probeKDE, true
-	}
-	return probe{}, false
-}
 
 // handleProbes answers OS probes and requests for foreign hosts (captive DNS
 // sends every name to the portal). A client with a live session gets what
@@ -78,7 +21,7 @@ func (s *Server) handleProbes(c *fiber.Ctx) error {
 		host = h
 	}
 	path := c.Path()
-	pr, isProbe := probeFor(host, path)
+	pr, isProbe := probe.Match(host, path)
 	if !isProbe && s.ownHost(host) {
 		return c.Next()
 	}
@@ -92,10 +35,13 @@ func (s *Server) handleProbes(c *fiber.Ctx) error {
 	if _, online := s.sessionOf(c); online {
 		if isProbe {
 			s.stats.probesOnline.Add(1)
-			if pr.contentType != "" {
-				c.Set(fiber.HeaderContentType, pr.contentType)
+			if pr.ContentType != "" {
+				c.Set(fiber.HeaderContentType, pr.ContentType)
 			}
-			return c.Status(pr.status).SendString(pr.body)
+			if pr.NetworkManager {
+				c.Set("X-NetworkManager-Status", "online")
+			}
+			return c.Status(pr.Status).SendString(pr.Body)
 		}
 		// Stale DNS: a device already online asked us for another site.
 		lang, _ := s.language(c, "")

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"roamgate/portal/vendor"
+	"roamgate/probe"
 	"roamgate/session"
 )
 
@@ -31,24 +32,44 @@ func (env *testEnv) signedIn(t *testing.T, query string) *http.Cookie {
 	return c
 }
 
+// appleSuccess is the page iOS and macOS look for ("Success" in it).
+const appleSuccess = "<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"
+
+// TestProbes: every OS's check, captive (302 to the splash, its arrival
+// kept) and online (what that OS's own check code accepts). The expected
+// answers are written here, not taken from roamgate/probe, so that a wrong
+// entry there fails.
 func TestProbes(t *testing.T) {
-	cases := []struct {
+	type probeCase struct {
 		os, host, path string
 		status         int
 		body           string
-	}{
-		{"apple", "captive.apple.com", "/hotspot-detect.html", 200, appleSuccess},
-		{"apple old", "www.apple.com", "/library/test/success.html", 200, appleSuccess},
-		{"android", "connectivitycheck.gstatic.com", "/generate_204", 204, ""},
-		{"android aosp", "connectivitycheck.android.com", "/generate_204", 204, ""},
-		{"android oem", "connect.rom.miui.com", "/generate_204", 204, ""},
-		{"android gen_204", "www.google.com", "/gen_204", 204, ""},
-		{"chromeos", "clients3.google.com", "/generate_204", 204, ""},
-		{"windows", "www.msftconnecttest.com", "/connecttest.txt", 200, "Microsoft Connect Test"},
-		{"windows ncsi", "www.msftncsi.com", "/ncsi.txt", 200, "Microsoft NCSI"},
-		{"firefox", "detectportal.firefox.com", "/success.txt", 200, "success\n"},
-		{"gnome", "nmcheck.gnome.org", "/check_network_status.txt", 200, "NetworkManager is online\n"},
-		{"kde", "networkcheck.kde.org", "/", 200, "OK\n"},
+		nmHeader       bool // X-NetworkManager-Status: online
+	}
+	cases := []probeCase{
+		{"apple", "captive.apple.com", "/hotspot-detect.html", 200, appleSuccess, false},
+		{"apple cname", "captive.g.aaplimg.com", "/hotspot-detect.html", 200, appleSuccess, false},
+		{"apple old", "www.apple.com", "/library/test/success.html", 200, appleSuccess, false},
+		{"apple ios 6", "www.appleiphonecell.com", "/", 200, appleSuccess, false},
+		{"android", "connectivitycheck.gstatic.com", "/generate_204", 204, "", false},
+		{"android aosp", "connectivitycheck.android.com", "/generate_204", 204, "", false},
+		{"android oem", "connect.rom.miui.com", "/generate_204", 204, "", false},
+		{"android gen_204", "www.google.com", "/gen_204", 204, "", false},
+		{"android fallback", "play.googleapis.com", "/generate_204", 204, "", false},
+		{"chromeos", "clients3.google.com", "/generate_204", 204, "", false},
+		{"chrome old", "clients1.google.com", "/generate_204", 204, "", false},
+		{"windows", "www.msftconnecttest.com", "/connecttest.txt", 200, "Microsoft Connect Test", false},
+		{"windows ipv6", "ipv6.msftconnecttest.com", "/connecttest.txt", 200, "Microsoft Connect Test", false},
+		{"windows ncsi", "www.msftncsi.com", "/ncsi.txt", 200, "Microsoft NCSI", false},
+		{"firefox", "detectportal.firefox.com", "/success.txt", 200, "success\n", false},
+		{"firefox canonical", "detectportal.firefox.com", "/canonical.html", 200, `<meta http-equiv="refresh" content="0;url=https://support.mozilla.org/kb/captive-portal"/>`, false},
+		{"gnome", "nmcheck.gnome.org", "/check_network_status.txt", 200, "NetworkManager is online\n", true},
+		{"debian", "network-test.debian.org", "/nm", 200, "NetworkManager is online\n", true},
+		{"ubuntu", "connectivity-check.ubuntu.com", "/", 204, "", true},
+		{"opensuse", "conncheck.opensuse.org", "/", 200, "NetworkManager is online\n", true},
+		{"arch", "ping.archlinux.org", "/nm-check.txt", 200, "NetworkManager is online\n", true},
+		{"fedora", "fedoraproject.org", "/static/hotspot.txt", 200, "OK\n", true},
+		{"kde", "networkcheck.kde.org", "/", 200, "OK\n", true},
 	}
 	env := newTestEnvWith(t, Config{}, func(d *Deps) { d.PortalURL = "https://example.com/" })
 	cookie := env.signedIn(t, testArrival)
@@ -67,22 +88,22 @@ func TestProbes(t *testing.T) {
 			if resp.StatusCode != tc.status || body != tc.body {
 				t.Errorf("online: %d %q, want %d %q", resp.StatusCode, body, tc.status, tc.body)
 			}
+			if got := resp.Header.Get("X-NetworkManager-Status") == "online"; got != tc.nmHeader {
+				t.Errorf("online: X-NetworkManager-Status online %v, want %v", got, tc.nmHeader)
+			}
 		})
 	}
 	st := env.srv.Stats()
 	if st.ProbesCaptive != uint64(len(cases)) || st.ProbesOnline != uint64(len(cases)) {
 		t.Errorf("probe counters %d captive, %d online; want %d each", st.ProbesCaptive, st.ProbesOnline, len(cases))
 	}
-	// Every documented probe host is covered by a case.
-	for _, h := range ProbeHosts {
-		if !slices.ContainsFunc(cases, func(c struct {
-			os, host, path string
-			status         int
-			body           string
-		}) bool {
-			return c.host == h
-		}) && h != "www.appleiphonecell.com" {
-			t.Errorf("probe host %s untested", h)
+	// Every check of the one list (which the DNS sends here) is covered.
+	for _, c := range probe.Checks {
+		if c.Path == "" {
+			continue // resolved only: no HTTP request
+		}
+		if !slices.ContainsFunc(cases, func(tc probeCase) bool { return tc.host == c.Host }) {
+			t.Errorf("probe host %s untested", c.Host)
 		}
 	}
 }

@@ -81,7 +81,6 @@ func TestBrowserHTTPSPortalHTTPHotspot(t *testing.T) {
 		"&mac=DA%3AA1%3A19%3A5E%3A00%3A71&chap-id=%5C357&chap-challenge=%5C052%5C211%5C315&link-orig=" + url.QueryEscape("http://example.org/")
 	for _, a := range []chromedp.Action[chromedp.Void]{
 		chromedp.Navigate(splash),
-		chromedp.Click(chromedp.CSS(`#terms`)),
 		chromedp.Click(chromedp.CSS(`button[name="accept"]`)),
 	} {
 		if err := chromedp.Do(ctx, a); err != nil {

@@ -158,6 +158,7 @@ type Server struct {
 	portal   *portalURL
 	limits   *limiter
 	limitKey []byte
+	forms    *boundedStore // the built-in CSRF store, or nil
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -219,6 +220,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, err
 		}
 	}
+	// The per-client share of pending forms protects the bounded store
+	// from eviction by one client; another storage has no such bound.
+	s.forms, _ = s.deps.CSRFStorage.(*boundedStore)
 	if s.portal, err = parsePortalURL(deps.PortalURL); err != nil {
 		return nil, err
 	}
@@ -269,6 +273,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          proxies,
 	})
+	// Checked before a body is read (framing.go).
+	s.app.Server().HeaderReceived = headerReceived
 	s.routes()
 	return s, nil
 }
@@ -280,6 +286,7 @@ func (s *Server) routes() {
 			s.log.Error("portal: panic", "path", strings.Clone(c.Path()), "panic", e, "stack", string(debug.Stack()))
 		},
 	}))
+	s.app.Use(s.refuseAmbiguousFraming)
 	s.app.Use(func(c *fiber.Ctx) error {
 		setSecurityHeaders(c)
 		return c.Next()
@@ -360,7 +367,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 
 	served := make(chan error, 1)
-	go func() { served <- s.app.Listener(ln) }()
+	limited := newConnLimiter(ln, s.cfg.MaxConnsPerClient, s.trustedProxy, func() { s.stats.connsRefused.Add(1) })
+	go func() { served <- s.app.Listener(limited) }()
 	select {
 	case err := <-served:
 		if err != nil {

@@ -56,21 +56,17 @@ func TestSplashForm(t *testing.T) {
 	if csrf.attr("type") != "hidden" || len(csrf.attr("value")) != 36 {
 		t.Errorf("csrf field = %v, want a hidden 36-character token", csrf.attrs)
 	}
-	terms := doc.input(t, "terms")
-	if terms.attr("type") != "checkbox" || terms.attr("value") != "1" || !terms.has("required") {
-		t.Errorf("terms field = %v, want a required checkbox with value 1", terms.attrs)
-	}
-	var labelled bool
-	for _, l := range doc.find("label") {
-		labelled = labelled || (l.attr("for") == terms.attr("id") && terms.attr("id") != "")
-	}
-	if !labelled {
-		t.Error("terms checkbox has no <label for>")
+	// One tap: no checkbox; the button, below the terms, names them.
+	if doc.hasInput("terms") {
+		t.Error("a terms checkbox without portal.terms_checkbox")
 	}
 	accept := doc.input(t, "accept")
 	if accept.name != "button" || accept.attr("type") != "submit" || accept.attr("value") != "1" ||
-		accept.text != "Akzeptieren und online gehen" {
-		t.Errorf("accept = %+v, want <button type=submit name=accept value=1>Akzeptieren und online gehen", accept)
+		accept.text != "Nutzungsbedingungen akzeptieren und online gehen" {
+		t.Errorf("accept = %+v, want <button type=submit name=accept value=1>Nutzungsbedingungen akzeptieren und online gehen", accept)
+	}
+	if terms, button := strings.Index(body, `id="terms-heading"`), strings.Index(body, `name="accept"`); terms < 0 || terms > button {
+		t.Error("the terms are not above the button")
 	}
 	for _, want := range []string{"Stadt Musterstadt", "aa:bb:cc:dd:ee:01", "Nutzungsbedingungen"} {
 		if !strings.Contains(doc.text, want) {
@@ -86,6 +82,25 @@ func TestSplashForm(t *testing.T) {
 	}
 	if got := env.srv.Stats().InvalidParams; got != 0 {
 		t.Errorf("InvalidParams = %d for valid parameters", got)
+	}
+}
+
+// TestSplashFormWithTermsCheckbox: with portal.terms_checkbox the form has
+// a required, labelled checkbox besides the button.
+func TestSplashFormWithTermsCheckbox(t *testing.T) {
+	env := newTestEnv(t, Config{TermsCheckbox: true})
+	_, body := env.get(t, "/"+testArrival)
+	doc := parseHTML(t, body)
+	terms := doc.input(t, "terms")
+	if terms.attr("type") != "checkbox" || terms.attr("value") != "1" || !terms.has("required") {
+		t.Errorf("terms field = %v, want a required checkbox with value 1", terms.attrs)
+	}
+	var labelled bool
+	for _, l := range doc.find("label") {
+		labelled = labelled || (l.attr("for") == terms.attr("id") && terms.attr("id") != "")
+	}
+	if !labelled {
+		t.Error("terms checkbox has no <label for>")
 	}
 }
 
@@ -276,6 +291,29 @@ func TestConnectCSRF(t *testing.T) {
 	}
 }
 
+// TestConnectOneTap: without portal.terms_checkbox the button alone signs
+// in, and a post without it does not.
+func TestConnectOneTap(t *testing.T) {
+	env := newTestEnv(t, Config{})
+	f := env.splash(t, testArrival)
+	v := accepted(f)
+	v.Del("terms")
+	if resp, _ := env.post(t, v, f.cookie); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the button alone: status %d, want 303", resp.StatusCode)
+	}
+	f = env.splash(t, testArrival)
+	v = accepted(f)
+	v.Del("accept")
+	if resp, _ := env.post(t, v, f.cookie); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("without the button: status %d, want 400", resp.StatusCode)
+	}
+	if n := len(env.sessions.created()); n != 1 {
+		t.Errorf("%d sessions, want 1", n)
+	}
+}
+
+// TestConnectRequiresTerms: with portal.terms_checkbox, the box must be
+// ticked as well as the button pressed.
 func TestConnectRequiresTerms(t *testing.T) {
 	cases := []struct {
 		name string
@@ -288,7 +326,7 @@ func TestConnectRequiresTerms(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newTestEnv(t, Config{})
+			env := newTestEnv(t, Config{TermsCheckbox: true})
 			f := env.splash(t, testArrival)
 			v := accepted(f)
 			tc.edit(v)
