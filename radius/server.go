@@ -49,6 +49,10 @@ type Sessions interface {
 type Bandwidth struct {
 	UpKbps   uint32
 	DownKbps uint32
+	// Role names the network's user role or group policy, for access
+	// points that keep bandwidth contracts by role (Aruba-User-Role,
+	// Meraki's Filter-Id); empty sends none.
+	Role string
 }
 
 // Locator places access points.

@@ -91,6 +91,8 @@ func TestImportRules(t *testing.T) {
 	}{
 		{"roamgate/session", []string{"roamgate/session", "github.com/golang-jwt/jwt/v5"}},
 		{"roamgate/assets", []string{"roamgate/assets"}},
+		// The one vendor list is a leaf: names only (DESIGN §2).
+		{"roamgate/apfamily", []string{"roamgate/apfamily"}},
 		{"roamgate/session/sqlite", []string{"roamgate/session", "modernc.org/", "github.com/golang-jwt/", "github.com/dustin/go-humanize", "github.com/google/uuid", "github.com/mattn/go-isatty", "github.com/ncruces/go-strftime", "github.com/remyoudompheng/bigfft", "golang.org/x/sys/", "golang.org/x/exp/"}},
 	}
 	for _, r := range rules {
