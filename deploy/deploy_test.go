@@ -23,9 +23,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"roamgate/apfamily"
 	"roamgate/gateway"
 	"roamgate/portal"
-	"roamgate/portal/vendor"
 	"roamgate/radius"
 )
 
@@ -389,7 +389,7 @@ func TestAccessPointRecipes(t *testing.T) {
 	if len(files) < 8 {
 		t.Fatalf("found %d recipes, want at least the eight of issue 7", len(files))
 	}
-	vendors := append(vendor.Names(), "chillispot", "wispr") // radius-only names
+	vendors := apfamily.All() // the one list radius and the portal share
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			text, err := os.ReadFile(f)

@@ -72,8 +72,8 @@ func newRegistry(mgr *session.Manager) *prometheus.Registry {
 func bandwidths(c Config) map[string]radius.Bandwidth {
 	m := make(map[string]radius.Bandwidth, len(c.Networks))
 	for _, n := range c.Networks {
-		if n.BandwidthUp > 0 || n.BandwidthDown > 0 {
-			m[n.ID] = radius.Bandwidth{UpKbps: uint32(n.BandwidthUp), DownKbps: uint32(n.BandwidthDown)} // validated: 0..maxKbps
+		if n.BandwidthUp > 0 || n.BandwidthDown > 0 || n.Role != "" {
+			m[n.ID] = radius.Bandwidth{UpKbps: uint32(n.BandwidthUp), DownKbps: uint32(n.BandwidthDown), Role: n.Role} // validated: 0..maxKbps
 		}
 	}
 	return m
