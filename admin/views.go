@@ -59,6 +59,8 @@ type pageData struct {
 	Crisis      crisisView
 	CrisisWired bool
 	CrisisLangs []string
+	// UnsignedClients are the RADIUS clients without Message-Authenticator.
+	UnsignedClients []string
 
 	// sessions
 	Sessions  []sessionView
@@ -124,6 +126,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	d.APChart = barChart(d.T["by_ap"], d.ByAP)
 	d.Map = placeMap(d.T["map"], s.deps.Places, snap.ByLocation)
 	d.Crisis, d.CrisisWired, d.CrisisLangs = s.crisisView(), s.deps.Crisis != nil, crisisLangs
+	d.UnsignedClients = s.deps.UnsignedClients
 	if m := c.Query("crisis"); m != "" && m != "ok" && len(m) < 300 {
 		d.Message = m
 	}

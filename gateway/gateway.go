@@ -219,7 +219,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	g.admin, err = admin.New(adminCfg, admin.Deps{
 		Sessions: mgr, Revoker: revoker{mgr, radiusServer}, Crisis: mgr, History: hist,
 		Locations: locIDs, Networks: nwIDs, LocationNames: locationNames(cfg),
-		TokenKey: derive(siteKey, "admin token"), Gatherer: reg, Registerer: reg,
+		UnsignedClients: radiusServer.UnsignedClients(),
+		TokenKey:        derive(siteKey, "admin token"), Gatherer: reg, Registerer: reg,
 		Ready: g.ready, Logger: log.With("server", "admin"),
 	})
 	if err != nil {

@@ -149,6 +149,7 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess sessio
 			// The session ended between the lookup and now.
 			return reject(req, rejectNoSession)
 		}
+		s.noteNAS(req, nasAddr) // for re-authorising devices at this NAS (nasdir.go)
 	}
 
 	resp := newReplyTo(req, layeh.CodeAccessAccept, true, acceptSize)

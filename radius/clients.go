@@ -124,3 +124,17 @@ func (t *clientTable) lookup(a netip.Addr) *client {
 	}
 	return nil
 }
+
+// byName is the client of a configuration entry (named, or named by its
+// CIDR), or nil.
+func (t *clientTable) byName(name, cidr string) *client {
+	if name == "" {
+		name = cidr
+	}
+	for _, c := range t.clients {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}

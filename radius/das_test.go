@@ -5,10 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -360,4 +363,121 @@ func TestAcceptVendorAttributes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lockedBuffer is a log destination the server and the test share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A client without Message-Authenticator (uspot through radcli before 1.5)
+// works, is named by UnsignedClients (the admin dashboard shows it) and is
+// logged once when serving starts; Proxy-State still needs a signature.
+func TestUnsignedClient(t *testing.T) {
+	noMA := false
+	var logs lockedBuffer
+	r := startRig(t, func(c *radius.Config, d *radius.Deps) {
+		c.Clients = []radius.Client{
+			{Name: "stadtpark-uspot", CIDR: "127.0.0.1", Secret: acceptSecret, Vendor: "uspot", RequireMessageAuthenticator: &noMA},
+			{Name: "bahnhof-chilli", CIDR: "127.0.0.0/8", Secret: acceptSecret, Vendor: "coova"},
+		}
+		d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	if got := r.srv.UnsignedClients(); !slices.Equal(got, []string{"stadtpark-uspot"}) {
+		t.Errorf("UnsignedClients = %q", got)
+	}
+	waitFor(t, "the start-up warning", func() bool { return strings.Contains(logs.String(), "client=stadtpark-uspot") })
+	s := r.signIn(t, deviceCSI)
+	uam := fmt.Sprintf("User-Name = %q\nUser-Password = %q\n", s.ID, r.mgr.UAMSecret(s.ID))
+	if out, ok := run(t, r.srv.AuthAddr(), "auth", acceptSecret, uam); !ok {
+		t.Errorf("unsigned UAM login refused:\n%s", out)
+	}
+	if out, ok := run(t, r.srv.AuthAddr(), "auth", acceptSecret, uam+"Proxy-State = 0x01\n"); ok {
+		t.Errorf("unsigned request with Proxy-State answered:\n%s", out)
+	}
+	if n := strings.Count(logs.String(), "without Message-Authenticator"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, logs.String())
+	}
+}
+
+// Re-authorising a device that has just signed in at a MAC-authentication
+// access point: its session has no NAS yet (the NAS's Access-Request for it
+// was rejected), so the request goes to the NAS the portal saw it arrive
+// through — found by the NAS-Identifier, AP MAC or address other devices'
+// requests came with. hostapd takes no CoA: not sent, counted as such.
+func TestReauthorize(t *testing.T) {
+	nas := startNAS(t, func(req *layeh.Packet) *layeh.Packet { return req.Response(layeh.CodeCoAACK) })
+	r := dasRig(t, "mac-auth", nas.port(), nil)
+	// Another device, already signed in, associates at bahnhof-ap1: its
+	// accepted Access-Request tells where that NAS is.
+	r.signIn(t, "02-00-00-00-00-01")
+	if out, ok := run(t, r.srv.AuthAddr(), "auth", acceptSecret, `Calling-Station-Id = "02-00-00-00-00-01"
+Called-Station-Id = "02-AA-BB-CC-DD-EE:WiFi4EU"
+NAS-Identifier = "bahnhof-ap1"
+Message-Authenticator = 0x00
+`); !ok {
+		t.Fatalf("MAC authentication failed:\n%s", out)
+	}
+
+	s := r.signIn(t, deviceCSI) // just signed in: no NAS has reported it
+	if _, err := r.srv.CoA(context.Background(), s); !errors.Is(err, radius.ErrNoNAS) {
+		t.Fatalf("CoA without a NAS = %v; want ErrNoNAS (what sign-in used to end with)", err)
+	}
+	ap, _ := session.ParseMAC("02-AA-BB-CC-DD-EE")
+	for _, tt := range []struct {
+		name string
+		hint radius.NASHint
+	}{
+		{"by NAS-Identifier", radius.NASHint{ID: "bahnhof-ap1"}},
+		{"by AP MAC", radius.NASHint{AP: ap, HasAP: true}},
+		{"by the access point's address", radius.NASHint{Addr: loopback}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := r.srv.Reauthorize(context.Background(), s, tt.hint)
+			if err != nil || res.Outcome != radius.CoAACK {
+				t.Fatalf("Reauthorize = %+v, %v; want ACK", res, err)
+			}
+			req := <-nas.got
+			if req.Code != layeh.CodeCoARequest || rfc2865.CallingStationID_GetString(req) != deviceCSI || rfc2865.SessionTimeout_Get(req) == 0 {
+				t.Errorf("NAS got %v for %q, Session-Timeout %d", req.Code, rfc2865.CallingStationID_GetString(req), rfc2865.SessionTimeout_Get(req))
+			}
+		})
+	}
+	if _, err := r.srv.Reauthorize(context.Background(), s, radius.NASHint{ID: "elsewhere"}); !errors.Is(err, radius.ErrNoNAS) {
+		t.Errorf("unknown NAS: %v, want ErrNoNAS", err)
+	}
+	if got := counter(t, r.metrics, "roamgate_radius_reauthorizations_total", "ack"); got != 3 {
+		t.Errorf("reauthorizations{ack} = %v, want 3", got)
+	}
+	if got := counter(t, r.metrics, "roamgate_radius_reauthorizations_total", "no_nas"); got != 1 {
+		t.Errorf("reauthorizations{no_nas} = %v, want 1", got)
+	}
+
+	t.Run("hostapd takes no CoA", func(t *testing.T) {
+		hostapd := startHostapdDAS(t, loopback, "stadtpark-ap-1", acceptSecret)
+		r := dasRig(t, "hostapd", hostapd.port(), nil)
+		s := r.signIn(t, deviceCSI)
+		if _, err := r.srv.Reauthorize(context.Background(), s, radius.NASHint{Addr: loopback}); !errors.Is(err, radius.ErrNoCoA) {
+			t.Errorf("Reauthorize = %v, want ErrNoCoA", err)
+		}
+		if hostapd.count() != 0 {
+			t.Error("a request reached hostapd")
+		}
+		if got := counter(t, r.metrics, "roamgate_radius_reauthorizations_total", "unsupported"); got != 1 {
+			t.Errorf("reauthorizations{unsupported} = %v, want 1", got)
+		}
+	})
 }

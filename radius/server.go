@@ -126,6 +126,7 @@ type Server struct {
 	coaTries    int
 	stats       counters
 	dups        dupCache
+	nases       nasDirectory // where NAS-Identifiers and AP MACs were heard
 	latency     [2]prometheus.Histogram // by listener
 
 	// observe, when set before Serve (tests only), is called after each
@@ -273,6 +274,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.serving = true
 	s.log.Info("radius: serving", "auth", s.auth.LocalAddr().String(), "acct", s.acct.LocalAddr().String(),
 		"clients", len(s.clients.clients), "auth_workers", s.workers, "acct_workers", acctWorkers, "queue", s.queueSize)
+	for _, name := range s.UnsignedClients() {
+		// Once per client and start: it stays so until the configuration
+		// changes, and the admin dashboard shows it meanwhile.
+		s.log.Warn("radius: client runs without Message-Authenticator; Access-Requests with Proxy-State are still dropped unless signed (limit_proxy_state)",
+			"client", name)
+	}
 	for _, l := range []struct {
 		conn    *net.UDPConn
 		kind    listener
@@ -335,6 +342,20 @@ func (s *Server) close() {
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats { return s.stats.snapshot() }
+
+// UnsignedClients names the clients whose Access-Requests are answered
+// without a Message-Authenticator (require_message_authenticator: false,
+// e.g. OpenWrt uspot with radcli before 1.5), in configuration order: the
+// clients Blast-RADIUS protection covers only through limit_proxy_state.
+func (s *Server) UnsignedClients() []string {
+	var names []string
+	for _, cc := range s.cfg.Clients {
+		if c := s.clients.byName(cc.Name, cc.CIDR); c != nil && !c.requireMA {
+			names = append(names, c.name)
+		}
+	}
+	return names
+}
 
 // batchSize is how many datagrams one system call reads (recvmmsg) or
 // writes (sendmmsg) at most. Under load a read returns many at once, and the
