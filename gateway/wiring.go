@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"roamgate/admin"
+	"roamgate/portal"
 	"roamgate/radius"
 	"roamgate/session"
 )
@@ -159,11 +160,17 @@ func (r revoker) Revoke(ctx context.Context, id string) (admin.RevokeResult, err
 }
 
 // reauthorizer asks the access point to re-authorise a device that just
-// signed in (MAC-auth family), by CoA.
+// signed in (MAC-auth family), by CoA, at the NAS the device arrived
+// through when no NAS has reported it yet. An access point that takes no
+// CoA (hostapd, Meraki) is not an error: the device gets in at its next
+// association, and radius counts it (reauthorizations_total{unsupported}).
 type reauthorizer struct{ rad *radius.Server }
 
-func (r reauthorizer) Reauthorize(ctx context.Context, s session.Session) error {
-	res, err := r.rad.CoA(ctx, s)
+func (r reauthorizer) Reauthorize(ctx context.Context, s session.Session, at portal.NASHint) error {
+	res, err := r.rad.Reauthorize(ctx, s, radius.NASHint{ID: at.ID, AP: at.AP, HasAP: at.HasAP, Addr: at.Addr})
+	if errors.Is(err, radius.ErrNoCoA) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -236,7 +236,7 @@ func (s *Server) authorize(c *fiber.Ctx, ctx context.Context, ad vendor.Adapter,
 		step = vendor.Step{Kind: vendor.StepContinue}
 	}
 	if step.Reauthorize && s.deps.Reauthorizer != nil {
-		if err := s.deps.Reauthorizer.Reauthorize(ctx, sess); err != nil {
+		if err := s.deps.Reauthorizer.Reauthorize(ctx, sess, s.nasHint(c, a)); err != nil {
 			s.stats.reauthErrors.Add(1)
 			s.log.Warn("portal: re-authorisation failed", "err", err)
 		}
