@@ -179,3 +179,27 @@ func (r reauthorizer) Reauthorize(ctx context.Context, s session.Session, at por
 	}
 	return nil
 }
+
+// portalSessions is the session manager as the portal uses it, except that
+// a citizen's own sign-out (Revoke from /status) also disconnects the
+// device at its access point, through radius.Server.SessionEnded — the
+// path ended sessions take. The Manager.OnEnd hook skips revocations
+// (whoever revokes sends the Disconnect: the admin reports the NAS's
+// answer; another gateway's revocation arrives through the store's feed and
+// is that gateway's to send), so without this the access point would keep
+// the device online.
+type portalSessions struct {
+	*session.Manager
+	rad *radius.Server
+}
+
+func (p portalSessions) Revoke(ctx context.Context, id string) error {
+	s, lookupErr := p.Manager.ByID(id)
+	if err := p.Manager.Revoke(ctx, id); err != nil {
+		return err
+	}
+	if lookupErr == nil {
+		p.rad.SessionEnded(s, session.EndRevoked)
+	}
+	return nil
+}

@@ -126,7 +126,7 @@ type Server struct {
 	coaTries    int
 	stats       counters
 	dups        dupCache
-	nases       nasDirectory // where NAS-Identifiers and AP MACs were heard
+	nases       nasDirectory            // where NAS-Identifiers and AP MACs were heard
 	latency     [2]prometheus.Histogram // by listener
 
 	// observe, when set before Serve (tests only), is called after each
