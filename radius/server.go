@@ -126,7 +126,6 @@ type Server struct {
 	coaTries    int
 	stats       counters
 	dups        dupCache
-	nases       nasDirectory            // where NAS-Identifiers and AP MACs were heard
 	latency     [2]prometheus.Histogram // by listener
 
 	// observe, when set before Serve (tests only), is called after each
@@ -141,6 +140,9 @@ type Server struct {
 	wg         sync.WaitGroup
 	coaWG      sync.WaitGroup // Disconnect-Requests sent on session end
 	coaSem     chan struct{}
+
+	// nases are where NAS-Identifiers and AP MACs were heard (nasdir.go).
+	nases nasDirectory
 }
 
 // New checks cfg and returns a server that is not yet listening.
