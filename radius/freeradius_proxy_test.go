@@ -200,12 +200,18 @@ server default {
 }
 
 # roamgate's Disconnect- and CoA-Requests (recv-coa handles both): forward
-# them to the access point. A site with several APs picks the pool by the
-# request's NAS-Identifier.
+# them to the access point the request's NAS-Identifier names.
 server coa {
 	recv-coa {
-		update control {
-			&Home-Server-Pool := "ap-das"
+		switch &NAS-Identifier {
+			case "rathaus-chilli" {
+				update control {
+					&Home-Server-Pool := "ap-das"
+				}
+			}
+			case {
+				reject
+			}
 		}
 		ok
 	}
