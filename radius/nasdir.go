@@ -39,22 +39,24 @@ type nasDirectory struct {
 // has. When full, the map starts over (what is current is heard again).
 const maxDirectory = 1 << 14
 
-func (d *nasDirectory) note(id string, ap session.MAC, hasAP bool, addr netip.Addr) {
-	if !addr.IsValid() || (id == "" && !hasAP) {
+func (d *nasDirectory) note(id []byte, ap session.MAC, hasAP bool, addr netip.Addr) {
+	if !addr.IsValid() || (len(id) == 0 && !hasAP) {
 		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.byID == nil || len(d.byID) >= maxDirectory {
-		d.byID = make(map[string]netip.Addr)
+	// What is known already costs a lookup, no allocation (string(id) in
+	// a map index does not copy).
+	if len(id) > 0 && d.byID[string(id)] != addr {
+		if d.byID == nil || len(d.byID) >= maxDirectory {
+			d.byID = make(map[string]netip.Addr)
+		}
+		d.byID[string(id)] = addr
 	}
-	if d.byAP == nil || len(d.byAP) >= maxDirectory {
-		d.byAP = make(map[session.MAC]netip.Addr)
-	}
-	if id != "" {
-		d.byID[id] = addr
-	}
-	if hasAP {
+	if hasAP && d.byAP[ap] != addr {
+		if d.byAP == nil || len(d.byAP) >= maxDirectory {
+			d.byAP = make(map[session.MAC]netip.Addr)
+		}
 		d.byAP[ap] = addr
 	}
 }
@@ -76,7 +78,7 @@ func (d *nasDirectory) find(h NASHint) (netip.Addr, bool) {
 // noteNAS records where an authentic request's NAS is.
 func (s *Server) noteNAS(req *request, addr netip.Addr) {
 	ap, hasAP := calledAP(req.calledStationID)
-	s.nases.note(string(req.nasIdentifier), ap, hasAP, addr)
+	s.nases.note(req.nasIdentifier, ap, hasAP, addr)
 }
 
 // Reauthorize asks the NAS a device has just signed in through to let it in
