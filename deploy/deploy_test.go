@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"roamgate/internal/testtool"
 	"slices"
 	"strings"
 	"testing"
@@ -25,6 +24,7 @@ import (
 
 	"roamgate/apfamily"
 	"roamgate/gateway"
+	"roamgate/internal/testtool"
 	"roamgate/portal"
 	"roamgate/radius"
 )

@@ -214,16 +214,6 @@ func (d *dasStandIn) count() int {
 	return len(d.received)
 }
 
-// last is the last datagram that arrived, or nil.
-func (d *dasStandIn) last() []byte {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.received) == 0 {
-		return nil
-	}
-	return d.received[len(d.received)-1]
-}
-
 // exchange sends b to the stand-in from a fresh socket bound to src and
 // returns its answer, or nil when it stays silent (it is given a second).
 func (d *dasStandIn) exchange(t *testing.T, src netip.Addr, b []byte) []byte {
