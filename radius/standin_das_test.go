@@ -168,16 +168,23 @@ type dasStandIn struct {
 	mu       sync.Mutex
 	received [][]byte
 	answered []byte // codes of the answers sent
-	arrived  chan struct{}
 }
 
-func startStandIn(t *testing.T, listen string, secret string, decide func(src netip.Addr, b []byte) []byte) *dasStandIn {
+// newStandIn binds the socket; start serves it. The stand-in's owner is
+// complete before the first datagram is handled.
+func newStandIn(t *testing.T, listen string, secret string) *dasStandIn {
 	t.Helper()
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(listen)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dasStandIn{conn: conn, secret: []byte(secret), decide: decide, arrived: make(chan struct{}, 64)}
+	return &dasStandIn{conn: conn, secret: []byte(secret)}
+}
+
+func (d *dasStandIn) start(t *testing.T, decide func(src netip.Addr, b []byte) []byte) {
+	t.Helper()
+	d.decide = decide
+	conn := d.conn
 	done := make(chan struct{})
 	t.Cleanup(func() { conn.Close(); <-done })
 	go func() {
@@ -199,10 +206,8 @@ func startStandIn(t *testing.T, listen string, secret string, decide func(src ne
 			if out != nil {
 				conn.WriteToUDPAddrPort(out, from)
 			}
-			d.arrived <- struct{}{}
 		}
 	}()
-	return d
 }
 
 func (d *dasStandIn) port() int { return d.conn.LocalAddr().(*net.UDPAddr).Port }
@@ -266,8 +271,8 @@ type chilliDAS struct {
 }
 
 func startChilliDAS(t *testing.T, server netip.Addr, secret string) *chilliDAS {
-	c := &chilliDAS{server: server, users: map[string]string{}}
-	c.dasStandIn = startStandIn(t, "127.0.0.1:0", secret, c.decide)
+	c := &chilliDAS{server: server, users: map[string]string{}, dasStandIn: newStandIn(t, "127.0.0.1:0", secret)}
+	c.start(t, c.decide)
 	return c
 }
 
@@ -348,8 +353,8 @@ type uspotDAS struct {
 }
 
 func startUSpotDAS(t *testing.T, secret string) *uspotDAS {
-	u := &uspotDAS{}
-	u.dasStandIn = startStandIn(t, "127.0.0.1:0", secret, u.decide)
+	u := &uspotDAS{dasStandIn: newStandIn(t, "127.0.0.1:0", secret)}
+	u.start(t, u.decide)
 	return u
 }
 
@@ -467,8 +472,8 @@ type hostapdDAS struct {
 }
 
 func startHostapdDAS(t *testing.T, client netip.Addr, nasID, secret string) *hostapdDAS {
-	h := &hostapdDAS{client: client, nasID: nasID, stations: map[[6]byte]string{}}
-	h.dasStandIn = startStandIn(t, "127.0.0.1:0", secret, h.decide)
+	h := &hostapdDAS{client: client, nasID: nasID, stations: map[[6]byte]string{}, dasStandIn: newStandIn(t, "127.0.0.1:0", secret)}
+	h.start(t, h.decide)
 	return h
 }
 
@@ -641,8 +646,8 @@ type merakiDAS struct {
 }
 
 func startMerakiDAS(t *testing.T, listen, secret string) *merakiDAS {
-	m := &merakiDAS{clients: map[string]bool{}}
-	m.dasStandIn = startStandIn(t, listen, secret, m.decide)
+	m := &merakiDAS{clients: map[string]bool{}, dasStandIn: newStandIn(t, listen, secret)}
+	m.start(t, m.decide)
 	return m
 }
 
