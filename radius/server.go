@@ -274,8 +274,15 @@ func (s *Server) Serve(ctx context.Context) error {
 		return errors.New("radius: Serve called twice")
 	}
 	s.serving = true
+	// Where Disconnect- and CoA-Requests come from, as access points must
+	// be configured (coa.go dasSource).
+	dasFrom := s.auth.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap().String()
+	if s.auth.LocalAddr().(*net.UDPAddr).IP.IsUnspecified() {
+		dasFrom = "the address of the interface the route to each NAS leaves by"
+	}
 	s.log.Info("radius: serving", "auth", s.auth.LocalAddr().String(), "acct", s.acct.LocalAddr().String(),
-		"clients", len(s.clients.clients), "auth_workers", s.workers, "acct_workers", acctWorkers, "queue", s.queueSize)
+		"clients", len(s.clients.clients), "auth_workers", s.workers, "acct_workers", acctWorkers, "queue", s.queueSize,
+		"disconnect_from", dasFrom)
 	for _, name := range s.UnsignedClients() {
 		// Once per client and start: it stays so until the configuration
 		// changes, and the admin dashboard shows it meanwhile.
