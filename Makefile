@@ -13,10 +13,11 @@ test: tools fmt-check vet lint
 # (dnsutils), chromium (headless page tests; npm installs axe-core for
 # them), redis-server (the shared store's tests start private instances),
 # promtool (prometheus: checks /metrics), systemd-analyze (systemd: checks
-# the unit).
+# the unit), freeradius (FreeRADIUS 3.2 as a proxy in front of roamgate,
+# radius/freeradius_proxy_test.go).
 tools:
 	@scripts/ensure-tools.sh radclient:freeradius-utils dig:dnsutils chromium:chromium npm:npm \
-		redis-server:redis-server promtool:prometheus systemd-analyze:systemd
+		redis-server:redis-server promtool:prometheus systemd-analyze:systemd freeradius:freeradius
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -82,6 +82,10 @@ type Deps struct {
 	Networks  []string
 	// LocationNames are display names by location ID (optional).
 	LocationNames map[string]string
+	// UnsignedClients names the RADIUS clients that run without
+	// Message-Authenticator (radius.Server.UnsignedClients): the dashboard
+	// lists them, so the Blast-RADIUS exposure stays in sight. Optional.
+	UnsignedClients []string
 	// Places are the locations with coordinates (the gateway's
 	// locations[].lat/lon), drawn as a map on the dashboard when any has
 	// some (optional). A place at exactly (0, 0) counts as none.

@@ -62,6 +62,8 @@ type pageData struct {
 	Crisis       crisisView
 	CrisisWired  bool
 	CrisisFields []crisisField
+	// UnsignedClients are the RADIUS clients without Message-Authenticator.
+	UnsignedClients []string
 
 	// sessions
 	Sessions  []sessionView
@@ -134,6 +136,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	if d.CrisisWired && d.Operator {
 		d.CrisisFields = s.crisisFields()
 	}
+	d.UnsignedClients = s.deps.UnsignedClients
 	if m := c.Query("crisis"); m != "" && m != "ok" && len(m) < 300 {
 		d.Message = m
 	}

@@ -16,16 +16,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"roamgate/internal/testtool"
 	"slices"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
+	"roamgate/apfamily"
 	"roamgate/gateway"
+	"roamgate/internal/testtool"
 	"roamgate/portal"
-	"roamgate/portal/vendor"
 	"roamgate/radius"
 )
 
@@ -389,7 +389,7 @@ func TestAccessPointRecipes(t *testing.T) {
 	if len(files) < 8 {
 		t.Fatalf("found %d recipes, want at least the eight of issue 7", len(files))
 	}
-	vendors := append(vendor.Names(), "chillispot", "wispr") // radius-only names
+	vendors := apfamily.All() // the one list radius and the portal share
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			text, err := os.ReadFile(f)
@@ -441,7 +441,7 @@ func TestAccessPointRecipes(t *testing.T) {
 				t.Errorf("radius.clients snippet: %v", err)
 			}
 			for i, c := range clients {
-				if c.Vendor != "" && !slices.Contains(vendors, c.Vendor) && !vendor.Known(c.Vendor) {
+				if c.Vendor != "" && !slices.Contains(vendors, c.Vendor) {
 					t.Errorf("radius.clients[%d].vendor %q is none of %v", i, c.Vendor, vendors)
 				}
 				if c.Location == "" {

@@ -220,6 +220,12 @@ type Network struct {
 	// BandwidthUp and BandwidthDown are per-client limits in kbit/s; 0 = none.
 	BandwidthUp   int `yaml:"bandwidth_up"`
 	BandwidthDown int `yaml:"bandwidth_down"`
+	// Role is the user role (Aruba, sent as Aruba-User-Role) or group
+	// policy (Meraki, sent as Filter-Id) the access points apply to this
+	// network's devices: those families keep bandwidth contracts by role,
+	// configured on the controller or dashboard, not by number. Empty:
+	// none. Printable ASCII, at most 64 characters.
+	Role string `yaml:"role"`
 	// Lifetime overrides session.lifetime for this network.
 	Lifetime time.Duration `yaml:"lifetime"`
 }
@@ -362,6 +368,9 @@ func (c Config) Validate() error {
 				add(key+"."+bw.key, "%d is not between 0 and %d kbit/s", bw.kbps, maxKbps)
 			}
 		}
+		if !printableASCII(n.Role, 64) {
+			add(key+".role", "%q must be at most 64 printable ASCII characters", n.Role)
+		}
 		if n.Lifetime != 0 && n.Lifetime < time.Minute {
 			add(key+".lifetime", "%s is shorter than 1m", n.Lifetime)
 		}
@@ -428,4 +437,18 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// printableASCII reports whether s is at most n characters of printable
+// ASCII (space to tilde).
+func printableASCII(s string, n int) bool {
+	if len(s) > n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

@@ -168,7 +168,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	}
 	// A session that ends by expiry or idle timeout is disconnected at its
 	// NAS; a revocation is disconnected by whoever revoked it (the admin
-	// reports the NAS's answer), so it is skipped here.
+	// reports the NAS's answer; the portal's sign-out, portalSessions), so
+	// it is skipped here.
 	mgr.OnEnd(func(s session.Session, why session.EndReason) {
 		if why != session.EndRevoked {
 			radiusServer.SessionEnded(s, why)
@@ -176,7 +177,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	})
 
 	g.portal, err = portal.New(cfg.Portal, portal.Deps{
-		Sessions: mgr, Locator: portalLocator{loc}, JWKS: ring, SiteName: cfg.Site.Name,
+		Sessions: portalSessions{mgr, radiusServer}, Locator: portalLocator{loc}, JWKS: ring, SiteName: cfg.Site.Name,
 		PortalURL:     cfg.Site.PortalURL,
 		LocationNames: locationNames(cfg),
 		APNetworks:    apNetworks(cfg),
@@ -227,7 +228,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 		Sessions: mgr, Revoker: revoker{mgr, radiusServer}, Crisis: mgr, CrisisMessages: cfg.CrisisMessages(),
 		History: hist, Logins: logins,
 		Locations: locIDs, Networks: nwIDs, LocationNames: locationNames(cfg), Places: places(cfg),
-		TokenKey: derive(siteKey, "admin token"), Gatherer: reg, Registerer: reg,
+		UnsignedClients: radiusServer.UnsignedClients(),
+		TokenKey:        derive(siteKey, "admin token"), Gatherer: reg, Registerer: reg,
 		Ready: g.ready, Logger: log.With("server", "admin"),
 	})
 	if err != nil {

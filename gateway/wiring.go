@@ -11,6 +11,7 @@ import (
 
 	"roamgate/admin"
 	"roamgate/portal/vendor"
+	"roamgate/portal"
 	"roamgate/radius"
 	"roamgate/session"
 )
@@ -73,8 +74,8 @@ func newRegistry(mgr *session.Manager) *prometheus.Registry {
 func bandwidths(c Config) map[string]radius.Bandwidth {
 	m := make(map[string]radius.Bandwidth, len(c.Networks))
 	for _, n := range c.Networks {
-		if n.BandwidthUp > 0 || n.BandwidthDown > 0 {
-			m[n.ID] = radius.Bandwidth{UpKbps: uint32(n.BandwidthUp), DownKbps: uint32(n.BandwidthDown)} // validated: 0..maxKbps
+		if n.BandwidthUp > 0 || n.BandwidthDown > 0 || n.Role != "" {
+			m[n.ID] = radius.Bandwidth{UpKbps: uint32(n.BandwidthUp), DownKbps: uint32(n.BandwidthDown), Role: n.Role} // validated: 0..maxKbps
 		}
 	}
 	return m
@@ -193,16 +194,46 @@ func (r revoker) Revoke(ctx context.Context, id string) (admin.RevokeResult, err
 }
 
 // reauthorizer asks the access point to re-authorise a device that just
-// signed in (MAC-auth family), by CoA.
+// signed in (MAC-auth family), by CoA, at the NAS the device arrived
+// through when no NAS has reported it yet. An access point that takes no
+// CoA (hostapd, Meraki) is not an error: the device gets in at its next
+// association, and radius counts it (reauthorizations_total{unsupported}).
 type reauthorizer struct{ rad *radius.Server }
 
-func (r reauthorizer) Reauthorize(ctx context.Context, s session.Session) error {
-	res, err := r.rad.CoA(ctx, s)
+func (r reauthorizer) Reauthorize(ctx context.Context, s session.Session, at portal.NASHint) error {
+	res, err := r.rad.Reauthorize(ctx, s, radius.NASHint{ID: at.ID, AP: at.AP, HasAP: at.HasAP, Addr: at.Addr})
+	if errors.Is(err, radius.ErrNoCoA) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	if res.Outcome != radius.CoAACK {
 		return fmt.Errorf("radius: CoA %s (Error-Cause %d)", res.Outcome, res.ErrorCause)
+	}
+	return nil
+}
+
+// portalSessions is the session manager as the portal uses it, except that
+// a citizen's own sign-out (Revoke from /status) also disconnects the
+// device at its access point, through radius.Server.SessionEnded — the
+// path ended sessions take. The Manager.OnEnd hook skips revocations
+// (whoever revokes sends the Disconnect: the admin reports the NAS's
+// answer; another gateway's revocation arrives through the store's feed and
+// is that gateway's to send), so without this the access point would keep
+// the device online.
+type portalSessions struct {
+	*session.Manager
+	rad *radius.Server
+}
+
+func (p portalSessions) Revoke(ctx context.Context, id string) error {
+	s, lookupErr := p.Manager.ByID(id)
+	if err := p.Manager.Revoke(ctx, id); err != nil {
+		return err
+	}
+	if lookupErr == nil {
+		p.rad.SessionEnded(s, session.EndRevoked)
 	}
 	return nil
 }

@@ -298,8 +298,9 @@ func (s *Server) authorize(c *fiber.Ctx, ctx context.Context, ad vendor.Adapter,
 		}
 		step = vendor.Step{Kind: vendor.StepContinue}
 	}
+	s.setLogoffCookie(c, a, sess.Expires)
 	if step.Reauthorize && s.deps.Reauthorizer != nil {
-		if err := s.deps.Reauthorizer.Reauthorize(ctx, sess); err != nil {
+		if err := s.deps.Reauthorizer.Reauthorize(ctx, sess, s.nasHint(c, a)); err != nil {
 			s.stats.reauthErrors.Add(1)
 			s.log.Warn("portal: re-authorisation failed", "err", err)
 		}
@@ -376,6 +377,11 @@ func (s *Server) handleStatus(c *fiber.Ctx) error {
 	p.Location = s.locationName(sess.CurrentLocation)
 	p.TimeLeft = timeLeft(p.L, s.deps.Sessions.TimeLeft(sess))
 	p.CSRF = csrfToken(c)
+	if u, ok := s.logoffURL(c, false); ok {
+		// The sign-out form's answer redirects there: browsers hold that
+		// hop to form-action too.
+		p.formTargets = []string{u}
+	}
 	return s.render(c, fiber.StatusOK, "status", p)
 }
 
@@ -394,6 +400,12 @@ func (s *Server) handleDisconnect(c *fiber.Ctx) error {
 		}
 		s.stats.revokes.Add(1)
 		s.clearSessionCookie(c)
+	}
+	// The access point's own sign-out (CoovaChilli's /logoff), where the
+	// device signed in at one: it takes the device offline there at once
+	// and sends the browser back to the splash (logoff.go).
+	if u, ok := s.logoffURL(c, true); ok {
+		return c.Redirect(u, fiber.StatusSeeOther)
 	}
 	p := s.newPage(c, lang)
 	p.Disconnected = true

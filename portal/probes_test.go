@@ -323,10 +323,14 @@ func TestVendorParamsEscaped(t *testing.T) {
 	}
 }
 
-type fakeReauthorizer struct{ ids []string }
+type fakeReauthorizer struct {
+	ids   []string
+	hints []NASHint
+}
 
-func (f *fakeReauthorizer) Reauthorize(_ context.Context, s session.Session) error {
+func (f *fakeReauthorizer) Reauthorize(_ context.Context, s session.Session, at NASHint) error {
 	f.ids = append(f.ids, s.ID)
+	f.hints = append(f.hints, at)
 	return nil
 }
 
@@ -341,7 +345,13 @@ func TestMACAuthReauthorize(t *testing.T) {
 	})
 	env.signedIn(t, testArrival)
 	if len(re.ids) != 1 || len(asked) == 0 {
-		t.Errorf("reauthorised %v (vendor asked for %v), want the new session once", re.ids, asked)
+		t.Fatalf("reauthorised %v (vendor asked for %v), want the new session once", re.ids, asked)
+	}
+	// The arrival names the access point, so RADIUS can find the NAS of a
+	// device no NAS has reported yet.
+	ap, _ := session.ParseMAC("0011.2233.4455")
+	if h := re.hints[0]; h.ID != "nas-bahnhof" || !h.HasAP || h.AP != ap || h.Addr.IsValid() {
+		t.Errorf("hint %+v, want nas-bahnhof at 00:11:22:33:44:55 and no address (127.0.0.1 is no AP network here)", h)
 	}
 }
 

@@ -56,7 +56,26 @@ type Sessions interface {
 // CoA-Request, or a Disconnect-Request so the device reassociates). The
 // gateway wires radius's CoA client to it.
 type Reauthorizer interface {
-	Reauthorize(ctx context.Context, s session.Session) error
+	// Reauthorize addresses the NAS that last reported s or, when none
+	// has (the device's MAC authentication was rejected before it signed
+	// in), the one the device arrived through. An access point that
+	// cannot be asked (no CoA) is not an error.
+	Reauthorize(ctx context.Context, s session.Session, at NASHint) error
+}
+
+// NASHint is what an arrival tells about the access point a device came
+// through: untrusted parameters, which RADIUS only uses to pick among the
+// NASes it knows.
+type NASHint struct {
+	// ID is the NAS-Identifier the access point sent (nas_id, nasid).
+	ID string
+	// AP is the access point's MAC, when HasAP.
+	AP    session.MAC
+	HasAP bool
+	// Addr is where the request came from when that is an access-point
+	// network (the access point NATs its clients), else the host of the
+	// arrival's login URL if it is an address there; invalid if neither.
+	Addr netip.Addr
 }
 
 // Locator names the location and network a device arrived at.

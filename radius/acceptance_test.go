@@ -597,7 +597,10 @@ func requestMAOK(b []byte) bool {
 
 func TestAcceptanceDisconnectOnRevoke(t *testing.T) {
 	nas := startNAS(t, func(req *layeh.Packet) *layeh.Packet { return req.Response(layeh.CodeDisconnectACK) })
-	r := startRig(t, func(c *radius.Config, _ *radius.Deps) { c.Clients[0].CoAPort = nas.port() })
+	r := startRig(t, func(c *radius.Config, _ *radius.Deps) {
+		c.Clients[0].CoAPort = nas.port()
+		c.Clients[0].Vendor = "mac-auth" // the RFC 5176 dialect (dialect.go)
+	})
 	r.mgr.OnEnd(r.srv.SessionEnded) // as the gateway wires it
 	s := r.signIn(t, "02-1a-2b-3c-4d-5e")
 
@@ -691,7 +694,10 @@ func TestAcceptanceDisconnectResults(t *testing.T) {
 	})
 	t.Run("CoA-Request carries the new authorisation", func(t *testing.T) {
 		nas := startNAS(t, func(req *layeh.Packet) *layeh.Packet { return req.Response(layeh.CodeCoAACK) })
-		r := startRig(t, func(c *radius.Config, _ *radius.Deps) { c.Clients[0].CoAPort = nas.port() })
+		r := startRig(t, func(c *radius.Config, _ *radius.Deps) {
+			c.Clients[0].CoAPort = nas.port()
+			c.Clients[0].Vendor = "mac-auth" // coova takes no CoA (dialect.go)
+		})
 		s := r.signIn(t, "02-1a-2b-3c-4d-5e")
 		s.NAS = session.NAS{Addr: netip.MustParseAddr("127.0.0.1"), ID: "ap"}
 		res, err := r.srv.CoA(context.Background(), s)

@@ -3,7 +3,6 @@ package radius
 import (
 	"crypto/md5"
 	"crypto/subtle"
-	"fmt"
 	"math"
 	"net/netip"
 	"time"
@@ -12,10 +11,7 @@ import (
 	layeh "layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2869"
-	"layeh.com/radius/vendors/mikrotik"
 
-	"roamgate/radius/vendors/chillispot"
-	"roamgate/radius/vendors/wispr"
 	"roamgate/session"
 )
 
@@ -153,6 +149,7 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess sessio
 			// The session ended between the lookup and now.
 			return reject(req, rejectNoSession)
 		}
+		s.noteNAS(req, nasAddr) // for re-authorising devices at this NAS (nasdir.go)
 	}
 
 	resp := newReplyTo(req, layeh.CodeAccessAccept, true, acceptSize)
@@ -165,9 +162,14 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess sessio
 	}
 	// Class comes back in accounting and names the session without the MAC.
 	resp.addString(rfc2865.Class_Type, sess.ID)
+	if c.dialect.acceptUserName {
+		// The NAS names the device by it from now on, so a
+		// Disconnect-Request can (dialect.go, coova).
+		resp.addString(rfc2865.UserName_Type, sess.ID)
+	}
 	if bw, ok := s.networks[sess.Network]; ok && bw != (Bandwidth{}) {
 		var p layeh.Packet
-		addBandwidth(&p, c.vendor, bw)
+		addBandwidth(&p, c.kind, bw)
 		resp.addAttributes(p.Attributes)
 	}
 	return resp, v
@@ -178,37 +180,6 @@ func (s *Server) seenRefresh() time.Duration {
 		return min(seenRefresh, s.idleTimeout/4)
 	}
 	return seenRefresh
-}
-
-// addBandwidth adds the network's rate limits in the client's dialect.
-func addBandwidth(p *layeh.Packet, vendor string, bw Bandwidth) {
-	if bw == (Bandwidth{}) {
-		return
-	}
-	switch vendor {
-	case "coova", "chillispot":
-		if bw.UpKbps > 0 {
-			chillispot.ChilliSpotBandwidthMaxUp_Add(p, chillispot.ChilliSpotBandwidthMaxUp(bw.UpKbps))
-		}
-		if bw.DownKbps > 0 {
-			chillispot.ChilliSpotBandwidthMaxDown_Add(p, chillispot.ChilliSpotBandwidthMaxDown(bw.DownKbps))
-		}
-	case "wispr":
-		if bw.UpKbps > 0 {
-			wispr.WISPrBandwidthMaxUp_Add(p, wispr.WISPrBandwidthMaxUp(bitsPerSecond(bw.UpKbps)))
-		}
-		if bw.DownKbps > 0 {
-			wispr.WISPrBandwidthMaxDown_Add(p, wispr.WISPrBandwidthMaxDown(bitsPerSecond(bw.DownKbps)))
-		}
-	case "mikrotik":
-		// rx-rate/tx-rate as the router sees them: it receives the
-		// device's upload. 0 is "no limit" to RouterOS too.
-		mikrotik.MikrotikRateLimit_AddString(p, fmt.Sprintf("%dk/%dk", bw.UpKbps, bw.DownKbps))
-	}
-}
-
-func bitsPerSecond(kbps uint32) uint32 {
-	return uint32(min(uint64(kbps)*1000, math.MaxUint32))
 }
 
 func reject(req *request, v verdict) (answer, verdict) {

@@ -9,27 +9,36 @@ import (
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/vendors/mikrotik"
 
+	"roamgate/apfamily"
+	"roamgate/radius/vendors/airespace"
+	"roamgate/radius/vendors/aruba"
 	"roamgate/radius/vendors/chillispot"
 	"roamgate/radius/vendors/wispr"
 	"roamgate/session"
 )
 
 func TestAddBandwidth(t *testing.T) {
-	bw := Bandwidth{UpKbps: 2000, DownKbps: 16000}
+	bw := Bandwidth{UpKbps: 2000, DownKbps: 16000, Role: "guest-16m"}
+	chilli := func(t *testing.T, p *layeh.Packet) {
+		if up, down := chillispot.ChilliSpotBandwidthMaxUp_Get(p), chillispot.ChilliSpotBandwidthMaxDown_Get(p); up != 2000 || down != 16000 {
+			t.Errorf("ChilliSpot up/down = %d/%d kbit/s, want 2000/16000", up, down)
+		}
+	}
+	none := func(t *testing.T, p *layeh.Packet) {
+		if len(p.Attributes) != 0 {
+			t.Errorf("attributes for a family without rate-limit attributes: %v", types(p))
+		}
+	}
 	tests := []struct {
 		vendor string
 		check  func(t *testing.T, p *layeh.Packet)
 	}{
-		{"coova", func(t *testing.T, p *layeh.Packet) {
-			if up, down := chillispot.ChilliSpotBandwidthMaxUp_Get(p), chillispot.ChilliSpotBandwidthMaxDown_Get(p); up != 2000 || down != 16000 {
-				t.Errorf("ChilliSpot up/down = %d/%d kbit/s, want 2000/16000", up, down)
-			}
-		}},
-		{"chillispot", func(t *testing.T, p *layeh.Packet) {
-			if up := chillispot.ChilliSpotBandwidthMaxUp_Get(p); up != 2000 {
-				t.Errorf("ChilliSpot up = %d", up)
-			}
-		}},
+		{"coova", chilli},
+		// Aliases and implementations of the family get its attributes.
+		{"chillispot", chilli},
+		{"coovachilli", chilli},
+		{"chilli", chilli},
+		{"uspot", chilli},
 		{"wispr", func(t *testing.T, p *layeh.Packet) {
 			if up, down := wispr.WISPrBandwidthMaxUp_Get(p), wispr.WISPrBandwidthMaxDown_Get(p); up != 2_000_000 || down != 16_000_000 {
 				t.Errorf("WISPr up/down = %d/%d bit/s, want 2000000/16000000", up, down)
@@ -40,16 +49,34 @@ func TestAddBandwidth(t *testing.T) {
 				t.Errorf("Mikrotik-Rate-Limit = %q, want 2000k/16000k", got)
 			}
 		}},
-		{"cisco", func(t *testing.T, p *layeh.Packet) {
-			if len(p.Attributes) != 0 {
-				t.Errorf("attributes for a vendor without a dialect: %v", types(p))
+		{"cisco-wlc", func(t *testing.T, p *layeh.Packet) {
+			if down, up := airespace.AirespaceDataBandwidthAverageContract_Get(p), airespace.AirespaceDataBandwidthAverageContractUpstream_Get(p); down != 16000 || up != 2000 {
+				t.Errorf("Airespace contracts down/up = %d/%d kbit/s, want 16000/2000", down, up)
 			}
 		}},
+		{"aruba-instant", func(t *testing.T, p *layeh.Packet) {
+			if got := aruba.ArubaUserRole_GetString(p); got != "guest-16m" {
+				t.Errorf("Aruba-User-Role = %q", got)
+			}
+		}},
+		{"meraki", func(t *testing.T, p *layeh.Packet) {
+			if got := rfc2865.FilterID_GetString(p); got != "guest-16m" {
+				t.Errorf("Filter-Id = %q", got)
+			}
+		}},
+		{"hostapd", none},
+		{"mac-auth", none},
+		{"unifi", none},
+		{"", none},
 	}
 	for _, tt := range tests {
 		t.Run(tt.vendor, func(t *testing.T) {
+			k, ok := apfamily.Lookup(tt.vendor)
+			if !ok {
+				t.Fatalf("%q is not in apfamily", tt.vendor)
+			}
 			p := layeh.New(layeh.CodeAccessAccept, []byte(testSecret))
-			addBandwidth(p, tt.vendor, bw)
+			addBandwidth(p, k, bw)
 			// Round trip through the wire format, as the access point sees it.
 			b, err := p.Encode()
 			if err != nil {

@@ -38,6 +38,7 @@ func (s *Server) accounting(c *client, src netip.AddrPort, req *request) (answer
 		return resp, dropNone
 	}
 	nasAddr := src.Addr().Unmap()
+	s.noteNAS(req, nasAddr) // for re-authorising devices at this NAS (nasdir.go)
 	switch rfc2866.AcctStatusType(status) {
 	case rfc2866.AcctStatusType_Value_AccountingOn, rfc2866.AcctStatusType_Value_AccountingOff:
 		s.sessions.NASRestarted(nasAddr, string(req.nasIdentifier))

@@ -4,11 +4,14 @@ import (
 	"cmp"
 	"crypto/hmac"
 	"crypto/md5"
+	"fmt"
 	"hash"
 	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"roamgate/apfamily"
 )
 
 // client is one resolved entry of the client table.
@@ -17,9 +20,17 @@ type client struct {
 	prefix    netip.Prefix
 	secret    []byte
 	location  string
-	vendor    string
-	coaPort   int
 	requireMA bool
+
+	// kind is the vendor's family and implementation (apfamily).
+	kind apfamily.Kind
+	// dialect is how Disconnect- and CoA-Requests reach it: the
+	// implementation's, with the entry's overrides applied.
+	dialect dialect
+	// dasHost is das_address ("" for the NAS's own address), coaPort the
+	// DAS port.
+	dasHost string
+	coaPort int
 
 	// requests counts the requests from this client by codeIndex.
 	requests [numCodeIdx]atomic.Uint64
@@ -59,12 +70,27 @@ func newClientTable(cfg Config) (clientTable, error) {
 		if err != nil {
 			return clientTable{}, err
 		}
+		kind, ok := apfamily.Lookup(cc.Vendor)
+		if !ok {
+			return clientTable{}, fmt.Errorf("radius: vendor %q is unknown", cc.Vendor)
+		}
+		d := dialectFor(kind.Impl)
+		if cc.MACFormat != "" {
+			d.mac, _ = parseMACFormat(cc.MACFormat) // validated
+		}
+		if len(cc.DASAttributes) > 0 {
+			if d.attrs, err = parseDASAttrs(cc.DASAttributes); err != nil {
+				return clientTable{}, err
+			}
+		}
 		c := &client{
 			name:      cc.Name,
 			prefix:    p,
 			secret:    []byte(cc.Secret),
 			location:  cc.Location,
-			vendor:    cc.Vendor,
+			kind:      kind,
+			dialect:   d,
+			dasHost:   cc.DASAddress,
 			coaPort:   cc.CoAPort,
 			requireMA: cfg.RequireMessageAuthenticator,
 		}
@@ -93,6 +119,20 @@ func (t *clientTable) lookup(a netip.Addr) *client {
 	a = a.Unmap().WithZone("")
 	for _, c := range t.clients {
 		if c.prefix.Contains(a) {
+			return c
+		}
+	}
+	return nil
+}
+
+// byName is the client of a configuration entry (named, or named by its
+// CIDR), or nil.
+func (t *clientTable) byName(name, cidr string) *client {
+	if name == "" {
+		name = cidr
+	}
+	for _, c := range t.clients {
+		if c.name == name {
 			return c
 		}
 	}

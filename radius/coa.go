@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"time"
 
 	layeh "layeh.com/radius"
@@ -28,6 +27,10 @@ var (
 	// ErrUnknownNAS: the NAS's address is in no client's network, so there
 	// is no secret to sign with.
 	ErrUnknownNAS = errors.New("radius: NAS is not in the client table")
+	// ErrNoCoA: the NAS's implementation takes no CoA-Request that could
+	// re-authorise a device (hostapd, Meraki; see dialect.go). The device
+	// gets in at its next association instead.
+	ErrNoCoA = errors.New("radius: the NAS takes no CoA-Request")
 )
 
 // CoAOutcome is how a NAS answered a Disconnect- or CoA-Request.
@@ -64,11 +67,16 @@ type DynamicResult struct {
 }
 
 // Target names a device at a NAS for Disconnect and CoA (RFC 5176 §3):
-// the NAS it is on, and what identifies the device there.
+// the NAS it is on, and what identifies the device there. Which of these
+// the request carries is the NAS client's dialect (dialect.go).
 type Target struct {
-	// NAS is where the request goes (NAS.Addr, on its client's coa_port)
-	// and whose NAS-Identifier and Acct-Session-Id name the device.
+	// NAS is where the request goes (its client's das_address, or NAS.Addr;
+	// on the client's coa_port) and whose NAS-Identifier and
+	// Acct-Session-Id name the device.
 	NAS session.NAS
+	// SessionID is sent as User-Name: UAM logins use it as User-Name, and
+	// coova NASes learn it from the Access-Accept.
+	SessionID string
 	// MAC, when HasMAC, is sent as Calling-Station-Id.
 	MAC    session.MAC
 	HasMAC bool
@@ -81,7 +89,7 @@ type Target struct {
 
 // TargetOf is the target of a session: the NAS that reported it last.
 func TargetOf(s session.Session) Target {
-	return Target{NAS: s.NAS, MAC: s.Device.MAC, HasMAC: s.Device.HasMAC, IP: s.Device.IP}
+	return Target{NAS: s.NAS, SessionID: s.ID, MAC: s.Device.MAC, HasMAC: s.Device.HasMAC, IP: s.Device.IP}
 }
 
 // Disconnect asks the NAS that last reported the session to end it
@@ -92,14 +100,17 @@ func (s *Server) Disconnect(ctx context.Context, sess session.Session) (DynamicR
 
 // CoA asks the NAS that last reported the session to re-authorise it with a
 // CoA-Request carrying the session's time left (Session-Timeout) and its
-// network's bandwidth in the NAS's dialect.
+// network's bandwidth in the NAS's attributes. ErrNoCoA: the NAS takes none.
 func (s *Server) CoA(ctx context.Context, sess session.Session) (DynamicResult, error) {
-	t := TargetOf(sess)
+	return s.coa(ctx, sess, TargetOf(sess))
+}
+
+func (s *Server) coa(ctx context.Context, sess session.Session, t Target) (DynamicResult, error) {
 	p := &layeh.Packet{}
 	rfc2865.SessionTimeout_Add(p, rfc2865.SessionTimeout(seconds(s.sessions.TimeLeft(sess))))
 	if c := s.clients.lookup(t.NAS.Addr); c != nil {
 		if bw, ok := s.networks[sess.Network]; ok {
-			addBandwidth(p, c.vendor, bw)
+			addBandwidth(p, c.kind, bw)
 		}
 	}
 	t.Attributes = p.Attributes
@@ -107,8 +118,11 @@ func (s *Server) CoA(ctx context.Context, sess session.Session) (DynamicResult, 
 }
 
 // Dynamic sends a Disconnect-Request or CoA-Request (code) for t to the NAS,
-// signed with its client's secret and carrying a Message-Authenticator and
-// an Event-Timestamp (RFC 5176 §3.3, against replay). It sends it up to
+// signed with its client's secret, identifying the device as the client's
+// dialect wants (dialect.go) — by default with a Message-Authenticator and
+// an Event-Timestamp (RFC 5176 §3.3, against replay). It leaves from the
+// authentication socket's address (dasSource) and goes to the client's
+// das_address, or else the NAS's address, on its coa_port. It sends it up to
 // Deps.CoATries times, waiting Deps.CoATimeout for each answer, and stops at
 // the first answer that verifies. A timeout is an outcome, not an error;
 // errors say the request could not be sent.
@@ -131,11 +145,18 @@ func (s *Server) Dynamic(ctx context.Context, code layeh.Code, t Target) (Dynami
 	if c == nil {
 		return res, ErrUnknownNAS
 	}
+	if code == layeh.CodeCoARequest && !c.dialect.coa {
+		return res, ErrNoCoA
+	}
 	req, err := encodeDynamic(c, code, t)
 	if err != nil {
 		return res, err
 	}
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(nas, uint16(c.coaPort))))
+	dst, err := s.dasAddr(ctx, c, nas)
+	if err != nil {
+		return res, fmt.Errorf("radius: %v to %s: %w", code, c.name, err)
+	}
+	conn, err := net.DialUDP("udp", s.dasSource(dst.Addr()), net.UDPAddrFromAddrPort(dst))
 	if err != nil {
 		return res, fmt.Errorf("radius: %v to %s: %w", code, c.name, err)
 	}
@@ -192,45 +213,115 @@ func (s *Server) Dynamic(ctx context.Context, code layeh.Code, t Target) (Dynami
 	return res, nil
 }
 
+// dasAddr is where a request for a NAS of client c goes: c's das_address
+// (a host name is resolved now, so a changed DNS entry is followed), or the
+// NAS's own address; on c's coa_port.
+func (s *Server) dasAddr(ctx context.Context, c *client, nas netip.Addr) (netip.AddrPort, error) {
+	if c.dasHost == "" {
+		return netip.AddrPortFrom(nas, uint16(c.coaPort)), nil
+	}
+	if a, err := netip.ParseAddr(c.dasHost); err == nil {
+		return netip.AddrPortFrom(a.Unmap(), uint16(c.coaPort)), nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", c.dasHost)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("das_address: %w", err)
+	}
+	// The family the source address can be bound in comes first.
+	want4 := true
+	if src := s.listenAddr(); src.IsValid() && !src.IsUnspecified() {
+		want4 = src.Is4()
+	}
+	best := addrs[0].Unmap()
+	for _, a := range addrs {
+		if a = a.Unmap(); a.Is4() == want4 {
+			best = a
+			break
+		}
+	}
+	return netip.AddrPortFrom(best, uint16(c.coaPort)), nil
+}
+
+// dasSource is the local address Disconnect- and CoA-Requests leave from:
+// the authentication socket's address. Access points take them only from
+// the RADIUS server they are configured with — CoovaChilli drops anything
+// else ("Received RADIUS from wrong address", src/radius.c:1945-1951),
+// hostapd too (radius_das_client; src/radius/radius_das.c:426-429) — and a
+// host with several addresses would otherwise send from whichever the
+// route picks. When auth_listen is every address (0.0.0.0, ::), there is no
+// one address to pick, and the kernel chooses as for any datagram: the
+// address of the interface the route to the NAS leaves by. That is the
+// address the access points use whenever they reach roamgate through that
+// interface, which is the usual single-homed setup; on a multi-homed host
+// set auth_listen to the address the access points are configured with.
+func (s *Server) dasSource(dst netip.Addr) *net.UDPAddr {
+	src := s.listenAddr()
+	if !src.IsValid() || src.IsUnspecified() || src.Is4() != dst.Unmap().Is4() {
+		return nil
+	}
+	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0))
+}
+
+// listenAddr is the authentication socket's address, or the zero Addr
+// before Listen.
+func (s *Server) listenAddr() netip.Addr {
+	a, ok := s.AuthAddr().(*net.UDPAddr)
+	if !ok {
+		return netip.Addr{}
+	}
+	return a.AddrPort().Addr().Unmap()
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// encodeDynamic builds the request: identification attributes, the
-// caller's, Event-Timestamp and a Message-Authenticator computed over the
-// packet with a zero Request Authenticator (RFC 5176 §3.5, RFC 3579 §3.2),
-// then the Request Authenticator as for accounting (RFC 5176 §3.5).
+// encodeDynamic builds the request: the identification attributes of c's
+// dialect, the caller's, and — when the dialect has them — Event-Timestamp
+// and a Message-Authenticator computed over the packet with a zero Request
+// Authenticator (RFC 5176 §3.5, RFC 3579 §3.2); then the Request
+// Authenticator as for accounting (RFC 5176 §3.5).
 func encodeDynamic(c *client, code layeh.Code, t Target) ([]byte, error) {
 	var id [1]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, err
 	}
+	d := c.dialect
 	p := &layeh.Packet{Code: code, Identifier: id[0], Secret: c.secret}
-	p.Add(typeMessageAuthenticator, make(layeh.Attribute, authLen))
-	if t.NAS.ID != "" {
+	if d.attrs&dasMessageAuthenticator != 0 {
+		p.Add(typeMessageAuthenticator, make(layeh.Attribute, authLen))
+	}
+	if d.attrs&dasUserName != 0 && t.SessionID != "" {
+		rfc2865.UserName_AddString(p, t.SessionID)
+	}
+	if d.attrs&dasNASIdentifier != 0 && t.NAS.ID != "" {
 		rfc2865.NASIdentifier_AddString(p, t.NAS.ID)
 	}
-	if t.NAS.AcctSessionID != "" {
+	if d.attrs&dasAcctSessionID != 0 && t.NAS.AcctSessionID != "" {
 		rfc2866.AcctSessionID_AddString(p, t.NAS.AcctSessionID)
 	}
-	if t.HasMAC {
-		rfc2865.CallingStationID_AddString(p, callingStationID(t.MAC))
+	if d.attrs&dasCallingStationID != 0 && t.HasMAC {
+		rfc2865.CallingStationID_AddString(p, d.mac.format(t.MAC))
 	}
-	if ip := t.IP.Unmap(); ip.Is4() {
+	if ip := t.IP.Unmap(); d.attrs&dasFramedIPAddress != 0 && ip.Is4() {
 		rfc2865.FramedIPAddress_Add(p, ip.AsSlice())
 	}
 	p.Attributes = append(p.Attributes, t.Attributes...)
-	rfc2869.EventTimestamp_Add(p, time.Now())
+	if d.attrs&dasEventTimestamp != 0 {
+		rfc2869.EventTimestamp_Add(p, time.Now())
+	}
 	b, err := p.MarshalBinary()
 	if err != nil {
 		return nil, fmt.Errorf("radius: encode %v: %w", code, err)
 	}
-	// b's authenticator is zero: the MA is computed over it so.
-	st := c.getHMAC()
-	st.h.Write(b)
-	st.h.Sum(b[replyMAOffset:replyMAOffset])
-	c.putHMAC(st)
+	if d.attrs&dasMessageAuthenticator != 0 {
+		// b's authenticator is zero: the MA is computed over it so.
+		st := c.getHMAC()
+		st.h.Write(b)
+		st.h.Sum(b[replyMAOffset:replyMAOffset])
+		c.putHMAC(st)
+	}
 	h := md5.New()
 	h.Write(b)
 	h.Write(c.secret)
@@ -270,12 +361,6 @@ func errorCause(b []byte) uint32 {
 		}
 	}
 	return 0
-}
-
-// callingStationID writes a MAC as RFC 3580 §3.21 recommends:
-// "00-10-A4-23-19-C0".
-func callingStationID(m session.MAC) string {
-	return strings.ToUpper(strings.ReplaceAll(m.String(), ":", "-"))
 }
 
 // SessionEnded sends a Disconnect-Request for a session that has ended, in

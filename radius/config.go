@@ -7,7 +7,10 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
+
+	"roamgate/apfamily"
 )
 
 // Config is the `radius` section of the gateway configuration. The zero value
@@ -61,11 +64,15 @@ type Client struct {
 	// Locator). Optional.
 	Location string `yaml:"location"`
 
-	// Vendor names the access point family, which decides the bandwidth
-	// attributes in Access-Accepts: "coova" or "chillispot" (ChilliSpot,
-	// kbit/s), "wispr" (WISPr, bit/s), "mikrotik" (Mikrotik-Rate-Limit).
-	// Any other name ("cisco", "openwrt" …) or empty means standard
-	// attributes only. Letters, digits, '-' and '_'.
+	// Vendor names the access-point family or implementation, one of the
+	// names roamgate/apfamily knows (aliases included: "chilli" and
+	// "coovachilli" are "coova", "openwrt" is "hostapd"). It decides the
+	// bandwidth attributes in Access-Accepts — coova and uspot:
+	// ChilliSpot (kbit/s); wispr: WISPr (bit/s); mikrotik:
+	// Mikrotik-Rate-Limit; cisco: Airespace bandwidth contracts; aruba:
+	// Aruba-User-Role and meraki: Filter-Id (the network's role) — and the
+	// dialect of Disconnect- and CoA-Requests (radius/dialect.go). Empty
+	// or "generic": RFC attributes only.
 	Vendor string `yaml:"vendor"`
 
 	// CoAPort is the UDP port of the client's Dynamic Authorization server
@@ -73,7 +80,11 @@ type Client struct {
 	CoAPort int `yaml:"coa_port"`
 
 	// RequireMessageAuthenticator overrides the global setting for this
-	// client; leave it out (nil) to use the global one.
+	// client; leave it out (nil) to use the global one. A client that
+	// cannot sign its requests (OpenWrt uspot with radcli before 1.5) gets
+	// false here; its requests are then still dropped when they carry
+	// Proxy-State unsigned (limit_proxy_state), and the server logs and
+	// shows on the admin dashboard that the client runs without it.
 	RequireMessageAuthenticator *bool `yaml:"require_message_authenticator"`
 
 	// The portal's view of the access points in this network (issue 12
@@ -94,6 +105,34 @@ type Client struct {
 	// is known (here or in portal.coova.uam_secret). Setting it true
 	// without any secret is an error.
 	RequireSignature *bool `yaml:"require_signature"`
+
+	// Dynamic Authorization (RFC 5176): where and how Disconnect- and
+	// CoA-Requests reach this client's access points. Each defaults to the
+	// vendor's dialect; set one only when an access point differs.
+
+	// DASAddress is where Disconnect- and CoA-Requests go (port: coa_port):
+	// an IP address or a host name, resolved at each send. Default: the
+	// address the NAS's RADIUS packets come from. Set it when those
+	// packets come from elsewhere — a RADIUS proxy that does not forward
+	// CoA (deploy/freeradius-proxy.md), or Meraki, whose cloud takes
+	// Disconnect-Requests only at the organisation's dashboard host name
+	// ("n143.meraki.com"; required for vendor meraki).
+	DASAddress string `yaml:"das_address"`
+
+	// MACFormat is how Calling-Station-Id is written in Disconnect- and
+	// CoA-Requests, for access points that compare it as a string (uspot's
+	// mac_format): one of AA-BB-CC-DD-EE-FF, aa-bb-cc-dd-ee-ff,
+	// AA:BB:CC:DD:EE:FF, aa:bb:cc:dd:ee:ff, AABBCCDDEEFF, aabbccddeeff.
+	// Default: the dialect's (uspot AA:BB:CC:DD:EE:FF, else RFC 3580's
+	// AA-BB-CC-DD-EE-FF).
+	MACFormat string `yaml:"mac_format"`
+
+	// DASAttributes replaces the dialect's list of attributes in
+	// Disconnect- and CoA-Requests: any of user-name (the session ID),
+	// calling-station-id, nas-identifier, acct-session-id,
+	// framed-ip-address, event-timestamp, message-authenticator. Empty: the
+	// dialect's.
+	DASAttributes []string `yaml:"das_attributes"`
 }
 
 // Defaults of the demo site.
@@ -180,14 +219,32 @@ func (c Config) Validate() error {
 		if cl.Secret == "" {
 			bad(key+".secret", "missing")
 		}
-		if !validVendor(cl.Vendor) {
-			bad(key+".vendor", "%q: use letters, digits, '-' and '_' (at most 32)", cl.Vendor)
+		kind, known := apfamily.Lookup(cl.Vendor)
+		if !known {
+			bad(key+".vendor", "%q is not one of %s", cl.Vendor, strings.Join(apfamily.All(), ", "))
 		}
 		if cl.CoAPort < 0 || cl.CoAPort > 65535 {
 			bad(key+".coa_port", "%d is not a port", cl.CoAPort)
 		}
 		if err := checkUAMSecret(cl.UAMSecret); err != nil {
 			bad(key+".uam_secret", "%v", err)
+		}
+		if cl.DASAddress != "" {
+			if err := checkHost(cl.DASAddress); err != nil {
+				bad(key+".das_address", "%q %v", cl.DASAddress, err)
+			}
+		} else if known && kind.Impl == apfamily.Meraki {
+			bad(key+".das_address", "missing: Meraki takes Disconnect-Requests only at the organisation's dashboard host name (e.g. n143.meraki.com)")
+		}
+		if cl.MACFormat != "" {
+			if _, ok := parseMACFormat(cl.MACFormat); !ok {
+				bad(key+".mac_format", "%q is not one of %s", cl.MACFormat, strings.Join(MACFormats, ", "))
+			}
+		}
+		if len(cl.DASAttributes) > 0 {
+			if _, err := parseDASAttrs(cl.DASAttributes); err != nil {
+				bad(key+".das_attributes", "%v", err)
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -260,15 +317,27 @@ func checkUAMSecret(s string) error {
 	return nil
 }
 
-func validVendor(s string) bool {
-	if len(s) > 32 {
-		return false
+// checkHost accepts an IP address or a DNS host name (no port).
+func checkHost(s string) error {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return errors.New("has a zone")
+		}
+		return nil
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' {
-			return false
+	if len(s) > 253 {
+		return errors.New("is too long for a host name")
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return errors.New("is not an IP address or host name")
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' {
+				return errors.New("is not an IP address or host name")
+			}
 		}
 	}
-	return true
+	return nil
 }

@@ -1,6 +1,7 @@
 package radius
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,26 @@ func TestValidate(t *testing.T) {
 		{"name duplicate", func(c *Config) { three(c); c.Clients[2].Name = "a" },
 			[]string{`radius.clients[2].name: "a" is also clients[0].name`}},
 		{"vendor", func(c *Config) { c.Clients[0].Vendor = "coova chilli" }, []string{`radius.clients[0].vendor: "coova chilli"`}},
+		{"vendor unknown", func(c *Config) { c.Clients[0].Vendor = "ruckus" }, []string{`radius.clients[0].vendor: "ruckus" is not one of `}},
+		{"vendor aliases", func(c *Config) {
+			for _, v := range []string{"chilli", "CoovaChilli", "uspot", "openwrt", "cisco-wlc", "wispr", "generic"} {
+				c.Clients = append(c.Clients, Client{CIDR: "10." + strconv.Itoa(len(c.Clients)) + ".0.0/16", Secret: longSecret, Vendor: v})
+			}
+		}, nil},
+		{"dynamic authorization overrides", func(c *Config) {
+			c.Clients[0].Vendor = "meraki"
+			c.Clients[0].DASAddress = "n143.meraki.com"
+			c.Clients = append(c.Clients, Client{CIDR: "10.9.0.0/16", Secret: longSecret, Vendor: "uspot", DASAddress: "10.9.0.1",
+				MACFormat: "aa-bb-cc-dd-ee-ff", DASAttributes: []string{"calling-station-id", "User-Name"}})
+		}, nil},
+		{"meraki without das_address", func(c *Config) { c.Clients[0].Vendor = "meraki" },
+			[]string{"radius.clients[0].das_address: missing: Meraki takes Disconnect-Requests only at the organisation's dashboard host name"}},
+		{"das_address not a host", func(c *Config) { c.Clients[0].DASAddress = "10.0.0.1:3799" },
+			[]string{`radius.clients[0].das_address: "10.0.0.1:3799" is not an IP address or host name`}},
+		{"mac_format", func(c *Config) { c.Clients[0].MACFormat = "aa.bb.cc" },
+			[]string{`radius.clients[0].mac_format: "aa.bb.cc" is not one of AA-BB-CC-DD-EE-FF`}},
+		{"das_attributes", func(c *Config) { c.Clients[0].DASAttributes = []string{"user-name", "nas-port"} },
+			[]string{`radius.clients[0].das_attributes: "nas-port" is not one of user-name, calling-station-id`}},
 		{"coa port", func(c *Config) { c.Clients[0].CoAPort = 70000 }, []string{"radius.clients[0].coa_port: 70000 is not a port"}},
 		{"auth listen missing", func(c *Config) { c.AuthListen = "" }, []string{"radius.auth_listen: missing"}},
 		{"acct listen no port", func(c *Config) { c.AcctListen = "127.0.0.1" }, []string{`radius.acct_listen: "127.0.0.1" is not host:port`}},

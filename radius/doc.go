@@ -5,8 +5,9 @@
 // CoA-Requests (RFC 5176) to them when a session ends. It is not a session
 // store and takes no decisions about sessions: it asks session (through the
 // small Sessions interface) and turns the answer into RADIUS. Packet types,
-// codes and the attribute dictionaries are layeh.com/radius; the WISPr and
-// ChilliSpot dictionaries are generated into radius/vendors.
+// codes and the attribute dictionaries are layeh.com/radius; the WISPr,
+// ChilliSpot, Airespace and Aruba dictionaries are generated into
+// radius/vendors.
 //
 // # What the server guarantees
 //
@@ -30,6 +31,12 @@
 //   - An Accounting-Response is sent only once the record is stored
 //     (Sessions.SeenDurable); if the store fails, there is no answer and the
 //     access point retransmits.
+//   - Disconnect- and CoA-Requests (RFC 5176) go out in the dialect of the
+//     client's access-point implementation (dialect.go: which attributes
+//     identify the device, how its MAC is written, whether the request is
+//     signed, whether CoA exists at all — each rule cited from the vendor's
+//     source), from the authentication socket's address, to the client's
+//     das_address or else the NAS's address.
 //   - A malformed, forged or unsupported packet never gets an answer and never
 //     crashes the server. Every drop is counted by reason (Server.Stats and
 //     the roamgate_radius_… Prometheus metrics); per-packet logging happens

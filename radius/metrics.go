@@ -32,6 +32,9 @@ var (
 	descDisconnects = prometheus.NewDesc("roamgate_radius_disconnects_total",
 		"Disconnect-Requests sent for ended sessions, by result (ack, nak, timeout, error, skipped: no NAS known, overload).",
 		[]string{"result"}, nil)
+	descReauths = prometheus.NewDesc("roamgate_radius_reauthorizations_total",
+		"CoA-Requests asking a NAS to let a just-signed-in device in, by result (ack, nak, timeout, error; unsupported: the NAS takes no CoA — hostapd, Meraki — and the device gets in at its next association; no_nas: no NAS known for the device).",
+		[]string{"result"}, nil)
 )
 
 func newLatencyHistogram(l listener) prometheus.Histogram {
@@ -50,7 +53,7 @@ type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descAccepts, descRejects, descDrops, descReceived,
-		descDuplicates, descAccounting, descStatus, descSendErrors, descDisconnects} {
+		descDuplicates, descAccounting, descStatus, descSendErrors, descDisconnects, descReauths} {
 		ch <- d
 	}
 	for _, h := range c.s.latency {
@@ -90,6 +93,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descDisconnects, s.stats.disconnectErrors.Load(), "error")
 	counter(descDisconnects, s.stats.disconnectSkipped.Load(), "skipped")
 	counter(descDisconnects, s.stats.disconnectOverload.Load(), "overload")
+	for o := range numCoAResults {
+		counter(descReauths, s.stats.reauths[o].Load(), o.String())
+	}
+	counter(descReauths, s.stats.reauthErrors.Load(), "error")
+	counter(descReauths, s.stats.reauthUnsupported.Load(), "unsupported")
+	counter(descReauths, s.stats.reauthNoNAS.Load(), "no_nas")
 	for _, h := range s.latency {
 		h.Collect(ch)
 	}

@@ -49,6 +49,10 @@ type Sessions interface {
 type Bandwidth struct {
 	UpKbps   uint32
 	DownKbps uint32
+	// Role names the network's user role or group policy, for access
+	// points that keep bandwidth contracts by role (Aruba-User-Role,
+	// Meraki's Filter-Id); empty sends none.
+	Role string
 }
 
 // Locator places access points.
@@ -136,6 +140,9 @@ type Server struct {
 	wg         sync.WaitGroup
 	coaWG      sync.WaitGroup // Disconnect-Requests sent on session end
 	coaSem     chan struct{}
+
+	// nases are where NAS-Identifiers and AP MACs were heard (nasdir.go).
+	nases nasDirectory
 }
 
 // New checks cfg and returns a server that is not yet listening.
@@ -267,8 +274,21 @@ func (s *Server) Serve(ctx context.Context) error {
 		return errors.New("radius: Serve called twice")
 	}
 	s.serving = true
+	// Where Disconnect- and CoA-Requests come from, as access points must
+	// be configured (coa.go dasSource).
+	dasFrom := s.auth.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap().String()
+	if s.auth.LocalAddr().(*net.UDPAddr).IP.IsUnspecified() {
+		dasFrom = "the address of the interface the route to each NAS leaves by"
+	}
 	s.log.Info("radius: serving", "auth", s.auth.LocalAddr().String(), "acct", s.acct.LocalAddr().String(),
-		"clients", len(s.clients.clients), "auth_workers", s.workers, "acct_workers", acctWorkers, "queue", s.queueSize)
+		"clients", len(s.clients.clients), "auth_workers", s.workers, "acct_workers", acctWorkers, "queue", s.queueSize,
+		"disconnect_from", dasFrom)
+	for _, name := range s.UnsignedClients() {
+		// Once per client and start: it stays so until the configuration
+		// changes, and the admin dashboard shows it meanwhile.
+		s.log.Warn("radius: client runs without Message-Authenticator; Access-Requests with Proxy-State are still dropped unless signed (limit_proxy_state)",
+			"client", name)
+	}
 	for _, l := range []struct {
 		conn    *net.UDPConn
 		kind    listener
@@ -331,6 +351,20 @@ func (s *Server) close() {
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats { return s.stats.snapshot() }
+
+// UnsignedClients names the clients whose Access-Requests are answered
+// without a Message-Authenticator (require_message_authenticator: false,
+// e.g. OpenWrt uspot with radcli before 1.5), in configuration order: the
+// clients Blast-RADIUS protection covers only through limit_proxy_state.
+func (s *Server) UnsignedClients() []string {
+	var names []string
+	for _, cc := range s.cfg.Clients {
+		if c := s.clients.byName(cc.Name, cc.CIDR); c != nil && !c.requireMA {
+			names = append(names, c.name)
+		}
+	}
+	return names
+}
 
 // batchSize is how many datagrams one system call reads (recvmmsg) or
 // writes (sendmmsg) at most. Under load a read returns many at once, and the

@@ -134,6 +134,10 @@ type counters struct {
 	disconnectSkipped   atomic.Uint64 // no NAS known
 	disconnectOverload  atomic.Uint64
 	disconnectErrors    atomic.Uint64
+	reauths             [numCoAResults]atomic.Uint64 // CoA after sign-in, by answer
+	reauthUnsupported   atomic.Uint64                // the NAS takes no CoA (hostapd, Meraki)
+	reauthNoNAS         atomic.Uint64                // no NAS known for the device
+	reauthErrors        atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {

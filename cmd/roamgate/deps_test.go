@@ -94,6 +94,8 @@ func TestImportRules(t *testing.T) {
 		// The one probe list: the standard library only, so that dns and
 		// portal may both import it.
 		{"roamgate/probe", []string{"roamgate/probe"}},
+		// The one vendor list is a leaf: names only (DESIGN §2).
+		{"roamgate/apfamily", []string{"roamgate/apfamily"}},
 		{"roamgate/session/sqlite", []string{"roamgate/session", "modernc.org/", "github.com/golang-jwt/", "github.com/dustin/go-humanize", "github.com/google/uuid", "github.com/mattn/go-isatty", "github.com/ncruces/go-strftime", "github.com/remyoudompheng/bigfft", "golang.org/x/sys/", "golang.org/x/exp/"}},
 	}
 	for _, r := range rules {

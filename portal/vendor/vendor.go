@@ -6,37 +6,35 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 
+	"roamgate/apfamily"
 	"roamgate/session"
 )
 
-// Names of the adapters, as radius.clients[].vendor and portal.vendor spell
-// them.
+// Names of the adapters: the families of roamgate/apfamily, the one list
+// radius.clients[].vendor and portal.vendor are spelled from.
 const (
-	Generic  = "generic"
-	Coova    = "coova" // CoovaChilli and OpenWrt uspot
-	Cisco    = "cisco"
-	Meraki   = "meraki"
-	Aruba    = "aruba"
-	MikroTik = "mikrotik"
-	OpenNDS  = "opennds"
-	UniFi    = "unifi"
-	Omada    = "omada" // TP-Link Omada External Portal Server
-	MACAuth  = "mac-auth"
+	Generic  = apfamily.Generic
+	Coova    = apfamily.Coova // CoovaChilli and OpenWrt uspot
+	Cisco    = apfamily.Cisco
+	Meraki   = apfamily.Meraki
+	Aruba    = apfamily.Aruba
+	MikroTik = apfamily.MikroTik
+	OpenNDS  = apfamily.OpenNDS
+	UniFi    = apfamily.UniFi
+	Omada    = apfamily.Omada // TP-Link Omada External Portal Server
+	MACAuth  = apfamily.MACAuth
 )
 
 // Names lists every adapter name.
-func Names() []string {
-	return []string{Generic, Coova, Cisco, Meraki, Aruba, MikroTik, OpenNDS, UniFi, Omada, MACAuth}
-}
+func Names() []string { return apfamily.Names() }
 
-// Known reports whether name is an adapter or an alias of one (or empty or
-// "auto": detect).
+// Known reports whether name is an adapter or another name apfamily knows
+// for one (or empty or "auto": detect).
 func Known(name string) bool {
-	_, alias := aliases[name]
-	return name == "" || name == "auto" || alias || slices.Contains(Names(), name)
+	_, ok := apfamily.Lookup(name)
+	return name == "" || name == "auto" || ok
 }
 
 // ErrLoginURL is returned when an access point's login URL is not on a
@@ -216,20 +214,14 @@ var adapters = map[string]Adapter{
 // everything and comes last.
 var detectOrder = []string{OpenNDS, Coova, MikroTik, Cisco, Meraki, Aruba, UniFi, Omada}
 
-// aliases map other names of a family, as radius.clients[].vendor spells
-// them, to the adapter.
-var aliases = map[string]string{
-	"chillispot": Coova, "coovachilli": Coova, "uspot": Coova,
-	"hostapd": MACAuth, "openwrt": MACAuth, "tp-link": Omada,
-	"ubiquiti": UniFi, "cisco-wlc": Cisco, "aruba-instant": Aruba, "aruba-instant-on": Aruba,
-}
-
-// Get returns the adapter named name (or one of its aliases).
+// Get returns the adapter of the family name belongs to (name may be any
+// name apfamily knows: a family, an implementation such as uspot, an alias).
 func Get(name string) (Adapter, bool) {
-	if canonical, ok := aliases[name]; ok {
-		name = canonical
+	k, ok := apfamily.Lookup(name)
+	if !ok || name == "" {
+		return nil, false
 	}
-	a, ok := adapters[name]
+	a, ok := adapters[k.Family]
 	return a, ok
 }
 

@@ -379,14 +379,17 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestGetAliases(t *testing.T) {
-	for name, want := range map[string]string{"coova": Coova, "chillispot": Coova, "openwrt": MACAuth, "mac-auth": MACAuth, "unifi": UniFi,
+	// The names of roamgate/apfamily, which radius.clients[].vendor uses
+	// too: implementations and aliases resolve to their family's adapter.
+	for name, want := range map[string]string{"coova": Coova, "chillispot": Coova, "chilli": Coova, "coovachilli": Coova,
+		"uspot": Coova, "openwrt": MACAuth, "hostapd": MACAuth, "mac-auth": MACAuth, "unifi": UniFi, "wispr": Generic,
 		"omada": Omada, "tp-link": Omada, "aruba-instant-on": Aruba} {
 		if a, ok := Get(name); !ok || a.Name() != want {
 			t.Errorf("Get(%q) = %v, %v; want %s", name, a, ok, want)
 		}
 	}
-	if _, ok := Get("wispr"); ok || Known("wispr") {
-		t.Error(`"wispr" names no adapter`)
+	if _, ok := Get("ruckus"); ok || Known("ruckus") {
+		t.Error(`"ruckus" names no adapter`)
 	}
 }
 
