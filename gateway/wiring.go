@@ -10,8 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"roamgate/admin"
-	"roamgate/portal/vendor"
 	"roamgate/portal"
+	"roamgate/portal/vendor"
 	"roamgate/radius"
 	"roamgate/session"
 )
