@@ -16,11 +16,22 @@ import (
 	"testing"
 	"time"
 
+	// The baseline of BenchmarkDNSPerf. Imported here, in a test file, so
+	// that only the test binary links it (and the expr-lang engine it pulls
+	// in); cmd/roamgate's deps test forbids both in the binary.
+	_ "github.com/coredns/coredns/plugin/template"
 	mdns "github.com/miekg/dns"
 
 	"roamgate/session"
 	"roamgate/session/sqlite"
 )
+
+// The test binary's plugin chain has template right after captive, where
+// the benchmark's baseline Corefile needs it; init runs before any test can
+// register the chain (registerOnce).
+func init() {
+	directives = slices.Insert(directives, slices.Index(directives, "captive")+1, "template")
+}
 
 // discardWriter is a ResponseWriter that drops the answer: the benchmark
 // measures the handler, not a socket.

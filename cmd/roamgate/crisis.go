@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"roamgate/gateway"
-	"roamgate/session"
 )
 
 // crisis is `roamgate crisis on|off -config FILE …`: the switch for when
@@ -54,7 +53,7 @@ crisis.message.LANG from the config, else the built-in message.
 	if err != nil {
 		return err
 	}
-	c := session.Crisis{Active: on, By: *by}
+	c := gateway.Crisis{Active: on, By: *by}
 	if on {
 		if *until == "" {
 			return errors.New("crisis on: -until is required (a time, or a duration such as 12h; at most 7 days)")
@@ -104,7 +103,7 @@ func defaultOperator() string {
 }
 
 // linkFlags collects repeated -link TITLE|URL flags.
-type linkFlags []session.CrisisLink
+type linkFlags []gateway.CrisisLink
 
 func (l *linkFlags) String() string { return fmt.Sprint(*l) }
 
@@ -113,6 +112,6 @@ func (l *linkFlags) Set(v string) error {
 	if !ok {
 		return fmt.Errorf("%q is not TITLE|URL", v)
 	}
-	*l = append(*l, session.CrisisLink{Title: strings.TrimSpace(title), URL: strings.TrimSpace(u)})
+	*l = append(*l, gateway.CrisisLink{Title: strings.TrimSpace(title), URL: strings.TrimSpace(u)})
 	return nil
 }

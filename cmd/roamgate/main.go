@@ -14,7 +14,6 @@ import (
 	"strings"
 	"syscall"
 
-	"roamgate/admin"
 	"roamgate/gateway"
 )
 
@@ -102,7 +101,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		if len(password) < 8 {
 			return errors.New("hash-password: the password needs at least 8 characters")
 		}
-		hash, err := admin.HashPassword(password)
+		hash, err := gateway.HashPassword(password)
 		if err != nil {
 			return err
 		}
