@@ -13,10 +13,14 @@ test: tools fmt-check vet lint
 # (dnsutils), chromium (headless page tests; npm installs axe-core for
 # them), redis-server (the shared store's tests start private instances),
 # promtool (prometheus: checks /metrics), systemd-analyze (systemd: checks
-# the unit).
+# the unit). CoovaChilli, the real access point of the network-namespace
+# tests (cmd/roamgate TestCoova…), is built once into
+# ~/.cache/roamgate/<snapshot>/ with its build dependencies and dhclient,
+# iptables, ethtool (scripts/build-coova-chilli.sh).
 tools:
 	@scripts/ensure-tools.sh radclient:freeradius-utils dig:dnsutils chromium:chromium npm:npm \
 		redis-server:redis-server promtool:prometheus systemd-analyze:systemd
+	@scripts/build-coova-chilli.sh >/dev/null
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

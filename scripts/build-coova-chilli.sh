@@ -28,11 +28,12 @@ name=$(basename "$tarball" .tar.gz)
 prefix=${ROAMGATE_CHILLI_PREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/roamgate/$name}
 
 # Build dependencies and what the tests run besides chilli (dhclient in the
-# phone namespace, iptables for chilli's up.sh, ip for the namespaces).
+# phone namespace, iptables for chilli's up.sh, ip for the namespaces,
+# ethtool for the phones' checksum offload).
 "$root"/scripts/ensure-tools.sh autoconf:autoconf automake:automake libtoolize:libtool \
 	gengetopt:gengetopt make:make gcc:gcc pkg-config:pkg-config \
 	/usr/include/json-c/json.h:libjson-c-dev /usr/include/openssl/ssl.h:libssl-dev \
-	iptables:iptables dhclient:isc-dhcp-client ip:iproute2
+	iptables:iptables dhclient:isc-dhcp-client ip:iproute2 ethtool:ethtool
 
 if [ -f "$prefix/.built" ]; then
 	echo "$prefix"

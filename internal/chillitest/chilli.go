@@ -229,13 +229,13 @@ func (c *Chilli) list() ([]Session, error) {
 	return sessions, nil
 }
 
-// LogTail is the end of chilli's --debug output, without its once-a-loop
-// "net select count" lines.
+// LogTail is the end of chilli's --debug output, without its lines for
+// every loop and every packet.
 func (c *Chilli) LogTail(lines int) string {
 	raw, _ := os.ReadFile(c.logPath)
 	var keep []string
 	for _, l := range strings.Split(string(raw), "\n") {
-		if !strings.Contains(l, "net select count") && l != "" {
+		if l != "" && !strings.Contains(l, "net select count") && !strings.Contains(l, "Address found") {
 			keep = append(keep, l)
 		}
 	}
@@ -245,10 +245,14 @@ func (c *Chilli) LogTail(lines int) string {
 	return strings.Join(keep, "\n")
 }
 
-// Log is chilli's whole --debug output so far.
-func (c *Chilli) Log() string {
+// Log is chilli's --debug output from offset on (0: all of it); len(Log(0))
+// marks where the next part starts.
+func (c *Chilli) Log(offset int) string {
 	raw, _ := os.ReadFile(c.logPath)
-	return string(raw)
+	if offset > len(raw) {
+		return ""
+	}
+	return string(raw[offset:])
 }
 
 func lookup(vars []Var, name string) string {

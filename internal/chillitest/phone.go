@@ -29,6 +29,7 @@ type Phone struct {
 	// request (a connection kept open through chilli would outlive the
 	// state it was opened in). Open and Submit follow redirects with it.
 	HTTP  *http.Client
+	t     testing.TB // its owner: processes started for it end with it
 	net   *Net
 	index int
 	dir   string
@@ -61,7 +62,7 @@ func (n *Net) NewPhone(t testing.TB, name, mac string) *Phone {
 	n.phones++
 	jar, _ := cookiejar.New(nil)
 	p := &Phone{Name: name, MAC: strings.ToLower(mac), NS: NewNetns(t, "phone"+strconv.Itoa(n.phones)),
-		net: n, index: n.phones, dir: t.TempDir(), links: map[*AP]*wifi{}}
+		t: t, net: n, index: n.phones, dir: t.TempDir(), links: map[*AP]*wifi{}}
 	p.HTTP = &http.Client{Jar: jar, Timeout: 20 * time.Second,
 		Transport: &http.Transport{DialContext: p.NS.DialContext, DisableKeepAlives: true}}
 	return p
@@ -152,7 +153,7 @@ func (p *Phone) Join(t testing.TB, ap *AP) Lease {
 		logf.Close()
 		close(done)
 	}(w.dh, w.done)
-	t.Cleanup(func() { w.stop(t) })
+	p.t.Cleanup(func() { w.stop(p.t) })
 	p.cur = w
 
 	deadline := time.Now().Add(30 * time.Second)
