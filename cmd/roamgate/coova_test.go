@@ -179,6 +179,9 @@ func TestCoovaJourneys(t *testing.T) {
 		if len(lease.DNS) == 0 || lease.DNS[0] != chillitest.CoreIP {
 			t.Errorf("DNS servers from chilli's DHCP = %v, want roamgate's %s first", lease.DNS, chillitest.CoreIP)
 		}
+		// chilli answers the phone's first web request with a redirect to
+		// HS_UAMFORMAT and its parameters (bstring_buildurl,
+		// src/redir.c:414-636).
 		splash := b.open(t, anna, b.internet+"/news")
 		redirect := b.portalHop(t, splash)
 		q := redirect.Query()
@@ -201,6 +204,9 @@ func TestCoovaJourneys(t *testing.T) {
 			t.Errorf("the splash does not name the Bahnhof (chilli's nasid):\n%s", splash)
 		}
 
+		// The tap sends the browser to chilli's /logon (src/redir.c:2238),
+		// chilli asks RADIUS and, on Access-Accept, sends the browser back
+		// with res=success (redir_reply, src/redir.c:4175-4196).
 		online := b.tapAccept(t, anna, splash)
 		logon, ok := online.HopTo("http://" + b.bahnhof.UAMListen + ":3990")
 		if !ok || logon.Path != "/logon" || logon.Query().Get("username") == "" {
@@ -254,9 +260,12 @@ func TestCoovaJourneys(t *testing.T) {
 			t.Fatalf("the Bahnhof chilli should still hold the old association: %+v %v", s, ok)
 		}
 		acct0 := b.metric(t, "roamgate_radius_requests_total", "client", "bahnhof-chilli", "code", "Accounting-Request")
-		// Until the Bahnhof's idle timeout ends the old association (then
-		// it sends Stop), the phone browses at the Stadtpark and roamgate
-		// must keep the session there.
+		// The Bahnhof chilli sends Interim-Updates for the old association
+		// every coovaInterim seconds until the phone has been silent there
+		// for longer than Idle-Timeout, then ends it with a Stop
+		// (session_interval, src/chilli.c:1123-1130 and 1156-1174). Until
+		// then the phone browses at the Stadtpark and roamgate must keep
+		// the session there.
 		deadline := time.Now().Add(coovaIdle + 15*time.Second)
 		var wrong []string
 		for {
@@ -336,7 +345,8 @@ func TestCoovaJourneys(t *testing.T) {
 		if s, _ := b.bahnhof.Chilli.Session(t, cem.MAC); s.State != "pass" {
 			t.Fatalf("chilli ended the session on its own: %+v", s)
 		}
-		// Stop: the phone logs off at chilli itself (its /logoff).
+		// Stop: the phone logs off at chilli itself (its /logoff,
+		// src/redir.c:2240).
 		stops := b.acctCounts(t)["stop"]
 		b.open(t, cem, "http://"+b.bahnhof.UAMListen+":3990/logoff")
 		b.waitChilli(t, b.bahnhof, cem, "dnat")

@@ -31,17 +31,23 @@ type Chilli struct {
 }
 
 // startChilli configures chilli the way its init script's start does
-// (etc/init.d/chilli: source etc/chilli/functions, writeconfig, ip_forward
-// on) and runs `chilli --conf FILE --fg --debug` in ns until the test ends.
+// (conf/chilli.in:50-66: ip_forward on, writeconfig, then chilli -c with
+// etc/chilli.conf, conf/chilli.conf.in:18-23) and runs
+// `chilli --conf FILE --fg --debug` in ns until the test ends. Two steps of
+// the init script are left out: radiusconfig (with HS_RADCONF off it only
+// compares files and may `killall -HUP chilli`, every chilli on the
+// machine) and `ip address add 0.0.0.0 dev $HS_LANIF` (the LAN bridge
+// has no address to keep).
 //
 // Every chilli gets its own copy of functions, up.sh and down.sh with the
 // installation's paths rewritten into its own directory: functions puts
 // the command socket, pid file and IPC file in RUN_D and its temporary
-// files in /tmp/…$HS_LANIF (etc/chilli/functions: RUN_D, HS_TEMP,
-// MAIN_TEMP, configs1/2), up.sh its iptables undo file in RUN_D, and the
-// redirect helpers find their chilli through the IPC file in the statedir
-// (src/redir.c:1870, statedir_file in src/util.c:23) — shared, two
-// chillis on one machine would answer each other's phones.
+// files in /tmp/…$HS_LANIF (conf/functions.in:12, 30-34, 69, 74), up.sh
+// and down.sh their iptables undo file in RUN_D and a lock in /tmp
+// (conf/up.sh.in:4, 102), and chilli's redirect helpers find their chilli
+// through the IPC file in the statedir (src/redir.c:1870, statedir_file in
+// src/util.c:23) — shared, two chillis on one machine would answer each
+// other's phones.
 func startChilli(t testing.TB, inst Install, ns *Netns, vars []Var) *Chilli {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "rgt-chilli-") // short: the command socket path must fit sun_path
@@ -127,7 +133,8 @@ func startChilli(t testing.TB, inst Install, ns *Netns, vars []Var) *Chilli {
 	t.Cleanup(func() { c.stop(t) })
 
 	// Ready: the command socket answers, and up.sh has run (it writes the
-	// iptables undo file run/chilli.<tun>.sh as it adds its rules).
+	// iptables undo file run/chilli.<tun>.sh as it adds its rules,
+	// conf/up.sh.in:11-14).
 	undo := filepath.Join(dir, "run", "chilli."+lookup(vars, "HS_TUNDEV")+".sh")
 	c.waitFor(t, 20*time.Second, "chilli answers on its command socket and up.sh has run", func() bool {
 		if _, err := os.Stat(undo); err != nil {
