@@ -96,6 +96,10 @@ func newCoovaBed(t *testing.T) *coovaBed {
 			chillitest.Var{Name: "HS_DNS1", Value: chillitest.CoreIP},
 			chillitest.Var{Name: "HS_DNS2", Value: chillitest.CoreIP},
 			chillitest.Var{Name: "HS_DEFINTERIMINTERVAL", Value: strconv.Itoa(coovaInterim)},
+			// RFC 8910 from chilli's own DHCP (src/dhcp.c:3355); functions
+			// has no HS_ variable for it, HS_RAW_CONFIG1 goes to main.conf
+			// as it is (conf/functions.in writeconfig1).
+			chillitest.Var{Name: "HS_RAW_CONFIG1", Value: "captiveportalapi_uri " + coovaPortal + "/api/captive"},
 		)
 	}
 	return b
@@ -179,6 +183,13 @@ func TestCoovaJourneys(t *testing.T) {
 		if len(lease.DNS) == 0 || lease.DNS[0] != chillitest.CoreIP {
 			t.Errorf("DNS servers from chilli's DHCP = %v, want roamgate's %s first", lease.DNS, chillitest.CoreIP)
 		}
+		// The phone's operating system asks the RFC 8908 API that DHCP
+		// announced (option 114): captive.
+		if lease.CaptivePortal != coovaPortal+"/api/captive" {
+			t.Errorf("DHCP option 114 from chilli = %q, want %s", lease.CaptivePortal, coovaPortal+"/api/captive")
+		} else if st := b.captiveAPI(t, anna, lease.CaptivePortal); !st.Captive || st.UserPortalURL == "" {
+			t.Errorf("RFC 8908 API before the sign-in: %+v, want captive with a user-portal-url", st)
+		}
 		// chilli answers the phone's first web request with a redirect to
 		// HS_UAMFORMAT and its parameters (bstring_buildurl,
 		// src/redir.c:414-636).
@@ -229,6 +240,13 @@ func TestCoovaJourneys(t *testing.T) {
 		annaSession = s.User
 		if pg := b.open(t, anna, b.internet+"/news"); !pg.Reached(b.internet) {
 			t.Fatalf("after the sign-in the phone does not reach the internet:\n%s", pg)
+		}
+		// The operating system, without the browser's cookie, is known by
+		// its address from chilli's accounting: no longer captive.
+		if lease.CaptivePortal != "" {
+			b.waitFor(t, 5*time.Second, "the RFC 8908 API tells the phone's OS it is no longer captive", func() bool {
+				return !b.captiveAPI(t, anna, lease.CaptivePortal).Captive
+			})
 		}
 	}) {
 		t.Fatal("journey 1 failed; the others build on it")
@@ -435,6 +453,29 @@ func (b *coovaBed) open(t *testing.T, p *chillitest.Phone, u string) *chillitest
 		t.Fatalf("%s opens %s: %v (%v)", p.Name, u, err, pg)
 	}
 	return pg
+}
+
+// captiveState is an RFC 8908 API answer.
+type captiveState struct {
+	Captive       bool   `json:"captive"`
+	UserPortalURL string `json:"user-portal-url"`
+}
+
+// captiveAPI asks the RFC 8908 API as the phone's operating system does.
+func (b *coovaBed) captiveAPI(t *testing.T, p *chillitest.Phone, u string) captiveState {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Accept", "application/captive+json")
+	resp, err := p.OS.Do(req)
+	if err != nil {
+		t.Fatalf("%s asks %s: %v", p.Name, u, err)
+	}
+	defer resp.Body.Close()
+	var st captiveState
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("RFC 8908 API: status %d, %v", resp.StatusCode, err)
+	}
+	return st
 }
 
 // portalHop checks that the page is roamgate's splash, reached through a

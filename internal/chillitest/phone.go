@@ -28,7 +28,11 @@ type Phone struct {
 	// HTTP is its browser's client: cookies, no proxy, a new connection per
 	// request (a connection kept open through chilli would outlive the
 	// state it was opened in). Open and Submit follow redirects with it.
-	HTTP  *http.Client
+	HTTP *http.Client
+	// OS is the operating system's own client, for its captive-portal
+	// checks and the RFC 8908 API: like HTTP but without the browser's
+	// cookies.
+	OS    *http.Client
 	t     testing.TB // its owner: processes started for it end with it
 	net   *Net
 	index int
@@ -64,6 +68,8 @@ func (n *Net) NewPhone(t testing.TB, name, mac string) *Phone {
 	p := &Phone{Name: name, MAC: strings.ToLower(mac), NS: NewNetns(t, "phone"+strconv.Itoa(n.phones)),
 		t: t, net: n, index: n.phones, dir: t.TempDir(), links: map[*AP]*wifi{}}
 	p.HTTP = &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		Transport: &http.Transport{DialContext: p.NS.DialContext, DisableKeepAlives: true}}
+	p.OS = &http.Client{Timeout: 20 * time.Second,
 		Transport: &http.Transport{DialContext: p.NS.DialContext, DisableKeepAlives: true}}
 	return p
 }
