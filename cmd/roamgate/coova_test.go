@@ -316,7 +316,13 @@ func TestCoovaJourneys(t *testing.T) {
 
 	t.Run("3 an unknown phone at the Stadtpark is sent to the splash", func(t *testing.T) {
 		ben := b.net.NewPhone(t, "ben", "da:a1:19:00:12:02")
+		rejects := b.metricSum(t, "roamgate_radius_rejects_total")
 		ben.Join(t, b.stadtpark)
+		// The phone browses once roamgate has refused its MAC: a late
+		// Access-Accept could not let it in afterwards.
+		b.waitFor(t, 10*time.Second, "roamgate rejects the unknown phone's MAC authentication", func() bool {
+			return b.metricSum(t, "roamgate_radius_rejects_total") > rejects
+		})
 		pg := b.open(t, ben, b.internet+"/")
 		redirect := b.portalHop(t, pg)
 		if q := redirect.Query(); q.Get("nasid") != "stadtpark-ap-1" || q.Get("mac") != chilliMAC(ben.MAC) || q.Get("res") != "notyet" {
@@ -711,6 +717,20 @@ func (b *coovaBed) metric(t *testing.T, name string, labels ...string) float64 {
 		}
 	}
 	return 0
+}
+
+// metricSum adds up every sample of name.
+func (b *coovaBed) metricSum(t *testing.T, name string) float64 {
+	t.Helper()
+	var sum float64
+	for _, line := range strings.Split(b.metricsText(t), "\n") {
+		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+			fields := strings.Fields(line)
+			v, _ := strconv.ParseFloat(fields[len(fields)-1], 64)
+			sum += v
+		}
+	}
+	return sum
 }
 
 // acctCounts are roamgate's Accounting-Requests by Acct-Status-Type.
