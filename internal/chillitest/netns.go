@@ -66,12 +66,13 @@ func (n *Netns) remove(t testing.TB) {
 	}
 }
 
-// pids lists the processes whose network namespace this is.
+// pids lists the processes whose network namespace this is, except this
+// test process: Do may have its main thread inside for a moment.
 func (n *Netns) pids() []int {
 	out, _ := exec.Command("ip", "netns", "pids", n.Name).Output()
 	var pids []int
 	for _, f := range strings.Fields(string(out)) {
-		if pid, err := strconv.Atoi(f); err == nil {
+		if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
 			pids = append(pids, pid)
 		}
 	}
