@@ -14,10 +14,14 @@ test: tools fmt-check vet lint
 # them), redis-server (the shared store's tests start private instances),
 # promtool (prometheus: checks /metrics), systemd-analyze (systemd: checks
 # the unit), freeradius (FreeRADIUS 3.2 as a proxy in front of roamgate,
-# radius/freeradius_proxy_test.go).
+# radius/freeradius_proxy_test.go). CoovaChilli, the real access point of
+# the network-namespace tests (cmd/roamgate TestCoova…), is built once into
+# ~/.cache/roamgate/<snapshot>/ with its build dependencies and dhclient,
+# iptables, ethtool (scripts/build-coova-chilli.sh).
 tools:
 	@scripts/ensure-tools.sh radclient:freeradius-utils dig:dnsutils chromium:chromium npm:npm \
 		redis-server:redis-server promtool:prometheus systemd-analyze:systemd freeradius:freeradius
+	@scripts/build-coova-chilli.sh >/dev/null
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

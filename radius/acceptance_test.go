@@ -424,6 +424,11 @@ Acct-Output-Octets = 9000
 	if got := r.srv.Stats().AccountingResponses; got != 4 {
 		t.Errorf("AccountingResponses = %d, want 4", got)
 	}
+	for status, want := range map[string]float64{"start": 1, "interim_update": 1, "stop": 1, "accounting_on": 1, "accounting_off": 0, "other": 0} {
+		if got := counter(t, r.metrics, "roamgate_radius_accounting_requests_total", status); got != want {
+			t.Errorf("accounting_requests_total{status=%q} = %v, want %v", status, got, want)
+		}
+	}
 }
 
 // TestAcceptanceRetransmission sends the same Access-Request twice: the

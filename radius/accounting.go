@@ -35,8 +35,10 @@ func (s *Server) accounting(c *client, src netip.AddrPort, req *request) (answer
 	resp := newReplyTo(req, layeh.CodeAccountingResponse, false, 64)
 	status, ok := integer(req.acctStatusType)
 	if !ok {
+		s.stats.accounting[acctOther].Add(1)
 		return resp, dropNone
 	}
+	s.stats.accounting[statusOf(status)].Add(1)
 	nasAddr := src.Addr().Unmap()
 	s.noteNAS(req, nasAddr) // for re-authorising devices at this NAS (nasdir.go)
 	switch rfc2866.AcctStatusType(status) {
@@ -72,6 +74,23 @@ func (s *Server) accounting(c *client, src netip.AddrPort, req *request) (answer
 		return resp, dropStoreError
 	}
 	return resp, dropNone
+}
+
+// statusOf names an Acct-Status-Type for the metrics.
+func statusOf(status uint32) acctStatus {
+	switch rfc2866.AcctStatusType(status) {
+	case rfc2866.AcctStatusType_Value_Start:
+		return acctStart
+	case rfc2866.AcctStatusType_Value_InterimUpdate:
+		return acctInterim
+	case rfc2866.AcctStatusType_Value_Stop:
+		return acctStop
+	case rfc2866.AcctStatusType_Value_AccountingOn:
+		return acctOn
+	case rfc2866.AcctStatusType_Value_AccountingOff:
+		return acctOff
+	}
+	return acctOther
 }
 
 // octets joins a 32-bit octet counter and its Gigawords (RFC 2869 §5.1).

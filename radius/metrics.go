@@ -25,6 +25,9 @@ var (
 		[]string{"kind"}, nil)
 	descAccounting = prometheus.NewDesc("roamgate_radius_accounting_responses_total",
 		"Accounting-Responses sent after the record was stored.", nil, nil)
+	descAccountingRequests = prometheus.NewDesc("roamgate_radius_accounting_requests_total",
+		"Authentic Accounting-Requests, by Acct-Status-Type (start, interim_update, stop, accounting_on, accounting_off, other).",
+		[]string{"status"}, nil)
 	descStatus = prometheus.NewDesc("roamgate_radius_status_server_total",
 		"Status-Server requests answered (RFC 5997).", nil, nil)
 	descSendErrors = prometheus.NewDesc("roamgate_radius_send_errors_total",
@@ -53,7 +56,7 @@ type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descAccepts, descRejects, descDrops, descReceived,
-		descDuplicates, descAccounting, descStatus, descSendErrors, descDisconnects, descReauths} {
+		descDuplicates, descAccounting, descAccountingRequests, descStatus, descSendErrors, descDisconnects, descReauths} {
 		ch <- d
 	}
 	for _, h := range c.s.latency {
@@ -85,6 +88,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descDuplicates, s.stats.resent.Load(), "resent")
 	counter(descDuplicates, s.stats.dropped[dropInFlight].Load(), "in_flight")
 	counter(descAccounting, s.stats.accountingResponses.Load())
+	for st := range numAcctStatus {
+		counter(descAccountingRequests, s.stats.accounting[st].Load(), acctStatusNames[st])
+	}
 	counter(descStatus, s.stats.statusServer.Load())
 	counter(descSendErrors, s.stats.sendErrors.Load())
 	for o := range numCoAResults {

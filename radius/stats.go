@@ -121,10 +121,35 @@ var verdictNames = [numVerdicts]string{
 
 func (v verdict) accept() bool { return v <= acceptCHAP }
 
+// acctStatus is an authentic Accounting-Request's Acct-Status-Type, as
+// counted: whether an access point sends Start, Interim-Update and Stop at
+// all is the first thing to check when sessions show no location or octets.
+type acctStatus uint8
+
+const (
+	acctStart acctStatus = iota
+	acctInterim
+	acctStop
+	acctOn
+	acctOff
+	acctOther
+	numAcctStatus
+)
+
+var acctStatusNames = [numAcctStatus]string{
+	acctStart:   "start",
+	acctInterim: "interim_update",
+	acctStop:    "stop",
+	acctOn:      "accounting_on",
+	acctOff:     "accounting_off",
+	acctOther:   "other",
+}
+
 // counters are the live, lock-free form of Stats.
 type counters struct {
 	received            atomic.Uint64
 	accountingResponses atomic.Uint64
+	accounting          [numAcctStatus]atomic.Uint64
 	statusServer        atomic.Uint64
 	resent              atomic.Uint64
 	verdicts            [numVerdicts]atomic.Uint64

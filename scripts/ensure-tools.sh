@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # ensure-tools.sh CMD:PACKAGE ... — installs the Debian PACKAGE when CMD is
-# not on PATH. Fails when a tool is still missing afterwards: tests never skip
-# a real component because it is absent.
+# not on PATH. A CMD starting with / is a file instead (a header of a -dev
+# package, which has no command): installed when the file is missing. Fails
+# when a tool is still missing afterwards: tests never skip a real component
+# because it is absent.
 set -euo pipefail
+
+present() {
+	case $1 in
+	/*) [ -e "$1" ] ;;
+	*) command -v "$1" >/dev/null 2>&1 ;;
+	esac
+}
 
 missing=()
 for pair in "$@"; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
-	command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+	present "$cmd" || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -24,5 +33,5 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
 for pair in "$@"; do
 	cmd=${pair%%:*}
-	command -v "$cmd" >/dev/null 2>&1 || { echo "still missing after install: $cmd" >&2; exit 1; }
+	present "$cmd" || { echo "still missing after install: $cmd" >&2; exit 1; }
 done

@@ -45,6 +45,12 @@ func startGatewayProc(t *testing.T, bin string, env ...string) *gatewayProc {
 		"ROAMGATE_ADMIN_LISTEN=127.0.0.1:0",
 		"ROAMGATE_DNS_LISTEN=127.0.0.1:0",
 	}, env...)...)
+	return startGatewayCmd(t, cmd)
+}
+
+// startGatewayCmd starts cmd, a roamgate serve, and waits for its banner.
+func startGatewayCmd(t *testing.T, cmd *exec.Cmd) *gatewayProc {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
