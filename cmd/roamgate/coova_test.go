@@ -25,7 +25,7 @@ import (
 // 10.99.i.2, its phones 10.i.0.0/24).
 const (
 	coovaPortal    = "http://" + chillitest.CoreIP + ":8080"
-	coovaUAMSecret = "uam-secret-shared-by-both-chillis"
+	coovaUAMSecret = "uam-secret-of-the-bed" // each chilli appends its name: one secret per access point
 	// coovaIdle is roamgate's session.idle_timeout, sent to chilli as
 	// Idle-Timeout: how long an access point keeps reporting a phone that
 	// walked away (journey 8), and how long roamgate keeps a session no
@@ -86,7 +86,7 @@ func newCoovaBed(t *testing.T) *coovaBed {
 			chillitest.Var{Name: "HS_RADIUS", Value: chillitest.CoreIP},
 			chillitest.Var{Name: "HS_RADIUS2", Value: chillitest.CoreIP},
 			chillitest.Var{Name: "HS_RADSECRET", Value: "radius-secret-" + ap.Name},
-			chillitest.Var{Name: "HS_UAMSECRET", Value: coovaUAMSecret},
+			chillitest.Var{Name: "HS_UAMSECRET", Value: coovaUAMSecret + "-" + ap.Name}, // its own: radius.clients[].uam_secret
 			chillitest.Var{Name: "HS_UAMSERVER", Value: chillitest.CoreIP},
 			chillitest.Var{Name: "HS_UAMFORMAT", Value: coovaPortal + "/"},
 			chillitest.Var{Name: "HS_UAMHOMEPAGE", Value: ""},
@@ -123,7 +123,8 @@ func coovaConfig(dir string, aps ...*chillitest.AP) string {
       secret: "radius-secret-%[1]s"
       location: %[1]s
       vendor: coova
-`, ap.Name, ap.WANIP, ap.UAMListen)
+      uam_secret: %[4]q
+`, ap.Name, ap.WANIP, ap.UAMListen, coovaUAMSecret+"-"+ap.Name)
 	}
 	return fmt.Sprintf(`site:
   name: "Stadt-WLAN (chilli test bed)"
@@ -136,7 +137,7 @@ portal:
   listen: "%[4]s:8080"
   vendor: auto
   coova:
-    uam_secret: %[5]q
+    uam_secret: %[5]q # the default; each chilli has its own
 radius:
   auth_listen: "%[4]s:1812"
   acct_listen: "%[4]s:1813"
