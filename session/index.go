@@ -27,6 +27,11 @@ type index struct {
 	ips   sync.Map // netip.Addr → string
 	v6    sync.Map // netip.Prefix (masked) → string
 	count atomic.Int64
+	// nases maps a NAS address to the IDs of the sessions it reported
+	// last (Session.NAS.Addr), so that an Accounting-On or -Off touches
+	// only that NAS's sessions instead of scanning the index. Only
+	// writers use it, under mu; lookups by MAC, ID and address never do.
+	nases map[netip.Addr]map[string]struct{}
 }
 
 // v6Lookups are the prefix lengths tried for an IPv6 client address, for
@@ -51,6 +56,46 @@ func (x *index) byIP(ip netip.Addr) *entry {
 		}
 	}
 	return nil
+}
+
+// reindex moves the address and NAS mappings from old to e (either may be
+// nil). It must be called with mu held.
+func (x *index) reindex(old, e *entry) {
+	x.reindexAddrs(old, e)
+	x.reindexNAS(old, e)
+}
+
+// reindexNAS moves the session from old's NAS set to e's. It must be called
+// with mu held.
+func (x *index) reindexNAS(old, e *entry) {
+	var was, now netip.Addr
+	id := ""
+	if old != nil {
+		was, id = old.s.NAS.Addr, old.s.ID
+	}
+	if e != nil {
+		now, id = e.s.NAS.Addr, e.s.ID
+	}
+	if was == now {
+		return
+	}
+	if set := x.nases[was]; was.IsValid() && set != nil {
+		delete(set, id)
+		if len(set) == 0 {
+			delete(x.nases, was)
+		}
+	}
+	if now.IsValid() {
+		if x.nases == nil {
+			x.nases = make(map[netip.Addr]map[string]struct{})
+		}
+		set := x.nases[now]
+		if set == nil {
+			set = make(map[string]struct{})
+			x.nases[now] = set
+		}
+		set[id] = struct{}{}
+	}
 }
 
 // reindexAddrs moves the address mappings from old to e (either may be
@@ -111,7 +156,7 @@ func (x *index) store(e *entry) {
 	if loaded {
 		old = prev.(*entry)
 	}
-	x.reindexAddrs(old, e)
+	x.reindex(old, e)
 	if e.s.MACKey != "" {
 		x.macs.Store(e.s.MACKey, e)
 	}
@@ -131,7 +176,7 @@ func (x *index) load(e *entry) {
 			if _, loaded := x.ids.Swap(e.s.ID, e); !loaded {
 				x.count.Add(1)
 			}
-			x.reindexAddrs(nil, e)
+			x.reindex(nil, e)
 			return
 		}
 	}
@@ -154,6 +199,11 @@ func seenLater(a, b Session) bool {
 func (x *index) update(id string, f func(s *Session)) (Session, bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	return x.updateLocked(id, f)
+}
+
+// updateLocked is update with mu held.
+func (x *index) updateLocked(id string, f func(s *Session)) (Session, bool) {
 	old := x.byID(id)
 	if old == nil {
 		return Session{}, false
@@ -161,7 +211,7 @@ func (x *index) update(id string, f func(s *Session)) (Session, bool) {
 	e := &entry{s: old.s, exp: old.exp}
 	f(&e.s)
 	x.ids.Store(id, e)
-	x.reindexAddrs(old, e)
+	x.reindex(old, e)
 	if e.s.MACKey != "" {
 		if cur := x.byMAC(e.s.MACKey); cur == nil || cur.s.ID == id {
 			x.macs.Store(e.s.MACKey, e)
@@ -206,26 +256,27 @@ func (x *index) touch(id string, a Activity) (s Session, roamed, ok bool) {
 	return s, roamed, ok
 }
 
-// clearPresence forgets where the sessions last reported by a NAS are: the
-// NAS restarted (Accounting-On/Off), so they are no longer there. It returns
-// the IDs of the sessions it changed.
-func (x *index) clearPresence(match func(NAS) bool) []string {
-	var ids []string
-	x.each(func(e *entry) {
-		if match(e.s.NAS) {
-			ids = append(ids, e.s.ID)
-		}
-	})
+// clearPresence forgets where the sessions last reported by the NAS at
+// addr are, for those whose NAS match accepts: the NAS restarted
+// (Accounting-On/Off), so they are no longer there. It returns the IDs of
+// the sessions it changed. It visits only that NAS's sessions.
+func (x *index) clearPresence(addr netip.Addr, match func(NAS) bool) []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	set := x.nases[addr]
+	ids := make([]string, 0, len(set))
+	for id := range set {
+		ids = append(ids, id)
+	}
 	changed := ids[:0]
 	for _, id := range ids {
-		_, ok := x.update(id, func(s *Session) {
-			if match(s.NAS) {
-				s.CurrentLocation, s.AP, s.NAS = "", "", NAS{}
-			}
-		})
-		if ok {
-			changed = append(changed, id)
+		if e := x.byID(id); e == nil || !match(e.s.NAS) {
+			continue
 		}
+		x.updateLocked(id, func(s *Session) {
+			s.CurrentLocation, s.AP, s.NAS = "", "", NAS{}
+		})
+		changed = append(changed, id)
 	}
 	return changed
 }
@@ -261,7 +312,7 @@ func (x *index) drop(ended func(*entry) bool) int {
 			return true
 		}
 		x.ids.Delete(k)
-		x.reindexAddrs(e, nil)
+		x.reindex(e, nil)
 		if e.s.MACKey != "" {
 			if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID == e.s.ID {
 				x.macs.Delete(e.s.MACKey)

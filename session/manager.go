@@ -484,7 +484,7 @@ func (m *Manager) NASRestarted(addr netip.Addr, nasID string) int {
 	match := func(n NAS) bool {
 		return n != (NAS{}) && n.Addr == addr && (nasID == "" || n.ID == nasID)
 	}
-	changed := m.index.clearPresence(match)
+	changed := m.index.clearPresence(addr, match)
 	for _, id := range changed {
 		m.markDirty(id)
 	}
