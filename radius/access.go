@@ -143,12 +143,15 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess sessio
 	nasAddr := src.Addr().Unmap()
 	if sess.CurrentLocation != loc || sess.AP != string(ap) || sess.NAS.Addr != nasAddr || sess.NAS.ID != string(req.nasIdentifier) ||
 		time.Since(sess.LastSeen) > s.seenRefresh() {
-		nas := session.NAS{Addr: nasAddr, ID: string(req.nasIdentifier)}
-		if sess.NAS.Addr == nas.Addr && sess.NAS.ID == nas.ID {
+		// An authentication is where the device is now: a new association
+		// if the place or the Acct-Session-Id (CoovaChilli sends it) differs
+		// (see session.ActivityAccess).
+		nas := session.NAS{Addr: nasAddr, ID: string(req.nasIdentifier), AcctSessionID: string(req.acctSessionID)}
+		if nas.AcctSessionID == "" && sess.NAS.Addr == nas.Addr && sess.NAS.ID == nas.ID {
 			nas.AcctSessionID = sess.NAS.AcctSessionID // same NAS: keep its accounting handle
 		}
 		var err error
-		sess, err = s.sessions.Seen(sess.ID, session.Activity{Location: loc, AP: string(ap), NAS: nas})
+		sess, err = s.sessions.Seen(sess.ID, session.Activity{Kind: session.ActivityAccess, Location: loc, AP: string(ap), NAS: nas})
 		if err != nil {
 			// The session ended between the lookup and now.
 			return reject(req, rejectNoSession)

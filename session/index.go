@@ -12,7 +12,38 @@ import (
 type entry struct {
 	s   Session
 	exp time.Time // from the verified token
+	// since is when the session's current association (Session.NAS and
+	// AP) began, and prev the association it replaced: reports of an older
+	// association never move the session (see touch). Both are known only
+	// in memory; after a restart every association is as new as any.
+	since time.Time
+	prev  place
 }
+
+// place is where an association is: the NAS, its Acct-Session-Id for the
+// device, and the AP (Called-Station-Id), as far as they are known.
+type place struct {
+	nas NAS
+	ap  string
+}
+
+func placeOf(s Session) place { return place{nas: s.NAS, ap: s.AP} }
+
+// same reports whether a report (NAS, AP) is of the association p: the
+// same NAS, and the same AP and Acct-Session-Id where both sides know them.
+func (p place) same(nas NAS, ap string) bool {
+	return p.nas.Addr == nas.Addr && p.nas.ID == nas.ID &&
+		(p.ap == "" || ap == "" || p.ap == ap) &&
+		(p.nas.AcctSessionID == "" || nas.AcctSessionID == "" || p.nas.AcctSessionID == nas.AcctSessionID)
+}
+
+// samePlace is same without the Acct-Session-Id: the device is at the same
+// NAS and AP, possibly in a new association.
+func (p place) samePlace(nas NAS, ap string) bool {
+	return p.nas.Addr == nas.Addr && p.nas.ID == nas.ID && (p.ap == "" || ap == "" || p.ap == ap)
+}
+
+func (p place) known() bool { return p.nas != (NAS{}) || p.ap != "" }
 
 // index maps session IDs and MAC keys to entries. Reads are lock-free
 // (sync.Map is built for read-mostly keys); writers serialise on mu so that
@@ -204,12 +235,21 @@ func (x *index) update(id string, f func(s *Session)) (Session, bool) {
 
 // updateLocked is update with mu held.
 func (x *index) updateLocked(id string, f func(s *Session)) (Session, bool) {
+	e, ok := x.modifyLocked(id, func(e *entry) bool { f(&e.s); return true })
+	return e.s, ok
+}
+
+// modifyLocked replaces the entry of id with a copy that f changed, unless
+// f returns false; it keeps the MAC mappings. mu must be held.
+func (x *index) modifyLocked(id string, f func(e *entry) bool) (*entry, bool) {
 	old := x.byID(id)
 	if old == nil {
-		return Session{}, false
+		return nil, false
 	}
-	e := &entry{s: old.s, exp: old.exp}
-	f(&e.s)
+	e := &entry{s: old.s, exp: old.exp, since: old.since, prev: old.prev}
+	if !f(e) {
+		return old, true
+	}
 	x.ids.Store(id, e)
 	x.reindex(old, e)
 	if e.s.MACKey != "" {
@@ -217,22 +257,101 @@ func (x *index) updateLocked(id string, f func(s *Session)) (Session, bool) {
 			x.macs.Store(e.s.MACKey, e)
 		}
 	}
-	return e.s, true
+	return e, true
+}
+
+// report is what a report of activity is to the session.
+type report uint8
+
+const (
+	reportCurrent report = iota // of the current association
+	reportNew                   // a new association: the device is there now
+	reportStale                 // of an association the device has left
+)
+
+// classifyReport places a report relative to the session's current association
+// (Session.NAS, AP) and the one before it.
+func classifyReport(e *entry, a Activity) report {
+	cur := placeOf(e.s)
+	if a.NAS == (NAS{}) && a.AP == "" {
+		// A report that names no place (a caller that only knows the
+		// location) is about the session as it is.
+		return reportCurrent
+	}
+	if a.Kind != ActivityAccess && e.prev.known() && e.prev.same(a.NAS, a.AP) && !cur.same(a.NAS, a.AP) {
+		return reportStale // the association the device left
+	}
+	switch a.Kind {
+	case ActivityAccess:
+		// The device was just authenticated there: it is there now.
+		if cur.same(a.NAS, a.AP) {
+			return reportCurrent
+		}
+		return reportNew
+	case ActivityStart:
+		if cur.same(a.NAS, a.AP) {
+			return reportCurrent
+		}
+		if cur.known() && a.At.Before(e.since) {
+			return reportStale // began before the current association
+		}
+		return reportNew
+	case ActivityInterim:
+		if cur.same(a.NAS, a.AP) {
+			return reportCurrent
+		}
+		if !cur.known() {
+			// The session is nowhere (new, or its NAS restarted): the
+			// association that reports is where it is.
+			return reportNew
+		}
+		return reportStale
+	default: // ActivityStop
+		if cur.known() && cur.same(a.NAS, a.AP) {
+			return reportCurrent
+		}
+		return reportStale
+	}
 }
 
 // touch applies activity; roamed says whether it moved the session to
-// another location.
-func (x *index) touch(id string, a Activity) (s Session, roamed, ok bool) {
-	s, ok = x.update(id, func(s *Session) {
-		if a.Location != "" && s.CurrentLocation != "" && a.Location != s.CurrentLocation {
-			s.Roams++
-			roamed = true
+// another location, stale that it was a report of an association the
+// device has left, which changes nothing (see ActivityKind).
+func (x *index) touch(id string, a Activity) (s Session, roamed, stale, ok bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	e, ok := x.modifyLocked(id, func(e *entry) bool {
+		kind := classifyReport(e, a)
+		switch kind {
+		case reportStale:
+			stale = true
+			return false
+		case reportNew:
+			e.prev, e.since = placeOf(e.s), a.At
+			if a.NAS != (NAS{}) {
+				e.s.NAS = a.NAS
+			}
+		case reportCurrent:
+			if a.NAS != (NAS{}) {
+				acct := e.s.NAS.AcctSessionID
+				e.s.NAS = a.NAS
+				if a.NAS.AcctSessionID == "" {
+					e.s.NAS.AcctSessionID = acct // the same association keeps its accounting handle
+				}
+			}
 		}
-		if a.Location != "" {
-			s.CurrentLocation = a.Location
-		}
-		if a.AP != "" {
-			s.AP = a.AP
+		s := &e.s
+		if a.Kind != ActivityStop {
+			if a.Location != "" && s.CurrentLocation != "" && a.Location != s.CurrentLocation {
+				s.Roams++
+				roamed = true
+			}
+			if a.Location != "" {
+				s.CurrentLocation = a.Location
+			}
+			if a.AP != "" {
+				s.AP = a.AP
+			}
 		}
 		if a.At.After(s.LastSeen) {
 			s.LastSeen = a.At.UTC()
@@ -243,17 +362,18 @@ func (x *index) touch(id string, a Activity) (s Session, roamed, ok bool) {
 		if a.OutputOctets != 0 {
 			s.OutputOctets = a.OutputOctets
 		}
-		if a.NAS != (NAS{}) {
-			s.NAS = a.NAS
-		}
 		if a.IP.IsValid() {
 			s.Device.IP = a.IP.Unmap()
 		}
 		if a.IPv6Prefix.IsValid() {
 			s.Device.IPv6Prefix = a.IPv6Prefix.Masked()
 		}
+		return true
 	})
-	return s, roamed, ok
+	if !ok {
+		return Session{}, false, false, false
+	}
+	return e.s, roamed, stale, true
 }
 
 // clearPresence forgets where the sessions last reported by the NAS at

@@ -461,13 +461,23 @@ func (m *Manager) Rebind(ctx context.Context, token string, mac MAC) (Session, s
 // Seen records that an access point reported the session (an accepted
 // association or accounting). A change of location counts as a roam. The
 // index is updated at once, the store in the background.
+//
+// Only a report of the session's current association, or of a newer one,
+// changes anything (see ActivityKind): an access point the device has left
+// goes on reporting the old association for a while, and that must neither
+// move the session back nor count a roam. Such a report is counted
+// (Counters.StaleActivity) and returns the session as it is.
 func (m *Manager) Seen(id string, a Activity) (Session, error) {
 	if a.At.IsZero() {
 		a.At = m.now()
 	}
-	s, roamed, ok := m.index.touch(id, a)
+	s, roamed, stale, ok := m.index.touch(id, a)
 	if !ok {
 		return Session{}, ErrNotFound
+	}
+	if stale {
+		m.counters.staleActivity.Add(1)
+		return s, nil
 	}
 	m.markDirty(id)
 	if roamed {
@@ -617,11 +627,14 @@ type Counters struct {
 	// pending buffer while the store was away; ActivityDropped those refused
 	// because the buffer was full.
 	ActivityBuffered, ActivityDropped uint64
+	// StaleActivity counts reports of an association the device had left
+	// (an access point still reporting it): they changed nothing.
+	StaleActivity uint64
 }
 
 type counters struct {
 	activityWritten, activityFailed, feedResyncs, failStatic atomic.Uint64
-	activityBuffered, activityDropped                        atomic.Uint64
+	activityBuffered, activityDropped, staleActivity         atomic.Uint64
 	activityPending                                          atomic.Int64
 	storeDown                                                atomic.Bool
 }
@@ -637,6 +650,7 @@ func (m *Manager) Counters() Counters {
 		FailStatic:       m.counters.failStatic.Load(),
 		ActivityBuffered: m.counters.activityBuffered.Load(),
 		ActivityDropped:  m.counters.activityDropped.Load(),
+		StaleActivity:    m.counters.staleActivity.Load(),
 	}
 }
 

@@ -1115,3 +1115,72 @@ func TestManagerActivityWhileStoreIsAway(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // poll interval, bounded by the deadline
 	}
 }
+
+// TestManagerOldAssociation is the sequence a real CoovaChilli produced
+// (issue 11 item 3): the phone roamed from the Bahnhof AP to the Stadtpark
+// AP, and the Bahnhof AP went on reporting the association the phone had
+// left (chilli keeps it until its Idle-Timeout). One roam, the session at
+// the Stadtpark, its NAS the Stadtpark's — where a Disconnect must go.
+func TestManagerOldAssociation(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	s, _ := h.create(t, "da:a1:19:00:07:01", "wifi4eu", "bahnhof")
+	bahnhof := session.NAS{Addr: netip.MustParseAddr("10.20.1.7"), ID: "bahnhof-ap-1"}
+	stadtpark := session.NAS{Addr: netip.MustParseAddr("10.20.2.9"), ID: "stadtpark-ap-3"}
+	atA, atB := bahnhof, stadtpark
+	atA.AcctSessionID, atB.AcctSessionID = "A-0001", "B-0001"
+	ipA := netip.MustParseAddr("10.1.0.20")
+	steps := []struct {
+		name string
+		a    session.Activity
+		// want after the step
+		loc   string
+		nas   session.NAS
+		roams int
+		in    uint64
+	}{
+		{"Start@A", session.Activity{Kind: session.ActivityStart, Location: "bahnhof", AP: "ap-a", NAS: atA, IP: ipA}, "bahnhof", atA, 0, 0},
+		{"Interim@A", session.Activity{Kind: session.ActivityInterim, Location: "bahnhof", AP: "ap-a", NAS: atA, InputOctets: 100}, "bahnhof", atA, 0, 100},
+		{"Access-Request@B", session.Activity{Kind: session.ActivityAccess, Location: "stadtpark", AP: "ap-b", NAS: stadtpark}, "stadtpark", stadtpark, 1, 100},
+		{"Start@B", session.Activity{Kind: session.ActivityStart, Location: "stadtpark", AP: "ap-b", NAS: atB}, "stadtpark", atB, 1, 100},
+		{"Interim@A", session.Activity{Kind: session.ActivityInterim, Location: "bahnhof", AP: "ap-a", NAS: atA, InputOctets: 900}, "stadtpark", atB, 1, 100},
+		{"Interim@B", session.Activity{Kind: session.ActivityInterim, Location: "stadtpark", AP: "ap-b", NAS: atB, InputOctets: 50}, "stadtpark", atB, 1, 50},
+		{"Stop@A", session.Activity{Kind: session.ActivityStop, Location: "bahnhof", AP: "ap-a", NAS: atA, InputOctets: 950}, "stadtpark", atB, 1, 50},
+		{"Start@A again, delayed (older than B's association)", session.Activity{Kind: session.ActivityStart, Location: "bahnhof", AP: "ap-a",
+			NAS: session.NAS{Addr: bahnhof.Addr, ID: bahnhof.ID, AcctSessionID: "A-0000"}, At: h.clock.Now().Add(-time.Hour)}, "stadtpark", atB, 1, 50},
+	}
+	for _, st := range steps {
+		h.clock.Advance(time.Minute)
+		seenBefore := func() time.Time { got, _ := h.m.ByID(s.ID); return got.LastSeen }()
+		got, err := h.m.SeenDurable(context.Background(), s.ID, st.a)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got.CurrentLocation != st.loc || got.NAS != st.nas || got.Roams != st.roams || got.InputOctets != st.in {
+			t.Errorf("%s: at %s (NAS %+v), %d roams, %d octets in; want %s (%+v), %d, %d",
+				st.name, got.CurrentLocation, got.NAS, got.Roams, got.InputOctets, st.loc, st.nas, st.roams, st.in)
+		}
+		if st.a.NAS == atA && st.loc == "stadtpark" && !got.LastSeen.Equal(seenBefore) {
+			t.Errorf("%s: a report of the association the phone left moved LastSeen", st.name)
+		}
+	}
+	if c := h.m.Counters(); c.StaleActivity != 3 {
+		t.Errorf("StaleActivity = %d, want 3 (Interim@A, Stop@A, the delayed Start@A)", c.StaleActivity)
+	}
+	// The phone comes back to the Bahnhof: a new association there moves it.
+	h.clock.Advance(time.Minute)
+	got, err := h.m.Seen(s.ID, session.Activity{Kind: session.ActivityAccess, Location: "bahnhof", AP: "ap-a", NAS: bahnhof})
+	if err != nil || got.CurrentLocation != "bahnhof" || got.Roams != 2 {
+		t.Fatalf("back at the Bahnhof: %+v, %v", got, err)
+	}
+	// And after the Stadtpark AP restarts, its old association's reports
+	// still do not pull the session there.
+	h.m.NASRestarted(stadtpark.Addr, "")
+	got, err = h.m.Seen(s.ID, session.Activity{Kind: session.ActivityInterim, Location: "stadtpark", AP: "ap-b", NAS: atB})
+	if err != nil || got.CurrentLocation != "bahnhof" || got.Roams != 2 {
+		t.Fatalf("Interim@B after B's restart: %+v, %v", got, err)
+	}
+	h.restart(t)
+	if got, err := h.m.ByID(s.ID); err != nil || got.CurrentLocation != "bahnhof" || got.Roams != 2 || got.NAS.Addr != bahnhof.Addr {
+		t.Errorf("after a restart: %+v, %v", got, err)
+	}
+}

@@ -86,8 +86,38 @@ type Record struct {
 	SealedDevice []byte
 }
 
+// ActivityKind says what an access point reported. It decides whether the
+// report may move the session (see Manager.Seen): an access point keeps
+// reporting an association the device has left (CoovaChilli until its
+// Idle-Timeout, up to hours), and those reports must not pull the session
+// back.
+type ActivityKind uint8
+
+// Activity kinds.
+const (
+	// ActivityAccess: the device was just authenticated there (an accepted
+	// Access-Request). It always moves the session; a report from another
+	// place (NAS, AP) or with another Acct-Session-Id starts a new
+	// association.
+	ActivityAccess ActivityKind = iota
+	// ActivityStart: an association's accounting began (Accounting-Start).
+	// It moves the session unless it is older than the current association
+	// (by At, or because it is the association the session left).
+	ActivityStart
+	// ActivityInterim: an association's running totals (Interim-Update).
+	// Only the current association's move the session.
+	ActivityInterim
+	// ActivityStop: an association ended (Accounting-Stop). It never moves
+	// the session; the current association's updates its counters.
+	ActivityStop
+)
+
 // Activity is an observation of a session from an access point.
 type Activity struct {
+	// Kind is what reported it; the zero value is ActivityAccess.
+	Kind ActivityKind
+	// At is when it happened (for accounting: when the NAS saw it, see
+	// radius), by the manager's clock when zero.
 	At           time.Time
 	Location     string
 	AP           string
