@@ -761,7 +761,9 @@ func counterWith(t *testing.T, reg *prometheus.Registry, name string, labels ...
 // byNASID is a Locator that places access points by NAS-Identifier.
 type byNASID map[string]string
 
-func (l byNASID) Locate(nasID, _, _ string, _ netip.Addr) (string, string) { return l[nasID], "wifi4eu" }
+func (l byNASID) Locate(nasID, _, _ string, _ netip.Addr) (string, string) {
+	return l[nasID], "wifi4eu"
+}
 
 // TestAcceptanceOldAssociation replays, with radclient, what a real
 // CoovaChilli sent when a phone roamed from the Bahnhof AP to the Stadtpark
