@@ -130,7 +130,10 @@ func (x *index) reindexNAS(old, e *entry) {
 }
 
 // reindexAddrs moves the address mappings from old to e (either may be
-// nil). It must be called with mu held.
+// nil). An address is mapped when it changes; a change of anything else
+// does not take an address back from a session that claimed it since (the
+// newest claim wins: a NAS report, see touch, or a sign-in, see claimAddr).
+// It must be called with mu held.
 func (x *index) reindexAddrs(old, e *entry) {
 	var oldIP, newIP netip.Addr
 	var oldP, newP netip.Prefix
@@ -141,17 +144,34 @@ func (x *index) reindexAddrs(old, e *entry) {
 	if e != nil {
 		newIP, newP, id = e.s.Device.IP, e.s.Device.IPv6Prefix.Masked(), e.s.ID
 	}
-	if oldIP.IsValid() && oldIP != newIP {
+	// An ended (revoked) session releases its addresses at once: they
+	// must not keep answering for a device (issue 11 item 2).
+	released := e != nil && e.s.Revoked
+	if oldIP.IsValid() && (oldIP != newIP || released) {
 		x.ips.CompareAndDelete(oldIP, id)
 	}
-	if newIP.IsValid() {
+	if newIP.IsValid() && !released && (old == nil || oldIP != newIP) {
 		x.ips.Store(newIP, id)
 	}
-	if oldP.IsValid() && oldP != newP {
+	if oldP.IsValid() && (oldP != newP || released) {
 		x.v6.CompareAndDelete(oldP, id)
 	}
-	if newP.IsValid() {
+	if newP.IsValid() && !released && (old == nil || oldP != newP) {
 		x.v6.Store(newP, id)
+	}
+}
+
+// claimAddrs maps the addresses of e to it, replacing whatever session had
+// them: a trusted source has just reported them. mu must be held.
+func (x *index) claimAddrs(e *entry) {
+	if e.s.Revoked {
+		return
+	}
+	if ip := e.s.Device.IP; ip.IsValid() {
+		x.ips.Store(ip, e.s.ID)
+	}
+	if p := e.s.Device.IPv6Prefix.Masked(); p.IsValid() {
+		x.v6.Store(p, e.s.ID)
 	}
 }
 
@@ -175,6 +195,68 @@ func (x *index) put(e *entry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.store(e)
+}
+
+// putOwner is put for a new session that takes its MAC over: it returns
+// the ID of the session that had the MAC, if another ("" if none).
+func (x *index) putOwner(e *entry) (prev string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if e.s.MACKey != "" {
+		if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID != e.s.ID {
+			prev = cur.s.ID
+		}
+	}
+	x.store(e)
+	return prev
+}
+
+// unbind takes MAC key from the session id (see Manager.displace): it keeps
+// its ID, token and addresses, and forgets the device's MAC.
+func (x *index) unbind(id string, key MACKey) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	old := x.byID(id)
+	if old == nil || old.s.MACKey != key {
+		return
+	}
+	x.modifyLocked(id, func(e *entry) bool {
+		e.s.MACKey, e.s.RandomMAC = "", false
+		e.s.Device.MAC, e.s.Device.HasMAC = MAC{}, false
+		return true
+	})
+	x.macs.CompareAndDelete(key, old)
+}
+
+// claimAddr records that the device of session id signed in again from ip
+// (the request's own address, see CreateRequest.ClientIP). Addresses a NAS
+// reported are authoritative: they are not replaced, and ip only re-takes
+// the index's mapping when it is that address. Otherwise ip becomes the
+// session's address, vouched for the current association only if the
+// address before it was (AddrCurrent is left as it is: a sign-in does not
+// prove that the device is where its access point reported it). It
+// returns the session as it is afterwards, and false if it is not there.
+func (x *index) claimAddr(id string, ip netip.Addr) (Session, bool) {
+	ip = ip.Unmap()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	e, ok := x.modifyLocked(id, func(e *entry) bool {
+		if !ip.IsValid() || e.s.Revoked {
+			return false
+		}
+		if e.s.Device.AddrByNAS && e.s.Device.IP != ip {
+			return false
+		}
+		e.s.Device.IP = ip
+		return true
+	})
+	if !ok {
+		return Session{}, false
+	}
+	if ip.IsValid() && e.s.Device.IP == ip && !e.s.Revoked {
+		x.ips.Store(ip, id) // the newest claim wins, even when unchanged
+	}
+	return e.s, true
 }
 
 // store must be called with mu held.
@@ -201,6 +283,22 @@ func (x *index) store(e *entry) {
 func (x *index) load(e *entry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	// Likewise an address that two stored sessions carry (a lease that
+	// moved) stays with the one seen last.
+	if ip := e.s.Device.IP; ip.IsValid() {
+		if v, ok := x.ips.Load(ip); ok {
+			if cur := x.byID(v.(string)); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
+				defer x.ips.Store(ip, cur.s.ID)
+			}
+		}
+	}
+	if p := e.s.Device.IPv6Prefix.Masked(); p.IsValid() {
+		if v, ok := x.v6.Load(p); ok {
+			if cur := x.byID(v.(string)); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
+				defer x.v6.Store(p, cur.s.ID)
+			}
+		}
+	}
 	if e.s.MACKey != "" {
 		if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
 			// e is reachable by ID (and token) only.
@@ -341,6 +439,16 @@ func (x *index) touch(id string, a Activity) (s Session, roamed, stale, ok bool)
 			}
 		}
 		s := &e.s
+		if kind == reportNew {
+			// Addresses known so far belong to the association the device
+			// left; they keep answering DNS, but do not vouch for where the
+			// device is until the new association's NAS reports them.
+			s.Device.AddrCurrent = false
+		}
+		if a.IP.IsValid() || a.IPv6Prefix.IsValid() {
+			// A NAS reported them for this association.
+			s.Device.AddrByNAS, s.Device.AddrCurrent = true, true
+		}
 		if a.Kind != ActivityStop {
 			if a.Location != "" && s.CurrentLocation != "" && a.Location != s.CurrentLocation {
 				s.Roams++
@@ -372,6 +480,9 @@ func (x *index) touch(id string, a Activity) (s Session, roamed, stale, ok bool)
 	})
 	if !ok {
 		return Session{}, false, false, false
+	}
+	if !stale && (a.IP.IsValid() || a.IPv6Prefix.IsValid()) {
+		x.claimAddrs(e) // the newest report of an address wins
 	}
 	return e.s, roamed, stale, true
 }
@@ -405,12 +516,17 @@ func (x *index) revoke(id string) {
 	x.update(id, func(s *Session) { s.Revoked = true })
 }
 
-func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) {
+// rebind moves session id to MAC key and returns the ID of the session
+// that had that MAC, if another ("" if none).
+func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) (prev string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	cur := x.byID(id)
 	if cur == nil {
-		return
+		return ""
+	}
+	if owner := x.byMAC(key); owner != nil && owner.s.ID != id {
+		prev = owner.s.ID
 	}
 	e := &entry{s: cur.s, exp: cur.exp}
 	e.s.MACKey, e.s.RandomMAC = key, random
@@ -419,6 +535,7 @@ func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) {
 		x.macs.CompareAndDelete(old, cur)
 	}
 	x.store(e)
+	return prev
 }
 
 // drop removes the entries for which ended is true and returns how many.

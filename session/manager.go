@@ -106,8 +106,16 @@ type CreateRequest struct {
 	Network  string
 	Location string
 	AP       string
-	// ClientIP is the device's address as the portal saw it, if known.
+	// ClientIP is the address the sign-in came from, when it is the
+	// device's own (the portal leaves it zero when it sees an access point
+	// that NATs its clients). Never an address the browser names (a vendor
+	// redirect's ip= parameter): an address claimed here answers DNS and
+	// probes for the device (Manager.ByIP).
 	ClientIP netip.Addr
+	// Token is the session token the requester presents (the browser's
+	// cookie), if any: the proof that it holds that session. Only a holder
+	// gets an existing session back; see Manager.Create.
+	Token string
 }
 
 // LoadReport says what NewManager found in the store.
@@ -299,9 +307,18 @@ func (m *Manager) Policy() Policy { return m.policy }
 // Now returns the manager's clock reading.
 func (m *Manager) Now() time.Time { return m.now() }
 
-// Create signs a device in. If the device already has a live session, that
-// session is returned with a fresh token (sign-in is idempotent and never
-// extends a session). The session is durable when Create returns.
+// Create signs a device in and returns its session and a fresh token. The
+// session is durable when Create returns.
+//
+// A token is handed out only for a session the requester already holds: the
+// live session of req.Token, which Create returns again (sign-in is
+// idempotent and never extends a session), moved to req.MAC if it names
+// another device (as Rebind does). Anyone else gets a new session, even for
+// a MAC that has a live one: on open WiFi every MAC can be overheard, so a
+// MAC proves nothing. The new session takes the MAC over (ByMAC, RADIUS MAC
+// authentication); the session that had it lives on for its own holder, but
+// grants nothing about that MAC any more, until its holder moves it back
+// with Rebind (one tap in the portal).
 func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, string, error) {
 	var key MACKey
 	if req.HasMAC {
@@ -309,9 +326,10 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 			return Session{}, "", fmt.Errorf("%w: %s is not a device address", ErrInvalidMAC, req.MAC)
 		}
 		key = m.hasher.Key(req.MAC)
-		if s, err := m.byKey(key); err == nil {
-			tok, err := m.tokens.Issue(s)
-			return s, tok, err
+	}
+	if req.Token != "" {
+		if s, err := m.FromToken(req.Token); err == nil {
+			return m.signInAgain(ctx, s, key, req)
 		}
 	}
 	id, err := newID()
@@ -324,11 +342,12 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 		// Short, so that normal operation returns soon after the crisis.
 		lifetime = min(lifetime, m.crisis.lifetime)
 	}
+	ip := req.ClientIP.Unmap()
 	s := Session{
 		ID: id, MACKey: key, RandomMAC: req.HasMAC && req.MAC.LocallyAdministered(),
 		Network: req.Network, Location: req.Location, CurrentLocation: req.Location, AP: req.AP,
 		Created: now, Expires: now.Add(lifetime), LastSeen: now, Crisis: crisis,
-		Device: Device{MAC: req.MAC, HasMAC: req.HasMAC, IP: req.ClientIP.Unmap()},
+		Device: Device{MAC: req.MAC, HasMAC: req.HasMAC, IP: ip, AddrCurrent: ip.IsValid()},
 	}
 	if !req.HasMAC {
 		s.Device.MAC = MAC{}
@@ -352,9 +371,72 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 	if err != nil {
 		return Session{}, "", fmt.Errorf("session: create: %w", err)
 	}
-	m.index.put(&entry{s: s, exp: s.Expires})
+	if prev := m.index.putOwner(&entry{s: s, exp: s.Expires}); prev != "" {
+		m.displace(ctx, prev, key)
+	}
 	m.emit(Event{Kind: EventSignIn, Session: s, At: now})
 	return s, tok, nil
+}
+
+// signInAgain is Create for the holder of s: s again, with a fresh token,
+// moved to the request's MAC if that is another, and with the address the
+// request came from (see index.claimAddr).
+func (m *Manager) signInAgain(ctx context.Context, s Session, key MACKey, req CreateRequest) (Session, string, error) {
+	if key != "" && s.MACKey != key {
+		moved, tok, err := m.Rebind(ctx, req.Token, req.MAC)
+		if err != nil {
+			return Session{}, "", err
+		}
+		if got, ok := m.index.claimAddr(moved.ID, req.ClientIP); ok {
+			moved = got
+			m.markDirty(moved.ID)
+		}
+		return moved, tok, nil
+	}
+	if got, ok := m.index.claimAddr(s.ID, req.ClientIP); ok {
+		s = got
+		m.markDirty(s.ID)
+	}
+	tok, err := m.tokens.Issue(s)
+	if err != nil {
+		return Session{}, "", err
+	}
+	return s, tok, nil
+}
+
+// displace takes MAC key from the live session id, because another session
+// has just taken the device over (a sign-in without this session's token,
+// or a re-bind). The session lives on and its token still names it; it no
+// longer grants anything about that MAC. The store gets the session without
+// the MAC key and with a token sealed for that, so that a restart agrees; if
+// that write fails, the index has moved anyway and a restart lets the
+// device's newest session have the MAC (index.load).
+func (m *Manager) displace(ctx context.Context, id string, key MACKey) {
+	e := m.index.byID(id)
+	if e == nil || e.s.MACKey != key {
+		return
+	}
+	if _, err := m.live(e); err != nil {
+		// Ended: it grants nothing anyway, and a restart does not load it
+		// (or, idle, gives the MAC to the session seen last).
+		m.index.unbind(id, key)
+		return
+	}
+	m.counters.displaced.Add(1)
+	s := e.s
+	s.MACKey, s.RandomMAC = "", false
+	tok, err := m.tokens.Issue(s)
+	if err == nil {
+		var sealed []byte
+		if sealed, err = m.sealToken(s, tok); err == nil {
+			err = m.store.Rebind(ctx, id, "", false, sealed)
+		}
+	}
+	if err != nil {
+		m.log.Warn("session: displaced session keeps its MAC in the store", "session", id, "err", err)
+	}
+	m.index.unbind(id, key)
+	m.markDirty(id) // the device, re-sealed without the MAC
 }
 
 // ByMAC returns the live session of a device: the RADIUS hot path. It does
@@ -428,7 +510,8 @@ func (m *Manager) TimeLeft(s Session) time.Duration {
 
 // Rebind moves the live session of token to a new MAC, for a device that
 // arrives with a valid session cookie but a new (rotated or per-SSID) MAC. It
-// returns the session and a new token bound to the new MAC.
+// returns the session and a new token bound to the new MAC. A session that
+// had that MAC is displaced, as by Create.
 func (m *Manager) Rebind(ctx context.Context, token string, mac MAC) (Session, string, error) {
 	s, err := m.FromToken(token)
 	if err != nil {
@@ -451,7 +534,11 @@ func (m *Manager) Rebind(ctx context.Context, token string, mac MAC) (Session, s
 	if err := m.store.Rebind(ctx, s.ID, s.MACKey, s.RandomMAC, sealed); err != nil {
 		return Session{}, "", fmt.Errorf("session: rebind: %w", err)
 	}
-	m.index.rebind(s.ID, old, s.MACKey, s.RandomMAC, mac)
+	prev := m.index.rebind(s.ID, old, s.MACKey, s.RandomMAC, mac)
+	if prev != "" {
+		// Another session had that MAC: it is taken over, as by a sign-in.
+		m.displace(ctx, prev, s.MACKey)
+	}
 	s.Device.MAC, s.Device.HasMAC = mac, true
 	m.markDirty(s.ID) // writes the re-sealed device
 	m.emit(Event{Kind: EventRebind, Session: s, At: m.now()})
@@ -630,11 +717,15 @@ type Counters struct {
 	// StaleActivity counts reports of an association the device had left
 	// (an access point still reporting it): they changed nothing.
 	StaleActivity uint64
+	// Displaced counts live sessions whose MAC another session took over
+	// (a sign-in without their token, or a re-bind; see Create).
+	Displaced uint64
 }
 
 type counters struct {
 	activityWritten, activityFailed, feedResyncs, failStatic atomic.Uint64
 	activityBuffered, activityDropped, staleActivity         atomic.Uint64
+	displaced                                                atomic.Uint64
 	activityPending                                          atomic.Int64
 	storeDown                                                atomic.Bool
 }
@@ -651,6 +742,7 @@ func (m *Manager) Counters() Counters {
 		ActivityBuffered: m.counters.activityBuffered.Load(),
 		ActivityDropped:  m.counters.activityDropped.Load(),
 		StaleActivity:    m.counters.staleActivity.Load(),
+		Displaced:        m.counters.displaced.Load(),
 	}
 }
 

@@ -76,12 +76,16 @@ func deviceAAD(id string) string { return "device\x00" + id }
 
 // Device encoding: one flag byte, then the MAC, the address and the prefix
 // in fixed places (41 bytes): compact, and decoded without parsing text.
+// Flags added later (devAddrByNAS, devAddrCurrent) are zero in what older
+// versions sealed, which reads as "not vouched for".
 const (
 	devMAC = 1 << iota
 	devIP
 	devPrefix
 	devIP4
 	devPrefix4
+	devAddrByNAS
+	devAddrCurrent
 	deviceLen = 1 + 6 + 16 + 16 + 1
 )
 
@@ -107,6 +111,12 @@ func encodeDevice(d Device) []byte {
 		a := d.IPv6Prefix.Addr().As16()
 		copy(b[23:39], a[:])
 		b[39] = byte(d.IPv6Prefix.Bits())
+	}
+	if d.AddrByNAS {
+		b[0] |= devAddrByNAS
+	}
+	if d.AddrCurrent {
+		b[0] |= devAddrCurrent
 	}
 	return b
 }
@@ -137,6 +147,8 @@ func decodeDevice(b []byte) (Device, error) {
 		}
 		d.IPv6Prefix = p
 	}
+	d.AddrByNAS = b[0]&devAddrByNAS != 0
+	d.AddrCurrent = b[0]&devAddrCurrent != 0
 	return d, nil
 }
 

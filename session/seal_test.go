@@ -17,6 +17,8 @@ func TestDeviceEncoding(t *testing.T) {
 		{"IPv6 and prefix", Device{IP: netip.MustParseAddr("2001:db8::7"), IPv6Prefix: netip.MustParsePrefix("2001:db8:1:2::/64")}},
 		{"IPv4-mapped stays mapped", Device{IP: netip.MustParseAddr("::ffff:10.1.2.3")}},
 		{"short prefix", Device{IPv6Prefix: netip.MustParsePrefix("2001:db8::/32")}},
+		{"addresses a NAS vouched for", Device{IP: netip.MustParseAddr("10.1.2.3"), AddrByNAS: true, AddrCurrent: true}},
+		{"address signed in from", Device{IP: netip.MustParseAddr("10.1.2.3"), AddrCurrent: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
