@@ -37,12 +37,6 @@ func (p place) same(nas NAS, ap string) bool {
 		(p.nas.AcctSessionID == "" || nas.AcctSessionID == "" || p.nas.AcctSessionID == nas.AcctSessionID)
 }
 
-// samePlace is same without the Acct-Session-Id: the device is at the same
-// NAS and AP, possibly in a new association.
-func (p place) samePlace(nas NAS, ap string) bool {
-	return p.nas.Addr == nas.Addr && p.nas.ID == nas.ID && (p.ap == "" || ap == "" || p.ap == ap)
-}
-
 func (p place) known() bool { return p.nas != (NAS{}) || p.ap != "" }
 
 // index maps session IDs and MAC keys to entries. Reads are lock-free
