@@ -276,6 +276,59 @@ func TestAcceptanceUAM(t *testing.T) {
 	}
 }
 
+// TestAcceptanceUAMFromAnotherDevice: a UAM login with a session's right
+// credentials is refused when the access point says it comes from another
+// device (issue 11 item 1). CoovaChilli sends the device's MAC as
+// Calling-Station-Id in its own notation ("XX-XX-XX-XX-XX-XX", pkt.h
+// MAC_FMT) with every login (redir.c redir_radius → chilli.c
+// chilli_req_attrs).
+func TestAcceptanceUAMFromAnotherDevice(t *testing.T) {
+	r := startRig(t, nil)
+	s := r.signIn(t, "02-1a-2b-3c-4d-61")
+	noMAC, _, err := r.mgr.Create(context.Background(), session.CreateRequest{Network: "wifi4eu", Location: "bahnhof"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chap := func(id string) string {
+		return fmt.Sprintf("User-Name = %q\nCHAP-Password = %q\nCHAP-Challenge = 0x00112233445566778899aabbccddeeff\n", id, r.mgr.UAMSecret(id))
+	}
+	pap := func(id string) string {
+		return fmt.Sprintf("User-Name = %q\nUser-Password = %q\n", id, r.mgr.UAMSecret(id))
+	}
+	tests := []struct {
+		name, input string
+		accept      bool
+	}{
+		{"CHAP from the session's device", chap(s.ID) + "Calling-Station-Id = \"02-1A-2B-3C-4D-61\"\n", true},
+		{"CHAP from another device", chap(s.ID) + "Calling-Station-Id = \"02-1A-2B-3C-4D-99\"\n", false},
+		{"PAP from another device", pap(s.ID) + "Calling-Station-Id = \"02-1A-2B-3C-4D-99\"\n", false},
+		{"a Calling-Station-Id that is no MAC", pap(s.ID) + "Calling-Station-Id = \"10.1.0.7\"\n", false},
+		{"a session signed in without a MAC, from a device", chap(noMAC.ID) + "Calling-Station-Id = \"02-1A-2B-3C-4D-99\"\n", false},
+		{"no Calling-Station-Id: nothing to compare", chap(noMAC.ID), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, ok := run(t, r.srv.AuthAddr(), "auth", acceptSecret, tt.input+"Message-Authenticator = 0x00\n")
+			if ok != tt.accept {
+				t.Errorf("radclient success %v, want %v:\n%s", ok, tt.accept, out)
+			}
+			if !tt.accept {
+				matchAll(t, out, rejectLine, `\tReply-Message = "this session was signed in for another device"\n`)
+			}
+		})
+	}
+	if got := counter(t, r.metrics, "roamgate_radius_rejects_total", "uam_wrong_device"); got != 4 {
+		t.Errorf("rejects_total{uam_wrong_device} = %v, want 4", got)
+	}
+	// A sign-in without the token takes the MAC over (session.Manager.Create):
+	// the displaced session's credentials no longer log that device in.
+	r.signIn(t, "02-1a-2b-3c-4d-61")
+	out, ok := run(t, r.srv.AuthAddr(), "auth", acceptSecret, chap(s.ID)+"Calling-Station-Id = \"02-1A-2B-3C-4D-61\"\nMessage-Authenticator = 0x00\n")
+	if ok {
+		t.Errorf("the displaced session's credentials were accepted:\n%s", out)
+	}
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
