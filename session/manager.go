@@ -122,6 +122,9 @@ type CreateRequest struct {
 type LoadReport struct {
 	Loaded   int
 	Rejected int // records whose token did not verify or match
+	// Upgraded counts the loaded records sealed by version 1 (before
+	// issue 11), verified by the claims of their token (see openToken).
+	Upgraded int
 }
 
 // NewManager loads the live sessions of the store into the index. Records
@@ -208,22 +211,26 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 func (m *Manager) load(ctx context.Context) error {
 	workers := max(runtime.GOMAXPROCS(0), 1)
 	records := make(chan Record, 1024)
-	var loaded, rejected atomic.Int64
+	var loaded, rejected, upgraded atomic.Int64
 	var wg sync.WaitGroup
 	in := newInterner()
 	for range workers {
 		wg.Go(func() {
 			for r := range records {
-				exp, err := m.verifyRecord(r)
+				exp, v1, err := m.verifyRecord(r)
 				if err != nil {
 					rejected.Add(1)
 					m.log.Warn("session: stored session refused", "session", r.ID, "err", err)
 					continue
 				}
-				r.Session.Device, err = m.openDevice(r.ID, r.SealedDevice)
+				if v1 {
+					upgraded.Add(1)
+				}
+				r.Session.Device, r.Session.LastSeen, err = m.openDevice(r)
 				if err != nil {
-					// The session stands (its token checked out); only the
-					// device's addresses are lost until the NAS reports them.
+					// The session stands (its token checked out); the
+					// device's addresses are lost until the NAS reports
+					// them, and it counts as seen when it was created.
 					m.log.Warn("session: stored device refused", "session", r.ID, "err", err)
 				}
 				in.session(&r.Session)
@@ -242,7 +249,7 @@ func (m *Manager) load(ctx context.Context) error {
 	})
 	close(records)
 	wg.Wait()
-	m.loaded = LoadReport{Loaded: int(loaded.Load()), Rejected: int(rejected.Load())}
+	m.loaded = LoadReport{Loaded: int(loaded.Load()), Rejected: int(rejected.Load()), Upgraded: int(upgraded.Load())}
 	return err
 }
 
@@ -272,13 +279,14 @@ func (in *interner) session(s *Session) {
 }
 
 // verifyRecord checks that a stored record carries the token this site
-// sealed for exactly this session, device and expiry (see tokenAAD), and
-// returns the expiry it vouches for.
-func (m *Manager) verifyRecord(r Record) (time.Time, error) {
-	if _, err := m.sealer.open(tokenAAD(r.ID, r.MACKey, r.Expires), r.SealedToken); err != nil {
-		return time.Time{}, fmt.Errorf("%w: the record does not match the token sealed for it", err)
+// sealed for exactly this session, device, expiry, network … (see tokenAAD),
+// and returns the expiry it vouches for; v1 says the record was sealed by
+// version 1 (see openToken).
+func (m *Manager) verifyRecord(r Record) (exp time.Time, v1 bool, err error) {
+	if v1, err = m.openToken(r); err != nil {
+		return time.Time{}, v1, fmt.Errorf("%w: the record does not match the token sealed for it", err)
 	}
-	return r.Expires, nil
+	return r.Expires, v1, nil
 }
 
 // Close stops the background writer after flushing pending activity. It does
@@ -360,7 +368,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 	if err != nil {
 		return Session{}, "", fmt.Errorf("session: create: %w", err)
 	}
-	device, err := m.sealDevice(id, s.Device)
+	device, err := m.sealDevice(id, s.Device, s.LastSeen)
 	if err != nil {
 		return Session{}, "", fmt.Errorf("session: create: %w", err)
 	}
@@ -659,7 +667,7 @@ func (m *Manager) flush() bool {
 		// Write the index's view: it has the roam count and the newest values.
 		a := Activity{At: e.s.LastSeen, Location: e.s.CurrentLocation, AP: e.s.AP,
 			InputOctets: e.s.InputOctets, OutputOctets: e.s.OutputOctets, NAS: e.s.NAS}
-		sealed, err := m.sealDevice(id, e.s.Device)
+		sealed, err := m.sealDevice(id, e.s.Device, e.s.LastSeen)
 		if err != nil {
 			sealed = nil // keep the stored one
 		}

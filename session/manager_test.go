@@ -715,6 +715,21 @@ func TestManagerRefusesTamperedRecords(t *testing.T) {
 				h.sql(t, "UPDATE sessions SET revoked = 0 WHERE id = ?", v.ID)
 			}, 1,
 			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
+		{"moved to another network", // issue 11 item 9: other bandwidth, other lifetime
+			func(t *testing.T, h *harness, v, _ session.Session) {
+				h.sql(t, "UPDATE sessions SET network = 'city' WHERE id = ?", v.ID)
+			}, 1,
+			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
+		{"crisis flag flipped",
+			func(t *testing.T, h *harness, v, _ session.Session) {
+				h.sql(t, "UPDATE sessions SET crisis = 1 WHERE id = ?", v.ID)
+			}, 1,
+			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
+		{"created later (to win a shared MAC at load)",
+			func(t *testing.T, h *harness, v, _ session.Session) {
+				h.sql(t, "UPDATE sessions SET created = created + ? WHERE id = ?", int64(2*time.Hour), v.ID)
+			}, 1,
+			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
 		{"expiry extended",
 			func(t *testing.T, h *harness, v, _ session.Session) {
 				h.sql(t, "UPDATE sessions SET expires = expires + ? WHERE id = ?", int64(24*time.Hour), v.ID)
@@ -1191,5 +1206,28 @@ func TestManagerOldAssociation(t *testing.T) {
 	h.restart(t)
 	if got, err := h.m.ByID(s.ID); err != nil || got.CurrentLocation != "bahnhof" || got.Roams != 2 || got.NAS.Addr != bahnhof.Addr {
 		t.Errorf("after a restart: %+v, %v", got, err)
+	}
+}
+
+// TestManagerLastSeenIsSealed: LastSeen keeps a session from going idle, so
+// a database edit that moves it later must not bring an idle session back;
+// the value sealed with the device wins over the column.
+func TestManagerLastSeenIsSealed(t *testing.T) {
+	h := newHarness(t, defaultPolicy()) // idle after 30 minutes
+	s, _ := h.create(t, "da:a1:19:00:0d:01", "wifi4eu", "bahnhof")
+	h.clock.Advance(10 * time.Minute)
+	if _, err := h.m.Seen(s.ID, session.Activity{Location: "bahnhof"}); err != nil {
+		t.Fatal(err)
+	}
+	seen := h.clock.Now()
+	h.stop(t)
+	h.clock.Advance(time.Hour) // idle by now
+	h.sql(t, "UPDATE sessions SET last_seen = ? WHERE id = ?", h.clock.Now().UnixNano(), s.ID)
+	if rep := h.start(t); rep.Loaded != 1 {
+		t.Fatalf("LoadReport = %+v", rep)
+	}
+	got, err := h.m.ByID(s.ID)
+	if !errors.Is(err, session.ErrExpired) || !got.LastSeen.Equal(seen) {
+		t.Errorf("after moving last_seen on disk: LastSeen %v, %v; want the sealed %v and idle", got.LastSeen, err, seen)
 	}
 }

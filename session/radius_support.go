@@ -34,7 +34,7 @@ func (m *Manager) SeenDurable(ctx context.Context, id string, a Activity) (Sessi
 	if roamed {
 		m.emit(Event{Kind: EventRoam, Session: s, At: a.At})
 	}
-	sealed, err := m.sealDevice(id, s.Device)
+	sealed, err := m.sealDevice(id, s.Device, s.LastSeen)
 	if err != nil {
 		sealed = nil // keep the stored device
 	}
