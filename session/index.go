@@ -13,11 +13,13 @@ type entry struct {
 	s   Session
 	exp time.Time // from the verified token
 	// since is when the session's current association (Session.NAS and
-	// AP) began, and prev the association it replaced: reports of an older
-	// association never move the session (see touch). Both are known only
-	// in memory; after a restart every association is as new as any.
-	since time.Time
-	prev  place
+	// AP) began (Unix nanoseconds, 0 if unknown), and prev the association
+	// it replaced (nil until the session first changes association):
+	// reports of an older association never move the session (see touch).
+	// Both are known only in memory; after a restart every association is
+	// as new as any. Kept small: there is one entry per live session.
+	since int64
+	prev  *place
 }
 
 // place is where an association is: the NAS, its Acct-Session-Id for the
@@ -370,7 +372,7 @@ func classifyReport(e *entry, a Activity) report {
 		// location) is about the session as it is.
 		return reportCurrent
 	}
-	if a.Kind != ActivityAccess && e.prev.known() && e.prev.same(a.NAS, a.AP) && !cur.same(a.NAS, a.AP) {
+	if a.Kind != ActivityAccess && e.prev != nil && e.prev.same(a.NAS, a.AP) && !cur.same(a.NAS, a.AP) {
 		return reportStale // the association the device left
 	}
 	switch a.Kind {
@@ -384,7 +386,7 @@ func classifyReport(e *entry, a Activity) report {
 		if cur.same(a.NAS, a.AP) {
 			return reportCurrent
 		}
-		if cur.known() && a.At.Before(e.since) {
+		if cur.known() && e.since != 0 && a.At.UnixNano() < e.since {
 			return reportStale // began before the current association
 		}
 		return reportNew
@@ -419,7 +421,10 @@ func (x *index) touch(id string, a Activity) (s Session, roamed, stale, ok bool)
 			stale = true
 			return false
 		case reportNew:
-			e.prev, e.since = placeOf(e.s), a.At
+			if left := placeOf(e.s); left.known() {
+				e.prev = &left
+			}
+			e.since = a.At.UnixNano()
 			if a.NAS != (NAS{}) {
 				e.s.NAS = a.NAS
 			}
