@@ -428,6 +428,10 @@ func (x *index) touch(id string, a Activity) (s Session, roamed, stale, ok bool)
 			if a.NAS != (NAS{}) {
 				e.s.NAS = a.NAS
 			}
+			// The AP is the new association's, even when this report does
+			// not name one: the old one would make the association's own
+			// later reports look like another's.
+			e.s.AP = a.AP
 		case reportCurrent:
 			if a.NAS != (NAS{}) {
 				acct := e.s.NAS.AcctSessionID

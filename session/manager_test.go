@@ -1190,14 +1190,26 @@ func TestManagerOldAssociation(t *testing.T) {
 	if c := h.m.Counters(); c.StaleActivity != 3 {
 		t.Errorf("StaleActivity = %d, want 3 (Interim@A, Stop@A, the delayed Start@A)", c.StaleActivity)
 	}
+	// A NAS that names no AP in its Access-Request, then does in its
+	// accounting: the association's own reports are not taken for another's.
+	park := session.NAS{Addr: netip.MustParseAddr("10.20.3.1"), ID: "park-ap"}
+	h.clock.Advance(time.Minute)
+	if _, err := h.m.Seen(s.ID, session.Activity{Kind: session.ActivityAccess, Location: "stadtpark", NAS: park}); err != nil {
+		t.Fatal(err)
+	}
+	park.AcctSessionID = "P-1"
+	got, err := h.m.Seen(s.ID, session.Activity{Kind: session.ActivityInterim, Location: "stadtpark", AP: "ap-p", NAS: park, InputOctets: 7})
+	if err != nil || got.NAS != park || got.AP != "ap-p" || got.InputOctets != 7 {
+		t.Fatalf("Interim of the association an Access-Request without AP began: %+v, %v", got, err)
+	}
 	// The phone comes back to the Bahnhof: a new association there moves it.
 	h.clock.Advance(time.Minute)
-	got, err := h.m.Seen(s.ID, session.Activity{Kind: session.ActivityAccess, Location: "bahnhof", AP: "ap-a", NAS: bahnhof})
+	got, err = h.m.Seen(s.ID, session.Activity{Kind: session.ActivityAccess, Location: "bahnhof", AP: "ap-a", NAS: bahnhof})
 	if err != nil || got.CurrentLocation != "bahnhof" || got.Roams != 2 {
 		t.Fatalf("back at the Bahnhof: %+v, %v", got, err)
 	}
-	// And after the Stadtpark AP restarts, its old association's reports
-	// still do not pull the session there.
+	// Reports of the Stadtpark association the phone left still do not
+	// pull the session there, even after that AP restarted.
 	h.m.NASRestarted(stadtpark.Addr, "")
 	got, err = h.m.Seen(s.ID, session.Activity{Kind: session.ActivityInterim, Location: "stadtpark", AP: "ap-b", NAS: atB})
 	if err != nil || got.CurrentLocation != "bahnhof" || got.Roams != 2 {
