@@ -127,6 +127,10 @@ func TestCaptiveDNSJourney(t *testing.T) {
 	cfg.DNS.Listen = "127.0.0.1:0"
 	cfg.DNS.PortalIP = "10.9.0.1"
 	cfg.DNS.Upstream = []string{localResolver(t)}
+	// The access point is 127.0.0.1 and the phones are elsewhere on
+	// loopback: the portal takes a sign-in's address as the device's only
+	// outside the access points' networks (issue 11 item 2).
+	cfg.RADIUS.Clients[0].CIDR = "127.0.0.1/32"
 	gw := startGateway(t, cfg, io.Discard)
 	addrs := gw.g.Addrs()
 	if addrs.DNS == "" {

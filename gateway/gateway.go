@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	}
 	closers = append(closers, mgr.Close)
 	g.mgr = mgr
-	log.Info("sessions loaded", "live", rep.Loaded, "refused", rep.Rejected)
+	log.Info("sessions loaded", "live", rep.Loaded, "refused", rep.Rejected, "sealed_by_older_version", rep.Upgraded)
 
 	reg := newRegistry(mgr)
 	hist, err := history.Open(ctx, history.Options{

@@ -55,6 +55,12 @@ func newRegistry(mgr *session.Manager) *prometheus.Registry {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "roamgate_session_accounting_dropped_total", Help: "Accounting records left unanswered because the store was away and the buffer full.",
 		}, func() float64 { return float64(mgr.Counters().ActivityDropped) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roamgate_session_stale_reports_total", Help: "Reports of an association the device had left (an access point still reporting it): they moved nothing.",
+		}, func() float64 { return float64(mgr.Counters().StaleActivity) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roamgate_session_displaced_total", Help: "Live sessions whose MAC another sign-in (without their token) or a re-bind took over.",
+		}, func() float64 { return float64(mgr.Counters().Displaced) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "roamgate_session_crisis_active", Help: "1 while crisis mode is active (every device admitted, no terms), else 0.",
 		}, func() float64 {

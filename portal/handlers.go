@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -109,7 +110,7 @@ func (s *Server) handleSplash(c *fiber.Ctx) error {
 			return s.returningForm(c, p, a, explicit)
 		}
 		p.Online = true
-		p.Location = s.locationName(sess.CurrentLocation)
+		p.Location = s.whereFor(c, sess)
 		return s.render(c, fiber.StatusOK, "splash", p)
 	}
 	return s.splashForm(c, fiber.StatusOK, p, a, explicit, "")
@@ -203,11 +204,14 @@ func (s *Server) handleConnect(c *fiber.Ctx) error {
 	}
 
 	location, network := s.locate(c, a)
-	req := session.CreateRequest{MAC: a.ClientMAC, HasMAC: a.HasMAC, Network: network, Location: location, ClientIP: a.ClientIP}
-	if !req.ClientIP.IsValid() {
-		if ip := s.clientIP(c); !ip.IsUnspecified() {
-			req.ClientIP = ip
-		}
+	// The cookie is the proof that the browser holds a session: only then
+	// does a sign-in get that session back. The device's address is the
+	// one the request came from, never one the redirect names (ip=): an
+	// address claimed here answers DNS and probes for a device.
+	req := session.CreateRequest{MAC: a.ClientMAC, HasMAC: a.HasMAC, Network: network, Location: location,
+		Token: strings.Clone(c.Cookies(sessionCookie))}
+	if ip, ok := s.deviceAddr(c); ok {
+		req.ClientIP = ip
 	}
 	if a.HasAP {
 		req.AP = a.APMAC.String()
@@ -374,7 +378,7 @@ func (s *Server) handleStatus(c *fiber.Ctx) error {
 		return c.Redirect("/"+langQuery(explicit), fiber.StatusFound)
 	}
 	p := s.newPage(c, lang)
-	p.Location = s.locationName(sess.CurrentLocation)
+	p.Location = s.whereFor(c, sess)
 	p.TimeLeft = timeLeft(p.L, s.deps.Sessions.TimeLeft(sess))
 	p.CSRF = csrfToken(c)
 	if u, ok := s.logoffURL(c, false); ok {
@@ -469,16 +473,43 @@ func (s *Server) sessionOf(c *fiber.Ctx) (session.Session, bool) {
 			return sess, true
 		}
 	}
-	ip := s.clientIP(c)
-	for _, p := range s.vendors.APNetworks {
-		if p.Contains(ip) {
-			// The access point itself (it NATs its clients): its address
-			// stands for every device behind it, signed in or not.
-			return session.Session{}, false
-		}
+	ip, ok := s.deviceAddr(c)
+	if !ok {
+		return session.Session{}, false
 	}
 	sess, err := s.deps.Sessions.ByIP(ip)
 	return sess, err == nil
+}
+
+// deviceAddr is the address of the device that sent the request, and false
+// when the portal cannot see it: the request comes from an access point
+// itself (it NATs its clients: its address stands for every device behind
+// it, signed in or not), or from no usable address.
+func (s *Server) deviceAddr(c *fiber.Ctx) (netip.Addr, bool) {
+	ip := s.clientIP(c)
+	if !ip.IsValid() || ip.IsUnspecified() {
+		return netip.Addr{}, false
+	}
+	for _, p := range s.vendors.APNetworks {
+		if p.Contains(ip) {
+			return netip.Addr{}, false
+		}
+	}
+	return ip, true
+}
+
+// whereFor names where the session is for a page, or "" when the request
+// may not know. A token proves that the browser holds the session, not that
+// it is the device: anyone who overheard a MAC on open WiFi can sign in for
+// it and follow the device's reports. So the place is shown only to a
+// request from the device itself (session.Session.FromDevice: the address
+// its access point reported for where it is now), and never a history.
+func (s *Server) whereFor(c *fiber.Ctx, sess session.Session) string {
+	ip, ok := s.deviceAddr(c)
+	if !ok || !sess.FromDevice(ip) {
+		return ""
+	}
+	return s.locationName(sess.CurrentLocation)
 }
 
 func (s *Server) setSessionCookie(c *fiber.Ctx, token string, expires time.Time) {

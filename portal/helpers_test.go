@@ -54,7 +54,9 @@ func (f *fakeSessions) Create(ctx context.Context, req session.CreateRequest) (s
 		Network:  req.Network,
 		Location: req.Location, CurrentLocation: req.Location, AP: req.AP,
 		Created: testNow, Expires: testNow.Add(testLifetime), LastSeen: testNow,
-		Device: session.Device{MAC: req.MAC, HasMAC: req.HasMAC, IP: req.ClientIP},
+		// As session.Manager does: the address signed in from vouches
+		// for the device until an access point reports it elsewhere.
+		Device: session.Device{MAC: req.MAC, HasMAC: req.HasMAC, IP: req.ClientIP, AddrCurrent: req.ClientIP.IsValid()},
 	}
 	token := fmt.Sprintf("eyJ.fake-token-%d.sig", len(f.creates))
 	f.byToken[token] = s

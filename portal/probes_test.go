@@ -363,9 +363,13 @@ func TestProbeByAddress(t *testing.T) {
 		name   string
 		apNets []netip.Prefix
 		want   int
+		// wantIP is the address the sign-in claims: the device's own,
+		// never an access point's (issue 11 item 2: it would stand for
+		// every device behind it).
+		wantIP netip.Addr
 	}{
-		{"known address", nil, http.StatusNoContent},
-		{"address of a NATing access point", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, http.StatusFound},
+		{"known address", nil, http.StatusNoContent, netip.MustParseAddr("127.0.0.1")},
+		{"address of a NATing access point", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, http.StatusFound, netip.Addr{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newTestEnvWith(t, Config{}, func(d *Deps) { d.APNetworks = tc.apNets })
@@ -378,8 +382,8 @@ func TestProbeByAddress(t *testing.T) {
 			if resp, _ := fetch(t, c, newRequest(t, "POST", base+"/connect", v)); resp.StatusCode != http.StatusSeeOther {
 				t.Fatalf("sign-in: %d", resp.StatusCode)
 			}
-			if got := env.sessions.created()[0].ClientIP; got != netip.MustParseAddr("127.0.0.1") {
-				t.Fatalf("session client IP %v, want 127.0.0.1", got)
+			if got := env.sessions.created()[0].ClientIP; got != tc.wantIP {
+				t.Fatalf("session client IP %v, want %v", got, tc.wantIP)
 			}
 			resp, _ := fetch(t, browser(t), newRequest(t, "GET", base+"/generate_204", nil)) // no cookies
 			if resp.StatusCode != tc.want {
@@ -421,5 +425,54 @@ func TestCoovaRoundTrip(t *testing.T) {
 	_, body := env.do(t, req)
 	if doc := parseHTML(t, body); doc.hasInput("terms") || len(doc.find("form")) != 1 || doc.find("form")[0].attr("action") != "/continue" {
 		t.Error("a signed-in Coova device back at the splash is not offered the one-tap continue")
+	}
+}
+
+// TestRedirectAddressClaimsNothing: an address the redirect names (Coova's
+// ip=) is the browser's word, so it never becomes the session's address —
+// anyone could name a signed-in device's address, sign in, sign out, and
+// leave that device captive (issue 11 item 2). The request's own address
+// does, when it is no access point's.
+func TestRedirectAddressClaimsNothing(t *testing.T) {
+	env := newTestEnvWith(t, Config{}, func(d *Deps) {
+		d.APNetworks = []netip.Prefix{netip.MustParsePrefix("10.1.0.0/24")}
+	})
+	base := env.serve(t)
+	c := browser(t)
+	arrival := "?res=notyet&uamip=10.1.0.1&uamport=3990&challenge=f1d5a54b9f2a49c3b0f0e0d0c0b0a090&mac=DA-A1-19-5E-00-02&ip=10.1.0.77&nasid=nas-bahnhof&userurl=http%3A%2F%2Fexample.org%2F"
+	_, body := fetch(t, c, newRequest(t, "GET", base+"/"+arrival, nil))
+	v := formValues(t, body)
+	if v.Get("ip") != "10.1.0.77" {
+		t.Fatalf("the form does not carry ip= (%q): the test would prove nothing", v.Get("ip"))
+	}
+	v.Set("terms", "1")
+	v.Set("accept", "1")
+	if resp, _ := fetch(t, c, newRequest(t, "POST", base+"/connect", v)); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	if got := env.sessions.created()[0].ClientIP; got != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("session client IP %v, want the request's own 127.0.0.1, never the redirect's ip=", got)
+	}
+}
+
+// TestConnectPresentsTheCookie: a sign-in hands the session layer the token
+// of the browser's cookie, its proof of holding a session; a browser
+// without one presents nothing (issue 11 item 1).
+func TestConnectPresentsTheCookie(t *testing.T) {
+	env := newTestEnv(t, Config{})
+	base := env.serve(t)
+	c := browser(t)
+	_, body := fetch(t, c, newRequest(t, "GET", base+"/"+testArrival, nil))
+	v := formValues(t, body)
+	v.Set("terms", "1")
+	v.Set("accept", "1")
+	for range 2 { // the second time with the session cookie the first set
+		if resp, _ := fetch(t, c, newRequest(t, "POST", base+"/connect", v)); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-in: %d", resp.StatusCode)
+		}
+	}
+	created := env.sessions.created()
+	if len(created) != 2 || created[0].Token != "" || created[1].Token != "eyJ.fake-token-1.sig" {
+		t.Errorf("tokens presented: %q, want none, then the first sign-in's cookie", []string{created[0].Token, created[len(created)-1].Token})
 	}
 }

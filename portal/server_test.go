@@ -479,9 +479,17 @@ func TestConnectRefusesOtherBodies(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
-	env := newTestEnv(t, Config{})
+	// In process the peer is 0.0.0.0: a trusted proxy in front says which
+	// device asks, so that the status page knows it is the device's own
+	// (it names the place only then; see TestStatusPlaceOnlyToTheDevice).
+	env := newTestEnv(t, Config{TrustedProxies: []string{"0.0.0.0/32"}})
+	const device = "10.1.0.20"
 	f := env.splash(t, testArrival)
-	resp, _ := env.post(t, accepted(f), f.cookie)
+	signIn := httptest.NewRequest(http.MethodPost, "/connect", strings.NewReader(accepted(f).Encode()))
+	signIn.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	signIn.Header.Set("X-Forwarded-For", device)
+	signIn.AddCookie(&http.Cookie{Name: f.cookie.Name, Value: f.cookie.Value})
+	resp, _ := env.do(t, signIn)
 	sc := cookieNamed(resp, sessionCookie)
 	if sc == nil {
 		t.Fatal("no session cookie")
@@ -502,6 +510,7 @@ func TestStatus(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/status", nil)
+			req.Header.Set("X-Forwarded-For", device)
 			if tc.cookie != nil {
 				req.AddCookie(&http.Cookie{Name: tc.cookie.Name, Value: tc.cookie.Value})
 			}
@@ -703,3 +712,48 @@ var (
 	_ Sessions = (*session.Manager)(nil)
 	_ JWKS     = (*session.KeyRing)(nil)
 )
+
+// TestStatusPlaceOnlyToTheDevice: the cookie proves that a browser holds the
+// session, not that it is the device (issue 11 item 1): the status page and
+// the online splash name the place only to a request from the device's
+// address, and no page or API names more than where it is now.
+func TestStatusPlaceOnlyToTheDevice(t *testing.T) {
+	env := newTestEnv(t, Config{TrustedProxies: []string{"0.0.0.0/32"}})
+	const device, elsewhere = "10.1.0.20", "10.1.0.99"
+	f := env.splash(t, testArrival)
+	signIn := httptest.NewRequest(http.MethodPost, "/connect", strings.NewReader(accepted(f).Encode()))
+	signIn.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	signIn.Header.Set("X-Forwarded-For", device)
+	signIn.AddCookie(&http.Cookie{Name: f.cookie.Name, Value: f.cookie.Value})
+	resp, _ := env.do(t, signIn)
+	sc := cookieNamed(resp, sessionCookie)
+	if sc == nil {
+		t.Fatal("no session cookie")
+	}
+	for _, tc := range []struct {
+		path, from string
+		wantPlace  bool
+	}{
+		{"/status", device, true},
+		{"/status", elsewhere, false},
+		{"/" + testArrival, device, false}, // the online splash names no place
+		{"/" + testArrival, elsewhere, false},
+		{"/api/captive", device, false},
+	} {
+		t.Run(tc.path+" from "+tc.from, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			req.Header.Set("X-Forwarded-For", tc.from)
+			req.AddCookie(&http.Cookie{Name: sc.Name, Value: sc.Value})
+			resp, body := env.do(t, req)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			if strings.Contains(body, "Bahnhof") != tc.wantPlace {
+				t.Errorf("names the place: %v, want %v", strings.Contains(body, "Bahnhof"), tc.wantPlace)
+			}
+			if strings.Contains(strings.ToLower(body), "bahnhof") && !tc.wantPlace {
+				t.Errorf("the location ID is in the answer: %s", body)
+			}
+		})
+	}
+}

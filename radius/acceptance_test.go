@@ -276,6 +276,59 @@ func TestAcceptanceUAM(t *testing.T) {
 	}
 }
 
+// TestAcceptanceUAMFromAnotherDevice: a UAM login with a session's right
+// credentials is refused when the access point says it comes from another
+// device (issue 11 item 1). CoovaChilli sends the device's MAC as
+// Calling-Station-Id in its own notation ("XX-XX-XX-XX-XX-XX", pkt.h
+// MAC_FMT) with every login (redir.c redir_radius → chilli.c
+// chilli_req_attrs).
+func TestAcceptanceUAMFromAnotherDevice(t *testing.T) {
+	r := startRig(t, nil)
+	s := r.signIn(t, "02-1a-2b-3c-4d-61")
+	noMAC, _, err := r.mgr.Create(context.Background(), session.CreateRequest{Network: "wifi4eu", Location: "bahnhof"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chap := func(id string) string {
+		return fmt.Sprintf("User-Name = %q\nCHAP-Password = %q\nCHAP-Challenge = 0x00112233445566778899aabbccddeeff\n", id, r.mgr.UAMSecret(id))
+	}
+	pap := func(id string) string {
+		return fmt.Sprintf("User-Name = %q\nUser-Password = %q\n", id, r.mgr.UAMSecret(id))
+	}
+	tests := []struct {
+		name, input string
+		accept      bool
+	}{
+		{"CHAP from the session's device", chap(s.ID) + "Calling-Station-Id = \"02-1A-2B-3C-4D-61\"\n", true},
+		{"CHAP from another device", chap(s.ID) + "Calling-Station-Id = \"02-1A-2B-3C-4D-99\"\n", false},
+		{"PAP from another device", pap(s.ID) + "Calling-Station-Id = \"02-1A-2B-3C-4D-99\"\n", false},
+		{"a Calling-Station-Id that is no MAC", pap(s.ID) + "Calling-Station-Id = \"10.1.0.7\"\n", false},
+		{"a session signed in without a MAC, from a device", chap(noMAC.ID) + "Calling-Station-Id = \"02-1A-2B-3C-4D-99\"\n", false},
+		{"no Calling-Station-Id: nothing to compare", chap(noMAC.ID), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, ok := run(t, r.srv.AuthAddr(), "auth", acceptSecret, tt.input+"Message-Authenticator = 0x00\n")
+			if ok != tt.accept {
+				t.Errorf("radclient success %v, want %v:\n%s", ok, tt.accept, out)
+			}
+			if !tt.accept {
+				matchAll(t, out, rejectLine, `\tReply-Message = "this session was signed in for another device"\n`)
+			}
+		})
+	}
+	if got := counter(t, r.metrics, "roamgate_radius_rejects_total", "uam_wrong_device"); got != 4 {
+		t.Errorf("rejects_total{uam_wrong_device} = %v, want 4", got)
+	}
+	// A sign-in without the token takes the MAC over (session.Manager.Create):
+	// the displaced session's credentials no longer log that device in.
+	r.signIn(t, "02-1a-2b-3c-4d-61")
+	out, ok := run(t, r.srv.AuthAddr(), "auth", acceptSecret, chap(s.ID)+"Calling-Station-Id = \"02-1A-2B-3C-4D-61\"\nMessage-Authenticator = 0x00\n")
+	if ok {
+		t.Errorf("the displaced session's credentials were accepted:\n%s", out)
+	}
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -767,4 +820,76 @@ func counterWith(t *testing.T, reg *prometheus.Registry, name string, labels ...
 		}
 	}
 	return -1
+}
+
+// byNASID is a Locator that places access points by NAS-Identifier.
+type byNASID map[string]string
+
+func (l byNASID) Locate(nasID, _, _ string, _ netip.Addr) (string, string) {
+	return l[nasID], "wifi4eu"
+}
+
+// TestAcceptanceOldAssociation replays, with radclient, what a real
+// CoovaChilli sent when a phone roamed from the Bahnhof AP to the Stadtpark
+// AP (issue 11 item 3): the Bahnhof AP went on reporting the association
+// the phone had left — chilli keeps it until its Idle-Timeout — and each of
+// those records used to move the session back and count a roam. Start@A,
+// Access-Request@B, Start@B, Interim@A, Stop@A: one roam, the session at
+// the Stadtpark with the Stadtpark's Acct-Session-Id (where a Disconnect
+// must go).
+func TestAcceptanceOldAssociation(t *testing.T) {
+	r := startRig(t, func(_ *radius.Config, d *radius.Deps) {
+		d.Locator = byNASID{"bahnhof-ap": "bahnhof", "stadtpark-ap": "stadtpark"}
+	})
+	const mac = "02-1A-2B-3C-4D-70"
+	s := r.signIn(t, mac)
+	class := "Class = 0x" + hex.EncodeToString([]byte(s.ID)) + "\n"
+	atA := "NAS-Identifier = \"bahnhof-ap\"\nCalled-Station-Id = \"02-AA-00-00-00-0A:WiFi4EU\"\nAcct-Session-Id = \"A1\"\nCalling-Station-Id = \"" + mac + "\"\n"
+	atB := "NAS-Identifier = \"stadtpark-ap\"\nCalled-Station-Id = \"02-AA-00-00-00-0B:WiFi4EU\"\nAcct-Session-Id = \"B1\"\nCalling-Station-Id = \"" + mac + "\"\n"
+	acct := func(t *testing.T, input string) {
+		t.Helper()
+		out, ok := run(t, r.srv.AcctAddr(), "acct", acceptSecret, input)
+		if !ok {
+			t.Fatalf("no Accounting-Response:\n%s", out)
+		}
+	}
+	steps := []struct {
+		name  string
+		send  func(t *testing.T)
+		loc   string
+		roams int
+		acct  string
+	}{
+		{"Start@A", func(t *testing.T) { acct(t, class+atA+"Acct-Status-Type = Start\n") }, "bahnhof", 0, "A1"},
+		{"Access-Request@B", func(t *testing.T) {
+			out, _ := run(t, r.srv.AuthAddr(), "auth", acceptSecret, "User-Name = \""+mac+"\"\nCalling-Station-Id = \""+mac+
+				"\"\nNAS-Identifier = \"stadtpark-ap\"\nCalled-Station-Id = \"02-AA-00-00-00-0B:WiFi4EU\"\nMessage-Authenticator = 0x00\n")
+			matchAll(t, out, acceptLine, classOf(s.ID))
+		}, "stadtpark", 1, ""},
+		{"Start@B", func(t *testing.T) { acct(t, class+atB+"Acct-Status-Type = Start\n") }, "stadtpark", 1, "B1"},
+		{"Interim@A", func(t *testing.T) {
+			acct(t, class+atA+"Acct-Status-Type = Interim-Update\nAcct-Input-Octets = 7000\n")
+		}, "stadtpark", 1, "B1"},
+		{"Stop@A", func(t *testing.T) { acct(t, class+atA+"Acct-Status-Type = Stop\nAcct-Input-Octets = 7100\n") }, "stadtpark", 1, "B1"},
+	}
+	for _, st := range steps {
+		st.send(t)
+		got, err := r.mgr.ByID(s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantNAS := map[string]string{"bahnhof": "bahnhof-ap", "stadtpark": "stadtpark-ap"}[st.loc]
+		if got.CurrentLocation != st.loc || got.Roams != st.roams || got.NAS.ID != wantNAS || got.NAS.AcctSessionID != st.acct {
+			t.Errorf("after %s: at %s, %d roams, NAS %+v; want %s, %d, %s/%q", st.name, got.CurrentLocation, got.Roams, got.NAS, st.loc, st.roams, wantNAS, st.acct)
+		}
+		if got.InputOctets != 0 {
+			t.Errorf("after %s: the left association's octets (%d) became the session's", st.name, got.InputOctets)
+		}
+	}
+	if c := r.mgr.Counters(); c.StaleActivity != 2 {
+		t.Errorf("StaleActivity = %d, want 2", c.StaleActivity)
+	}
+	if got := r.srv.Stats().AccountingResponses; got != 4 {
+		t.Errorf("AccountingResponses = %d, want 4: a stale record is answered too", got)
+	}
 }

@@ -22,6 +22,7 @@ const (
 	msgNoMAC       = "no MAC address in Calling-Station-Id or User-Name"
 	msgMACMismatch = "Calling-Station-Id and User-Name name different MAC addresses"
 	msgBadPassword = "wrong password"
+	msgWrongDevice = "this session was signed in for another device"
 )
 
 // chapPasswordLen is CHAP-Password's value: the CHAP identifier and the
@@ -72,25 +73,54 @@ func (s *Server) access(c *client, src netip.AddrPort, req *request) (answer, ve
 }
 
 // uam checks a UAM login: User-Name is the session ID, the password the
-// session's UAM secret, by PAP or by CHAP.
+// session's UAM secret, by PAP or by CHAP, from the session's device.
 func (s *Server) uam(c *client, src netip.AddrPort, req *request, id string) (answer, verdict) {
 	sess, err := s.sessions.ByID(id)
 	if err != nil {
 		return reject(req, rejectNoSession)
 	}
 	secret := []byte(s.sessions.UAMSecret(sess.ID))
+	v := acceptPAP
 	if req.chapPassword != nil {
 		if !chapOK(req, secret) {
 			return reject(req, rejectBadPassword)
 		}
-		return s.accept(c, src, req, sess, acceptCHAP)
+		v = acceptCHAP
+	} else {
+		var buf [maxPassword]byte
+		pw, ok := req.password(&buf)
+		if !ok || subtle.ConstantTimeCompare(pw, secret) != 1 {
+			return reject(req, rejectBadPassword)
+		}
 	}
-	var buf [maxPassword]byte
-	pw, ok := req.password(&buf)
-	if !ok || subtle.ConstantTimeCompare(pw, secret) != 1 {
-		return reject(req, rejectBadPassword)
+	if !s.uamDevice(req, sess) {
+		return reject(req, rejectWrongDevice)
 	}
-	return s.accept(c, src, req, sess, acceptPAP)
+	return s.accept(c, src, req, sess, v)
+}
+
+// uamDevice reports whether a UAM login comes from the session's device.
+// The credentials travel through the browser (the portal's login page), so
+// whoever holds the session's token holds them, and a page can make another
+// device's browser log in with them. The access point knows which device
+// asks: CoovaChilli puts the device's MAC in Calling-Station-Id of every
+// login (redir.c redir_radius → chilli.c chilli_req_attrs, which adds
+// RADIUS_ATTR_CALLING_STATION_ID from conn->hismac, MAC_FMT of pkt.h:
+// "XX-XX-XX-XX-XX-XX"), as do the other UAM families. When it is there it
+// must be the MAC the session holds now (the MAC index says so; a session
+// displaced from its MAC, or signed in without a MAC, holds none): binding
+// the MAC at the first login instead would let a forced login take a
+// device over. Without Calling-Station-Id there is nothing to compare.
+func (s *Server) uamDevice(req *request, sess session.Session) bool {
+	if req.callingStationID == nil {
+		return true
+	}
+	mac, ok := parseMAC(req.callingStationID)
+	if !ok {
+		return false
+	}
+	owner, err := s.sessions.ByMAC(mac)
+	return err == nil && owner.ID == sess.ID
 }
 
 // chapOK checks CHAP-Password against the cleartext password (RFC 1994
@@ -139,12 +169,19 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess sessio
 	nasAddr := src.Addr().Unmap()
 	if sess.CurrentLocation != loc || sess.AP != string(ap) || sess.NAS.Addr != nasAddr || sess.NAS.ID != string(req.nasIdentifier) ||
 		time.Since(sess.LastSeen) > s.seenRefresh() {
-		nas := session.NAS{Addr: nasAddr, ID: string(req.nasIdentifier)}
-		if sess.NAS.Addr == nas.Addr && sess.NAS.ID == nas.ID {
+		// An authentication is where the device is now: a new association
+		// if the place or the Acct-Session-Id (CoovaChilli sends it) differs
+		// (see session.ActivityAccess).
+		nas := session.NAS{Addr: nasAddr, ID: string(req.nasIdentifier), AcctSessionID: string(req.acctSessionID)}
+		if nas.AcctSessionID == "" && sess.NAS.Addr == nas.Addr && sess.NAS.ID == nas.ID {
 			nas.AcctSessionID = sess.NAS.AcctSessionID // same NAS: keep its accounting handle
 		}
+		// CoovaChilli says the device's address in its Access-Requests
+		// (chilli.c chilli_req_attrs: Framed-IP-Address from hisip): the
+		// NAS vouches for it, as in accounting.
 		var err error
-		sess, err = s.sessions.Seen(sess.ID, session.Activity{Location: loc, AP: string(ap), NAS: nas})
+		sess, err = s.sessions.Seen(sess.ID, session.Activity{Kind: session.ActivityAccess, Location: loc, AP: string(ap), NAS: nas,
+			IP: framedIP(req.framedIPAddress), IPv6Prefix: framedIPv6Prefix(req.framedIPv6Prefix)})
 		if err != nil {
 			// The session ended between the lookup and now.
 			return reject(req, rejectNoSession)
@@ -191,6 +228,8 @@ func reject(req *request, v verdict) (answer, verdict) {
 		msg = msgMACMismatch
 	case rejectBadPassword:
 		msg = msgBadPassword
+	case rejectWrongDevice:
+		msg = msgWrongDevice
 	}
 	resp := newReplyTo(req, layeh.CodeAccessReject, true, headerLen+2+authLen+2+len(msg)+32)
 	resp.addString(rfc2865.ReplyMessage_Type, msg)

@@ -28,6 +28,11 @@ const storeTimeout = 3 * time.Second
 // that is not ours) is answered: there is nothing to keep, and withholding
 // the answer would only make the access point retry forever.
 //
+// The session decides what a record may change (session.ActivityKind): a
+// NAS goes on reporting an association the device has left (CoovaChilli
+// until its Idle-Timeout), and those records must not move the session back.
+// So each record carries its kind and when it happened (eventTime).
+//
 // Accounting-On and -Off say the NAS (re)started or is stopping: its clients
 // are gone from it, so the presence of the sessions it reported last is
 // cleared (the sessions live on).
@@ -41,11 +46,17 @@ func (s *Server) accounting(c *client, src netip.AddrPort, req *request) (answer
 	s.stats.accounting[statusOf(status)].Add(1)
 	nasAddr := src.Addr().Unmap()
 	s.noteNAS(req, nasAddr) // for re-authorising devices at this NAS (nasdir.go)
+	var kind session.ActivityKind
 	switch rfc2866.AcctStatusType(status) {
 	case rfc2866.AcctStatusType_Value_AccountingOn, rfc2866.AcctStatusType_Value_AccountingOff:
 		s.sessions.NASRestarted(nasAddr, string(req.nasIdentifier))
 		return resp, dropNone
-	case rfc2866.AcctStatusType_Value_Start, rfc2866.AcctStatusType_Value_InterimUpdate, rfc2866.AcctStatusType_Value_Stop:
+	case rfc2866.AcctStatusType_Value_Start:
+		kind = session.ActivityStart
+	case rfc2866.AcctStatusType_Value_InterimUpdate:
+		kind = session.ActivityInterim
+	case rfc2866.AcctStatusType_Value_Stop:
+		kind = session.ActivityStop
 	default:
 		return resp, dropNone
 	}
@@ -55,6 +66,8 @@ func (s *Server) accounting(c *client, src netip.AddrPort, req *request) (answer
 	}
 	ap, _ := splitCalledStationID(req.calledStationID)
 	a := session.Activity{
+		Kind:         kind,
+		At:           eventTime(time.Now(), req),
 		Location:     s.locate(c, src, req),
 		AP:           ap,
 		InputOctets:  octets(req.inOctets, req.inGigawords),
@@ -125,4 +138,21 @@ func framedIPv6Prefix(a []byte) netip.Prefix {
 		return netip.Prefix{}
 	}
 	return p
+}
+
+// eventTime is when the NAS saw what an accounting record reports, on our
+// clock: the arrival less Acct-Delay-Time (RFC 2866 §5.2: how long the NAS
+// has been trying to send it), else Event-Timestamp (RFC 2869 §5.3) when it
+// is not later than the arrival (the NAS's clock may run ahead; a record
+// never happened after it arrived), else the arrival.
+func eventTime(arrival time.Time, req *request) time.Time {
+	if d, ok := integer(req.acctDelayTime); ok {
+		return arrival.Add(-time.Duration(d) * time.Second)
+	}
+	if ts, ok := integer(req.eventTimestamp); ok {
+		if t := time.Unix(int64(ts), 0); t.Before(arrival) {
+			return t
+		}
+	}
+	return arrival
 }

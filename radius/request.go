@@ -29,6 +29,7 @@ type request struct {
 	nasIdentifier, nasIPAddress, nasIPv6Address         []byte
 	class                                               []byte
 	acctStatusType, acctSessionID                       []byte
+	acctDelayTime, eventTimestamp                       []byte
 	inOctets, inGigawords, outOctets, outGigawords      []byte
 	framedIPAddress, framedIPv6Prefix                   []byte
 }
@@ -65,6 +66,10 @@ func parseRequest(b, secret []byte) request {
 			p = &r.acctStatusType
 		case rfc2866.AcctSessionID_Type:
 			p = &r.acctSessionID
+		case rfc2866.AcctDelayTime_Type:
+			p = &r.acctDelayTime
+		case rfc2869.EventTimestamp_Type:
+			p = &r.eventTimestamp
 		case rfc2866.AcctInputOctets_Type:
 			p = &r.inOctets
 		case rfc2869.AcctInputGigawords_Type:

@@ -542,14 +542,14 @@ func TestAccounting(t *testing.T) {
 				integer(rfc2869.AcctInputGigawords_Type, 1),
 				integer(rfc2866.AcctOutputOctets_Type, 42),
 			},
-			wantSeen: []seenCall{{liveID, session.Activity{Location: "stadtpark", AP: "02:aa:bb:cc:dd:ee", InputOctets: 1<<32 + 1000, OutputOctets: 42,
+			wantSeen: []seenCall{{liveID, session.Activity{Kind: session.ActivityInterim, Location: "stadtpark", AP: "02:aa:bb:cc:dd:ee", InputOctets: 1<<32 + 1000, OutputOctets: 42,
 				NAS: session.NAS{Addr: loopback, ID: "park-ap"}}}},
 		},
 		{
 			name:     "start with message-authenticator",
 			signed:   true,
 			attrs:    []attr{status(rfc2866.AcctStatusType_Value_Start), {rfc2865.Class_Type, otherID}},
-			wantSeen: []seenCall{{otherID, session.Activity{Location: "rathaus", NAS: session.NAS{Addr: loopback}}}},
+			wantSeen: []seenCall{{otherID, session.Activity{Kind: session.ActivityStart, Location: "rathaus", NAS: session.NAS{Addr: loopback}}}},
 		},
 		{
 			name:  "stop for an unknown session is answered",
@@ -586,7 +586,16 @@ func TestAccounting(t *testing.T) {
 			if out := ts.nextOutcome(t); out.reply != layeh.CodeAccountingResponse {
 				t.Errorf("outcome %+v", out)
 			}
-			if seen := sessions.takeSeen(); !slices.Equal(seen, tt.wantSeen) {
+			seen := sessions.takeSeen()
+			for i := range seen {
+				// When it happened is the arrival (no Acct-Delay-Time,
+				// no Event-Timestamp): TestEventTime checks it.
+				if d := time.Since(seen[i].A.At); d < 0 || d > time.Minute {
+					t.Errorf("Activity.At = %v, want the arrival", seen[i].A.At)
+				}
+				seen[i].A.At = time.Time{}
+			}
+			if !slices.Equal(seen, tt.wantSeen) {
 				t.Errorf("Seen %+v, want %+v", seen, tt.wantSeen)
 			}
 			if after := ts.Stats(); after.AccountingResponses != before.AccountingResponses+1 {

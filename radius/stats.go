@@ -106,6 +106,7 @@ const (
 	rejectNoMAC
 	rejectMACMismatch
 	rejectBadPassword
+	rejectWrongDevice
 	numVerdicts
 )
 
@@ -117,6 +118,7 @@ var verdictNames = [numVerdicts]string{
 	rejectNoMAC:       "no_mac",
 	rejectMACMismatch: "mac_mismatch",
 	rejectBadPassword: "bad_password",
+	rejectWrongDevice: "uam_wrong_device",
 }
 
 func (v verdict) accept() bool { return v <= acceptCHAP }

@@ -273,6 +273,11 @@ func (m *Manager) CrisisAdmit(ctx context.Context, req CreateRequest) (Session, 
 	if !m.CrisisActive() {
 		return Session{}, ErrNoCrisis
 	}
+	if req.HasMAC {
+		if s, err := m.ByMAC(req.MAC); err == nil {
+			return s, nil // the device keeps the session it has
+		}
+	}
 	s, _, err := m.Create(ctx, req) // marks it Crisis: created during the crisis
 	return s, err
 }

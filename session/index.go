@@ -12,7 +12,34 @@ import (
 type entry struct {
 	s   Session
 	exp time.Time // from the verified token
+	// since is when the session's current association (Session.NAS and
+	// AP) began (Unix nanoseconds, 0 if unknown), and prev the association
+	// it replaced (nil until the session first changes association):
+	// reports of an older association never move the session (see touch).
+	// Both are known only in memory; after a restart every association is
+	// as new as any. Kept small: there is one entry per live session.
+	since int64
+	prev  *place
 }
+
+// place is where an association is: the NAS, its Acct-Session-Id for the
+// device, and the AP (Called-Station-Id), as far as they are known.
+type place struct {
+	nas NAS
+	ap  string
+}
+
+func placeOf(s Session) place { return place{nas: s.NAS, ap: s.AP} }
+
+// same reports whether a report (NAS, AP) is of the association p: the
+// same NAS, and the same AP and Acct-Session-Id where both sides know them.
+func (p place) same(nas NAS, ap string) bool {
+	return p.nas.Addr == nas.Addr && p.nas.ID == nas.ID &&
+		(p.ap == "" || ap == "" || p.ap == ap) &&
+		(p.nas.AcctSessionID == "" || nas.AcctSessionID == "" || p.nas.AcctSessionID == nas.AcctSessionID)
+}
+
+func (p place) known() bool { return p.nas != (NAS{}) || p.ap != "" }
 
 // index maps session IDs and MAC keys to entries. Reads are lock-free
 // (sync.Map is built for read-mostly keys); writers serialise on mu so that
@@ -27,6 +54,11 @@ type index struct {
 	ips   sync.Map // netip.Addr → string
 	v6    sync.Map // netip.Prefix (masked) → string
 	count atomic.Int64
+	// nases maps a NAS address to the IDs of the sessions it reported
+	// last (Session.NAS.Addr), so that an Accounting-On or -Off touches
+	// only that NAS's sessions instead of scanning the index. Only
+	// writers use it, under mu; lookups by MAC, ID and address never do.
+	nases map[netip.Addr]map[string]struct{}
 }
 
 // v6Lookups are the prefix lengths tried for an IPv6 client address, for
@@ -53,8 +85,51 @@ func (x *index) byIP(ip netip.Addr) *entry {
 	return nil
 }
 
-// reindexAddrs moves the address mappings from old to e (either may be
+// reindex moves the address and NAS mappings from old to e (either may be
 // nil). It must be called with mu held.
+func (x *index) reindex(old, e *entry) {
+	x.reindexAddrs(old, e)
+	x.reindexNAS(old, e)
+}
+
+// reindexNAS moves the session from old's NAS set to e's. It must be called
+// with mu held.
+func (x *index) reindexNAS(old, e *entry) {
+	var was, now netip.Addr
+	id := ""
+	if old != nil {
+		was, id = old.s.NAS.Addr, old.s.ID
+	}
+	if e != nil {
+		now, id = e.s.NAS.Addr, e.s.ID
+	}
+	if was == now {
+		return
+	}
+	if set := x.nases[was]; was.IsValid() && set != nil {
+		delete(set, id)
+		if len(set) == 0 {
+			delete(x.nases, was)
+		}
+	}
+	if now.IsValid() {
+		if x.nases == nil {
+			x.nases = make(map[netip.Addr]map[string]struct{})
+		}
+		set := x.nases[now]
+		if set == nil {
+			set = make(map[string]struct{})
+			x.nases[now] = set
+		}
+		set[id] = struct{}{}
+	}
+}
+
+// reindexAddrs moves the address mappings from old to e (either may be
+// nil). An address is mapped when it changes; a change of anything else
+// does not take an address back from a session that claimed it since (the
+// newest claim wins: a NAS report, see touch, or a sign-in, see claimAddr).
+// It must be called with mu held.
 func (x *index) reindexAddrs(old, e *entry) {
 	var oldIP, newIP netip.Addr
 	var oldP, newP netip.Prefix
@@ -65,17 +140,34 @@ func (x *index) reindexAddrs(old, e *entry) {
 	if e != nil {
 		newIP, newP, id = e.s.Device.IP, e.s.Device.IPv6Prefix.Masked(), e.s.ID
 	}
-	if oldIP.IsValid() && oldIP != newIP {
+	// An ended (revoked) session releases its addresses at once: they
+	// must not keep answering for a device (issue 11 item 2).
+	released := e != nil && e.s.Revoked
+	if oldIP.IsValid() && (oldIP != newIP || released) {
 		x.ips.CompareAndDelete(oldIP, id)
 	}
-	if newIP.IsValid() {
+	if newIP.IsValid() && !released && (old == nil || oldIP != newIP) {
 		x.ips.Store(newIP, id)
 	}
-	if oldP.IsValid() && oldP != newP {
+	if oldP.IsValid() && (oldP != newP || released) {
 		x.v6.CompareAndDelete(oldP, id)
 	}
-	if newP.IsValid() {
+	if newP.IsValid() && !released && (old == nil || oldP != newP) {
 		x.v6.Store(newP, id)
+	}
+}
+
+// claimAddrs maps the addresses of e to it, replacing whatever session had
+// them: a trusted source has just reported them. mu must be held.
+func (x *index) claimAddrs(e *entry) {
+	if e.s.Revoked {
+		return
+	}
+	if ip := e.s.Device.IP; ip.IsValid() {
+		x.ips.Store(ip, e.s.ID)
+	}
+	if p := e.s.Device.IPv6Prefix.Masked(); p.IsValid() {
+		x.v6.Store(p, e.s.ID)
 	}
 }
 
@@ -101,6 +193,68 @@ func (x *index) put(e *entry) {
 	x.store(e)
 }
 
+// putOwner is put for a new session that takes its MAC over: it returns
+// the ID of the session that had the MAC, if another ("" if none).
+func (x *index) putOwner(e *entry) (prev string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if e.s.MACKey != "" {
+		if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID != e.s.ID {
+			prev = cur.s.ID
+		}
+	}
+	x.store(e)
+	return prev
+}
+
+// unbind takes MAC key from the session id (see Manager.displace): it keeps
+// its ID, token and addresses, and forgets the device's MAC.
+func (x *index) unbind(id string, key MACKey) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	old := x.byID(id)
+	if old == nil || old.s.MACKey != key {
+		return
+	}
+	x.modifyLocked(id, func(e *entry) bool {
+		e.s.MACKey, e.s.RandomMAC = "", false
+		e.s.Device.MAC, e.s.Device.HasMAC = MAC{}, false
+		return true
+	})
+	x.macs.CompareAndDelete(key, old)
+}
+
+// claimAddr records that the device of session id signed in again from ip
+// (the request's own address, see CreateRequest.ClientIP). Addresses a NAS
+// reported are authoritative: they are not replaced, and ip only re-takes
+// the index's mapping when it is that address. Otherwise ip becomes the
+// session's address, vouched for the current association only if the
+// address before it was (AddrCurrent is left as it is: a sign-in does not
+// prove that the device is where its access point reported it). It
+// returns the session as it is afterwards, and false if it is not there.
+func (x *index) claimAddr(id string, ip netip.Addr) (Session, bool) {
+	ip = ip.Unmap()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	e, ok := x.modifyLocked(id, func(e *entry) bool {
+		if !ip.IsValid() || e.s.Revoked {
+			return false
+		}
+		if e.s.Device.AddrByNAS && e.s.Device.IP != ip {
+			return false
+		}
+		e.s.Device.IP = ip
+		return true
+	})
+	if !ok {
+		return Session{}, false
+	}
+	if ip.IsValid() && e.s.Device.IP == ip && !e.s.Revoked {
+		x.ips.Store(ip, id) // the newest claim wins, even when unchanged
+	}
+	return e.s, true
+}
+
 // store must be called with mu held.
 func (x *index) store(e *entry) {
 	prev, loaded := x.ids.Swap(e.s.ID, e)
@@ -111,7 +265,7 @@ func (x *index) store(e *entry) {
 	if loaded {
 		old = prev.(*entry)
 	}
-	x.reindexAddrs(old, e)
+	x.reindex(old, e)
 	if e.s.MACKey != "" {
 		x.macs.Store(e.s.MACKey, e)
 	}
@@ -125,13 +279,29 @@ func (x *index) store(e *entry) {
 func (x *index) load(e *entry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	// Likewise an address that two stored sessions carry (a lease that
+	// moved) stays with the one seen last.
+	if ip := e.s.Device.IP; ip.IsValid() {
+		if v, ok := x.ips.Load(ip); ok {
+			if cur := x.byID(v.(string)); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
+				defer x.ips.Store(ip, cur.s.ID)
+			}
+		}
+	}
+	if p := e.s.Device.IPv6Prefix.Masked(); p.IsValid() {
+		if v, ok := x.v6.Load(p); ok {
+			if cur := x.byID(v.(string)); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
+				defer x.v6.Store(p, cur.s.ID)
+			}
+		}
+	}
 	if e.s.MACKey != "" {
 		if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
 			// e is reachable by ID (and token) only.
 			if _, loaded := x.ids.Swap(e.s.ID, e); !loaded {
 				x.count.Add(1)
 			}
-			x.reindexAddrs(nil, e)
+			x.reindex(nil, e)
 			return
 		}
 	}
@@ -154,35 +324,145 @@ func seenLater(a, b Session) bool {
 func (x *index) update(id string, f func(s *Session)) (Session, bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	return x.updateLocked(id, f)
+}
+
+// updateLocked is update with mu held.
+func (x *index) updateLocked(id string, f func(s *Session)) (Session, bool) {
+	e, ok := x.modifyLocked(id, func(e *entry) bool { f(&e.s); return true })
+	return e.s, ok
+}
+
+// modifyLocked replaces the entry of id with a copy that f changed, unless
+// f returns false; it keeps the MAC mappings. mu must be held.
+func (x *index) modifyLocked(id string, f func(e *entry) bool) (*entry, bool) {
 	old := x.byID(id)
 	if old == nil {
-		return Session{}, false
+		return nil, false
 	}
-	e := &entry{s: old.s, exp: old.exp}
-	f(&e.s)
+	e := &entry{s: old.s, exp: old.exp, since: old.since, prev: old.prev}
+	if !f(e) {
+		return old, true
+	}
 	x.ids.Store(id, e)
-	x.reindexAddrs(old, e)
+	x.reindex(old, e)
 	if e.s.MACKey != "" {
 		if cur := x.byMAC(e.s.MACKey); cur == nil || cur.s.ID == id {
 			x.macs.Store(e.s.MACKey, e)
 		}
 	}
-	return e.s, true
+	return e, true
+}
+
+// report is what a report of activity is to the session.
+type report uint8
+
+const (
+	reportCurrent report = iota // of the current association
+	reportNew                   // a new association: the device is there now
+	reportStale                 // of an association the device has left
+)
+
+// classifyReport places a report relative to the session's current association
+// (Session.NAS, AP) and the one before it.
+func classifyReport(e *entry, a Activity) report {
+	cur := placeOf(e.s)
+	if a.NAS == (NAS{}) && a.AP == "" {
+		// A report that names no place (a caller that only knows the
+		// location) is about the session as it is.
+		return reportCurrent
+	}
+	if a.Kind != ActivityAccess && e.prev != nil && e.prev.same(a.NAS, a.AP) && !cur.same(a.NAS, a.AP) {
+		return reportStale // the association the device left
+	}
+	switch a.Kind {
+	case ActivityAccess:
+		// The device was just authenticated there: it is there now.
+		if cur.same(a.NAS, a.AP) {
+			return reportCurrent
+		}
+		return reportNew
+	case ActivityStart:
+		if cur.same(a.NAS, a.AP) {
+			return reportCurrent
+		}
+		if cur.known() && e.since != 0 && a.At.UnixNano() < e.since {
+			return reportStale // began before the current association
+		}
+		return reportNew
+	case ActivityInterim:
+		if cur.same(a.NAS, a.AP) {
+			return reportCurrent
+		}
+		if !cur.known() {
+			// The session is nowhere (new, or its NAS restarted): the
+			// association that reports is where it is.
+			return reportNew
+		}
+		return reportStale
+	default: // ActivityStop
+		if cur.known() && cur.same(a.NAS, a.AP) {
+			return reportCurrent
+		}
+		return reportStale
+	}
 }
 
 // touch applies activity; roamed says whether it moved the session to
-// another location.
-func (x *index) touch(id string, a Activity) (s Session, roamed, ok bool) {
-	s, ok = x.update(id, func(s *Session) {
-		if a.Location != "" && s.CurrentLocation != "" && a.Location != s.CurrentLocation {
-			s.Roams++
-			roamed = true
+// another location, stale that it was a report of an association the
+// device has left, which changes nothing (see ActivityKind).
+func (x *index) touch(id string, a Activity) (s Session, roamed, stale, ok bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	e, ok := x.modifyLocked(id, func(e *entry) bool {
+		kind := classifyReport(e, a)
+		switch kind {
+		case reportStale:
+			stale = true
+			return false
+		case reportNew:
+			if left := placeOf(e.s); left.known() {
+				e.prev = &left
+			}
+			e.since = a.At.UnixNano()
+			if a.NAS != (NAS{}) {
+				e.s.NAS = a.NAS
+			}
+			// The AP is the new association's, even when this report does
+			// not name one: the old one would make the association's own
+			// later reports look like another's.
+			e.s.AP = a.AP
+		case reportCurrent:
+			if a.NAS != (NAS{}) {
+				acct := e.s.NAS.AcctSessionID
+				e.s.NAS = a.NAS
+				if a.NAS.AcctSessionID == "" {
+					e.s.NAS.AcctSessionID = acct // the same association keeps its accounting handle
+				}
+			}
 		}
-		if a.Location != "" {
-			s.CurrentLocation = a.Location
+		s := &e.s
+		if kind == reportNew {
+			// Addresses known so far belong to the association the device
+			// left; they keep answering DNS, but do not vouch for where the
+			// device is until the new association's NAS reports them.
+			s.Device.AddrCurrent = false
 		}
-		if a.AP != "" {
-			s.AP = a.AP
+		if a.IP.IsValid() || a.IPv6Prefix.IsValid() {
+			// A NAS reported them for this association.
+			s.Device.AddrByNAS, s.Device.AddrCurrent = true, true
+		}
+		if a.Kind != ActivityStop {
+			if a.Location != "" && s.CurrentLocation != "" && a.Location != s.CurrentLocation {
+				s.Roams++
+				roamed = true
+			}
+			if a.Location != "" {
+				s.CurrentLocation = a.Location
+			}
+			if a.AP != "" {
+				s.AP = a.AP
+			}
 		}
 		if a.At.After(s.LastSeen) {
 			s.LastSeen = a.At.UTC()
@@ -193,39 +473,44 @@ func (x *index) touch(id string, a Activity) (s Session, roamed, ok bool) {
 		if a.OutputOctets != 0 {
 			s.OutputOctets = a.OutputOctets
 		}
-		if a.NAS != (NAS{}) {
-			s.NAS = a.NAS
-		}
 		if a.IP.IsValid() {
 			s.Device.IP = a.IP.Unmap()
 		}
 		if a.IPv6Prefix.IsValid() {
 			s.Device.IPv6Prefix = a.IPv6Prefix.Masked()
 		}
+		return true
 	})
-	return s, roamed, ok
+	if !ok {
+		return Session{}, false, false, false
+	}
+	if !stale && (a.IP.IsValid() || a.IPv6Prefix.IsValid()) {
+		x.claimAddrs(e) // the newest report of an address wins
+	}
+	return e.s, roamed, stale, true
 }
 
-// clearPresence forgets where the sessions last reported by a NAS are: the
-// NAS restarted (Accounting-On/Off), so they are no longer there. It returns
-// the IDs of the sessions it changed.
-func (x *index) clearPresence(match func(NAS) bool) []string {
-	var ids []string
-	x.each(func(e *entry) {
-		if match(e.s.NAS) {
-			ids = append(ids, e.s.ID)
-		}
-	})
+// clearPresence forgets where the sessions last reported by the NAS at
+// addr are, for those whose NAS match accepts: the NAS restarted
+// (Accounting-On/Off), so they are no longer there. It returns the IDs of
+// the sessions it changed. It visits only that NAS's sessions.
+func (x *index) clearPresence(addr netip.Addr, match func(NAS) bool) []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	set := x.nases[addr]
+	ids := make([]string, 0, len(set))
+	for id := range set {
+		ids = append(ids, id)
+	}
 	changed := ids[:0]
 	for _, id := range ids {
-		_, ok := x.update(id, func(s *Session) {
-			if match(s.NAS) {
-				s.CurrentLocation, s.AP, s.NAS = "", "", NAS{}
-			}
-		})
-		if ok {
-			changed = append(changed, id)
+		if e := x.byID(id); e == nil || !match(e.s.NAS) {
+			continue
 		}
+		x.updateLocked(id, func(s *Session) {
+			s.CurrentLocation, s.AP, s.NAS = "", "", NAS{}
+		})
+		changed = append(changed, id)
 	}
 	return changed
 }
@@ -234,12 +519,17 @@ func (x *index) revoke(id string) {
 	x.update(id, func(s *Session) { s.Revoked = true })
 }
 
-func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) {
+// rebind moves session id to MAC key and returns the ID of the session
+// that had that MAC, if another ("" if none).
+func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) (prev string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	cur := x.byID(id)
 	if cur == nil {
-		return
+		return ""
+	}
+	if owner := x.byMAC(key); owner != nil && owner.s.ID != id {
+		prev = owner.s.ID
 	}
 	e := &entry{s: cur.s, exp: cur.exp}
 	e.s.MACKey, e.s.RandomMAC = key, random
@@ -248,6 +538,7 @@ func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) {
 		x.macs.CompareAndDelete(old, cur)
 	}
 	x.store(e)
+	return prev
 }
 
 // drop removes the entries for which ended is true and returns how many.
@@ -261,7 +552,7 @@ func (x *index) drop(ended func(*entry) bool) int {
 			return true
 		}
 		x.ids.Delete(k)
-		x.reindexAddrs(e, nil)
+		x.reindex(e, nil)
 		if e.s.MACKey != "" {
 			if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID == e.s.ID {
 				x.macs.Delete(e.s.MACKey)

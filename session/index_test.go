@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -64,4 +65,59 @@ func permutations(n int) [][]int {
 		}
 	}
 	return out
+}
+
+// TestIndexNASSet: an Accounting-On looks only at the sessions its NAS
+// reported last, and the per-NAS sets follow every move, re-load, drop and
+// replacement of an entry.
+func TestIndexNASSet(t *testing.T) {
+	t0 := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
+	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	var x index
+	for i := range 30 {
+		s := Session{ID: fmt.Sprintf("%032x", i), Created: t0, LastSeen: t0}
+		switch i % 3 {
+		case 0:
+			s.NAS = NAS{Addr: a, ID: "ap-a"}
+		case 1:
+			s.NAS = NAS{Addr: b, ID: "ap-b"}
+		}
+		x.put(&entry{s: s, exp: t0.Add(time.Hour)})
+	}
+	visited := 0
+	count := func(n NAS) bool { visited++; return true }
+	if got := x.clearPresence(a, count); len(got) != 10 || visited != 10 {
+		t.Fatalf("Accounting-On from a changed %d sessions after looking at %d; want 10 and 10", len(got), visited)
+	}
+	if got := x.clearPresence(a, count); len(got) != 0 {
+		t.Fatalf("a second Accounting-On changed %d sessions", len(got))
+	}
+	// Session 1 moves from b to a; 4 is dropped; 7 is replaced at b.
+	x.update(fmt.Sprintf("%032x", 1), func(s *Session) { s.NAS = NAS{Addr: a, ID: "ap-a"} })
+	x.drop(func(e *entry) bool { return e.s.ID == fmt.Sprintf("%032x", 4) })
+	x.replace(&entry{s: Session{ID: fmt.Sprintf("%032x", 7), NAS: NAS{Addr: b, ID: "ap-b"}}, exp: t0.Add(time.Hour)})
+	onlyID := func(id string) func(NAS) bool { return func(n NAS) bool { return n.ID == id } }
+	if got := x.clearPresence(a, onlyID("ap-a")); len(got) != 1 || got[0] != fmt.Sprintf("%032x", 1) {
+		t.Errorf("Accounting-On from a after the move changed %v, want session 1", got)
+	}
+	if got := x.clearPresence(b, onlyID("other")); len(got) != 0 {
+		t.Errorf("an Accounting-On with another NAS-Identifier changed %v", got)
+	}
+	if got := x.clearPresence(b, onlyID("ap-b")); len(got) != 8 {
+		t.Errorf("Accounting-On from b changed %d sessions, want 8 (10, less the one that moved and the dropped one)", len(got))
+	}
+	if n := x.nasSessions(); n != 0 {
+		t.Errorf("%d sessions left in NAS sets after every presence was cleared", n)
+	}
+}
+
+// nasSessions counts the entries of the NAS sets.
+func (x *index) nasSessions() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	n := 0
+	for _, set := range x.nases {
+		n += len(set)
+	}
+	return n
 }

@@ -106,14 +106,25 @@ type CreateRequest struct {
 	Network  string
 	Location string
 	AP       string
-	// ClientIP is the device's address as the portal saw it, if known.
+	// ClientIP is the address the sign-in came from, when it is the
+	// device's own (the portal leaves it zero when it sees an access point
+	// that NATs its clients). Never an address the browser names (a vendor
+	// redirect's ip= parameter): an address claimed here answers DNS and
+	// probes for the device (Manager.ByIP).
 	ClientIP netip.Addr
+	// Token is the session token the requester presents (the browser's
+	// cookie), if any: the proof that it holds that session. Only a holder
+	// gets an existing session back; see Manager.Create.
+	Token string
 }
 
 // LoadReport says what NewManager found in the store.
 type LoadReport struct {
 	Loaded   int
 	Rejected int // records whose token did not verify or match
+	// Upgraded counts the loaded records sealed by version 1 (before
+	// issue 11), verified by the claims of their token (see openToken).
+	Upgraded int
 }
 
 // NewManager loads the live sessions of the store into the index. Records
@@ -200,22 +211,26 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 func (m *Manager) load(ctx context.Context) error {
 	workers := max(runtime.GOMAXPROCS(0), 1)
 	records := make(chan Record, 1024)
-	var loaded, rejected atomic.Int64
+	var loaded, rejected, upgraded atomic.Int64
 	var wg sync.WaitGroup
 	in := newInterner()
 	for range workers {
 		wg.Go(func() {
 			for r := range records {
-				exp, err := m.verifyRecord(r)
+				exp, v1, err := m.verifyRecord(r)
 				if err != nil {
 					rejected.Add(1)
 					m.log.Warn("session: stored session refused", "session", r.ID, "err", err)
 					continue
 				}
-				r.Session.Device, err = m.openDevice(r.ID, r.SealedDevice)
+				if v1 {
+					upgraded.Add(1)
+				}
+				r.Session.Device, r.Session.LastSeen, err = m.openDevice(r)
 				if err != nil {
-					// The session stands (its token checked out); only the
-					// device's addresses are lost until the NAS reports them.
+					// The session stands (its token checked out); the
+					// device's addresses are lost until the NAS reports
+					// them, and it counts as seen when it was created.
 					m.log.Warn("session: stored device refused", "session", r.ID, "err", err)
 				}
 				in.session(&r.Session)
@@ -234,7 +249,7 @@ func (m *Manager) load(ctx context.Context) error {
 	})
 	close(records)
 	wg.Wait()
-	m.loaded = LoadReport{Loaded: int(loaded.Load()), Rejected: int(rejected.Load())}
+	m.loaded = LoadReport{Loaded: int(loaded.Load()), Rejected: int(rejected.Load()), Upgraded: int(upgraded.Load())}
 	return err
 }
 
@@ -264,13 +279,14 @@ func (in *interner) session(s *Session) {
 }
 
 // verifyRecord checks that a stored record carries the token this site
-// sealed for exactly this session, device and expiry (see tokenAAD), and
-// returns the expiry it vouches for.
-func (m *Manager) verifyRecord(r Record) (time.Time, error) {
-	if _, err := m.sealer.open(tokenAAD(r.ID, r.MACKey, r.Expires), r.SealedToken); err != nil {
-		return time.Time{}, fmt.Errorf("%w: the record does not match the token sealed for it", err)
+// sealed for exactly this session, device, expiry, network … (see tokenAAD),
+// and returns the expiry it vouches for; v1 says the record was sealed by
+// version 1 (see openToken).
+func (m *Manager) verifyRecord(r Record) (exp time.Time, v1 bool, err error) {
+	if v1, err = m.openToken(r); err != nil {
+		return time.Time{}, v1, fmt.Errorf("%w: the record does not match the token sealed for it", err)
 	}
-	return r.Expires, nil
+	return r.Expires, v1, nil
 }
 
 // Close stops the background writer after flushing pending activity. It does
@@ -299,9 +315,18 @@ func (m *Manager) Policy() Policy { return m.policy }
 // Now returns the manager's clock reading.
 func (m *Manager) Now() time.Time { return m.now() }
 
-// Create signs a device in. If the device already has a live session, that
-// session is returned with a fresh token (sign-in is idempotent and never
-// extends a session). The session is durable when Create returns.
+// Create signs a device in and returns its session and a fresh token. The
+// session is durable when Create returns.
+//
+// A token is handed out only for a session the requester already holds: the
+// live session of req.Token, which Create returns again (sign-in is
+// idempotent and never extends a session), moved to req.MAC if it names
+// another device (as Rebind does). Anyone else gets a new session, even for
+// a MAC that has a live one: on open WiFi every MAC can be overheard, so a
+// MAC proves nothing. The new session takes the MAC over (ByMAC, RADIUS MAC
+// authentication); the session that had it lives on for its own holder, but
+// grants nothing about that MAC any more, until its holder moves it back
+// with Rebind (one tap in the portal).
 func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, string, error) {
 	var key MACKey
 	if req.HasMAC {
@@ -309,9 +334,10 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 			return Session{}, "", fmt.Errorf("%w: %s is not a device address", ErrInvalidMAC, req.MAC)
 		}
 		key = m.hasher.Key(req.MAC)
-		if s, err := m.byKey(key); err == nil {
-			tok, err := m.tokens.Issue(s)
-			return s, tok, err
+	}
+	if req.Token != "" {
+		if s, err := m.FromToken(req.Token); err == nil {
+			return m.signInAgain(ctx, s, key, req)
 		}
 	}
 	id, err := newID()
@@ -324,11 +350,12 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 		// Short, so that normal operation returns soon after the crisis.
 		lifetime = min(lifetime, m.crisis.lifetime)
 	}
+	ip := req.ClientIP.Unmap()
 	s := Session{
 		ID: id, MACKey: key, RandomMAC: req.HasMAC && req.MAC.LocallyAdministered(),
 		Network: req.Network, Location: req.Location, CurrentLocation: req.Location, AP: req.AP,
 		Created: now, Expires: now.Add(lifetime), LastSeen: now, Crisis: crisis,
-		Device: Device{MAC: req.MAC, HasMAC: req.HasMAC, IP: req.ClientIP.Unmap()},
+		Device: Device{MAC: req.MAC, HasMAC: req.HasMAC, IP: ip, AddrCurrent: ip.IsValid()},
 	}
 	if !req.HasMAC {
 		s.Device.MAC = MAC{}
@@ -341,7 +368,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 	if err != nil {
 		return Session{}, "", fmt.Errorf("session: create: %w", err)
 	}
-	device, err := m.sealDevice(id, s.Device)
+	device, err := m.sealDevice(id, s.Device, s.LastSeen)
 	if err != nil {
 		return Session{}, "", fmt.Errorf("session: create: %w", err)
 	}
@@ -352,9 +379,72 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (Session, strin
 	if err != nil {
 		return Session{}, "", fmt.Errorf("session: create: %w", err)
 	}
-	m.index.put(&entry{s: s, exp: s.Expires})
+	if prev := m.index.putOwner(&entry{s: s, exp: s.Expires}); prev != "" {
+		m.displace(ctx, prev, key)
+	}
 	m.emit(Event{Kind: EventSignIn, Session: s, At: now})
 	return s, tok, nil
+}
+
+// signInAgain is Create for the holder of s: s again, with a fresh token,
+// moved to the request's MAC if that is another, and with the address the
+// request came from (see index.claimAddr).
+func (m *Manager) signInAgain(ctx context.Context, s Session, key MACKey, req CreateRequest) (Session, string, error) {
+	if key != "" && s.MACKey != key {
+		moved, tok, err := m.Rebind(ctx, req.Token, req.MAC)
+		if err != nil {
+			return Session{}, "", err
+		}
+		if got, ok := m.index.claimAddr(moved.ID, req.ClientIP); ok {
+			moved = got
+			m.markDirty(moved.ID)
+		}
+		return moved, tok, nil
+	}
+	if got, ok := m.index.claimAddr(s.ID, req.ClientIP); ok {
+		s = got
+		m.markDirty(s.ID)
+	}
+	tok, err := m.tokens.Issue(s)
+	if err != nil {
+		return Session{}, "", err
+	}
+	return s, tok, nil
+}
+
+// displace takes MAC key from the live session id, because another session
+// has just taken the device over (a sign-in without this session's token,
+// or a re-bind). The session lives on and its token still names it; it no
+// longer grants anything about that MAC. The store gets the session without
+// the MAC key and with a token sealed for that, so that a restart agrees; if
+// that write fails, the index has moved anyway and a restart lets the
+// device's newest session have the MAC (index.load).
+func (m *Manager) displace(ctx context.Context, id string, key MACKey) {
+	e := m.index.byID(id)
+	if e == nil || e.s.MACKey != key {
+		return
+	}
+	if _, err := m.live(e); err != nil {
+		// Ended: it grants nothing anyway, and a restart does not load it
+		// (or, idle, gives the MAC to the session seen last).
+		m.index.unbind(id, key)
+		return
+	}
+	m.counters.displaced.Add(1)
+	s := e.s
+	s.MACKey, s.RandomMAC = "", false
+	tok, err := m.tokens.Issue(s)
+	if err == nil {
+		var sealed []byte
+		if sealed, err = m.sealToken(s, tok); err == nil {
+			err = m.store.Rebind(ctx, id, "", false, sealed)
+		}
+	}
+	if err != nil {
+		m.log.Warn("session: displaced session keeps its MAC in the store", "session", id, "err", err)
+	}
+	m.index.unbind(id, key)
+	m.markDirty(id) // the device, re-sealed without the MAC
 }
 
 // ByMAC returns the live session of a device: the RADIUS hot path. It does
@@ -428,7 +518,8 @@ func (m *Manager) TimeLeft(s Session) time.Duration {
 
 // Rebind moves the live session of token to a new MAC, for a device that
 // arrives with a valid session cookie but a new (rotated or per-SSID) MAC. It
-// returns the session and a new token bound to the new MAC.
+// returns the session and a new token bound to the new MAC. A session that
+// had that MAC is displaced, as by Create.
 func (m *Manager) Rebind(ctx context.Context, token string, mac MAC) (Session, string, error) {
 	s, err := m.FromToken(token)
 	if err != nil {
@@ -451,7 +542,11 @@ func (m *Manager) Rebind(ctx context.Context, token string, mac MAC) (Session, s
 	if err := m.store.Rebind(ctx, s.ID, s.MACKey, s.RandomMAC, sealed); err != nil {
 		return Session{}, "", fmt.Errorf("session: rebind: %w", err)
 	}
-	m.index.rebind(s.ID, old, s.MACKey, s.RandomMAC, mac)
+	prev := m.index.rebind(s.ID, old, s.MACKey, s.RandomMAC, mac)
+	if prev != "" {
+		// Another session had that MAC: it is taken over, as by a sign-in.
+		m.displace(ctx, prev, s.MACKey)
+	}
 	s.Device.MAC, s.Device.HasMAC = mac, true
 	m.markDirty(s.ID) // writes the re-sealed device
 	m.emit(Event{Kind: EventRebind, Session: s, At: m.now()})
@@ -461,13 +556,23 @@ func (m *Manager) Rebind(ctx context.Context, token string, mac MAC) (Session, s
 // Seen records that an access point reported the session (an accepted
 // association or accounting). A change of location counts as a roam. The
 // index is updated at once, the store in the background.
+//
+// Only a report of the session's current association, or of a newer one,
+// changes anything (see ActivityKind): an access point the device has left
+// goes on reporting the old association for a while, and that must neither
+// move the session back nor count a roam. Such a report is counted
+// (Counters.StaleActivity) and returns the session as it is.
 func (m *Manager) Seen(id string, a Activity) (Session, error) {
 	if a.At.IsZero() {
 		a.At = m.now()
 	}
-	s, roamed, ok := m.index.touch(id, a)
+	s, roamed, stale, ok := m.index.touch(id, a)
 	if !ok {
 		return Session{}, ErrNotFound
+	}
+	if stale {
+		m.counters.staleActivity.Add(1)
+		return s, nil
 	}
 	m.markDirty(id)
 	if roamed {
@@ -484,7 +589,7 @@ func (m *Manager) NASRestarted(addr netip.Addr, nasID string) int {
 	match := func(n NAS) bool {
 		return n != (NAS{}) && n.Addr == addr && (nasID == "" || n.ID == nasID)
 	}
-	changed := m.index.clearPresence(match)
+	changed := m.index.clearPresence(addr, match)
 	for _, id := range changed {
 		m.markDirty(id)
 	}
@@ -562,7 +667,7 @@ func (m *Manager) flush() bool {
 		// Write the index's view: it has the roam count and the newest values.
 		a := Activity{At: e.s.LastSeen, Location: e.s.CurrentLocation, AP: e.s.AP,
 			InputOctets: e.s.InputOctets, OutputOctets: e.s.OutputOctets, NAS: e.s.NAS}
-		sealed, err := m.sealDevice(id, e.s.Device)
+		sealed, err := m.sealDevice(id, e.s.Device, e.s.LastSeen)
 		if err != nil {
 			sealed = nil // keep the stored one
 		}
@@ -617,11 +722,18 @@ type Counters struct {
 	// pending buffer while the store was away; ActivityDropped those refused
 	// because the buffer was full.
 	ActivityBuffered, ActivityDropped uint64
+	// StaleActivity counts reports of an association the device had left
+	// (an access point still reporting it): they changed nothing.
+	StaleActivity uint64
+	// Displaced counts live sessions whose MAC another session took over
+	// (a sign-in without their token, or a re-bind; see Create).
+	Displaced uint64
 }
 
 type counters struct {
 	activityWritten, activityFailed, feedResyncs, failStatic atomic.Uint64
-	activityBuffered, activityDropped                        atomic.Uint64
+	activityBuffered, activityDropped, staleActivity         atomic.Uint64
+	displaced                                                atomic.Uint64
 	activityPending                                          atomic.Int64
 	storeDown                                                atomic.Bool
 }
@@ -637,6 +749,8 @@ func (m *Manager) Counters() Counters {
 		FailStatic:       m.counters.failStatic.Load(),
 		ActivityBuffered: m.counters.activityBuffered.Load(),
 		ActivityDropped:  m.counters.activityDropped.Load(),
+		StaleActivity:    m.counters.staleActivity.Load(),
+		Displaced:        m.counters.displaced.Load(),
 	}
 }
 

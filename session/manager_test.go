@@ -135,7 +135,13 @@ func mustMAC(t testing.TB, s string) session.MAC {
 
 func (h *harness) create(t *testing.T, mac string, network, location string) (session.Session, string) {
 	t.Helper()
-	req := session.CreateRequest{Network: network, Location: location, AP: "ap-" + location}
+	return h.createWith(t, "", mac, network, location)
+}
+
+// createWith is create for a requester that presents token (its cookie).
+func (h *harness) createWith(t *testing.T, token, mac string, network, location string) (session.Session, string) {
+	t.Helper()
+	req := session.CreateRequest{Network: network, Location: location, AP: "ap-" + location, Token: token}
 	if mac != "" {
 		req.MAC, req.HasMAC = mustMAC(t, mac), true
 	}
@@ -164,7 +170,7 @@ func TestManagerCreateAndFind(t *testing.T) {
 		ID: s.ID, MACKey: h.m.Hasher().Key(mac), RandomMAC: true,
 		Network: "wifi4eu", Location: "bahnhof", CurrentLocation: "bahnhof", AP: "ap-7",
 		Created: now, Expires: now.Add(4 * time.Hour), LastSeen: now,
-		Device: session.Device{MAC: mac, HasMAC: true, IP: netip.MustParseAddr("10.1.2.3")},
+		Device: session.Device{MAC: mac, HasMAC: true, IP: netip.MustParseAddr("10.1.2.3"), AddrCurrent: true},
 	}
 	if s != want {
 		t.Errorf("Create = %+v\nwant     %+v", s, want)
@@ -298,7 +304,7 @@ func TestManagerSameMACSameSession(t *testing.T) {
 	h := newHarness(t, defaultPolicy())
 	s1, tok1 := h.create(t, "da:a1:19:00:00:01", "wifi4eu", "bahnhof")
 	h.clock.Advance(10 * time.Minute)
-	s2, tok2 := h.create(t, "DAA119000001", "wifi4eu", "stadtpark")
+	s2, tok2 := h.createWith(t, tok1, "DAA119000001", "wifi4eu", "stadtpark") // the holder, with its cookie
 	if s2.ID != s1.ID {
 		t.Fatalf("second sign-in made session %s, want the existing %s", s2.ID, s1.ID)
 	}
@@ -709,6 +715,21 @@ func TestManagerRefusesTamperedRecords(t *testing.T) {
 				h.sql(t, "UPDATE sessions SET revoked = 0 WHERE id = ?", v.ID)
 			}, 1,
 			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
+		{"moved to another network", // issue 11 item 9: other bandwidth, other lifetime
+			func(t *testing.T, h *harness, v, _ session.Session) {
+				h.sql(t, "UPDATE sessions SET network = 'city' WHERE id = ?", v.ID)
+			}, 1,
+			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
+		{"crisis flag flipped",
+			func(t *testing.T, h *harness, v, _ session.Session) {
+				h.sql(t, "UPDATE sessions SET crisis = 1 WHERE id = ?", v.ID)
+			}, 1,
+			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
+		{"created later (to win a shared MAC at load)",
+			func(t *testing.T, h *harness, v, _ session.Session) {
+				h.sql(t, "UPDATE sessions SET created = created + ? WHERE id = ?", int64(2*time.Hour), v.ID)
+			}, 1,
+			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
 		{"expiry extended",
 			func(t *testing.T, h *harness, v, _ session.Session) {
 				h.sql(t, "UPDATE sessions SET expires = expires + ? WHERE id = ?", int64(24*time.Hour), v.ID)
@@ -972,6 +993,7 @@ func TestManagerAddressesAndNAS(t *testing.T) {
 	}
 
 	t.Run("the newest report of an address wins", func(t *testing.T) {
+		h.clock.Advance(time.Second) // newer, also for a restart to tell
 		if _, err := h.m.Seen(laptop.ID, session.Activity{IP: ip}); err != nil {
 			t.Fatal(err)
 		}
@@ -1015,8 +1037,10 @@ func TestManagerAddressesAndNAS(t *testing.T) {
 		if err := h.m.Revoke(ctx, laptop.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.m.ByIP(ip); !errors.Is(err, session.ErrRevoked) {
-			t.Fatalf("ByIP of a revoked session: %v", err)
+		// A revoked session releases its addresses at once (issue 11
+		// item 2; it used to answer ErrRevoked until the next Sweep).
+		if _, err := h.m.ByIP(ip); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("ByIP of a revoked session: %v, want ErrNotFound", err)
 		}
 		h.clock.Advance(5 * time.Hour)
 		if _, err := h.m.Sweep(ctx); err != nil {
@@ -1044,7 +1068,7 @@ func TestManagerEvents(t *testing.T) {
 		kinds = append(kinds, fmt.Sprintf("%s:%s:%s", e.Kind, e.Session.CurrentLocation, e.Reason))
 	})
 	s, tok := h.create(t, "da:a1:19:00:06:01", "wifi4eu", "bahnhof")
-	h.create(t, "da:a1:19:00:06:01", "wifi4eu", "bahnhof") // the same device again: no new sign-in
+	h.createWith(t, tok, "da:a1:19:00:06:01", "wifi4eu", "bahnhof") // the same device again: no new sign-in
 	for _, loc := range []string{"bahnhof", "stadtpark", "stadtpark", "rathaus"} {
 		if _, err := h.m.Seen(s.ID, session.Activity{Location: loc}); err != nil {
 			t.Fatal(err)
@@ -1113,5 +1137,109 @@ func TestManagerActivityWhileStoreIsAway(t *testing.T) {
 			t.Fatalf("activity not written after the store came back: %+v %v %+v", r.Session, err, h.m.Counters())
 		}
 		time.Sleep(5 * time.Millisecond) // poll interval, bounded by the deadline
+	}
+}
+
+// TestManagerOldAssociation is the sequence a real CoovaChilli produced
+// (issue 11 item 3): the phone roamed from the Bahnhof AP to the Stadtpark
+// AP, and the Bahnhof AP went on reporting the association the phone had
+// left (chilli keeps it until its Idle-Timeout). One roam, the session at
+// the Stadtpark, its NAS the Stadtpark's — where a Disconnect must go.
+func TestManagerOldAssociation(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	s, _ := h.create(t, "da:a1:19:00:07:01", "wifi4eu", "bahnhof")
+	bahnhof := session.NAS{Addr: netip.MustParseAddr("10.20.1.7"), ID: "bahnhof-ap-1"}
+	stadtpark := session.NAS{Addr: netip.MustParseAddr("10.20.2.9"), ID: "stadtpark-ap-3"}
+	atA, atB := bahnhof, stadtpark
+	atA.AcctSessionID, atB.AcctSessionID = "A-0001", "B-0001"
+	ipA := netip.MustParseAddr("10.1.0.20")
+	steps := []struct {
+		name string
+		a    session.Activity
+		// want after the step
+		loc   string
+		nas   session.NAS
+		roams int
+		in    uint64
+	}{
+		{"Start@A", session.Activity{Kind: session.ActivityStart, Location: "bahnhof", AP: "ap-a", NAS: atA, IP: ipA}, "bahnhof", atA, 0, 0},
+		{"Interim@A", session.Activity{Kind: session.ActivityInterim, Location: "bahnhof", AP: "ap-a", NAS: atA, InputOctets: 100}, "bahnhof", atA, 0, 100},
+		{"Access-Request@B", session.Activity{Kind: session.ActivityAccess, Location: "stadtpark", AP: "ap-b", NAS: stadtpark}, "stadtpark", stadtpark, 1, 100},
+		{"Start@B", session.Activity{Kind: session.ActivityStart, Location: "stadtpark", AP: "ap-b", NAS: atB}, "stadtpark", atB, 1, 100},
+		{"Interim@A", session.Activity{Kind: session.ActivityInterim, Location: "bahnhof", AP: "ap-a", NAS: atA, InputOctets: 900}, "stadtpark", atB, 1, 100},
+		{"Interim@B", session.Activity{Kind: session.ActivityInterim, Location: "stadtpark", AP: "ap-b", NAS: atB, InputOctets: 50}, "stadtpark", atB, 1, 50},
+		{"Stop@A", session.Activity{Kind: session.ActivityStop, Location: "bahnhof", AP: "ap-a", NAS: atA, InputOctets: 950}, "stadtpark", atB, 1, 50},
+		{"Start@A again, delayed (older than B's association)", session.Activity{Kind: session.ActivityStart, Location: "bahnhof", AP: "ap-a",
+			NAS: session.NAS{Addr: bahnhof.Addr, ID: bahnhof.ID, AcctSessionID: "A-0000"}, At: h.clock.Now().Add(-time.Hour)}, "stadtpark", atB, 1, 50},
+	}
+	for _, st := range steps {
+		h.clock.Advance(time.Minute)
+		seenBefore := func() time.Time { got, _ := h.m.ByID(s.ID); return got.LastSeen }()
+		got, err := h.m.SeenDurable(context.Background(), s.ID, st.a)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got.CurrentLocation != st.loc || got.NAS != st.nas || got.Roams != st.roams || got.InputOctets != st.in {
+			t.Errorf("%s: at %s (NAS %+v), %d roams, %d octets in; want %s (%+v), %d, %d",
+				st.name, got.CurrentLocation, got.NAS, got.Roams, got.InputOctets, st.loc, st.nas, st.roams, st.in)
+		}
+		if st.a.NAS == atA && st.loc == "stadtpark" && !got.LastSeen.Equal(seenBefore) {
+			t.Errorf("%s: a report of the association the phone left moved LastSeen", st.name)
+		}
+	}
+	if c := h.m.Counters(); c.StaleActivity != 3 {
+		t.Errorf("StaleActivity = %d, want 3 (Interim@A, Stop@A, the delayed Start@A)", c.StaleActivity)
+	}
+	// A NAS that names no AP in its Access-Request, then does in its
+	// accounting: the association's own reports are not taken for another's.
+	park := session.NAS{Addr: netip.MustParseAddr("10.20.3.1"), ID: "park-ap"}
+	h.clock.Advance(time.Minute)
+	if _, err := h.m.Seen(s.ID, session.Activity{Kind: session.ActivityAccess, Location: "stadtpark", NAS: park}); err != nil {
+		t.Fatal(err)
+	}
+	park.AcctSessionID = "P-1"
+	got, err := h.m.Seen(s.ID, session.Activity{Kind: session.ActivityInterim, Location: "stadtpark", AP: "ap-p", NAS: park, InputOctets: 7})
+	if err != nil || got.NAS != park || got.AP != "ap-p" || got.InputOctets != 7 {
+		t.Fatalf("Interim of the association an Access-Request without AP began: %+v, %v", got, err)
+	}
+	// The phone comes back to the Bahnhof: a new association there moves it.
+	h.clock.Advance(time.Minute)
+	got, err = h.m.Seen(s.ID, session.Activity{Kind: session.ActivityAccess, Location: "bahnhof", AP: "ap-a", NAS: bahnhof})
+	if err != nil || got.CurrentLocation != "bahnhof" || got.Roams != 2 {
+		t.Fatalf("back at the Bahnhof: %+v, %v", got, err)
+	}
+	// Reports of the Stadtpark association the phone left still do not
+	// pull the session there, even after that AP restarted.
+	h.m.NASRestarted(stadtpark.Addr, "")
+	got, err = h.m.Seen(s.ID, session.Activity{Kind: session.ActivityInterim, Location: "stadtpark", AP: "ap-b", NAS: atB})
+	if err != nil || got.CurrentLocation != "bahnhof" || got.Roams != 2 {
+		t.Fatalf("Interim@B after B's restart: %+v, %v", got, err)
+	}
+	h.restart(t)
+	if got, err := h.m.ByID(s.ID); err != nil || got.CurrentLocation != "bahnhof" || got.Roams != 2 || got.NAS.Addr != bahnhof.Addr {
+		t.Errorf("after a restart: %+v, %v", got, err)
+	}
+}
+
+// TestManagerLastSeenIsSealed: LastSeen keeps a session from going idle, so
+// a database edit that moves it later must not bring an idle session back;
+// the value sealed with the device wins over the column.
+func TestManagerLastSeenIsSealed(t *testing.T) {
+	h := newHarness(t, defaultPolicy()) // idle after 30 minutes
+	s, _ := h.create(t, "da:a1:19:00:0d:01", "wifi4eu", "bahnhof")
+	h.clock.Advance(10 * time.Minute)
+	if _, err := h.m.Seen(s.ID, session.Activity{Location: "bahnhof"}); err != nil {
+		t.Fatal(err)
+	}
+	seen := h.clock.Now()
+	h.stop(t)
+	h.clock.Advance(time.Hour) // idle by now
+	h.sql(t, "UPDATE sessions SET last_seen = ? WHERE id = ?", h.clock.Now().UnixNano(), s.ID)
+	if rep := h.start(t); rep.Loaded != 1 {
+		t.Fatalf("LoadReport = %+v", rep)
+	}
+	got, err := h.m.ByID(s.ID)
+	if !errors.Is(err, session.ErrExpired) || !got.LastSeen.Equal(seen) {
+		t.Errorf("after moving last_seen on disk: LastSeen %v, %v; want the sealed %v and idle", got.LastSeen, err, seen)
 	}
 }

@@ -21,14 +21,20 @@ func (m *Manager) SeenDurable(ctx context.Context, id string, a Activity) (Sessi
 	if a.At.IsZero() {
 		a.At = m.now()
 	}
-	s, roamed, ok := m.index.touch(id, a)
+	s, roamed, stale, ok := m.index.touch(id, a)
 	if !ok {
 		return Session{}, ErrNotFound
+	}
+	if stale {
+		// Nothing changed: the access point reports an association the
+		// device has left. It is answered; there is nothing to store.
+		m.counters.staleActivity.Add(1)
+		return s, nil
 	}
 	if roamed {
 		m.emit(Event{Kind: EventRoam, Session: s, At: a.At})
 	}
-	sealed, err := m.sealDevice(id, s.Device)
+	sealed, err := m.sealDevice(id, s.Device, s.LastSeen)
 	if err != nil {
 		sealed = nil // keep the stored device
 	}

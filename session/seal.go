@@ -6,11 +6,14 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // sealer encrypts what a store keeps of a session beyond plain facts: the
@@ -55,19 +58,71 @@ func (s *sealer) open(aad string, sealed []byte) ([]byte, error) {
 	return plain, nil
 }
 
-// tokenAAD binds a sealed token to the session's ID, MAC key and expiry.
-// Opening it therefore proves that these three columns are as this gateway
-// wrote them when it signed the token: a restart can trust a record after
-// one AES-GCM open instead of an Ed25519 verification (about 1 µs instead
-// of 50 µs — a million sessions load in seconds), and editing the database
-// (another device's MAC key, a later expiry, a copied token) still grants
-// nothing without the site key.
-func tokenAAD(id string, key MACKey, expires time.Time) string {
+// tokenAAD binds a sealed token to every column of the record that is fixed
+// between two seals of its token (sign-in, re-bind) and that grants
+// something or says what was granted: the ID, the MAC key (MAC
+// authentication), the expiry, the network (bandwidth; lifetime), the
+// creation (the token's nbf; which session a shared MAC goes to), the start
+// location, the crisis flag and the random-MAC flag. Opening it therefore
+// proves that these columns are as this gateway wrote them when it signed
+// the token: a restart can trust a record after one AES-GCM open instead of
+// an Ed25519 verification (about 1 µs instead of 50 µs — a million sessions
+// load in seconds), and editing the database (another device's MAC key, a
+// later expiry, another network, a copied token) grants nothing without the
+// site key. What changes with every report (presence, octets, roams) grants
+// nothing; LastSeen, which keeps a session from going idle, is sealed with
+// the device (see sealDevice).
+//
+// Version 2 (issue 11): version 1 covered the ID, MAC key and expiry only.
+func tokenAAD(s Session) string {
+	return "token2\x00" + s.ID + "\x00" + string(s.MACKey) + "\x00" + strconv.FormatInt(s.Expires.Unix(), 10) +
+		"\x00" + strconv.FormatInt(s.Created.Unix(), 10) + "\x00" + s.Network + "\x00" + s.Location +
+		"\x00" + flag(s.Crisis) + flag(s.RandomMAC)
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// tokenAADv1 is what roamgate sealed tokens with before version 2.
+func tokenAADv1(id string, key MACKey, expires time.Time) string {
 	return "token\x00" + id + "\x00" + string(key) + "\x00" + strconv.FormatInt(expires.Unix(), 10)
 }
 
 func (m *Manager) sealToken(s Session, token string) ([]byte, error) {
-	return m.sealer.seal(tokenAAD(s.ID, s.MACKey, s.Expires), []byte(token))
+	return m.sealer.seal(tokenAAD(s), []byte(token))
+}
+
+// openToken opens a record's sealed token and reports whether it was sealed
+// by version 1. A version-1 seal vouches for the ID, MAC key and expiry
+// only, so the claims of the token inside must agree with the rest it can
+// speak for: subject, MAC key, expiry, and nbf (the creation). The columns
+// no claim covers (network, start location, crisis, random MAC) are taken
+// as they are: such records were written before the upgrade, and all of
+// them expire within one session lifetime of it, after which every record
+// carries a version-2 seal.
+func (m *Manager) openToken(r Record) (v1 bool, err error) {
+	if _, err := m.sealer.open(tokenAAD(r.Session), r.SealedToken); err == nil {
+		return false, nil
+	}
+	plain, err := m.sealer.open(tokenAADv1(r.ID, r.MACKey, r.Expires), r.SealedToken)
+	if err != nil {
+		return false, err
+	}
+	var c Claims
+	if _, _, err := jwt.NewParser().ParseUnverified(string(plain), &c); err != nil {
+		return true, fmt.Errorf("%w: %v", errSealed, err)
+	}
+	switch {
+	case c.Subject != r.ID, c.MACKey != r.MACKey,
+		c.ExpiresAt == nil || c.ExpiresAt.Unix() != r.Expires.Unix(),
+		c.NotBefore == nil || c.NotBefore.Unix() != r.Created.Unix():
+		return true, fmt.Errorf("%w: the token's claims do not match the record", errSealed)
+	}
+	return true, nil
 }
 
 // deviceAAD binds a sealed device to its session and keeps it from being
@@ -75,17 +130,23 @@ func (m *Manager) sealToken(s Session, token string) ([]byte, error) {
 func deviceAAD(id string) string { return "device\x00" + id }
 
 // Device encoding: one flag byte, then the MAC, the address and the prefix
-// in fixed places (41 bytes): compact, and decoded without parsing text.
+// in fixed places (41 bytes), then since version 2 the session's LastSeen
+// (8 bytes, Unix nanoseconds; 49 bytes in all): compact, and decoded
+// without parsing text. Flags added later (devAddrByNAS, devAddrCurrent)
+// are zero in what older versions sealed, which reads as "not vouched for".
 const (
 	devMAC = 1 << iota
 	devIP
 	devPrefix
 	devIP4
 	devPrefix4
-	deviceLen = 1 + 6 + 16 + 16 + 1
+	devAddrByNAS
+	devAddrCurrent
+	deviceLenV1 = 1 + 6 + 16 + 16 + 1
+	deviceLen   = deviceLenV1 + 8
 )
 
-func encodeDevice(d Device) []byte {
+func encodeDevice(d Device, lastSeen time.Time) []byte {
 	b := make([]byte, deviceLen)
 	if d.HasMAC {
 		b[0] |= devMAC
@@ -108,13 +169,25 @@ func encodeDevice(d Device) []byte {
 		copy(b[23:39], a[:])
 		b[39] = byte(d.IPv6Prefix.Bits())
 	}
+	if d.AddrByNAS {
+		b[0] |= devAddrByNAS
+	}
+	if d.AddrCurrent {
+		b[0] |= devAddrCurrent
+	}
+	var ns int64
+	if !lastSeen.IsZero() {
+		ns = lastSeen.UnixNano()
+	}
+	binary.BigEndian.PutUint64(b[deviceLenV1:], uint64(ns))
 	return b
 }
 
-func decodeDevice(b []byte) (Device, error) {
-	var d Device
-	if len(b) != deviceLen {
-		return d, fmt.Errorf("session: sealed device has %d bytes, want %d", len(b), deviceLen)
+// decodeDevice reads a sealed device; lastSeen is zero when it was sealed
+// by version 1, which did not seal it.
+func decodeDevice(b []byte) (d Device, lastSeen time.Time, err error) {
+	if len(b) != deviceLen && len(b) != deviceLenV1 {
+		return d, lastSeen, fmt.Errorf("session: sealed device has %d bytes, want %d", len(b), deviceLen)
 	}
 	if b[0]&devMAC != 0 {
 		copy(d.MAC[:], b[1:7])
@@ -133,24 +206,48 @@ func decodeDevice(b []byte) (Device, error) {
 		}
 		p, err := a.Prefix(int(b[39]))
 		if err != nil {
-			return Device{}, fmt.Errorf("session: sealed device: %w", err)
+			return Device{}, lastSeen, fmt.Errorf("session: sealed device: %w", err)
 		}
 		d.IPv6Prefix = p
 	}
-	return d, nil
-}
-
-func (m *Manager) sealDevice(id string, d Device) ([]byte, error) {
-	return m.sealer.seal(deviceAAD(id), encodeDevice(d))
-}
-
-func (m *Manager) openDevice(id string, sealed []byte) (Device, error) {
-	if len(sealed) == 0 {
-		return Device{}, nil
+	d.AddrByNAS = b[0]&devAddrByNAS != 0
+	d.AddrCurrent = b[0]&devAddrCurrent != 0
+	if len(b) == deviceLen {
+		if ns := int64(binary.BigEndian.Uint64(b[deviceLenV1:])); ns != 0 {
+			lastSeen = time.Unix(0, ns).UTC()
+		}
 	}
-	raw, err := m.sealer.open(deviceAAD(id), sealed)
+	return d, lastSeen, nil
+}
+
+// sealDevice seals the device with the session's LastSeen: the two are
+// written together (Create, and every activity the store gets), and LastSeen
+// decides whether the session has gone idle, so a database edit that moves
+// it later must not revive the session (see openDevice).
+func (m *Manager) sealDevice(id string, d Device, lastSeen time.Time) ([]byte, error) {
+	return m.sealer.seal(deviceAAD(id), encodeDevice(d, lastSeen))
+}
+
+// openDevice opens a record's sealed device and returns it with the
+// LastSeen the record may be trusted with: the stored column, but never
+// later than the sealed one (a sealed device of version 1 carries none,
+// and then the column stands). A sealed device that does not open is an
+// edited record: its device is lost, and it is not trusted to have been
+// seen since it was created.
+func (m *Manager) openDevice(r Record) (Device, time.Time, error) {
+	if len(r.SealedDevice) == 0 {
+		return Device{}, r.LastSeen, nil
+	}
+	raw, err := m.sealer.open(deviceAAD(r.ID), r.SealedDevice)
 	if err != nil {
-		return Device{}, err
+		return Device{}, r.Created, err
 	}
-	return decodeDevice(raw)
+	d, seen, err := decodeDevice(raw)
+	if err != nil {
+		return Device{}, r.Created, err
+	}
+	if !seen.IsZero() && seen.Before(r.LastSeen) {
+		return d, seen, nil
+	}
+	return d, r.LastSeen, nil
 }

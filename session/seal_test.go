@@ -3,6 +3,7 @@ package session
 import (
 	"net/netip"
 	"testing"
+	"time"
 )
 
 func TestDeviceEncoding(t *testing.T) {
@@ -17,40 +18,48 @@ func TestDeviceEncoding(t *testing.T) {
 		{"IPv6 and prefix", Device{IP: netip.MustParseAddr("2001:db8::7"), IPv6Prefix: netip.MustParsePrefix("2001:db8:1:2::/64")}},
 		{"IPv4-mapped stays mapped", Device{IP: netip.MustParseAddr("::ffff:10.1.2.3")}},
 		{"short prefix", Device{IPv6Prefix: netip.MustParsePrefix("2001:db8::/32")}},
+		{"addresses a NAS vouched for", Device{IP: netip.MustParseAddr("10.1.2.3"), AddrByNAS: true, AddrCurrent: true}},
+		{"address signed in from", Device{IP: netip.MustParseAddr("10.1.2.3"), AddrCurrent: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := decodeDevice(encodeDevice(tt.d))
+			seen := time.Date(2026, 12, 4, 10, 0, 0, 123, time.UTC)
+			got, gotSeen, err := decodeDevice(encodeDevice(tt.d, seen))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.d {
-				t.Fatalf("round trip = %+v, want %+v", got, tt.d)
+			if got != tt.d || !gotSeen.Equal(seen) {
+				t.Fatalf("round trip = %+v, %v; want %+v, %v", got, gotSeen, tt.d, seen)
+			}
+			// What version 1 sealed (no LastSeen) still reads.
+			got, gotSeen, err = decodeDevice(encodeDevice(tt.d, seen)[:deviceLenV1])
+			if err != nil || got != tt.d || !gotSeen.IsZero() {
+				t.Fatalf("version 1 device = %+v, %v, %v", got, gotSeen, err)
 			}
 		})
 	}
 	for _, bad := range [][]byte{nil, make([]byte, deviceLen-1), append(make([]byte, deviceLen), 0)} {
-		if _, err := decodeDevice(bad); err == nil {
+		if _, _, err := decodeDevice(bad); err == nil {
 			t.Errorf("decodeDevice(%d bytes) accepted", len(bad))
 		}
 	}
-	b := encodeDevice(Device{IPv6Prefix: netip.MustParsePrefix("2001:db8::/32")})
+	b := encodeDevice(Device{IPv6Prefix: netip.MustParsePrefix("2001:db8::/32")}, time.Time{})
 	b[39] = 200 // a prefix length no address has
-	if _, err := decodeDevice(b); err == nil {
+	if _, _, err := decodeDevice(b); err == nil {
 		t.Error("decodeDevice accepted prefix length 200")
 	}
 }
 
 func FuzzDecodeDevice(f *testing.F) {
-	f.Add(encodeDevice(Device{IP: netip.MustParseAddr("10.0.0.1"), HasMAC: true}))
+	f.Add(encodeDevice(Device{IP: netip.MustParseAddr("10.0.0.1"), HasMAC: true}, time.Unix(1e9, 0)))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := decodeDevice(b)
+		d, seen, err := decodeDevice(b)
 		if err != nil {
 			return
 		}
-		again, err := decodeDevice(encodeDevice(d))
-		if err != nil || again != d {
-			t.Fatalf("re-encoding %+v gave %+v, %v", d, again, err)
+		again, againSeen, err := decodeDevice(encodeDevice(d, seen))
+		if err != nil || again != d || !againSeen.Equal(seen) {
+			t.Fatalf("re-encoding %+v, %v gave %+v, %v, %v", d, seen, again, againSeen, err)
 		}
 	})
 }

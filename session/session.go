@@ -74,6 +74,32 @@ type Device struct {
 	IP netip.Addr
 	// IPv6Prefix is the Framed-IPv6-Prefix, if the NAS reported one.
 	IPv6Prefix netip.Prefix
+	// AddrByNAS says a NAS reported the addresses (Framed-IP-Address,
+	// Framed-IPv6-Prefix from an authenticated access point) rather than
+	// the portal seeing the device sign in from them. A sign-in never
+	// replaces addresses a NAS reported.
+	AddrByNAS bool
+	// AddrCurrent says the addresses are vouched for the session's current
+	// association: its NAS reported them for it, or — before any
+	// association — the device signed in from them. A new association
+	// clears it until its NAS reports an address. See Session.FromDevice.
+	AddrCurrent bool
+}
+
+// FromDevice reports whether a request from ip comes from the session's
+// device where it is now: from the address the access point reported for
+// the session's current association, or, before any access point reported
+// the session, from the address it signed in from. Where the session is
+// (its current location) may be shown only to such a request: the holder
+// of a token need not be the device, since on open WiFi anyone who sees a
+// MAC can sign in for it (issue 11).
+func (s Session) FromDevice(ip netip.Addr) bool {
+	d := s.Device
+	if !d.AddrCurrent || !ip.IsValid() {
+		return false
+	}
+	ip = ip.Unmap()
+	return (d.IP.IsValid() && ip == d.IP) || (d.IPv6Prefix.IsValid() && d.IPv6Prefix.Contains(ip))
 }
 
 // Record is what a Store keeps: the session and its token, sealed with a key
@@ -86,8 +112,38 @@ type Record struct {
 	SealedDevice []byte
 }
 
+// ActivityKind says what an access point reported. It decides whether the
+// report may move the session (see Manager.Seen): an access point keeps
+// reporting an association the device has left (CoovaChilli until its
+// Idle-Timeout, up to hours), and those reports must not pull the session
+// back.
+type ActivityKind uint8
+
+// Activity kinds.
+const (
+	// ActivityAccess: the device was just authenticated there (an accepted
+	// Access-Request). It always moves the session; a report from another
+	// place (NAS, AP) or with another Acct-Session-Id starts a new
+	// association.
+	ActivityAccess ActivityKind = iota
+	// ActivityStart: an association's accounting began (Accounting-Start).
+	// It moves the session unless it is older than the current association
+	// (by At, or because it is the association the session left).
+	ActivityStart
+	// ActivityInterim: an association's running totals (Interim-Update).
+	// Only the current association's move the session.
+	ActivityInterim
+	// ActivityStop: an association ended (Accounting-Stop). It never moves
+	// the session; the current association's updates its counters.
+	ActivityStop
+)
+
 // Activity is an observation of a session from an access point.
 type Activity struct {
+	// Kind is what reported it; the zero value is ActivityAccess.
+	Kind ActivityKind
+	// At is when it happened (for accounting: when the NAS saw it, see
+	// radius), by the manager's clock when zero.
 	At           time.Time
 	Location     string
 	AP           string

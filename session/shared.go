@@ -67,16 +67,16 @@ func (m *Manager) applyChange(c Change) {
 // adopt indexes a record read from the store after verifying it like
 // NewManager does; presence this gateway already knows is kept.
 func (m *Manager) adopt(r Record) bool {
-	exp, err := m.verifyRecord(r)
+	exp, _, err := m.verifyRecord(r)
 	if err != nil {
 		m.log.Warn("session: shared session refused", "session", r.ID, "err", err)
 		return false
 	}
-	dev, err := m.openDevice(r.ID, r.SealedDevice)
+	dev, seen, err := m.openDevice(r)
 	if err != nil {
 		m.log.Warn("session: shared device refused", "session", r.ID, "err", err)
 	}
-	r.Session.Device = dev
+	r.Session.Device, r.Session.LastSeen = dev, seen
 	if cur := m.index.byID(r.ID); cur != nil {
 		r.Session.CurrentLocation, r.Session.AP, r.Session.NAS = cur.s.CurrentLocation, cur.s.AP, cur.s.NAS
 		if cur.s.LastSeen.After(r.Session.LastSeen) {

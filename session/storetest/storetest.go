@@ -50,6 +50,10 @@ func Run(t *testing.T, open Opener) {
 		{"Concurrent", testConcurrent},
 		{"Reopen", testReopen},
 		{"AdminGeneration", testAdminGeneration},
+		// A Manager on the store: what it seals must survive the store
+		// and an upgrade (session/seal.go).
+		{"SealUpgrade", testSealUpgrade},
+		{"SealCoversColumns", testSealCoversColumns},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open) })
