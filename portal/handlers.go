@@ -6,8 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"net/url"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
