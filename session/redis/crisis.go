@@ -35,7 +35,7 @@ func (s *Store) SaveCrisis(ctx context.Context, c session.Crisis) error {
 	if err != nil {
 		return wrap("save crisis", err)
 	}
-	err = saveCrisisScript.Run(ctx, s.c, []string{s.crisisKey()}, string(data), s.channel(), crisisChange).Err()
+	_, err = s.run(ctx, saveCrisisScript, s.crisisKey(), string(data), s.channel(), crisisChange)
 	if err != nil {
 		return wrap("save crisis", err)
 	}

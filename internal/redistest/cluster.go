@@ -1,0 +1,235 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// ClusterNodeTimeout is cluster-node-timeout: how long a primary must not
+// answer before the cluster fails it over (short for a drill; the runbook
+// keeps the production value).
+const ClusterNodeTimeout = 1000 * time.Millisecond
+
+// Cluster is a Redis Cluster of private servers.
+type Cluster struct {
+	t     testing.TB
+	Nodes []*Server
+	// replicas is how many replicas each primary got.
+	replicas int
+}
+
+// StartCluster starts primaries×(1+replicas) cluster-enabled servers, joins
+// them with `redis-cli --cluster create` and waits until every node says
+// the cluster is ok and every replica is in sync. Coverage is not required
+// (cluster-require-full-coverage no): while one shard fails over, the
+// others keep serving, as the runbook recommends.
+func StartCluster(t testing.TB, primaries, replicas int) *Cluster {
+	t.Helper()
+	need(t, "redis-server")
+	need(t, "redis-cli")
+	c := &Cluster{t: t, replicas: replicas}
+	args := []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+		"--cluster-node-timeout", strconv.FormatInt(ClusterNodeTimeout.Milliseconds(), 10),
+		"--cluster-require-full-coverage", "no"}
+	for range primaries * (1 + replicas) {
+		c.Nodes = append(c.Nodes, start(t, args...))
+	}
+	create := []string{"--cluster", "create"}
+	create = append(create, c.Addrs()...)
+	create = append(create, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
+	if out, err := exec.Command("redis-cli", create...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	c.WaitHealthy(30*time.Second, primaries, replicas)
+	return c
+}
+
+// Addrs are every node's address (the seed list of a cluster client).
+func (c *Cluster) Addrs() []string {
+	out := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		out[i] = n.Addr()
+	}
+	return out
+}
+
+// node is one line of CLUSTER NODES.
+type node struct {
+	addr, id, master string
+	primary, failed  bool
+	slots            int
+}
+
+// nodes reads CLUSTER NODES from the first running node that answers.
+func (c *Cluster) nodes(ctx context.Context) ([]node, error) {
+	var lastErr error
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		cl := goredis.NewClient(&goredis.Options{Addr: n.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+		text, err := cl.ClusterNodes(ctx).Result()
+		cl.Close()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		var out []node
+		for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 8 {
+				continue
+			}
+			addr, _, _ := strings.Cut(f[1], "@")
+			nd := node{addr: addr, id: f[0], master: f[3],
+				primary: strings.Contains(f[2], "master"), failed: strings.Contains(f[2], "fail")}
+			for _, s := range f[8:] {
+				if lo, hi, ok := strings.Cut(s, "-"); ok {
+					a, _ := strconv.Atoi(lo)
+					b, _ := strconv.Atoi(hi)
+					nd.slots += b - a + 1
+				} else if !strings.HasPrefix(s, "[") {
+					nd.slots++
+				}
+			}
+			out = append(out, nd)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("redistest: no cluster node answers: %v", lastErr)
+}
+
+// Primaries are the running servers that serve slots as primaries now.
+func (c *Cluster) Primaries(ctx context.Context) []*Server {
+	nodes, err := c.nodes(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []*Server
+	for _, nd := range nodes {
+		if nd.primary && !nd.failed && nd.slots > 0 {
+			for _, s := range c.Nodes {
+				if s.Addr() == nd.addr && s.Running() {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// WaitHealthy waits until every running node reports cluster_state:ok,
+// the given number of primaries cover all 16384 slots, and every primary
+// has at least minReplicas replicas whose link is up.
+func (c *Cluster) WaitHealthy(within time.Duration, primaries, minReplicas int) {
+	c.t.Helper()
+	ctx := context.Background()
+	waitFor(c.t, within, fmt.Sprintf("cluster ok with %d primaries and %d replicas each", primaries, minReplicas), func() bool {
+		for _, n := range c.Nodes {
+			if !n.Running() {
+				continue
+			}
+			cl := goredis.NewClient(&goredis.Options{Addr: n.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+			state := info0(ctx, cl)
+			link := info(ctx, cl, "replication", "master_link_status")
+			role := info(ctx, cl, "replication", "role")
+			cl.Close()
+			if state != "ok" || (role == "slave" && link != "up") {
+				return false
+			}
+		}
+		nodes, err := c.nodes(ctx)
+		if err != nil {
+			return false
+		}
+		slots, masters := 0, 0
+		replicasOf := map[string]int{}
+		for _, nd := range nodes {
+			if nd.failed {
+				continue
+			}
+			if nd.primary && nd.slots > 0 {
+				slots += nd.slots
+				masters++
+			} else if !nd.primary {
+				replicasOf[nd.master]++
+			}
+		}
+		if slots != 16384 || masters != primaries {
+			return false
+		}
+		for _, nd := range nodes {
+			if nd.primary && !nd.failed && nd.slots > 0 && replicasOf[nd.id] < minReplicas {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// info0 is cluster_state from CLUSTER INFO.
+func info0(ctx context.Context, c *goredis.Client) string {
+	text, err := c.ClusterInfo(ctx).Result()
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(text, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "cluster_state:"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// WaitReplicated waits until every replica of every running primary has
+// acknowledged everything its primary wrote (the offsets in INFO
+// replication agree; replicas acknowledge once a second).
+func (c *Cluster) WaitReplicated(within time.Duration) {
+	c.t.Helper()
+	ctx := context.Background()
+	waitFor(c.t, within, "replicas caught up", func() bool {
+		for _, p := range c.Primaries(ctx) {
+			cl := goredis.NewClient(&goredis.Options{Addr: p.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+			text, err := cl.Info(ctx, "replication").Result()
+			cl.Close()
+			if err != nil {
+				return false
+			}
+			var master string
+			var offsets []string
+			for _, line := range strings.Split(text, "\r\n") {
+				if v, ok := strings.CutPrefix(line, "master_repl_offset:"); ok {
+					master = v
+				}
+				if strings.HasPrefix(line, "slave") && strings.Contains(line, "offset=") {
+					_, rest, _ := strings.Cut(line, "offset=")
+					off, _, _ := strings.Cut(rest, ",")
+					offsets = append(offsets, off)
+				}
+			}
+			for _, off := range offsets {
+				if off != master {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// Node returns the server listening at addr, or nil.
+func (c *Cluster) Node(addr string) *Server {
+	for _, s := range c.Nodes {
+		if s.Addr() == addr {
+			return s
+		}
+	}
+	return nil
+}
