@@ -34,7 +34,6 @@ var (
 // Close closes the client.
 func (s *Store) Close() error { return s.c.Close() }
 
-
 func (s *Store) key(id string) string { return s.prefix + "{" + id + "}" }
 
 func (s *Store) channel() string { return s.prefix + "changes" }
