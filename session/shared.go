@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"time"
 )
 
@@ -17,7 +19,25 @@ func (m *Manager) watch(ctx context.Context, n Notifier, ready chan<- struct{}) 
 			close(ready)
 			return
 		}
-		m.resync(ctx)
+		// A failover may still be settling (a cluster's slot map): retry
+		// for a while rather than stay behind until the next interruption.
+		backoff := 100 * time.Millisecond
+		for deadline := time.Now().Add(resyncPatience); ; {
+			err := m.resync(ctx)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				m.log.Warn("session: resync failed; the index follows the feed only until it is interrupted again", "err", err)
+				break
+			}
+			m.log.Warn("session: resync failed, retrying", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 2*time.Second)
+		}
 		m.reloadCrisis() // a crisis change may have been missed too
 	}
 	for ctx.Err() == nil {
@@ -87,21 +107,67 @@ func (m *Manager) adopt(r Record) bool {
 	return true
 }
 
-// resync re-reads the live sessions after the change feed was interrupted.
-func (m *Manager) resync(ctx context.Context) {
-	m.counters.feedResyncs.Add(1)
-	n := 0
-	err := m.store.Live(ctx, m.now(), func(r Record) error {
+// resyncPatience bounds how long a resync is retried after the feed came
+// back.
+const resyncPatience = 30 * time.Second
+
+// resync re-reads the store after the change feed was interrupted. It
+// adopts the sessions it missed, and it takes over what went the other
+// way: a session the index holds as live that the store no longer lists is
+// looked up, and is revoked here if it was revoked there, or dropped if it
+// is gone (deleted after its revocation, or lost with a primary that failed
+// before any replica had it — never acknowledged, then). Afterwards every
+// gateway has the same sessions as the store.
+func (m *Manager) resync(ctx context.Context) error {
+	start := m.now()
+	var mu sync.Mutex // in case a store calls fn concurrently
+	seen := map[string]struct{}{}
+	adopted := 0
+	err := m.store.Live(ctx, start, func(r Record) error {
+		mu.Lock()
+		defer mu.Unlock()
 		if cur := m.index.byID(r.ID); cur == nil || cur.s.MACKey != r.MACKey {
 			if m.adopt(r) {
-				n++
+				adopted++
 			}
+		}
+		if cur := m.index.byID(r.ID); cur != nil {
+			seen[cur.s.ID] = struct{}{} // the index's copy of the ID: no new string kept
 		}
 		return nil
 	})
 	if err != nil {
-		m.log.Warn("session: resync", "err", err)
-		return
+		return err
 	}
-	m.log.Info("session: change feed restored", "adopted", n)
+	var unlisted []string
+	m.index.each(func(e *entry) {
+		if _, ok := seen[e.s.ID]; !ok && !e.s.Revoked && start.Before(e.exp) {
+			unlisted = append(unlisted, e.s.ID)
+		}
+	})
+	gone := map[string]struct{}{}
+	revoked := 0
+	for _, id := range unlisted {
+		// Created here while the scan ran, or changed meanwhile: the
+		// record itself decides.
+		r, err := m.store.Get(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			gone[id] = struct{}{}
+		case err != nil:
+			return err
+		case r.Revoked:
+			m.index.revoke(id)
+			if e := m.index.byID(id); e != nil {
+				m.ended(e.s, EndRevoked)
+			}
+			revoked++
+		}
+	}
+	if len(gone) > 0 {
+		m.index.drop(func(e *entry) bool { _, g := gone[e.s.ID]; return g })
+	}
+	m.counters.feedResyncs.Add(1)
+	m.log.Info("session: change feed restored", "adopted", adopted, "revoked", revoked, "gone", len(gone))
+	return nil
 }
