@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -238,4 +239,15 @@ func (s *Store) durabilityWarnings(ctx context.Context) []string {
 		warn = append(warn, fmt.Sprintf("redis: appendfsync is %q, not always: a crash may lose the last second of sign-ins", f))
 	}
 	return warn
+}
+
+// SetLogger sends go-redis's own messages (a Sentinel's new primary, a
+// failed dial) to log at level Info instead of the standard logger.
+// go-redis has one logger per process, so this is process-wide.
+func SetLogger(log *slog.Logger) { goredis.SetLogger(slogPrintf{log}) }
+
+type slogPrintf struct{ log *slog.Logger }
+
+func (l slogPrintf) Printf(ctx context.Context, format string, v ...any) {
+	l.log.InfoContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }

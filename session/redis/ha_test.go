@@ -472,3 +472,34 @@ func TestKV(t *testing.T) {
 		})
 	}
 }
+
+// TestKVWhileRedisIsAway: values set while Redis fails are kept in the
+// process, so a form opened and posted at one gateway still passes; they
+// stay readable when Redis is back.
+func TestKVWhileRedisIsAway(t *testing.T) {
+	srv := redistest.Start(t)
+	st := openOpts(t, redis.Options{Addr: srv.Addr()})
+	defer st.Close()
+	kv := st.KV("csrf")
+	srv.Kill()
+	if err := kv.Set("token", []byte("x"), time.Hour); err != nil {
+		t.Fatalf("Set while Redis is away: %v", err)
+	}
+	if v, err := kv.Get("token"); string(v) != "x" || err != nil {
+		t.Fatalf("Get while Redis is away = %q, %v; want the value kept in memory", v, err)
+	}
+	if _, err := kv.Get("other"); err == nil {
+		t.Errorf("Get of an unknown key while Redis is away: no error")
+	}
+	srv.Restart()
+	eventually(t, 10*time.Second, "the value is still there with Redis back", func() bool {
+		v, err := kv.Get("token")
+		return string(v) == "x" && err == nil
+	})
+	if err := kv.Delete("token"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := kv.Get("token"); v != nil {
+		t.Errorf("Get after Delete = %q", v)
+	}
+}

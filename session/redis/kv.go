@@ -16,10 +16,26 @@ import (
 // handed to fiber's middleware as it is. Keys live under the store's prefix
 // and the KV's own, one Redis key each (cluster-safe); they are neither
 // replicated with WAIT nor announced.
+//
+// While Redis fails, values are kept in this process instead (bounded,
+// maxLocal), so that a form opened and posted at the same gateway still
+// passes its CSRF check and the sign-in gets the store's honest 503 rather
+// than a 403.
 type KV struct {
 	s      *Store
 	prefix string
+
+	mu    sync.Mutex
+	local map[string]localValue
 }
+
+type localValue struct {
+	val     []byte
+	expires time.Time // zero: never
+}
+
+// maxLocal bounds the values kept in memory while Redis is away.
+const maxLocal = 10_000
 
 // kvTimeout bounds each operation: the fiber.Storage methods take no
 // context, and a page must not hang on a store that fails over.
@@ -27,20 +43,66 @@ const kvTimeout = 2 * time.Second
 
 // KV returns the key-value store named name ("csrf" → keys
 // "<prefix>csrf:<key>"). Closing it does not close the Store.
-func (s *Store) KV(name string) *KV { return &KV{s: s, prefix: s.prefix + name + ":"} }
+func (s *Store) KV(name string) *KV {
+	return &KV{s: s, prefix: s.prefix + name + ":", local: map[string]localValue{}}
+}
 
 // Get returns the value of key, or nil and no error when there is none.
 func (k *KV) Get(key string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
 	v, err := k.s.c.Get(ctx, k.prefix+key).Bytes()
+	if err == nil {
+		return v, nil
+	}
+	if lv, ok := k.fromLocal(key); ok {
+		return lv, nil
+	}
 	if errors.Is(err, goredis.Nil) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, wrap("kv get", err)
+	return nil, wrap("kv get", err)
+}
+
+// fromLocal returns a value kept while Redis was away.
+func (k *KV) fromLocal(key string) ([]byte, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	lv, ok := k.local[key]
+	if !ok {
+		return nil, false
 	}
-	return v, nil
+	if !lv.expires.IsZero() && !time.Now().Before(lv.expires) {
+		delete(k.local, key)
+		return nil, false
+	}
+	return append([]byte(nil), lv.val...), true
+}
+
+// keepLocal keeps a value Redis did not take, making room first: expired
+// values go, then any.
+func (k *KV) keepLocal(key string, val []byte, exp time.Duration) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := time.Now()
+	if len(k.local) >= maxLocal {
+		for key, lv := range k.local {
+			if !lv.expires.IsZero() && !now.Before(lv.expires) {
+				delete(k.local, key)
+			}
+		}
+	}
+	for key := range k.local {
+		if len(k.local) < maxLocal {
+			break
+		}
+		delete(k.local, key)
+	}
+	lv := localValue{val: append([]byte(nil), val...)}
+	if exp > 0 {
+		lv.expires = now.Add(exp)
+	}
+	k.local[key] = lv
 }
 
 // Set stores val under key for exp (0: without expiry). An empty key or
@@ -52,7 +114,7 @@ func (k *KV) Set(key string, val []byte, exp time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
 	if err := k.s.c.Set(ctx, k.prefix+key, val, exp).Err(); err != nil {
-		return wrap("kv set", err)
+		k.keepLocal(key, val, exp)
 	}
 	return nil
 }
@@ -61,6 +123,9 @@ func (k *KV) Set(key string, val []byte, exp time.Duration) error {
 func (k *KV) Delete(key string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
+	k.mu.Lock()
+	delete(k.local, key)
+	k.mu.Unlock()
 	if err := k.s.c.Del(ctx, k.prefix+key).Err(); err != nil {
 		return wrap("kv delete", err)
 	}
@@ -69,6 +134,9 @@ func (k *KV) Delete(key string) error {
 
 // Reset deletes every key of this KV (on every primary of a cluster).
 func (k *KV) Reset() error {
+	k.mu.Lock()
+	clear(k.local)
+	k.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var (
