@@ -26,10 +26,10 @@ import (
 // gatewayProc is a roamgate process started by a test, with the addresses
 // its banner printed.
 type gatewayProc struct {
-	cmd                   *exec.Cmd
-	portal, radius, admin string
-	password              string
-	stderr                *lockedWriter // the gateway's log
+	cmd                         *exec.Cmd
+	portal, radius, acct, admin string
+	password                    string
+	stderr                      *lockedWriter // the gateway's log
 }
 
 // startGatewayProc starts the binary with env (on free ports) and waits
@@ -83,6 +83,7 @@ func startGatewayProc(t *testing.T, bin string, env ...string) *gatewayProc {
 	}
 	p.portal = find(`portal\s+http://(\S+)/`)
 	p.radius = find(`RADIUS auth\s+(\S+)/udp`)
+	p.acct = find(`RADIUS acct\s+(\S+)/udp`)
 	p.admin = find(`admin\s+http://(\S+)/`)
 	p.password = find(`admin login\s+admin / (\S+)`)
 	return p

@@ -65,6 +65,7 @@ type node struct {
 	addr, id, master string
 	primary, failed  bool
 	slots            int
+	ranges           [][2]int
 }
 
 // nodes reads CLUSTER NODES from the first running node that answers.
@@ -95,8 +96,11 @@ func (c *Cluster) nodes(ctx context.Context) ([]node, error) {
 					a, _ := strconv.Atoi(lo)
 					b, _ := strconv.Atoi(hi)
 					nd.slots += b - a + 1
+					nd.ranges = append(nd.ranges, [2]int{a, b})
 				} else if !strings.HasPrefix(s, "[") {
+					a, _ := strconv.Atoi(s)
 					nd.slots++
+					nd.ranges = append(nd.ranges, [2]int{a, a})
 				}
 			}
 			out = append(out, nd)
@@ -232,4 +236,44 @@ func (c *Cluster) Node(addr string) *Server {
 		}
 	}
 	return nil
+}
+
+// Slots returns a test for the slots the node at addr serves now (empty
+// if it serves none).
+func (c *Cluster) Slots(ctx context.Context, addr string) func(slot int) bool {
+	c.t.Helper()
+	nodes, err := c.nodes(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var ranges [][2]int
+	for _, nd := range nodes {
+		if nd.addr == addr {
+			ranges = nd.ranges
+		}
+	}
+	return func(slot int) bool {
+		for _, r := range ranges {
+			if slot >= r[0] && slot <= r[1] {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// KeySlot is the slot of key (CLUSTER KEYSLOT on a running node).
+func (c *Cluster) KeySlot(ctx context.Context, key string) (int, error) {
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		cl := goredis.NewClient(&goredis.Options{Addr: n.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+		slot, err := cl.ClusterKeySlot(ctx, key).Result()
+		cl.Close()
+		if err == nil {
+			return int(slot), nil
+		}
+	}
+	return 0, fmt.Errorf("redistest: no node answers CLUSTER KEYSLOT")
 }
