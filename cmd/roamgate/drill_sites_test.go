@@ -60,15 +60,17 @@ func TestDrillLoseSiteA(t *testing.T) {
 	a.cmd.Process.Kill()
 	siteARedis.Kill()
 	a.cmd.Wait()
+	promoted := rs.WaitPrimary(30*time.Second, siteARedis.Addr())
+	failedOver := time.Now()
 	var first signedIn
 	waitFor(t, 30*time.Second, "a new sign-in acknowledged at B", func() bool {
 		var ok bool
 		first, ok = d.firstStartedAfter(kill, nil)
 		return ok
 	})
-	resumed := first.done.Sub(kill)
-	promoted := rs.WaitPrimary(10*time.Second, siteARedis.Addr())
-	t.Logf("site A killed; Sentinel promoted %s; first new sign-in acknowledged at B %v after the kill", promoted.Addr(), resumed.Round(time.Millisecond))
+	t.Logf("site A killed; Sentinel promoted %s %v after the kill; first new sign-in acknowledged at B %v after the kill",
+		promoted.Addr(), failedOver.Sub(kill).Round(time.Millisecond), first.done.Sub(kill).Round(time.Millisecond))
+	resumeAfterFailover(t, failedOver, first.done)
 
 	victim := known[0]
 	d.forget(victim.mac)
@@ -141,6 +143,8 @@ func TestDrillClusterLosesAPrimary(t *testing.T) {
 	inShard := cl.Slots(ctx, victim.Addr())
 	kill := time.Now()
 	victim.Kill()
+	cl.WaitHealthy(30*time.Second, 3, 1)
+	failedOver := time.Now()
 	var first signedIn
 	waitFor(t, 30*time.Second, "a new sign-in acknowledged in the killed primary's shard", func() bool {
 		var ok bool
@@ -150,8 +154,9 @@ func TestDrillClusterLosesAPrimary(t *testing.T) {
 		})
 		return ok
 	})
-	t.Logf("primary %s killed; first new sign-in in its shard acknowledged %v after the kill", victim.Addr(), first.done.Sub(kill).Round(time.Millisecond))
-	cl.WaitHealthy(10*time.Second, 3, 1)
+	t.Logf("primary %s killed; a replica took over %v after the kill; first new sign-in in its shard acknowledged %v after the kill",
+		victim.Addr(), failedOver.Sub(kill).Round(time.Millisecond), first.done.Sub(kill).Round(time.Millisecond))
+	resumeAfterFailover(t, failedOver, first.done)
 
 	rv := known[0]
 	d.forget(rv.mac)
@@ -256,4 +261,15 @@ func (d *drill) verify(kill, back time.Time, store goredis.UniversalClient, gws 
 	}
 	d.report(t, kill, back)
 	t.Logf("store: %d live sessions; lost: 0", len(live))
+}
+
+// resumeAfterFailover: sign-ins resume within the failover time — roamgate
+// adds at most a few seconds to what Redis takes to promote a replica (the
+// test saw the promotion at failedOver, polling; the busy test machine
+// gets a generous margin).
+func resumeAfterFailover(t *testing.T, failedOver, firstAck time.Time) {
+	t.Helper()
+	if d := firstAck.Sub(failedOver); d > 5*time.Second {
+		t.Errorf("the first sign-in was acknowledged %v after the failover completed", d.Round(time.Millisecond))
+	}
 }

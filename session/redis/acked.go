@@ -92,3 +92,28 @@ func (s *Store) undoCreate(key string) {
 	defer cancel()
 	s.c.Del(ctx, key)
 }
+
+// announce publishes a change after its write was confirmed. It goes
+// through the primary that just took the write (alive a moment ago; on a
+// cluster a PUBLISH on any node reaches every node's subscribers), then
+// through the client's routing. The record is replicated whatever happens
+// here, so the write stands: if every try fails, the primary is failing
+// and the gateways' feeds, which it carried, resync when they subscribe
+// anew. A gateway whose feed runs on another cluster node would miss the
+// change, hence the retries.
+func (s *Store) announce(ctx context.Context, key, msg string) {
+	if node, err := s.primaryFor(ctx, key); err == nil && node.Publish(ctx, s.channel(), msg).Err() == nil {
+		return
+	}
+	for range 3 {
+		s.reloadSlots(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if s.c.Publish(ctx, s.channel(), msg).Err() == nil {
+			return
+		}
+	}
+}

@@ -132,10 +132,7 @@ func (s *Store) Create(ctx context.Context, r session.Record) error {
 		return wrap("create", session.ErrExists)
 	}
 	if s.minAcked > 0 {
-		// The record is replicated: the sign-in stands. Should the
-		// announcement fail, other gateways find the session at their next
-		// resync, and this one has it in its index already.
-		s.c.Publish(ctx, s.channel(), "created "+r.ID)
+		s.announce(ctx, key, "created "+r.ID)
 	}
 	return nil
 }
