@@ -12,11 +12,16 @@ test: tools fmt-check vet lint
 # Debian packages the tests use: radclient (freeradius-utils), dig
 # (dnsutils), chromium (headless page tests; npm installs axe-core for
 # them), redis-server (the shared store's tests start private instances),
+# redis-sentinel and redis-cli (redis-tools: the Sentinel and Cluster drills),
 # promtool (prometheus: checks /metrics), systemd-analyze (systemd: checks
-# the unit).
+# the unit), podman and buildah (the container image is built and
+# inspected), runc (podman's runtime that can start containers on a machine
+# whose crun refuses its rlimits; see deploy/image_test.go).
 tools:
 	@scripts/ensure-tools.sh radclient:freeradius-utils dig:dnsutils chromium:chromium npm:npm \
-		redis-server:redis-server promtool:prometheus systemd-analyze:systemd
+		redis-server:redis-server redis-sentinel:redis-sentinel redis-cli:redis-tools \
+		promtool:prometheus systemd-analyze:systemd podman:podman buildah:buildah runc:runc \
+		update-ca-certificates:ca-certificates
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -30,6 +35,13 @@ lint:
 
 build:
 	$(GO) build -o roamgate ./cmd/roamgate
+
+# The container image, offline: Go builds the static binary here, podman
+# puts it FROM scratch (deploy/Containerfile). IMAGE names the tag.
+IMAGE ?= localhost/roamgate:local
+.PHONY: image
+image:
+	@scripts/build-image.sh $(IMAGE)
 
 run:
 	$(GO) run ./cmd/roamgate

@@ -4,11 +4,17 @@
 # a real component because it is absent.
 set -euo pipefail
 
+# have CMD: on PATH, or in an sbin directory a non-root PATH leaves out
+# (runc, update-ca-certificates).
+have() {
+	command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]
+}
+
 missing=()
 for pair in "$@"; do
 	cmd=${pair%%:*}
 	pkg=${pair#*:}
-	command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+	have "$cmd" || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -24,5 +30,5 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
 for pair in "$@"; do
 	cmd=${pair%%:*}
-	command -v "$cmd" >/dev/null 2>&1 || { echo "still missing after install: $cmd" >&2; exit 1; }
+	have "$cmd" || { echo "still missing after install: $cmd" >&2; exit 1; }
 done
