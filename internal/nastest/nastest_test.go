@@ -51,7 +51,7 @@ func TestFailsOverAndStays(t *testing.T) {
 		retry     Retry
 		wantSends int
 	}{
-		{"hostapd", Hostapd.Scaled(0.01), 5},         // 4 to the primary (30, 60, 120, 240 ms), the 5th to the secondary
+		{"hostapd", Hostapd.Scaled(0.01), 5},          // 4 to the primary (30, 60, 120, 240 ms), the 5th to the secondary
 		{"coova-chilli", CoovaChilli.Scaled(0.01), 3}, // 2 to the primary, the 3rd to the secondary
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,8 +16,10 @@ import (
 // pinged; a ping unanswered for as long again means the connection is dead
 // without having been closed (a site that lost power sends no RST), and the
 // feed subscribes anew — through the Sentinels or the cluster's slot map,
-// so to the primary that serves now.
-const feedCheck = time.Second
+// so to the primary that serves now. Not shorter: a busy server that
+// stalls for a second (an fsync, a big DEL) must not cost every gateway a
+// resync of the whole store.
+const feedCheck = 3 * time.Second
 
 // Watch calls fn for every create, re-bind and revocation any gateway makes
 // (this one included) until ctx ends. Redis pub/sub delivers at most once
