@@ -143,7 +143,7 @@ func (k *KV) Reset() error {
 		mu       sync.Mutex // emit runs on several goroutines on a cluster
 		firstErr error
 	)
-	err := k.s.scanKeys(ctx, k.prefix+"*", 1000, func(keys []string) bool {
+	err := k.s.scanKeys(ctx, k.prefix+"*", 1000, func(keys []string, _ *goredis.Client) bool {
 		for _, key := range keys {
 			// One key per DEL keeps it cluster-safe.
 			if err := k.s.c.Del(ctx, key).Err(); err != nil {

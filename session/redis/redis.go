@@ -238,12 +238,17 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 }
 
 // scan calls fn for every session hash, one call at a time. The keys come
-// from SCAN (of every primary, see scanKeys); batches of them are fetched (pipelined HMGET) and decoded by a
-// few workers at once, so that the round trips to Redis overlap with the
+// from SCAN (of every primary, see scanKeys); batches of them are fetched
+// (pipelined HMGET, from the primary that listed them) and decoded by a few
+// workers at once, so that the round trips to Redis overlap with the
 // decoding — a restart reads a million sessions this way.
 func (s *Store) scan(ctx context.Context, fn func(key string, r session.Record) error) error {
 	const batch, fetchers = 1000, 4
-	batches := make(chan []string, fetchers)
+	type keyBatch struct {
+		keys []string
+		node *goredis.Client
+	}
+	batches := make(chan keyBatch, fetchers)
 	var (
 		mu       sync.Mutex // serialises fn and guards firstErr
 		firstErr error
@@ -258,14 +263,24 @@ func (s *Store) scan(ctx context.Context, fn func(key string, r session.Record) 
 	}
 	for range fetchers {
 		wg.Go(func() {
-			for keys := range batches {
+			for kb := range batches {
+				keys := kb.keys
 				cmds := make([]*goredis.SliceCmd, len(keys))
-				_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-					for i, k := range keys {
-						cmds[i] = p.HMGet(ctx, k, recordFields...)
+				var err error
+				// A batch that times out on a busy server is asked again
+				// rather than failing a gateway's start (seen with a
+				// million sessions on a loaded machine).
+				for range 3 {
+					_, err = kb.node.Pipelined(ctx, func(p goredis.Pipeliner) error {
+						for i, k := range keys {
+							cmds[i] = p.HMGet(ctx, k, recordFields...)
+						}
+						return nil
+					})
+					if err == nil || ctx.Err() != nil {
+						break
 					}
-					return nil
-				})
+				}
 				if err != nil {
 					fail(err)
 					continue
@@ -295,14 +310,14 @@ func (s *Store) scan(ctx context.Context, fn func(key string, r session.Record) 
 		defer mu.Unlock()
 		return firstErr != nil
 	}
-	err := s.scanKeys(ctx, s.prefix+"{*}", batch, func(keys []string) bool {
+	err := s.scanKeys(ctx, s.prefix+"{*}", batch, func(keys []string, node *goredis.Client) bool {
 		sessions := keys[:0]
 		for _, k := range keys {
 			if strings.HasSuffix(k, "}") {
 				sessions = append(sessions, k)
 			}
 		}
-		batches <- sessions
+		batches <- keyBatch{sessions, node}
 		return !stopped()
 	})
 	close(batches)
