@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,10 +42,7 @@ func TestSignInWaitsForReplica(t *testing.T) {
 		t.Errorf("the acknowledged sign-in's device gets %s", got)
 	}
 	replica.Restart()
-	c := replica.Client()
-	waitFor(t, 20*time.Second, "the replica in sync again", func() bool {
-		return strings.Contains(c.Info(context.Background(), "replication").Val(), "master_link_status:up")
-	})
+	replica.WaitOnline(primary)
 	// (One try: each refused one counts against the portal's per-MAC limit.)
 	if resp := signIn(t, gw.portal, tablet, "bahnhof-ap-1"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign-in with the replica back: status %d", resp.StatusCode)

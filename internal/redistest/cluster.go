@@ -48,7 +48,43 @@ func StartCluster(t testing.TB, primaries, replicas int) *Cluster {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	c.WaitHealthy(30*time.Second, primaries, replicas)
+	if replicas > 0 {
+		c.waitConfirming(30*time.Second, replicas)
+	}
 	return c
+}
+
+// waitConfirming waits until every primary's replicas confirm a write made
+// now (WAIT): after the initial sync a primary may hold the stream back
+// for a moment, and WAITs made meanwhile count nobody.
+func (c *Cluster) waitConfirming(within time.Duration, replicas int) {
+	c.t.Helper()
+	ctx := context.Background()
+	waitFor(c.t, within, "replicas confirm writes", func() bool {
+		for _, p := range c.Primaries(ctx) {
+			owns := c.Slots(ctx, p.Addr())
+			key := ""
+			for i := 0; key == "" && i < 100000; i++ {
+				k := fmt.Sprintf("redistest:sync:%d", i)
+				if slot, err := c.KeySlot(ctx, k); err == nil && owns(slot) {
+					key = k
+				}
+			}
+			cl := goredis.NewClient(&goredis.Options{Addr: p.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+			conn := cl.Conn()
+			ok := conn.Incr(ctx, key).Err() == nil
+			if ok {
+				n, err := conn.Wait(ctx, replicas, 500*time.Millisecond).Result()
+				ok = err == nil && n >= int64(replicas)
+			}
+			conn.Close()
+			cl.Close()
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // Addrs are every node's address (the seed list of a cluster client).

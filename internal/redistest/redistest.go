@@ -82,11 +82,22 @@ func start(t testing.TB, args ...string) *Server {
 func StartReplicaOf(t testing.TB, primary *Server) *Server {
 	t.Helper()
 	r := start(t, "--replicaof", "127.0.0.1", fmt.Sprint(primary.port))
-	c := r.Client()
-	waitFor(t, 20*time.Second, "replica in sync", func() bool {
-		return info(context.Background(), c, "replication", "master_link_status") == "up"
-	})
+	r.WaitOnline(primary)
 	return r
+}
+
+// WaitOnline waits until r, a replica of primary, confirms new writes: its
+// link is up and a write made now is acknowledged (WAIT). "Link up" alone
+// is not enough: after a full resync the primary may hold the stream back
+// for up to a second (until the replica's first acknowledgement), and a
+// WAIT meanwhile counts nobody.
+func (r *Server) WaitOnline(primary *Server) {
+	r.t.Helper()
+	ctx := context.Background()
+	rc := r.Client()
+	waitFor(r.t, 20*time.Second, "replica in sync", func() bool {
+		return info(ctx, rc, "replication", "master_link_status") == "up" && caughtUp(ctx, primary.Addr(), 1)
+	})
 }
 
 // Addr is host:port of the server.

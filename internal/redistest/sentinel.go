@@ -67,7 +67,9 @@ func StartSentinel(t testing.TB, replicas int) *Replicated {
 	}
 	ctx := context.Background()
 	pc := primary.Client()
-	waitFor(t, 20*time.Second, "replicas in sync", func() bool { return onlineReplicas(ctx, pc) == replicas })
+	waitFor(t, 20*time.Second, "replicas in sync", func() bool {
+		return onlineReplicas(ctx, pc) == replicas && caughtUp(ctx, primary.Addr(), replicas)
+	})
 	for _, s := range r.Sentinels {
 		sc := goredis.NewSentinelClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1})
 		waitFor(t, 20*time.Second, "Sentinel "+s.Addr()+" knows its peers and the replicas", func() bool {

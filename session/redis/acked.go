@@ -2,10 +2,14 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"roamgate/session"
 )
 
 // Acknowledged means replicated: a write that a citizen or an admin is told
@@ -82,38 +86,136 @@ func (s *Store) reloadSlots(ctx context.Context) {
 	}
 }
 
-// undoCreate removes a record whose create was not confirmed by enough
-// replicas, best effort: the sign-in was answered 503, and the citizen's
-// retry makes a new one. The DEL follows the create in the replication
-// stream, so no replica keeps one without the other. If it fails too, the
-// record expires with the session it would have been.
-func (s *Store) undoCreate(key string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	s.c.Del(ctx, key)
-}
-
-// announce publishes a change after its write was confirmed. It goes
-// through the primary that just took the write (alive a moment ago; on a
-// cluster a PUBLISH on any node reaches every node's subscribers), then
-// through the client's routing. The record is replicated whatever happens
-// here, so the write stands: if every try fails, the primary is failing
-// and the gateways' feeds, which it carried, resync when they subscribe
-// anew. A gateway whose feed runs on another cluster node would miss the
-// change, hence the retries.
-func (s *Store) announce(ctx context.Context, key, msg string) {
-	if node, err := s.primaryFor(ctx, key); err == nil && node.Publish(ctx, s.channel(), msg).Err() == nil {
+// undoCreate takes back a create whose outcome is not an acknowledged
+// sign-in: not confirmed by enough replicas, or cut off by a failing
+// primary. The sign-in was answered 503 and the citizen's retry makes a new
+// session, so the record must not live on — yet it may: applied on the
+// primary and copied to a replica before the primary died, it would
+// surface after the failover, unannounced, as a second session for the
+// device. So the record is revoked (and the revocation announced, in case
+// a gateway's resync adopted it meanwhile), now or, while no primary takes
+// writes, by the undo queue for up to undoPatience. A record that is not
+// there needs nothing.
+func (s *Store) undoCreate(id string) {
+	if s.tryUndo(id) {
 		return
 	}
-	for range 3 {
-		s.reloadSlots(ctx)
+	q := &s.undo
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	if len(q.pending) < maxUndo {
+		q.pending[id] = time.Now().Add(undoPatience)
+	}
+	if !q.running {
+		q.running = true
+		q.wg.Go(s.undoLoop)
+	}
+}
+
+// Bounds of the undo queue: a failover takes seconds; a store that takes
+// no writes for a minute has lost its unconfirmed records or will be
+// restored from backup anyway.
+const (
+	undoPatience = time.Minute
+	maxUndo      = 100_000
+)
+
+// undoQueue holds the creates still to be taken back (see undoCreate).
+type undoQueue struct {
+	mu      sync.Mutex
+	pending map[string]time.Time // session ID → give up after
+	running bool
+	closed  bool
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// tryUndo revokes the record of id; it reports whether that is settled
+// (revoked and confirmed, or not there).
+func (s *Store) tryUndo(id string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second+s.ackTimeout)
+	defer cancel()
+	err := s.update(ctx, "undo create", id, "revoked "+id, fRevoked, "1", fToken, "")
+	return err == nil || errors.Is(err, session.ErrNotFound)
+}
+
+func (s *Store) undoLoop() {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
 		select {
-		case <-ctx.Done():
+		case <-s.undo.stop:
 			return
-		case <-time.After(50 * time.Millisecond):
+		case <-t.C:
 		}
-		if s.c.Publish(ctx, s.channel(), msg).Err() == nil {
+		s.undo.mu.Lock()
+		var ids []string
+		now := time.Now()
+		for id, giveUp := range s.undo.pending {
+			if now.After(giveUp) {
+				delete(s.undo.pending, id)
+				continue
+			}
+			ids = append(ids, id)
+		}
+		s.undo.mu.Unlock()
+		for _, id := range ids {
+			if s.tryUndo(id) {
+				s.undo.mu.Lock()
+				delete(s.undo.pending, id)
+				s.undo.mu.Unlock()
+			}
+		}
+	}
+}
+
+// closeUndo stops the undo queue; what it still holds is given up.
+func (s *Store) closeUndo() {
+	s.undo.mu.Lock()
+	if !s.undo.closed {
+		s.undo.closed = true
+		close(s.undo.stop)
+	}
+	s.undo.mu.Unlock()
+	s.undo.wg.Wait()
+}
+
+// announce publishes a change after its write, where the script did not.
+//
+// On a cluster every announcement is published this way, on the primary of
+// the channel's own slot: that is where every gateway's feed subscribes
+// (go-redis subscribes on the channel's slot), so the message reaches the
+// feeds directly. Published anywhere else — inside a script on the key's
+// primary, or on the random node go-redis picks for PUBLISH — it would
+// travel the cluster bus, and a node killed right after publishing takes
+// the message with it while the feeds, attached to another node, never
+// notice (the cluster drill lost sign-ins that way). Should the channel's
+// node be the one that fails, the feeds on it subscribe anew and resync.
+//
+// The write stands whatever happens here; the tries only bridge a slot map
+// that is being reloaded.
+func (s *Store) announce(ctx context.Context, msg string) {
+	for try := range 4 {
+		if try > 0 {
+			s.reloadSlots(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond << try):
+			}
+		}
+		node, err := s.primaryFor(ctx, s.channel())
+		if err == nil && node.Publish(ctx, s.channel(), msg).Err() == nil {
 			return
 		}
 	}
+}
+
+// clustered reports whether the store is on a Redis Cluster.
+func (s *Store) clustered() bool {
+	_, ok := s.c.(*goredis.ClusterClient)
+	return ok
 }

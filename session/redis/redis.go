@@ -24,6 +24,7 @@ type Store struct {
 	// to a citizen or an admin (see acked.go); 0: no waiting.
 	minAcked   int
 	ackTimeout time.Duration
+	undo       undoQueue // creates to take back (acked.go)
 }
 
 var (
@@ -32,7 +33,10 @@ var (
 )
 
 // Close closes the client.
-func (s *Store) Close() error { return s.c.Close() }
+func (s *Store) Close() error {
+	s.closeUndo()
+	return s.c.Close()
+}
 
 func (s *Store) key(id string) string { return s.prefix + "{" + id + "}" }
 
@@ -107,11 +111,13 @@ func (s *Store) expireAt(r session.Record) string {
 // it (acked.go); then only is it announced, so that no gateway admits a
 // device whose sign-in a failover could still lose.
 func (s *Store) Create(ctx context.Context, r session.Record) error {
-	announce := "created " + r.ID
-	if s.minAcked > 0 {
-		announce = "" // published below, after WAIT
+	change := "created " + r.ID
+	after := s.minAcked > 0 || s.clustered() // published below (see announce)
+	inScript := change
+	if after {
+		inScript = ""
 	}
-	args := []any{s.expireAt(r), s.channel(), announce,
+	args := []any{s.expireAt(r), s.channel(), inScript,
 		fID, r.ID, fMACKey, string(r.MACKey), fRandom, flag(r.RandomMAC), fNetwork, r.Network,
 		fLocation, r.Location, fCurrent, r.CurrentLocation, fAP, r.AP,
 		fCreated, nanos(r.Created), fExpires, nanos(r.Expires), fLastSeen, nanos(r.LastSeen),
@@ -123,16 +129,15 @@ func (s *Store) Create(ctx context.Context, r session.Record) error {
 	key := s.key(r.ID)
 	n, err := s.run(ctx, createScript, key, args...)
 	if err != nil {
-		if n == 1 {
-			s.undoCreate(key)
-		}
+		// Applied or not, confirmed or not: no sign-in was acknowledged.
+		s.undoCreate(r.ID)
 		return wrap("create", err)
 	}
 	if n == 0 {
 		return wrap("create", session.ErrExists)
 	}
-	if s.minAcked > 0 {
-		s.announce(ctx, key, "created "+r.ID)
+	if after {
+		s.announce(ctx, change)
 	}
 	return nil
 }
@@ -190,16 +195,26 @@ func decode(m func(field string) string) session.Record {
 	return r
 }
 
-func (s *Store) update(ctx context.Context, op, id, announce string, fields ...any) error {
-	args := append([]any{s.channel(), announce}, fields...)
-	// Touch (activity, written in the background) does not wait for
-	// replicas; re-binds and revocations, which someone is told about, do.
+func (s *Store) update(ctx context.Context, op, id, change string, fields ...any) error {
+	inScript := change
+	if s.clustered() {
+		inScript = "" // published below (see announce)
+	}
+	args := append([]any{s.channel(), inScript}, fields...)
+	// Touch (activity, written in the background, no change) does not wait
+	// for replicas; re-binds and revocations, which someone is told about,
+	// do.
 	var n int
 	var err error
-	if announce == "" {
+	if change == "" {
 		n, err = updateScript.Run(ctx, s.c, []string{s.key(id)}, args...).Int()
 	} else {
 		n, err = s.run(ctx, updateScript, s.key(id), args...)
+	}
+	if n == 1 && change != "" && inScript == "" {
+		// Applied, even if not yet confirmed: a revocation is better
+		// announced early than late.
+		s.announce(ctx, change)
 	}
 	if err != nil {
 		return wrap(op, err)
