@@ -12,6 +12,11 @@ import (
 // nothing falls between the load and the feed); every later one re-reads the
 // store, since changes may have been missed while it was down.
 func (m *Manager) watch(ctx context.Context, n Notifier, ready chan<- struct{}) {
+	refetch := make(chan string, maxRefetch)
+	var wg sync.WaitGroup
+	wg.Go(func() { m.refetchLoop(ctx, refetch) })
+	defer wg.Wait()
+	apply := func(c Change) { m.applyChange(c, refetch) }
 	first := true
 	subscribed := func() {
 		if first {
@@ -41,7 +46,7 @@ func (m *Manager) watch(ctx context.Context, n Notifier, ready chan<- struct{}) 
 		m.reloadCrisis() // a crisis change may have been missed too
 	}
 	for ctx.Err() == nil {
-		err := n.Watch(ctx, m.applyChange, subscribed)
+		err := n.Watch(ctx, apply, subscribed)
 		if err != nil && ctx.Err() == nil {
 			m.log.Warn("session: change feed", "err", err)
 			select {
@@ -53,8 +58,9 @@ func (m *Manager) watch(ctx context.Context, n Notifier, ready chan<- struct{}) 
 }
 
 // applyChange brings the index in line with a change another gateway (or
-// this one) made. Changes this gateway made are already in its index.
-func (m *Manager) applyChange(c Change) {
+// this one) made. Changes this gateway made are already in its index. An
+// announced record that cannot be read now goes to refetch.
+func (m *Manager) applyChange(c Change, refetch chan<- string) {
 	if c.Kind == ChangeCrisis {
 		m.reloadCrisis()
 		return
@@ -73,14 +79,73 @@ func (m *Manager) applyChange(c Change) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		r, err := m.store.Get(ctx, c.ID)
-		if err != nil {
-			m.log.Warn("session: fetch announced session", "session", c.ID, "err", err)
+		if errors.Is(err, ErrNotFound) {
+			m.log.Warn("session: announced session not in the store", "session", c.ID)
 			return
 		}
-		if cur != nil && cur.s.MACKey == r.MACKey {
-			return // ours, or already applied
+		if err != nil {
+			// The store is failing over (on a cluster, this gateway's
+			// slot map may still name the failed node): read it again
+			// soon rather than never — the feed itself was not
+			// interrupted, so no resync would find it.
+			select {
+			case refetch <- c.ID:
+			default:
+				m.log.Warn("session: fetch announced session; too many waiting, dropped", "session", c.ID, "err", err)
+			}
+			return
 		}
-		m.adopt(r)
+		m.applyRecord(r)
+	}
+}
+
+// applyRecord indexes an announced record unless the index has it already.
+func (m *Manager) applyRecord(r Record) {
+	if cur := m.index.byID(r.ID); cur != nil && cur.s.MACKey == r.MACKey {
+		return // ours, or already applied
+	}
+	m.adopt(r)
+}
+
+// maxRefetch bounds the announced sessions that wait to be read again.
+const maxRefetch = 10_000
+
+// refetchLoop reads again, every quarter second for up to resyncPatience,
+// the announced sessions the store could not give when they were
+// announced.
+func (m *Manager) refetchLoop(ctx context.Context, ids <-chan string) {
+	type waiting struct {
+		id     string
+		giveUp time.Time
+	}
+	var queue []waiting
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-ids:
+			queue = append(queue, waiting{id, time.Now().Add(resyncPatience)})
+			continue
+		case <-t.C:
+		}
+		keep := queue[:0]
+		for _, w := range queue {
+			gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			r, err := m.store.Get(gctx, w.id)
+			cancel()
+			switch {
+			case err == nil:
+				m.applyRecord(r)
+			case errors.Is(err, ErrNotFound), ctx.Err() != nil:
+			case time.Now().After(w.giveUp):
+				m.log.Warn("session: fetch announced session; gave up", "session", w.id, "err", err)
+			default:
+				keep = append(keep, w)
+			}
+		}
+		queue = keep
 	}
 }
 

@@ -154,8 +154,9 @@ func TestDrillClusterLosesAPrimary(t *testing.T) {
 		})
 		return ok
 	})
-	t.Logf("primary %s killed; a replica took over %v after the kill; first new sign-in in its shard acknowledged %v after the kill",
-		victim.Addr(), failedOver.Sub(kill).Round(time.Millisecond), first.done.Sub(kill).Round(time.Millisecond))
+	feedSlot, _ := cl.KeySlot(ctx, "roamgate:changes")
+	t.Logf("primary %s killed (it served the change feed: %v); a replica took over %v after the kill; first new sign-in in its shard acknowledged %v after the kill",
+		victim.Addr(), inShard(feedSlot), failedOver.Sub(kill).Round(time.Millisecond), first.done.Sub(kill).Round(time.Millisecond))
 	resumeAfterFailover(t, failedOver, first.done)
 
 	rv := known[0]

@@ -94,93 +94,24 @@ func (s *Store) reloadSlots(ctx context.Context) {
 // surface after the failover, unannounced, as a second session for the
 // device. So the record is revoked (and the revocation announced, in case
 // a gateway's resync adopted it meanwhile), now or, while no primary takes
-// writes, by the undo queue for up to undoPatience. A record that is not
-// there needs nothing.
+// writes, from the retry queue. A record that is not there needs nothing.
 func (s *Store) undoCreate(id string) {
-	if s.tryUndo(id) {
-		return
+	if !s.tryUndo(context.Background(), id) {
+		s.later.add(s, func(q *retryQueue) {
+			if len(q.undo) < maxRetries {
+				q.undo[id] = time.Now().Add(retryPatience)
+			}
+		})
 	}
-	q := &s.undo
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return
-	}
-	if len(q.pending) < maxUndo {
-		q.pending[id] = time.Now().Add(undoPatience)
-	}
-	if !q.running {
-		q.running = true
-		q.wg.Go(s.undoLoop)
-	}
-}
-
-// Bounds of the undo queue: a failover takes seconds; a store that takes
-// no writes for a minute has lost its unconfirmed records or will be
-// restored from backup anyway.
-const (
-	undoPatience = time.Minute
-	maxUndo      = 100_000
-)
-
-// undoQueue holds the creates still to be taken back (see undoCreate).
-type undoQueue struct {
-	mu      sync.Mutex
-	pending map[string]time.Time // session ID → give up after
-	running bool
-	closed  bool
-	stop    chan struct{}
-	wg      sync.WaitGroup
 }
 
 // tryUndo revokes the record of id; it reports whether that is settled
 // (revoked and confirmed, or not there).
-func (s *Store) tryUndo(id string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second+s.ackTimeout)
+func (s *Store) tryUndo(ctx context.Context, id string) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second+s.ackTimeout)
 	defer cancel()
 	err := s.update(ctx, "undo create", id, "revoked "+id, fRevoked, "1", fToken, "")
 	return err == nil || errors.Is(err, session.ErrNotFound)
-}
-
-func (s *Store) undoLoop() {
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.undo.stop:
-			return
-		case <-t.C:
-		}
-		s.undo.mu.Lock()
-		var ids []string
-		now := time.Now()
-		for id, giveUp := range s.undo.pending {
-			if now.After(giveUp) {
-				delete(s.undo.pending, id)
-				continue
-			}
-			ids = append(ids, id)
-		}
-		s.undo.mu.Unlock()
-		for _, id := range ids {
-			if s.tryUndo(id) {
-				s.undo.mu.Lock()
-				delete(s.undo.pending, id)
-				s.undo.mu.Unlock()
-			}
-		}
-	}
-}
-
-// closeUndo stops the undo queue; what it still holds is given up.
-func (s *Store) closeUndo() {
-	s.undo.mu.Lock()
-	if !s.undo.closed {
-		s.undo.closed = true
-		close(s.undo.stop)
-	}
-	s.undo.mu.Unlock()
-	s.undo.wg.Wait()
 }
 
 // announce publishes a change after its write, where the script did not.
@@ -192,30 +123,161 @@ func (s *Store) closeUndo() {
 // primary, or on the random node go-redis picks for PUBLISH — it would
 // travel the cluster bus, and a node killed right after publishing takes
 // the message with it while the feeds, attached to another node, never
-// notice (the cluster drill lost sign-ins that way). Should the channel's
-// node be the one that fails, the feeds on it subscribe anew and resync.
+// notice (the cluster drill lost sign-ins that way).
 //
-// The write stands whatever happens here; the tries only bridge a slot map
-// that is being reloaded.
+// Should the channel's node be the one that fails, the feeds on it
+// subscribe anew and resync; but this gateway's slot map may name the
+// failed node for a while after the others moved on, so an announcement
+// that cannot be published now is queued and published, in order, once
+// the slot map names a node that takes it. The write stands whatever
+// happens here.
 func (s *Store) announce(ctx context.Context, msg string) {
-	for try := range 4 {
-		if try > 0 {
-			s.reloadSlots(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(50 * time.Millisecond << try):
+	if s.later.hasAnnouncements() || !s.tryAnnounce(ctx, msg) {
+		s.later.add(s, func(q *retryQueue) {
+			if len(q.announce) < maxRetries {
+				q.announce = append(q.announce, queued{msg, time.Now().Add(retryPatience)})
 			}
-		}
-		node, err := s.primaryFor(ctx, s.channel())
-		if err == nil && node.Publish(ctx, s.channel(), msg).Err() == nil {
-			return
-		}
+		})
 	}
+}
+
+func (s *Store) tryAnnounce(ctx context.Context, msg string) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	node, err := s.primaryFor(ctx, s.channel())
+	if err == nil && node.Publish(ctx, s.channel(), msg).Err() == nil {
+		return true
+	}
+	s.reloadSlots(ctx)
+	return false
 }
 
 // clustered reports whether the store is on a Redis Cluster.
 func (s *Store) clustered() bool {
 	_, ok := s.c.(*goredis.ClusterClient)
 	return ok
+}
+
+// Bounds of the retry queue: a failover takes seconds; a store that takes
+// no writes for a minute has lost its unconfirmed records or will be
+// restored from backup anyway, and the gateways' feeds have resynced.
+const (
+	retryPatience = time.Minute
+	maxRetries    = 100_000
+)
+
+// retryQueue holds what could not be done at once while the store fails
+// over: creates to take back and announcements to publish. One goroutine
+// works it, started when it first gets work.
+type retryQueue struct {
+	mu       sync.Mutex
+	undo     map[string]time.Time // session ID → give up after
+	announce []queued             // in order
+	running  bool
+	closed   bool
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+type queued struct {
+	msg    string
+	giveUp time.Time
+}
+
+func newRetryQueue() retryQueue {
+	return retryQueue{undo: map[string]time.Time{}, stop: make(chan struct{})}
+}
+
+func (q *retryQueue) add(s *Store, f func(*retryQueue)) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	f(q)
+	if !q.running {
+		q.running = true
+		q.wg.Go(s.retryLoop)
+	}
+}
+
+func (q *retryQueue) hasAnnouncements() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.announce) > 0
+}
+
+func (s *Store) retryLoop() {
+	q := &s.later
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // Close cancels what is under way
+		select {
+		case <-q.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		// Announcements first, oldest first; stop at the first that fails
+		// so that they keep their order.
+		for {
+			q.mu.Lock()
+			for len(q.announce) > 0 && now.After(q.announce[0].giveUp) {
+				q.announce = q.announce[1:]
+			}
+			if len(q.announce) == 0 {
+				q.mu.Unlock()
+				break
+			}
+			next := q.announce[0].msg
+			q.mu.Unlock()
+			if !s.tryAnnounce(ctx, next) {
+				break
+			}
+			q.mu.Lock()
+			q.announce = q.announce[1:]
+			q.mu.Unlock()
+		}
+		q.mu.Lock()
+		var ids []string
+		for id, giveUp := range q.undo {
+			if now.After(giveUp) {
+				delete(q.undo, id)
+				continue
+			}
+			ids = append(ids, id)
+		}
+		q.mu.Unlock()
+		for _, id := range ids {
+			if ctx.Err() != nil {
+				return
+			}
+			if s.tryUndo(ctx, id) {
+				q.mu.Lock()
+				delete(q.undo, id)
+				q.mu.Unlock()
+			}
+		}
+	}
+}
+
+// closeRetries stops the retry queue; what it still holds is given up.
+func (s *Store) closeRetries() {
+	q := &s.later
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		close(q.stop)
+	}
+	q.mu.Unlock()
+	q.wg.Wait()
 }

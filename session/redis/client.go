@@ -152,7 +152,7 @@ func Open(ctx context.Context, o Options) (*Store, []string, error) {
 		return nil, nil, wrap("open", err)
 	}
 	s := &Store{c: c, prefix: o.Prefix, keep: o.Keep, ackTimeout: o.ReplicaTimeout,
-		undo: undoQueue{pending: map[string]time.Time{}, stop: make(chan struct{})}}
+		later: newRetryQueue()}
 	if err := s.Ping(ctx); err != nil {
 		c.Close()
 		return nil, nil, wrap("open", err)

@@ -24,7 +24,7 @@ type Store struct {
 	// to a citizen or an admin (see acked.go); 0: no waiting.
 	minAcked   int
 	ackTimeout time.Duration
-	undo       undoQueue // creates to take back (acked.go)
+	later      retryQueue // undos and announcements that wait for a primary (acked.go)
 }
 
 var (
@@ -34,7 +34,7 @@ var (
 
 // Close closes the client.
 func (s *Store) Close() error {
-	s.closeUndo()
+	s.closeRetries()
 	return s.c.Close()
 }
 

@@ -299,3 +299,49 @@ func TestResyncTakesOverMissedChanges(t *testing.T) {
 		return errors.Is(revoked, session.ErrRevoked) && errors.Is(vanished, session.ErrNotFound) && kept == nil && added == nil
 	})
 }
+
+// unreadable is the real store whose Get fails while failing is set, as a
+// cluster client's Get does while its slot map still names a failed node.
+type unreadable struct {
+	*redis.Store
+	failing atomic.Bool
+	refused atomic.Int64
+}
+
+func (u *unreadable) Get(ctx context.Context, id string) (session.Record, error) {
+	if u.failing.Load() {
+		u.refused.Add(1)
+		return session.Record{}, errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+	}
+	return u.Store.Get(ctx, id)
+}
+
+// TestAnnouncedWhileUnreadable: a sign-in announced while this gateway
+// cannot read it from the store is read again once it can. Before the
+// manager retried, the announcement was dropped with a warning and the
+// session stayed unknown at B — the feed was never interrupted, so no
+// resync found it either (the cluster drill lost sign-ins at B this way).
+func TestAnnouncedWhileUnreadable(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	a := newGateway(t, srv, dir)
+	u := &unreadable{Store: open(t, srv, 0)}
+	t.Cleanup(func() { u.Close() })
+	b := newGatewayOn(t, u, dir)
+	mac, _ := session.ParseMAC("da:a1:19:00:0b:01")
+
+	u.failing.Store(true)
+	if _, _, err := a.m.Create(context.Background(), session.CreateRequest{MAC: mac, HasMAC: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The announcement arrives, and a retry fails too.
+	eventually(t, 5*time.Second, "B tried to read the session twice", func() bool { return u.refused.Load() >= 2 })
+	if _, err := b.m.ByMAC(mac); err == nil {
+		t.Fatal("B read the session although its store failed: the test proves nothing")
+	}
+	u.failing.Store(false)
+	eventually(t, 2*time.Second, "B reads the announced session once it can", func() bool {
+		_, err := b.m.ByMAC(mac)
+		return err == nil
+	})
+}
