@@ -12,15 +12,21 @@ test: tools fmt-check vet lint
 # Debian packages the tests use: radclient (freeradius-utils), dig
 # (dnsutils), chromium (headless page tests; npm installs axe-core for
 # them), redis-server (the shared store's tests start private instances),
+# redis-sentinel and redis-cli (redis-tools: the Sentinel and Cluster drills),
 # promtool (prometheus: checks /metrics), systemd-analyze (systemd: checks
 # the unit), freeradius (FreeRADIUS 3.2 as a proxy in front of roamgate,
-# radius/freeradius_proxy_test.go). CoovaChilli, the real access point of
-# the network-namespace tests (cmd/roamgate TestCoova…), is built once into
-# ~/.cache/roamgate/<snapshot>/ with its build dependencies and dhclient,
-# iptables, ethtool (scripts/build-coova-chilli.sh).
+# radius/freeradius_proxy_test.go), podman and buildah (the container image
+# is built and inspected), runc (podman's runtime that can start containers
+# on a machine whose crun refuses its rlimits; see deploy/image_test.go).
+# CoovaChilli, the real access point of the network-namespace tests
+# (cmd/roamgate TestCoova…), is built once into ~/.cache/roamgate/<snapshot>/
+# with its build dependencies and dhclient, iptables, ethtool
+# (scripts/build-coova-chilli.sh).
 tools:
 	@scripts/ensure-tools.sh radclient:freeradius-utils dig:dnsutils chromium:chromium npm:npm \
-		redis-server:redis-server promtool:prometheus systemd-analyze:systemd freeradius:freeradius
+		redis-server:redis-server redis-sentinel:redis-sentinel redis-cli:redis-tools \
+		promtool:prometheus systemd-analyze:systemd freeradius:freeradius \
+		podman:podman buildah:buildah runc:runc update-ca-certificates:ca-certificates
 	@scripts/build-coova-chilli.sh >/dev/null
 
 fmt-check:
@@ -35,6 +41,13 @@ lint:
 
 build:
 	$(GO) build -o roamgate ./cmd/roamgate
+
+# The container image, offline: Go builds the static binary here, podman
+# puts it FROM scratch (deploy/Containerfile). IMAGE names the tag.
+IMAGE ?= localhost/roamgate:local
+.PHONY: image
+image:
+	@scripts/build-image.sh $(IMAGE)
 
 run:
 	$(GO) run ./cmd/roamgate

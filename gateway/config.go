@@ -107,26 +107,116 @@ type SQLiteConfig struct {
 // RedisConfig configures the shared store used by several gateways. Run
 // Redis with appendonly yes and appendfsync always: the gateway warns at
 // start when it is configured to lose acknowledged sign-ins on a crash.
+// Exactly one of Addr, Sentinel and Cluster says where Redis is
+// (docs/OPERATIONS.md, "Two sites").
 type RedisConfig struct {
-	// Addr is host:port of the Redis server.
+	// Addr is host:port of a single Redis server.
 	Addr string `yaml:"addr"`
+	// Sentinel finds the primary through Redis Sentinel and follows it
+	// across failovers.
+	Sentinel SentinelConfig `yaml:"sentinel"`
+	// Cluster are host:port of Redis Cluster nodes (some or all; the
+	// others are discovered).
+	Cluster []string `yaml:"cluster"`
 	// Username for AUTH with Redis ACLs; optional.
 	Username string `yaml:"username"`
 	// Password for AUTH, if any.
 	Password string `yaml:"password"`
-	// DB is the database number.
+	// DB is the database number (0 on a cluster).
 	DB int `yaml:"db"`
-	// TLS connects with TLS (system roots; ServerName from addr).
+	// TLS connects with TLS (system roots; the server name is each
+	// server's host).
 	TLS bool `yaml:"tls"`
+	// MinReplicasAcked replicas must confirm (Redis WAIT) a sign-in,
+	// re-bind, revocation or crisis switch before it is acknowledged;
+	// when they do not within ReplicaTimeout the sign-in gets 503 and
+	// Retry-After. -1 (default): 1 with Sentinel or Cluster, and with a
+	// single server that has a replica connected at start; 0: never wait.
+	MinReplicasAcked int `yaml:"min_replicas_acked"`
+	// ReplicaTimeout bounds that wait; default 1s.
+	ReplicaTimeout time.Duration `yaml:"replica_timeout"`
+}
+
+// SentinelConfig says how to find the Redis primary through Sentinel.
+type SentinelConfig struct {
+	// MasterName is the name the Sentinels monitor the primary under
+	// (sentinel monitor <name> …).
+	MasterName string `yaml:"master_name"`
+	// Addresses are host:port of the Sentinels; list all of them (three:
+	// one per site and one on a third host).
+	Addresses []string `yaml:"addresses"`
+	// Password of the Sentinels themselves (sentinel requirepass), if
+	// any; the data servers use store.redis.password.
+	Password string `yaml:"password"`
 }
 
 func (r RedisConfig) tlsConfig() *tls.Config {
 	if !r.TLS {
 		return nil
 	}
-	host, _, _ := net.SplitHostPort(r.Addr)
-	return &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	// No ServerName: crypto/tls takes each connection's host, which is
+	// right for every server of a Sentinel group or a cluster.
+	return &tls.Config{MinVersion: tls.VersionTLS12}
 }
+
+// validate checks store.redis; add reports a problem at a key path.
+func (r RedisConfig) validate(add func(key, format string, args ...any)) {
+	const key = "store.redis"
+	var shapes []string
+	if r.Addr != "" {
+		shapes = append(shapes, "addr")
+	}
+	if r.Sentinel.MasterName != "" || len(r.Sentinel.Addresses) > 0 {
+		shapes = append(shapes, "sentinel")
+	}
+	if len(r.Cluster) > 0 {
+		shapes = append(shapes, "cluster")
+	}
+	switch len(shapes) {
+	case 0:
+		add(key, "set one of addr (one server), sentinel (master_name and addresses) or cluster (node addresses)")
+	case 1:
+	default:
+		add(key, "%s exclude each other; set only one", strings.Join(shapes, " and "))
+	}
+	hostPort := func(k, a string) {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			add(k, "%q is not host:port", a)
+		}
+	}
+	if r.Addr != "" {
+		hostPort(key+".addr", r.Addr)
+	}
+	if slices.Contains(shapes, "sentinel") {
+		if r.Sentinel.MasterName == "" {
+			add(key+".sentinel.master_name", "missing (the name in the Sentinels' \"sentinel monitor\" line)")
+		}
+		if len(r.Sentinel.Addresses) == 0 {
+			add(key+".sentinel.addresses", "at least one Sentinel address is needed (three for a quorum across two sites)")
+		}
+		for i, a := range r.Sentinel.Addresses {
+			hostPort(fmt.Sprintf("%s.sentinel.addresses[%d]", key, i), a)
+		}
+	}
+	for i, a := range r.Cluster {
+		hostPort(fmt.Sprintf("%s.cluster[%d]", key, i), a)
+	}
+	if r.DB < 0 {
+		add(key+".db", "%d is negative", r.DB)
+	} else if r.DB != 0 && len(r.Cluster) > 0 {
+		add(key+".db", "%d: a Redis Cluster has database 0 only", r.DB)
+	}
+	if r.MinReplicasAcked < -1 || r.MinReplicasAcked > maxReplicasAcked {
+		add(key+".min_replicas_acked", "%d is not between -1 (automatic) and %d", r.MinReplicasAcked, maxReplicasAcked)
+	}
+	if t := r.ReplicaTimeout; t < 10*time.Millisecond || t > 10*time.Second {
+		add(key+".replica_timeout", "%s is not between 10ms and 10s", t)
+	}
+}
+
+// maxReplicasAcked bounds store.redis.min_replicas_acked: more copies than
+// this is a typo, not a topology.
+const maxReplicasAcked = 16
 
 // SessionConfig sets session lifetimes.
 type SessionConfig struct {
@@ -236,7 +326,7 @@ func DefaultConfig() Config {
 	return Config{
 		Site:      SiteConfig{Name: "Stadt-WLAN Demo", PortalURL: "http://127.0.0.1:8080/"},
 		DataDir:   "data",
-		Store:     StoreConfig{Driver: "sqlite"},
+		Store:     StoreConfig{Driver: "sqlite", Redis: RedisConfig{MinReplicasAcked: -1, ReplicaTimeout: time.Second}},
 		Session:   SessionConfig{Lifetime: 24 * time.Hour, IdleTimeout: 2 * time.Hour},
 		Crisis:    CrisisConfig{SessionTimeout: session.DefaultCrisisLifetime},
 		Portal:    portal.Config{Listen: portal.DefaultListen, Languages: portal.DefaultLanguages()},
@@ -318,12 +408,7 @@ func (c Config) Validate() error {
 	switch c.Store.Driver {
 	case "sqlite":
 	case "redis":
-		if _, _, err := net.SplitHostPort(c.Store.Redis.Addr); err != nil {
-			add("store.redis.addr", "%q is not host:port", c.Store.Redis.Addr)
-		}
-		if c.Store.Redis.DB < 0 {
-			add("store.redis.db", "%d is negative", c.Store.Redis.DB)
-		}
+		c.Store.Redis.validate(add)
 	default:
 		add("store.driver", "%q is not one of sqlite, redis", c.Store.Driver)
 	}

@@ -28,9 +28,13 @@ import (
 // openStore opens the configured session store.
 func openStore(ctx context.Context, c StoreConfig, sqlitePath string, log *slog.Logger) (session.Store, error) {
 	if c.Driver == "redis" {
+		redis.SetLogger(log.With("component", "redis"))
 		st, warnings, err := redis.Open(ctx, redis.Options{
 			Addr: c.Redis.Addr, Username: c.Redis.Username, Password: c.Redis.Password, DB: c.Redis.DB,
-			TLS: c.Redis.tlsConfig(),
+			Sentinel: redis.Sentinel{MasterName: c.Redis.Sentinel.MasterName, Addrs: c.Redis.Sentinel.Addresses,
+				Password: c.Redis.Sentinel.Password},
+			Cluster: c.Redis.Cluster, TLS: c.Redis.tlsConfig(),
+			MinReplicasAcked: c.Redis.MinReplicasAcked, ReplicaTimeout: c.Redis.ReplicaTimeout,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("store.redis: %w", err)
@@ -38,9 +42,31 @@ func openStore(ctx context.Context, c StoreConfig, sqlitePath string, log *slog.
 		for _, w := range warnings {
 			log.Warn(w)
 		}
+		log.Info("store: redis", "min_replicas_acked", st.MinReplicasAcked())
 		return st, nil
 	}
 	return sqlite.Open(ctx, sqlitePath)
+}
+
+// csrfStorage is where the portal keeps its CSRF tokens: in the session
+// store's Redis when the store is Redis, so that a form opened at one
+// gateway can be posted to another (a load balancer without sticky
+// sessions); nil (the portal's bounded in-memory store) otherwise.
+func csrfStorage(st session.Store) fiberStorage {
+	if rs, ok := st.(*redis.Store); ok {
+		return rs.KV("csrf")
+	}
+	return nil
+}
+
+// fiberStorage is fiber.Storage, spelt out so that gateway need not import
+// fiber; portal.Deps.CSRFStorage takes it as it is.
+type fiberStorage interface {
+	Get(key string) ([]byte, error)
+	Set(key string, val []byte, exp time.Duration) error
+	Delete(key string) error
+	Reset() error
+	Close() error
 }
 
 // ShutdownTimeout bounds a graceful stop: every server gets this long to
@@ -185,6 +211,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 		AccessPoints:  accessPoints(cfg),
 		Reauthorizer:  reauthorizer{radiusServer},
 		Crisis:        mgr,
+		CSRFStorage:   csrfStorage(store),
 		Registerer:    reg,
 		Logger:        log.With("server", "portal"),
 	})

@@ -6,10 +6,12 @@
 # because it is absent.
 set -euo pipefail
 
+# present CMD: a file for a CMD starting with /, else on PATH or in an sbin
+# directory a non-root PATH leaves out (runc, update-ca-certificates).
 present() {
 	case $1 in
 	/*) [ -e "$1" ] ;;
-	*) command -v "$1" >/dev/null 2>&1 ;;
+	*) command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] ;;
 	esac
 }
 

@@ -6,6 +6,7 @@
 //
 //	go run ./cmd/roamgate-capacity -n 1000000 -store sqlite
 //	go run ./cmd/roamgate-capacity -n 1000000 -store redis -redis 127.0.0.1:6379
+//	go run ./cmd/roamgate-capacity -n 1000000 -store redis-cluster -redis 127.0.0.1:7001,127.0.0.1:7002
 package main
 
 import (
@@ -34,8 +35,8 @@ import (
 
 func main() {
 	n := flag.Int("n", 100_000, "live sessions")
-	kind := flag.String("store", "sqlite", "sqlite or redis")
-	redisAddr := flag.String("redis", "127.0.0.1:6379", "redis address (-store redis); the database is flushed of roamgate keys first")
+	kind := flag.String("store", "sqlite", "sqlite, redis or redis-cluster")
+	redisAddr := flag.String("redis", "127.0.0.1:6379", "redis address (-store redis), or comma-separated cluster nodes (-store redis-cluster)")
 	dir := flag.String("dir", "", "data directory (default: a new temporary one)")
 	load := flag.Bool("load", false, "load an already filled -dir and report (what a restarted gateway does)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the load to this file")
@@ -78,6 +79,10 @@ func openStore(kind, addr, dir string) session.Store {
 		return st
 	case "redis":
 		st, _, err := redis.Open(ctx, redis.Options{Addr: addr})
+		check(err)
+		return st
+	case "redis-cluster":
+		st, _, err := redis.Open(ctx, redis.Options{Cluster: strings.Split(addr, ",")})
 		check(err)
 		return st
 	}

@@ -27,10 +27,10 @@ import (
 // gatewayProc is a roamgate process started by a test, with the addresses
 // its banner printed.
 type gatewayProc struct {
-	cmd                   *exec.Cmd
-	portal, radius, admin string
-	password              string
-	stderr                *lockedWriter // the gateway's log
+	cmd                         *exec.Cmd
+	portal, radius, acct, admin string
+	password                    string
+	stderr                      *lockedWriter // the gateway's log
 }
 
 // startGatewayProc starts the binary with env (on free ports) and waits
@@ -90,6 +90,7 @@ func startGatewayCmd(t *testing.T, cmd *exec.Cmd) *gatewayProc {
 	}
 	p.portal = find(`portal\s+http://(\S+)/`)
 	p.radius = find(`RADIUS auth\s+(\S+)/udp`)
+	p.acct = find(`RADIUS acct\s+(\S+)/udp`)
 	p.admin = find(`admin\s+http://(\S+)/`)
 	p.password = find(`admin login\s+admin / (\S+)`)
 	return p
@@ -122,6 +123,35 @@ func signIn(t *testing.T, portal, mac, nasID string) *http.Response {
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// signInAcross is a browser behind a load balancer without sticky
+// sessions: the splash comes from one gateway, the form goes to another.
+// Both are on 127.0.0.1, so the browser's cookies (which ignore the port)
+// go to both, as they would to one balanced name.
+func signInAcross(t *testing.T, splashAt, postTo, mac, nasID string) *http.Response {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	q := url.Values{"client_mac": {mac}, "nas_id": {nasID}, "ssid": {"WiFi4EU"}}
+	resp, err := client.Get("http://" + splashAt + "/?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("splash without _csrf (status %d)", resp.StatusCode)
+	}
+	form := url.Values{"_csrf": {string(m[1])}, "terms": {"1"}, "accept": {"1"}, "client_mac": {mac}, "nas_id": {nasID}, "ssid": {"WiFi4EU"}}
+	post, err := client.PostForm("http://"+postTo+"/connect", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post.Body.Close()
+	return post
 }
 
 // signInFrom signs in from the local address from (a 127.0.0.x, so that
@@ -207,6 +237,17 @@ func TestTwoGatewaysShareRedis(t *testing.T) {
 	}
 	waitFor(t, 2*time.Second, "B accepts A's sign-ins", func() bool {
 		return macAuth(t, b.radius, phone, "stadtpark-ap-3") == "accept" && macAuth(t, b.radius, laptop, "stadtpark-ap-3") == "accept"
+	})
+
+	t.Run("splash at A, form posted to B", func(t *testing.T) {
+		// The CSRF token lives in the shared Redis, not in A's memory.
+		const tablet = "da:a1:19:00:0a:05"
+		if resp := signInAcross(t, a.portal, b.portal, tablet, "bahnhof-ap-1"); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("POST /connect at B with A's form: status %d, want 303", resp.StatusCode)
+		}
+		waitFor(t, 2*time.Second, "A accepts the sign-in made at B", func() bool {
+			return macAuth(t, a.radius, tablet, "bahnhof-ap-1") == "accept"
+		})
 	})
 
 	t.Run("revoke at B, rejected at A within 100 ms", func(t *testing.T) {

@@ -20,7 +20,7 @@ const crisisChange = "crisis"
 // gateway can read the announcement before the value.
 var saveCrisisScript = goredis.NewScript(`
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 1`)
 
 // crisisKey holds the crisis state as JSON, without expiry: the state is
@@ -35,7 +35,14 @@ func (s *Store) SaveCrisis(ctx context.Context, c session.Crisis) error {
 	if err != nil {
 		return wrap("save crisis", err)
 	}
-	err = saveCrisisScript.Run(ctx, s.c, []string{s.crisisKey()}, string(data), s.channel(), crisisChange).Err()
+	inScript := crisisChange
+	if s.clustered() {
+		inScript = "" // published below (see announce)
+	}
+	n, err := s.run(ctx, saveCrisisScript, s.crisisKey(), string(data), s.channel(), inScript)
+	if n == 1 && inScript == "" {
+		s.announce(ctx, crisisChange)
+	}
 	if err != nil {
 		return wrap("save crisis", err)
 	}

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -16,29 +15,16 @@ import (
 	"roamgate/session"
 )
 
-// Options configure the store.
-type Options struct {
-	// Addr is host:port of the server.
-	Addr string
-	// Username and Password for AUTH (Redis ACL); optional.
-	Username string
-	Password string
-	// DB is the database number (0 on a cluster).
-	DB int
-	// TLS enables TLS with this configuration when not nil.
-	TLS *tls.Config
-	// Prefix starts every key and the channel; default "roamgate:".
-	Prefix string
-	// Keep is how long a session's key outlives the session's end; default
-	// 0: the key expires exactly when the session does.
-	Keep time.Duration
-}
-
 // Store is a session.Store on Redis. It is safe for concurrent use.
 type Store struct {
-	c      *goredis.Client
+	c      goredis.UniversalClient // a *goredis.Client (one server, Sentinel) or *goredis.ClusterClient
 	prefix string
 	keep   time.Duration
+	// minAcked replicas must confirm a write that acknowledges something
+	// to a citizen or an admin (see acked.go); 0: no waiting.
+	minAcked   int
+	ackTimeout time.Duration
+	later      retryQueue // undos and announcements that wait for a primary (acked.go)
 }
 
 var (
@@ -46,55 +32,11 @@ var (
 	_ session.Notifier = (*Store)(nil)
 )
 
-// Open connects and checks the server answers. The client reconnects with
-// backoff by itself when the connection breaks.
-func Open(ctx context.Context, o Options) (*Store, []string, error) {
-	if o.Addr == "" {
-		return nil, nil, errors.New("redis: open: no address")
-	}
-	if o.Prefix == "" {
-		o.Prefix = "roamgate:"
-	}
-	c := goredis.NewClient(&goredis.Options{
-		Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLS,
-		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-		// No automatic retries: a create that reached the server before
-		// the connection broke would be replayed and answer "exists". The
-		// caller (a sign-in) fails cleanly and the citizen retries; the
-		// connection pool itself reconnects with backoff.
-		MaxRetries:      -1,
-		MinRetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: 2 * time.Second,
-	})
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		return nil, nil, wrap("open", err)
-	}
-	s := &Store{c: c, prefix: o.Prefix, keep: o.Keep}
-	return s, s.durabilityWarnings(ctx), nil
-}
-
-// durabilityWarnings reports server settings under which an acknowledged
-// sign-in could be lost by a crash. Servers that refuse CONFIG (managed
-// services) get no warning.
-func (s *Store) durabilityWarnings(ctx context.Context) []string {
-	var warn []string
-	cfg, err := s.c.ConfigGet(ctx, "append*").Result()
-	if err != nil {
-		return nil
-	}
-	if cfg["appendonly"] != "yes" {
-		warn = append(warn, "redis: appendonly is not yes: sessions are lost when the server restarts")
-	} else if f := cfg["appendfsync"]; f != "always" {
-		warn = append(warn, fmt.Sprintf("redis: appendfsync is %q, not always: a crash may lose the last second of sign-ins", f))
-	}
-	return warn
-}
-
 // Close closes the client.
-func (s *Store) Close() error { return s.c.Close() }
-
-// Ping checks the server answers (readiness).
-func (s *Store) Ping(ctx context.Context) error { return s.c.Ping(ctx).Err() }
+func (s *Store) Close() error {
+	s.closeRetries()
+	return s.c.Close()
+}
 
 func (s *Store) key(id string) string { return s.prefix + "{" + id + "}" }
 
@@ -117,7 +59,7 @@ var (
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 1`)
 	updateScript = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -165,9 +107,17 @@ func (s *Store) expireAt(r session.Record) string {
 
 // Create stores a new record; session.ErrExists if the ID is taken. It
 // returns once the server has applied it (durable as the server's AOF
-// settings make it).
+// settings make it) and, when the store waits for replicas, once they have
+// it (acked.go); then only is it announced, so that no gateway admits a
+// device whose sign-in a failover could still lose.
 func (s *Store) Create(ctx context.Context, r session.Record) error {
-	args := []any{s.expireAt(r), s.channel(), "created " + r.ID,
+	change := "created " + r.ID
+	after := s.minAcked > 0 || s.clustered() // published below (see announce)
+	inScript := change
+	if after {
+		inScript = ""
+	}
+	args := []any{s.expireAt(r), s.channel(), inScript,
 		fID, r.ID, fMACKey, string(r.MACKey), fRandom, flag(r.RandomMAC), fNetwork, r.Network,
 		fLocation, r.Location, fCurrent, r.CurrentLocation, fAP, r.AP,
 		fCreated, nanos(r.Created), fExpires, nanos(r.Expires), fLastSeen, nanos(r.LastSeen),
@@ -176,12 +126,18 @@ func (s *Store) Create(ctx context.Context, r session.Record) error {
 		fNASAddr, addr(r.NAS.Addr), fNASID, r.NAS.ID, fAcctID, r.NAS.AcctSessionID, fDevice, string(r.SealedDevice),
 		fCrisis, flag(r.Crisis),
 	}
-	n, err := createScript.Run(ctx, s.c, []string{s.key(r.ID)}, args...).Int()
+	key := s.key(r.ID)
+	n, err := s.run(ctx, createScript, key, args...)
 	if err != nil {
+		// Applied or not, confirmed or not: no sign-in was acknowledged.
+		s.undoCreate(r.ID)
 		return wrap("create", err)
 	}
 	if n == 0 {
 		return wrap("create", session.ErrExists)
+	}
+	if after {
+		s.announce(ctx, change)
 	}
 	return nil
 }
@@ -239,9 +195,27 @@ func decode(m func(field string) string) session.Record {
 	return r
 }
 
-func (s *Store) update(ctx context.Context, op, id, announce string, fields ...any) error {
-	args := append([]any{s.channel(), announce}, fields...)
-	n, err := updateScript.Run(ctx, s.c, []string{s.key(id)}, args...).Int()
+func (s *Store) update(ctx context.Context, op, id, change string, fields ...any) error {
+	inScript := change
+	if s.clustered() {
+		inScript = "" // published below (see announce)
+	}
+	args := append([]any{s.channel(), inScript}, fields...)
+	// Touch (activity, written in the background, no change) does not wait
+	// for replicas; re-binds and revocations, which someone is told about,
+	// do.
+	var n int
+	var err error
+	if change == "" {
+		n, err = updateScript.Run(ctx, s.c, []string{s.key(id)}, args...).Int()
+	} else {
+		n, err = s.run(ctx, updateScript, s.key(id), args...)
+	}
+	if n == 1 && change != "" && inScript == "" {
+		// Applied, even if not yet confirmed: a revocation is better
+		// announced early than late.
+		s.announce(ctx, change)
+	}
 	if err != nil {
 		return wrap(op, err)
 	}
@@ -279,12 +253,17 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 }
 
 // scan calls fn for every session hash, one call at a time. The keys come
-// from SCAN; batches of them are fetched (pipelined HMGET) and decoded by a
-// few workers at once, so that the round trips to Redis overlap with the
+// from SCAN (of every primary, see scanKeys); batches of them are fetched
+// (pipelined HMGET, from the primary that listed them) and decoded by a few
+// workers at once, so that the round trips to Redis overlap with the
 // decoding — a restart reads a million sessions this way.
 func (s *Store) scan(ctx context.Context, fn func(key string, r session.Record) error) error {
 	const batch, fetchers = 1000, 4
-	batches := make(chan []string, fetchers)
+	type keyBatch struct {
+		keys []string
+		node *goredis.Client
+	}
+	batches := make(chan keyBatch, fetchers)
 	var (
 		mu       sync.Mutex // serialises fn and guards firstErr
 		firstErr error
@@ -299,14 +278,24 @@ func (s *Store) scan(ctx context.Context, fn func(key string, r session.Record) 
 	}
 	for range fetchers {
 		wg.Go(func() {
-			for keys := range batches {
+			for kb := range batches {
+				keys := kb.keys
 				cmds := make([]*goredis.SliceCmd, len(keys))
-				_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-					for i, k := range keys {
-						cmds[i] = p.HMGet(ctx, k, recordFields...)
+				var err error
+				// A batch that times out on a busy server is asked again
+				// rather than failing a gateway's start (seen with a
+				// million sessions on a loaded machine).
+				for range 3 {
+					_, err = kb.node.Pipelined(ctx, func(p goredis.Pipeliner) error {
+						for i, k := range keys {
+							cmds[i] = p.HMGet(ctx, k, recordFields...)
+						}
+						return nil
+					})
+					if err == nil || ctx.Err() != nil {
+						break
 					}
-					return nil
-				})
+				}
 				if err != nil {
 					fail(err)
 					continue
@@ -331,31 +320,24 @@ func (s *Store) scan(ctx context.Context, fn func(key string, r session.Record) 
 			}
 		})
 	}
-	iter := s.c.Scan(ctx, 0, s.prefix+"{*}", batch).Iterator()
-	keys := make([]string, 0, batch)
-	for iter.Next(ctx) {
-		k := iter.Val()
-		if !strings.HasSuffix(k, "}") {
-			continue
-		}
-		keys = append(keys, k)
-		if len(keys) == batch {
-			batches <- keys
-			keys = make([]string, 0, batch)
-		}
+	stopped := func() bool {
 		mu.Lock()
-		stop := firstErr != nil
-		mu.Unlock()
-		if stop {
-			break
+		defer mu.Unlock()
+		return firstErr != nil
+	}
+	err := s.scanKeys(ctx, s.prefix+"{*}", batch, func(keys []string, node *goredis.Client) bool {
+		sessions := keys[:0]
+		for _, k := range keys {
+			if strings.HasSuffix(k, "}") {
+				sessions = append(sessions, k)
+			}
 		}
-	}
-	if len(keys) > 0 {
-		batches <- keys
-	}
+		batches <- keyBatch{sessions, node}
+		return !stopped()
+	})
 	close(batches)
 	wg.Wait()
-	if err := iter.Err(); err != nil && firstErr == nil {
+	if err != nil && firstErr == nil {
 		firstErr = err
 	}
 	return firstErr
@@ -411,56 +393,4 @@ func (s *Store) DeleteEnded(ctx context.Context, before time.Time) (int, error) 
 		n += int(d)
 	}
 	return n, nil
-}
-
-// Watch calls fn for every create, re-bind and revocation any gateway makes
-// (this one included) until ctx ends. Redis pub/sub delivers at most once
-// and only to subscribers: subscribed is called each time the subscription
-// is (re)established, so the caller can re-read what it may have missed.
-func (s *Store) Watch(ctx context.Context, fn func(session.Change), subscribed func()) error {
-	sub := s.c.Subscribe(ctx, s.channel())
-	stop := context.AfterFunc(ctx, func() { sub.Close() }) // unblocks Receive
-	defer stop()
-	defer sub.Close()
-	backoff := 50 * time.Millisecond
-	for {
-		msg, err := sub.Receive(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			// The client reconnects and re-subscribes on the next Receive.
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 2*time.Second)
-			continue
-		}
-		backoff = 50 * time.Millisecond
-		switch m := msg.(type) {
-		case *goredis.Subscription:
-			if m.Kind == "subscribe" && subscribed != nil {
-				subscribed()
-			}
-		case *goredis.Message:
-			if m.Payload == crisisChange { // see crisis.go
-				fn(session.Change{Kind: session.ChangeCrisis})
-				continue
-			}
-			kind, id, found := strings.Cut(m.Payload, " ")
-			if !found || !session.ValidID(id) {
-				continue
-			}
-			switch kind {
-			case "created":
-				fn(session.Change{Kind: session.ChangeCreated, ID: id})
-			case "rebound":
-				fn(session.Change{Kind: session.ChangeRebound, ID: id})
-			case "revoked":
-				fn(session.Change{Kind: session.ChangeRevoked, ID: id})
-			}
-		}
-	}
 }

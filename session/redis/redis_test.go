@@ -3,8 +3,10 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,6 +105,11 @@ func newGateway(t *testing.T, srv *redistest.Server, dir string) gateway {
 	t.Helper()
 	st := open(t, srv, 0)
 	t.Cleanup(func() { st.Close() })
+	return newGatewayOn(t, st, dir)
+}
+
+func newGatewayOn(t *testing.T, st session.Store, dir string) gateway {
+	t.Helper()
 	key, err := session.LoadOrCreateSiteKey(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -201,5 +208,140 @@ func TestResyncAfterOutage(t *testing.T) {
 	eventually(t, 10*time.Second, "A knows the sign-in", func() bool {
 		got, err := a.m.ByMAC(mac)
 		return err == nil && got.ID == s.ID
+	})
+}
+
+// lossyFeed is the real store whose change feed the test can make deaf (as
+// if the gateway were cut off from Redis while others went on) and then
+// re-establish, which makes the Manager resync.
+type lossyFeed struct {
+	*redis.Store
+	deaf    atomic.Bool
+	restart chan struct{}
+}
+
+func (l *lossyFeed) Watch(ctx context.Context, fn func(session.Change), subscribed func()) error {
+	for ctx.Err() == nil {
+		ictx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-l.restart:
+				cancel()
+			case <-ictx.Done():
+			}
+		}()
+		l.Store.Watch(ictx, func(c session.Change) {
+			if !l.deaf.Load() {
+				fn(c)
+			}
+		}, subscribed)
+		cancel()
+	}
+	return nil
+}
+
+// TestResyncTakesOverMissedChanges: a gateway whose feed was interrupted
+// takes over, when it comes back, not only the sign-ins it missed but also
+// the revocations and the records that are gone from the store (lost with
+// a failed primary, or deleted after their revocation). Before the resync
+// looked at what the store no longer lists, the revoked and the vanished
+// sessions stayed accepted at B.
+func TestResyncTakesOverMissedChanges(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	a := newGateway(t, srv, dir)
+	lossy := &lossyFeed{Store: open(t, srv, 0), restart: make(chan struct{})}
+	t.Cleanup(func() { lossy.Close() })
+	b := newGatewayOn(t, lossy, dir)
+	ctx := context.Background()
+
+	var macs []session.MAC
+	var ids []string
+	for i := range 3 {
+		mac, _ := session.ParseMAC(fmt.Sprintf("da:a1:19:00:09:%02x", i+1))
+		s, _, err := a.m.Create(ctx, session.CreateRequest{MAC: mac, HasMAC: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		macs, ids = append(macs, mac), append(ids, s.ID)
+	}
+	eventually(t, 2*time.Second, "B knows the three sign-ins", func() bool {
+		for _, mac := range macs {
+			if _, err := b.m.ByMAC(mac); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+
+	lossy.deaf.Store(true)
+	if err := a.m.Revoke(ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client().Del(ctx, "roamgate:{"+ids[1]+"}").Err(); err != nil {
+		t.Fatal(err)
+	}
+	newMAC, _ := session.ParseMAC("da:a1:19:00:09:10")
+	if _, _, err := a.m.Create(ctx, session.CreateRequest{MAC: newMAC, HasMAC: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.m.ByMAC(macs[0]); err != nil {
+		t.Fatalf("B heard the revocation although deaf (%v): the test proves nothing", err)
+	}
+
+	lossy.deaf.Store(false)
+	lossy.restart <- struct{}{}
+	eventually(t, 5*time.Second, "B takes over what it missed", func() bool {
+		_, revoked := b.m.ByMAC(macs[0])
+		_, vanished := b.m.ByMAC(macs[1])
+		_, kept := b.m.ByMAC(macs[2])
+		_, added := b.m.ByMAC(newMAC)
+		return errors.Is(revoked, session.ErrRevoked) && errors.Is(vanished, session.ErrNotFound) && kept == nil && added == nil
+	})
+}
+
+// unreadable is the real store whose Get fails while failing is set, as a
+// cluster client's Get does while its slot map still names a failed node.
+type unreadable struct {
+	*redis.Store
+	failing atomic.Bool
+	refused atomic.Int64
+}
+
+func (u *unreadable) Get(ctx context.Context, id string) (session.Record, error) {
+	if u.failing.Load() {
+		u.refused.Add(1)
+		return session.Record{}, errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+	}
+	return u.Store.Get(ctx, id)
+}
+
+// TestAnnouncedWhileUnreadable: a sign-in announced while this gateway
+// cannot read it from the store is read again once it can. Before the
+// manager retried, the announcement was dropped with a warning and the
+// session stayed unknown at B — the feed was never interrupted, so no
+// resync found it either (the cluster drill lost sign-ins at B this way).
+func TestAnnouncedWhileUnreadable(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	a := newGateway(t, srv, dir)
+	u := &unreadable{Store: open(t, srv, 0)}
+	t.Cleanup(func() { u.Close() })
+	b := newGatewayOn(t, u, dir)
+	mac, _ := session.ParseMAC("da:a1:19:00:0b:01")
+
+	u.failing.Store(true)
+	if _, _, err := a.m.Create(context.Background(), session.CreateRequest{MAC: mac, HasMAC: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The announcement arrives, and a retry fails too.
+	eventually(t, 5*time.Second, "B tried to read the session twice", func() bool { return u.refused.Load() >= 2 })
+	if _, err := b.m.ByMAC(mac); err == nil {
+		t.Fatal("B read the session although its store failed: the test proves nothing")
+	}
+	u.failing.Store(false)
+	eventually(t, 2*time.Second, "B reads the announced session once it can", func() bool {
+		_, err := b.m.ByMAC(mac)
+		return err == nil
 	})
 }
