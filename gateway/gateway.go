@@ -235,6 +235,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	if err != nil {
 		return nil, err
 	}
+	adminServer := g.admin
+	closers = append(closers, func() error { return adminServer.Shutdown(context.Background()) })
+	if err := g.admin.Listen(); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
