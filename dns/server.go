@@ -293,7 +293,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		go func() {
 			if core != nil {
-				s.stopErr = core.stop()
+				if err := core.stop(); err != nil {
+					s.stopErr = fmt.Errorf("dns: shutdown: %w", err)
+				}
 				s.log.Info("stopped")
 			}
 			bindings.Delete(s.bindName)
