@@ -3,6 +3,7 @@ package admin
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,6 +17,9 @@ func TestEventsStream(t *testing.T) {
 	sc := newScenario(t)
 	s, err := New(Config{Listen: "127.0.0.1:0", Users: testUsers(t)}, sc.deps())
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
@@ -70,8 +74,8 @@ func TestEventsStream(t *testing.T) {
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown with an open stream: %v", err)
 	}
-	if err := <-served; err != nil {
-		t.Fatal(err)
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve = %v, want ErrServerClosed", err)
 	}
 	for range lines { // the stream ends
 	}

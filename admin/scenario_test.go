@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -170,6 +171,9 @@ func startAdmin(t *testing.T, cfg Config, deps Deps) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
@@ -180,8 +184,8 @@ func startAdmin(t *testing.T, cfg Config, deps Deps) *Server {
 		if err := s.Shutdown(sctx); err != nil {
 			t.Error(err)
 		}
-		if err := <-done; err != nil {
-			t.Error(err)
+		if err := <-done; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve = %v, want ErrServerClosed", err)
 		}
 	})
 	return s

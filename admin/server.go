@@ -23,7 +23,6 @@ type Server struct {
 	cfg  Config
 	deps Deps
 	app  *fiber.App
-	ln   net.Listener
 	log  *slog.Logger
 	now  func() time.Time
 	m    metrics
@@ -41,12 +40,30 @@ type Server struct {
 	goodMu       sync.Mutex
 	good         map[[32]byte]goodBasic
 
-	closing   chan struct{} // closed by Shutdown: ends the event streams
-	closeOnce sync.Once
+	closing chan struct{} // closed by Shutdown: ends the event streams
+
+	mu       sync.Mutex
+	ln       net.Listener
+	serving  bool
+	closed   bool
+	shutOnce sync.Once
+	shutErr  error
+	shutDone chan struct{}
 }
 
-// New checks the config, builds the server and binds its listener, so Addr
-// is known at once.
+// ErrServerClosed is returned by Listen and Serve after Shutdown, and by
+// Serve when it has stopped.
+var ErrServerClosed = errors.New("admin: server closed")
+
+// shutdownGrace is what Serve gives requests in flight when its context
+// ends (the gateway calls Shutdown with its own deadline instead).
+const shutdownGrace = 5 * time.Second
+
+// idleWorkers is how long fasthttp keeps an idle worker goroutine, and how
+// often it looks for them.
+const idleWorkers = time.Second
+
+// New checks the config and builds the server. It does not listen yet.
 func New(cfg Config, deps Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
@@ -81,24 +98,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("admin: listen: %w", err)
-	}
-	if cfg.tls() {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("admin.tls_cert, admin.tls_key: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-	}
-	s := &Server{cfg: cfg, deps: deps, ln: ln, log: deps.Logger, now: deps.Now,
+	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now,
 		m: newMetrics(deps.Registerer), tok: tok, view: view, i18n: in, proxies: proxies,
 		checks:  make(chan struct{}, 2),
 		pairs:   newThrottle(maxFailures, deps.Now),
 		addrs:   newThrottle(maxFailures, deps.Now),
 		closing: make(chan struct{}), good: map[[32]byte]goodBasic{},
+		shutDone: make(chan struct{}),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "roamgate-admin",
@@ -120,27 +126,139 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return c.Status(code).JSON(fiber.Map{"error": utils.StatusMessage(code)})
 		},
 	})
+	// fasthttp's idle-worker cleaner sleeps this long between rounds, and
+	// so outlives Shutdown by up to as much (10 s by default).
+	s.app.Server().MaxIdleWorkerDuration = idleWorkers
 	s.routes()
 	return s, nil
 }
 
-// Addr is the bound listener address.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
-
-// Serve serves until ctx is done or the listener fails.
-func (s *Server) Serve(ctx context.Context) error {
-	err := s.app.Listener(s.ln)
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("admin: %w", err)
+// Listen binds cfg.Listen (with TLS when admin.tls_cert and admin.tls_key
+// are set), so that Addr is known before Serve (":0" picks a free port).
+// Serve calls it if it has not been called; calling it again is a no-op.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrServerClosed
 	}
+	if s.ln != nil {
+		return nil
+	}
+	var cert tls.Certificate
+	if s.cfg.tls() {
+		var err error
+		if cert, err = tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey); err != nil {
+			return fmt.Errorf("admin.tls_cert, admin.tls_key: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("admin.listen: %w", err)
+	}
+	if s.cfg.tls() {
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	s.ln = ln
 	return nil
 }
 
+// Addr is the address the server listens on, or nil before Listen.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Serve listens (unless Listen was called) and serves until ctx is done or
+// Shutdown is called, then returns ErrServerClosed. When ctx is done it
+// shuts the server down itself, giving requests in flight a few seconds.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	if s.serving {
+		s.mu.Unlock()
+		return errors.New("admin: Serve called twice")
+	}
+	s.serving = true
+	ln := s.ln
+	s.mu.Unlock()
+
+	served := make(chan error, 1)
+	go func() { served <- s.app.Listener(ln) }()
+	select {
+	case err := <-served:
+		if s.isClosed() {
+			return ErrServerClosed
+		}
+		// The listener failed: stop the rest, as an ended ctx would.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		s.Shutdown(sctx)
+		if err == nil {
+			err = errors.New("listener closed")
+		}
+		return fmt.Errorf("admin: serve: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		if err := s.Shutdown(sctx); err != nil {
+			s.log.Warn("admin: shutdown", "err", err)
+		}
+		<-served
+		return ErrServerClosed
+	case <-s.shutDone:
+		// Shutdown has closed the listener; fiber's Listener returns.
+		<-served
+		return ErrServerClosed
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 // Shutdown ends the live-update streams, stops accepting and waits for
-// requests in flight until ctx ends.
+// requests in flight until ctx ends; the port is free when it returns. It
+// is safe to call more than once and concurrently with Serve; later calls
+// wait for the first to finish.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closeOnce.Do(func() { close(s.closing) })
-	return s.app.ShutdownWithContext(ctx)
+	s.shutOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		ln := s.ln
+		s.mu.Unlock()
+		close(s.closing)
+		// fasthttp closes the listener it serves first, then waits for
+		// the connections in flight.
+		err := s.app.ShutdownWithContext(ctx)
+		if ln != nil {
+			// A Serve that had not yet handed the listener to fiber finds
+			// it closed; otherwise harmless.
+			ln.Close()
+		}
+		if err != nil {
+			s.shutErr = fmt.Errorf("admin: shutdown: %w", err)
+		}
+		close(s.shutDone)
+	})
+	select {
+	case <-s.shutDone:
+		return s.shutErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (s *Server) routes() {

@@ -144,25 +144,32 @@ func BenchmarkDNSPerf(b *testing.B) {
 	if err := srv.Listen(); err != nil {
 		b.Fatal(err)
 	}
-	defer srv.Shutdown(context.Background())
-
-	port, err := freePort(netip.MustParseAddr("127.0.0.1"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	baseline, err := startCorefile(fmt.Sprintf("dns://.:%d {\n\tbind 127.0.0.1\n\terrors\n\ttemplate IN A . {\n\t\tanswer \"{{ .Name }} 0 IN A 127.0.0.1\"\n\t}\n}\n", port))
-	if err != nil {
-		b.Fatal(err)
-	}
-	baseAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
-	if err := waitServing(baseAddr, readyTimeout); err != nil {
-		b.Fatal(err)
-	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background()) }()
 	defer func() {
-		baseline.ShutdownCallbacks()
-		baseline.Stop()
-		baseline.Wait()
+		srv.Shutdown(context.Background())
+		<-served
 	}()
+
+	// The baseline is served as the captive server is: CoreDNS set up from
+	// its Corefile, on sockets bound here.
+	ln, pc, err := bindUDPTCP(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	baseline, err := buildCore(fmt.Sprintf("dns://.:%d {\n\tbind 127.0.0.1\n\terrors\n\ttemplate IN A . {\n\t\tanswer \"{{ .Name }} 0 IN A 127.0.0.1\"\n\t}\n}\n", port), ln, pc)
+	if err != nil {
+		ln.Close()
+		pc.Close()
+		b.Fatal(err)
+	}
+	if err := baseline.start(); err != nil {
+		b.Fatal(err)
+	}
+	baseline.serve(make(chan error, 2))
+	defer baseline.stop()
+	baseAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
 
 	queries := filepath.Join(b.TempDir(), "queries.txt")
 	var q strings.Builder

@@ -5,4 +5,8 @@
 // walled-garden names are resolved by the upstream resolvers; every other
 // client is pointed at the portal. The package does not decide who has a
 // session and does not serve the portal: it only reads the session index.
+//
+// Server binds its UDP and TCP sockets itself in Listen and serves CoreDNS
+// on them from Serve (core.go): caddy sets CoreDNS up from the Corefile, but
+// neither binds nor serves.
 package dns

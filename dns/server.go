@@ -42,7 +42,12 @@ var registerOnce = sync.OnceValue(func() error {
 	// Both print a banner to stdout by default; the gateway prints its own.
 	caddy.Quiet = true
 	dnsserver.Quiet = true
-	return dnsserver.Register()
+	if err := dnsserver.Register(); err != nil {
+		return err
+	}
+	// After the last directive every plugin is set up (core.go).
+	caddy.RegisterParsingCallback("dns", directives[len(directives)-1], built)
+	return nil
 })
 
 // Deps are the DNS server's collaborators.
@@ -58,6 +63,14 @@ type Deps struct {
 	Logger *slog.Logger
 }
 
+// ErrServerClosed is returned by Listen and Serve after Shutdown, and by
+// Serve when it has stopped.
+var ErrServerClosed = errors.New("dns: server closed")
+
+// shutdownGrace is what Serve gives the queries in hand when its context
+// ends (the gateway calls Shutdown with its own deadline instead).
+const shutdownGrace = 5 * time.Second
+
 // Server is the embedded CoreDNS: New, Listen, Serve, Shutdown.
 type Server struct {
 	cfg      Config
@@ -67,12 +80,18 @@ type Server struct {
 	captive  captiveConfig
 	listen   netip.AddrPort
 
-	mu   sync.Mutex
-	inst *caddy.Instance
-	addr netip.AddrPort
-	done chan struct{}
-	stop sync.Once
-	serr error
+	configs []*dnsserver.Config // told by the captive plugin, in Listen
+
+	mu       sync.Mutex
+	core     *coreDNS // from Listen on
+	addr     netip.AddrPort
+	serving  bool
+	closed   bool
+	done     chan struct{} // closed when Shutdown begins
+	ended    chan error    // the serving goroutines' ends
+	stopOnce sync.Once
+	stopped  chan struct{} // closed when Shutdown has finished
+	stopErr  error
 }
 
 var instances atomic.Uint64
@@ -96,7 +115,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dns: metrics: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: m, done: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, metrics: m,
+		done: make(chan struct{}), ended: make(chan error, 2), stopped: make(chan struct{})}
 	s.listen, _ = netip.ParseAddrPort(cfg.Listen)
 	s.captive = captiveConfig{ttl: uint32(cfg.TTL), garden: append([]string{}, cfg.WalledGarden...),
 		limits: Limits{Rate: cfg.RateLimit, Burst: cfg.RateBurst, GardenMaxResponse: cfg.GardenMaxResponse}}
@@ -111,7 +131,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.bindName = "roamgate-" + strconv.FormatUint(instances.Add(1), 10)
 	s.captive.sessions = s.bindName
-	bindings.Store(s.bindName, binding{sessions: deps.Sessions, metrics: m})
+	// The plugin's setup runs within Listen, on its goroutine.
+	bindings.Store(s.bindName, binding{sessions: deps.Sessions, metrics: m,
+		setUp: func(c *dnsserver.Config) { s.configs = append(s.configs, c) }})
 	return s, nil
 }
 
@@ -157,69 +179,35 @@ func (s *Server) Corefile(port uint16) string {
 	return b.String()
 }
 
-// Listen starts CoreDNS on the configured address, UDP and TCP. With port 0
-// it picks a port free for both.
+// Listen binds the configured address over UDP and TCP (with port 0, a port
+// free for both) and sets CoreDNS up to serve them; nothing is answered
+// before Serve. Serve calls it if it has not been called; calling it again
+// is a no-op.
 func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inst != nil {
-		return errors.New("dns: already listening")
+	if s.closed {
+		return ErrServerClosed
 	}
-	var lastErr error
-	for range 5 { // a free port can be taken between probing and binding
-		port := s.listen.Port()
-		if port == 0 {
-			p, err := freePort(s.listen.Addr())
-			if err != nil {
-				return fmt.Errorf("dns.listen: %w", err)
-			}
-			port = p
-		}
-		inst, err := startCorefile(s.Corefile(port))
-		if err == nil {
-			s.inst = inst
-			s.addr = netip.AddrPortFrom(s.listen.Addr(), port)
-			// caddy.Start returns before CoreDNS's serve goroutines have
-			// registered their servers, and a Stop in that window would
-			// miss them: Listen returns once both transports answer.
-			if err := waitServing(s.addr, readyTimeout); err != nil {
-				s.log.Warn("not answering yet", "addr", s.addr.String(), "err", err)
-			}
-			s.log.Info("listening", "addr", s.addr.String(), "proto", "udp+tcp")
-			return nil
-		}
-		lastErr = err
-		if s.listen.Port() != 0 {
-			break
-		}
+	if s.core != nil {
+		return nil
 	}
-	return fmt.Errorf("dns.listen %s: %w", s.cfg.Listen, lastErr)
-}
-
-// startCorefile runs CoreDNS on a Corefile.
-func startCorefile(corefile string) (*caddy.Instance, error) {
-	if err := registerOnce(); err != nil {
-		return nil, err
+	ln, pc, err := bindUDPTCP(s.listen)
+	if err != nil {
+		return fmt.Errorf("dns.listen: %w", err)
 	}
-	return caddy.Start(caddy.CaddyfileInput{Contents: []byte(corefile), Filepath: "roamgate", ServerTypeName: "dns"})
-}
-
-// freePort finds a port on addr that is free for both TCP and UDP.
-func freePort(addr netip.Addr) (uint16, error) {
-	for range 20 {
-		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)))
-		if err != nil {
-			return 0, err
-		}
-		port := uint16(l.Addr().(*net.TCPAddr).Port)
-		u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, port)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port, nil
-		}
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	s.configs = nil
+	core, err := buildCore(s.Corefile(port), ln, pc)
+	if err != nil {
+		ln.Close()
+		pc.Close()
+		return fmt.Errorf("dns: %w", err)
 	}
-	return 0, errors.New("no port free for both UDP and TCP")
+	core.configs = s.configs
+	s.core = core
+	s.addr = netip.AddrPortFrom(s.listen.Addr(), port)
+	return nil
 }
 
 // Addr is where the server answers (UDP and TCP), valid after Listen.
@@ -229,102 +217,100 @@ func (s *Server) Addr() netip.AddrPort {
 	return s.addr
 }
 
-// Serve waits until ctx is done or the server is shut down: CoreDNS serves
-// from Listen on, in its own goroutines.
+// Serve listens (unless Listen was called) and answers queries until ctx is
+// done or Shutdown is called, then returns ErrServerClosed. When ctx is
+// done it shuts the server down itself, giving the queries in hand a few
+// seconds.
 func (s *Server) Serve(ctx context.Context) error {
-	s.mu.Lock()
-	started := s.inst != nil
-	s.mu.Unlock()
-	if !started {
-		return errors.New("dns: Serve before Listen")
+	if err := s.Listen(); err != nil {
+		return err
 	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	if s.serving {
+		s.mu.Unlock()
+		return errors.New("dns: Serve called twice")
+	}
+	s.serving = true
+	err := s.core.start()
+	if err == nil {
+		s.core.serve(s.ended)
+	}
+	s.mu.Unlock()
+
+	stop := func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		if err := s.Shutdown(sctx); err != nil {
+			s.log.Warn("shutdown", "err", err)
+		}
+	}
+	if err != nil {
+		stop()
+		return fmt.Errorf("dns: start: %w", err)
+	}
+	s.log.Info("serving", "addr", s.addr.String(), "proto", "udp+tcp")
 	select {
 	case <-ctx.Done():
+		stop()
 	case <-s.done:
+	case err := <-s.ended:
+		if s.stopping() {
+			break // Shutdown ended it
+		}
+		stop()
+		if err == nil {
+			err = errors.New("stopped")
+		}
+		return fmt.Errorf("dns: serve: %w", err)
 	}
-	return nil
+	return ErrServerClosed
 }
 
-// Shutdown stops CoreDNS: shutdown callbacks, then every server (which
-// finishes its queries), then waits until its goroutines are gone; the
-// port is free when it returns nil. It is safe to call more than once.
+// stopping reports whether Shutdown has begun.
+func (s *Server) stopping() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Shutdown stops CoreDNS: the server finishes the queries in hand, the
+// sockets are closed, the plugins' shutdown callbacks run. It waits for
+// that until ctx is done; the port is free when it returns either way. It
+// is safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.stop.Do(func() {
+	s.stopOnce.Do(func() {
 		s.mu.Lock()
-		inst := s.inst
-		s.mu.Unlock()
-		bindings.Delete(s.bindName)
-		if inst == nil {
-			close(s.done)
-			return
-		}
-		stopped := make(chan error, 1)
-		go func() {
-			errs := inst.ShutdownCallbacks()
-			errs = append(errs, inst.Stop())
-			inst.Wait()
-			stopped <- errors.Join(errs...)
-		}()
-		select {
-		case err := <-stopped:
-			s.serr = err
-		case <-ctx.Done():
-			s.serr = fmt.Errorf("dns: shutdown: %w", ctx.Err())
-		}
+		s.closed = true
 		close(s.done)
-		s.log.Info("stopped")
+		core := s.core
+		s.mu.Unlock()
+		go func() {
+			if core != nil {
+				if err := core.stop(); err != nil {
+					s.stopErr = fmt.Errorf("dns: shutdown: %w", err)
+				}
+				s.log.Info("stopped")
+			}
+			bindings.Delete(s.bindName)
+			close(s.stopped)
+		}()
 	})
-	return s.serr
-}
-
-// readyTimeout bounds how long Listen waits for CoreDNS to answer.
-const readyTimeout = 5 * time.Second
-
-// readyProbe is a DNS header with no question. The DNS library's message
-// filter answers it with FORMERR before any plugin sees it, so probing
-// reaches no handler and no counter.
-var readyProbe = []byte{0x52, 0x47, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-
-// waitServing waits until addr answers the probe over UDP and over TCP.
-func waitServing(addr netip.AddrPort, timeout time.Duration) error {
-	if addr.Addr().IsUnspecified() {
-		lo := netip.IPv6Loopback()
-		if addr.Addr().Is4() {
-			lo = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	select {
+	case <-s.stopped:
+		return s.stopErr
+	case <-ctx.Done():
+		s.mu.Lock()
+		if s.core != nil {
+			s.core.closeSockets() // out of time: free the port now
 		}
-		addr = netip.AddrPortFrom(lo, addr.Port())
+		s.mu.Unlock()
+		return fmt.Errorf("dns: shutdown: %w", ctx.Err())
 	}
-	deadline := time.Now().Add(timeout)
-	for _, network := range []string{"udp", "tcp"} {
-		for {
-			err := probe(network, addr.String())
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s: %w", network, err)
-			}
-			time.Sleep(10 * time.Millisecond) // poll interval, bounded by the deadline
-		}
-	}
-	return nil
-}
-
-func probe(network, addr string) error {
-	c, err := net.DialTimeout(network, addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(200 * time.Millisecond))
-	msg := readyProbe
-	if network == "tcp" {
-		msg = append([]byte{0, byte(len(readyProbe))}, readyProbe...)
-	}
-	if _, err := c.Write(msg); err != nil {
-		return err
-	}
-	buf := make([]byte, 512)
-	_, err = c.Read(buf)
-	return err
 }

@@ -131,8 +131,8 @@ func startDNS(t testing.TB, cfg dns.Config, sessions dns.Sessions, reg prometheu
 		if err := s.Shutdown(sctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
+		if err := <-served; !errors.Is(err, dns.ErrServerClosed) {
+			t.Errorf("Serve = %v, want ErrServerClosed", err)
 		}
 	})
 	return s
@@ -411,8 +411,8 @@ func TestShutdownFreesThePort(t *testing.T) {
 	}
 	select {
 	case err := <-served:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
+		if !errors.Is(err, dns.ErrServerClosed) {
+			t.Fatalf("Serve = %v, want ErrServerClosed", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve did not return after Shutdown")

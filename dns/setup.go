@@ -19,6 +19,10 @@ func init() { plugin.Register("captive", setup) }
 type binding struct {
 	sessions Sessions
 	metrics  *Metrics
+	// setUp, if not nil, is told the config of the server block the
+	// plugin is set up in (Server.Shutdown stops forward's connections
+	// through it).
+	setUp func(*dnsserver.Config)
 }
 
 // bindings maps the Corefile's "sessions NAME" to its binding.
@@ -45,6 +49,9 @@ func setup(c *caddy.Controller) error {
 	bd := b.(binding)
 	h := NewCaptive(bd.sessions, cfg.v4, cfg.v6, cfg.ttl, cfg.garden, bd.metrics)
 	h.SetLimits(cfg.limits)
+	if bd.setUp != nil {
+		bd.setUp(dnsserver.GetConfig(c))
+	}
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		h.Next = next
 		return h

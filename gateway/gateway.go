@@ -103,7 +103,7 @@ type Addrs struct {
 }
 
 // New opens the data directory, the store and the session manager and binds
-// every listener. Nothing is served until Run.
+// every listener (each server's Listen). Nothing is answered until Run.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -262,6 +262,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	if err != nil {
 		return nil, err
 	}
+	adminServer := g.admin
+	closers = append(closers, func() error { return adminServer.Shutdown(context.Background()) })
+	if err := g.admin.Listen(); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -341,28 +346,57 @@ func wildcardNote(addr string) string {
 	return ""
 }
 
-// Run serves until ctx is done, then shuts every server down within
-// ShutdownTimeout and closes the manager and the store. It returns the first
-// server error, if any.
+// server is the lifecycle the four servers share (DESIGN §2a).
+type server interface {
+	Serve(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}
+
+// Run serves until ctx is done or a server fails, then shuts every server
+// down within ShutdownTimeout and closes the manager and the store. It
+// returns the first server error, if any.
+//
+// Servers stop one way only, through Shutdown with that deadline: Serve
+// gets ctx's values but not its end, so no server starts a shutdown of its
+// own with a grace of its own.
 func (g *Gateway) Run(ctx context.Context) error {
+	servers := []struct {
+		name   string
+		s      server
+		closed error // what its Serve returns after Shutdown
+	}{
+		{"portal", g.portal, portal.ErrServerClosed},
+		{"radius", g.radius, radius.ErrServerClosed},
+		{"dns", g.dns, dns.ErrServerClosed},
+		{"admin", g.admin, admin.ErrServerClosed},
+	}
 	grp, gctx := errgroup.WithContext(ctx)
-	grp.Go(func() error { return g.portal.Serve(gctx) })
-	grp.Go(func() error { return g.radius.Serve(gctx) })
-	grp.Go(func() error { return g.admin.Serve(gctx) })
-	grp.Go(func() error { return g.dns.Serve(gctx) })
+	serveCtx := context.WithoutCancel(ctx)
+	for _, sv := range servers {
+		grp.Go(func() error {
+			if err := sv.s.Serve(serveCtx); !errors.Is(err, sv.closed) {
+				return err // named by its package
+			}
+			return nil
+		})
+	}
 	grp.Go(func() error {
 		g.sweep(gctx)
 		return nil
 	})
 	grp.Go(func() error {
-		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		<-gctx.Done() // ctx, or a server that failed
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 		defer cancel()
 		var sg errgroup.Group
-		sg.Go(func() error { return g.portal.Shutdown(sctx) })
-		sg.Go(func() error { return g.radius.Shutdown(sctx) })
-		sg.Go(func() error { return g.admin.Shutdown(sctx) })
-		sg.Go(func() error { return g.dns.Shutdown(sctx) })
+		for _, sv := range servers {
+			sg.Go(func() error {
+				if err := sv.s.Shutdown(sctx); err != nil {
+					return fmt.Errorf("%s: %w", sv.name, err)
+				}
+				return nil
+			})
+		}
 		if err := sg.Wait(); err != nil {
 			g.log.Warn("shutdown", "err", err)
 		}

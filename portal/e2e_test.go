@@ -24,8 +24,8 @@ func (env *testEnv) serve(t testing.TB) string {
 	go func() { done <- env.srv.Serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
+		if err := <-done; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve = %v, want ErrServerClosed", err)
 		}
 	})
 	return "http://" + env.srv.Addr().String()
@@ -252,8 +252,8 @@ func TestServerLifecycle(t *testing.T) {
 		if err := env.srv.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if err := <-done; err != nil {
-			t.Errorf("Serve after Shutdown returned %v", err)
+		if err := <-done; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve after Shutdown returned %v, want ErrServerClosed", err)
 		}
 		if err := env.srv.Shutdown(context.Background()); err != nil {
 			t.Errorf("second Shutdown: %v", err)

@@ -150,10 +150,14 @@ const (
 	bodyLimit      = 16 << 10 // a sign-in form is well under 4 KiB
 	readBufferSize = 8 << 10  // request line and headers: vendor redirects can be long
 	createTimeout  = 5 * time.Second
-	shutdownGrace  = 5 * time.Second
+	shutdownGrace  = 5 * time.Second // Serve's, when its ctx ends
+	// idleWorkers is how long fasthttp keeps an idle worker goroutine for
+	// the next connection, and how often it looks for them.
+	idleWorkers = time.Second
 )
 
-// ErrServerClosed is returned by Listen and Serve after Shutdown.
+// ErrServerClosed is returned by Listen and Serve after Shutdown, and by
+// Serve when it has stopped.
 var ErrServerClosed = errors.New("portal: server closed")
 
 // Server is the portal's HTTP server.
@@ -294,6 +298,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	})
 	// Checked before a body is read (framing.go).
 	s.app.Server().HeaderReceived = headerReceived
+	// fasthttp's idle-worker cleaner sleeps this long between rounds, and
+	// so outlives Shutdown by up to as much (10 s by default).
+	s.app.Server().MaxIdleWorkerDuration = idleWorkers
 	s.routes()
 	return s, nil
 }
@@ -348,7 +355,7 @@ func (s *Server) Listen() error {
 	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("portal: listen: %w", err)
+		return fmt.Errorf("portal.listen: %w", err)
 	}
 	s.ln = ln
 	return nil
@@ -365,9 +372,8 @@ func (s *Server) Addr() net.Addr {
 }
 
 // Serve listens (unless Listen was called) and serves until ctx is done or
-// Shutdown is called; either way it returns nil once the server has stopped.
-// When ctx is done it shuts the server down itself, giving requests in flight
-// a few seconds. After Shutdown, Serve returns ErrServerClosed at once.
+// Shutdown is called, then returns ErrServerClosed. When ctx is done it
+// shuts the server down itself, giving requests in flight a few seconds.
 func (s *Server) Serve(ctx context.Context) error {
 	if err := s.Listen(); err != nil {
 		return err
@@ -390,34 +396,50 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { served <- s.app.Listener(limited) }()
 	select {
 	case err := <-served:
-		if err != nil {
-			return fmt.Errorf("portal: serve: %w", err)
+		if s.isClosed() {
+			return ErrServerClosed // Shutdown closed the listener
 		}
-		return nil
+		// The listener failed: stop the rest, as an ended ctx would.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		s.Shutdown(sctx)
+		if err == nil {
+			err = errors.New("listener closed")
+		}
+		return fmt.Errorf("portal: serve: %w", err)
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 		defer cancel()
-		err := s.Shutdown(sctx)
-		if serr := <-served; serr != nil && err == nil {
-			err = fmt.Errorf("portal: serve: %w", serr)
+		if err := s.Shutdown(sctx); err != nil {
+			s.log.Warn("portal: shutdown", "err", err)
 		}
-		return err
+		<-served
+		return ErrServerClosed
 	}
 }
 
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 // Shutdown stops accepting connections and waits for requests in flight
-// until ctx is done. It is safe to call more than once and concurrently with
-// Serve; later calls wait for the first to finish.
+// until ctx is done; the port is free when it returns. It is safe to call
+// more than once and concurrently with Serve; later calls wait for the
+// first to finish.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
 		ln := s.ln
 		s.mu.Unlock()
+		// fasthttp closes the listener it serves first, then waits for
+		// the connections in flight.
 		err := s.app.ShutdownWithContext(ctx)
 		if ln != nil {
-			// Fiber closes the listener it serves; this one closes it if
-			// Serve had not got that far, and is harmless otherwise.
+			// A Serve that had not yet handed the listener to fiber finds
+			// it closed; otherwise harmless.
 			ln.Close()
 		}
 		if err != nil {

@@ -117,8 +117,8 @@ func startRigTB(t testing.TB, edit func(*radius.Config, *radius.Deps)) *rig {
 		cancel()
 		select {
 		case err := <-served:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
+			if !errors.Is(err, radius.ErrServerClosed) {
+				t.Errorf("Serve = %v, want ErrServerClosed", err)
 			}
 		case <-time.After(10 * time.Second):
 			t.Error("Serve did not return")

@@ -80,5 +80,5 @@ func Example() {
 	fmt.Println("Serve:", <-served)
 	// Output:
 	// Access-Accept Session-Timeout 3600
-	// Serve: <nil>
+	// Serve: radius: server closed
 }

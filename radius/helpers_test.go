@@ -165,7 +165,7 @@ type testServer struct {
 }
 
 // startServer runs a server until the test ends and checks that Serve
-// returns nil then.
+// returns ErrServerClosed then.
 func startServer(t testing.TB, cfg Config, deps Deps) *testServer {
 	t.Helper()
 	srv, err := New(cfg, deps)
@@ -190,8 +190,8 @@ func startServer(t testing.TB, cfg Config, deps Deps) *testServer {
 		cancel()
 		select {
 		case err := <-served:
-			if err != nil {
-				t.Errorf("Serve returned %v, want nil", err)
+			if !errors.Is(err, ErrServerClosed) {
+				t.Errorf("Serve returned %v, want ErrServerClosed", err)
 			}
 		case <-time.After(10 * time.Second):
 			t.Error("Serve did not return after its context was cancelled")

@@ -3,6 +3,7 @@ package radius
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"testing"
@@ -46,8 +47,8 @@ func TestOverload(t *testing.T) {
 		if err := srv.Shutdown(context.Background()); err != nil {
 			t.Error(err)
 		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
+		if err := <-served; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve = %v, want ErrServerClosed", err)
 		}
 	})
 	ts := srv

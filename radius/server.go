@@ -108,8 +108,13 @@ const (
 	acctWorkers = 16
 )
 
-// ErrServerClosed is returned by Listen and Serve after Shutdown.
+// ErrServerClosed is returned by Listen and Serve after Shutdown, and by
+// Serve when it has stopped.
 var ErrServerClosed = errors.New("radius: server closed")
+
+// shutdownGrace is what Serve gives the packets in hand when its context
+// ends (the gateway calls Shutdown with its own deadline instead).
+const shutdownGrace = 5 * time.Second
 
 // Server is a RADIUS authentication and accounting server. Create it with New.
 type Server struct {
@@ -208,12 +213,12 @@ func (s *Server) Listen() error {
 	}
 	auth, err := listenUDP(s.cfg.AuthListen)
 	if err != nil {
-		return fmt.Errorf("radius: auth_listen: %w", err)
+		return fmt.Errorf("radius.auth_listen: %w", err)
 	}
 	acct, err := listenUDP(s.cfg.AcctListen)
 	if err != nil {
 		auth.Close()
-		return fmt.Errorf("radius: acct_listen: %w", err)
+		return fmt.Errorf("radius.acct_listen: %w", err)
 	}
 	s.auth, s.acct = auth, acct
 	return nil
@@ -257,9 +262,10 @@ func (s *Server) AcctAddr() net.Addr {
 }
 
 // Serve answers requests until ctx is done or Shutdown is called, then
-// returns nil once every packet in hand has been answered. It returns an
-// error if it cannot listen, and ErrServerClosed if Shutdown came first.
-// A Server serves once.
+// returns ErrServerClosed; when ctx ends it shuts the server down itself
+// (Shutdown, with a few seconds for the packets in hand) before it returns.
+// It listens first unless Listen was called, and returns that error if it
+// cannot. A Server serves once.
 func (s *Server) Serve(ctx context.Context) error {
 	if err := s.Listen(); err != nil {
 		return err
@@ -306,35 +312,49 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	select {
 	case <-ctx.Done():
-		s.close()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		if err := s.Shutdown(sctx); err != nil {
+			s.log.Warn("radius: shutdown", "err", err)
+		}
 	case <-s.done:
 	}
-	s.wg.Wait()
-	s.coaWG.Wait()
-	return nil
+	return ErrServerClosed
 }
 
-// Shutdown closes the sockets and waits until the packets in hand have been
-// answered, or ctx is done.
+// Shutdown stops reading requests and waits until those already read have
+// been answered and the Disconnect-Requests under way have ended, or ctx
+// is done; then it closes the sockets, so the ports are free when it
+// returns. It may be called more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.close()
+	s.stop()
 	idle := make(chan struct{})
 	go func() {
 		s.wg.Wait()
 		s.coaWG.Wait()
 		close(idle)
 	}()
+	var err error
 	select {
 	case <-idle:
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	s.mu.Lock()
+	for _, c := range []*net.UDPConn{s.auth, s.acct} {
+		if c != nil {
+			c.Close() // a second Shutdown's error is of no interest
+		}
+	}
+	s.mu.Unlock()
+	return err
 }
 
-// close stops the workers: closing the sockets ends their reads. Workers are
-// added only under mu while !closed, so Wait after close cannot race an Add.
-func (s *Server) close() {
+// stop ends the readers: a read deadline in the past wakes them, and they
+// return as done is closed. The workers answer what was read through the
+// still open sockets. Workers are added only under mu while !closed, so
+// Wait after stop cannot race an Add.
+func (s *Server) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -344,7 +364,7 @@ func (s *Server) close() {
 	close(s.done)
 	for _, c := range []*net.UDPConn{s.auth, s.acct} {
 		if c != nil {
-			c.Close()
+			c.SetReadDeadline(time.Unix(1, 0))
 		}
 	}
 }
@@ -406,8 +426,8 @@ func newBatchConn(conn *net.UDPConn) batchConn {
 	return ipv6.NewPacketConn(conn)
 }
 
-// reader reads datagrams into the socket's bounded queue until the socket is
-// closed, then closes the queue. When the queue is full the datagrams are
+// reader reads datagrams into the socket's bounded queue until Shutdown,
+// then closes the queue. When the queue is full the datagrams are
 // dropped and counted as overload: the access point retransmits, and the
 // requests already queued are not made older by it.
 func (s *Server) reader(conn *net.UDPConn, l listener, q chan<- *batch) {
@@ -420,7 +440,7 @@ func (s *Server) reader(conn *net.UDPConn, l listener, q chan<- *batch) {
 		n, err := bc.ReadBatch(b.in, 0)
 		if err != nil {
 			batchPool.Put(b)
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || s.stopping() {
 				return
 			}
 			// As net/http does for failing Accepts: log, back off, go on.
@@ -454,6 +474,16 @@ func (s *Server) reader(conn *net.UDPConn, l listener, q chan<- *batch) {
 			}
 			batchPool.Put(b)
 		}
+	}
+}
+
+// stopping reports whether Shutdown has begun.
+func (s *Server) stopping() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
 	}
 }
 

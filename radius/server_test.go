@@ -606,7 +606,7 @@ func TestAccounting(t *testing.T) {
 }
 
 func TestServeLifecycle(t *testing.T) {
-	t.Run("serve returns nil when its context ends", func(t *testing.T) {
+	t.Run("serve returns ErrServerClosed when its context ends", func(t *testing.T) {
 		srv, err := New(testConfig(), Deps{Sessions: newFakeSessions()})
 		if err != nil {
 			t.Fatal(err)
@@ -627,8 +627,8 @@ func TestServeLifecycle(t *testing.T) {
 		req := sign(t, newRequest(layeh.CodeAccessRequest, testSecret, attr{rfc2865.CallingStationID_Type, "02-1A-2B-3C-4D-5E"}))
 		mustExchange(t, req, auth) // serving
 		cancel()
-		if err := <-served; err != nil {
-			t.Fatalf("Serve = %v, want nil", err)
+		if err := <-served; !errors.Is(err, ErrServerClosed) {
+			t.Fatalf("Serve = %v, want ErrServerClosed", err)
 		}
 		if err := srv.Serve(context.Background()); !errors.Is(err, ErrServerClosed) {
 			t.Fatalf("Serve after stop = %v, want ErrServerClosed", err)
@@ -657,8 +657,8 @@ func TestServeLifecycle(t *testing.T) {
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Fatalf("Shutdown: %v", err)
 		}
-		if err := <-served; err != nil {
-			t.Fatalf("Serve = %v, want nil", err)
+		if err := <-served; !errors.Is(err, ErrServerClosed) {
+			t.Fatalf("Serve = %v, want ErrServerClosed", err)
 		}
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Fatalf("second Shutdown: %v", err)
@@ -702,6 +702,75 @@ func TestServeLifecycle(t *testing.T) {
 			}
 		}
 	})
+}
+
+// heldSessions holds every ByMAC until release is closed, after
+// telling entered: a request in hand while the server shuts down.
+type heldSessions struct {
+	*fakeSessions
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *heldSessions) ByMAC(m session.MAC) (session.Session, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.fakeSessions.ByMAC(m)
+}
+
+// TestShutdownAnswersRequestsInHand: a request read before Shutdown is
+// answered through the socket it came in by (Shutdown stops the reading,
+// drains the workers, and only then closes the sockets).
+func TestShutdownAnswersRequestsInHand(t *testing.T) {
+	sessions := &heldSessions{fakeSessions: newFakeSessions(), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	srv, err := New(testConfig(), Deps{Sessions: sessions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background()) }()
+
+	req := sign(t, newRequest(layeh.CodeAccessRequest, testSecret, attr{rfc2865.CallingStationID_Type, "02-1A-2B-3C-4D-5E"}))
+	answered := make(chan error, 1)
+	go func() {
+		resp, err := exchange(req, srv.AuthAddr(), 10*time.Second)
+		if err == nil && resp.Code != layeh.CodeAccessAccept {
+			err = errors.New(resp.Code.String())
+		}
+		answered <- err
+	}()
+	select {
+	case <-sessions.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request did not reach the handler")
+	}
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopped <- srv.Shutdown(ctx)
+	}()
+	for !srv.stopping() {
+		time.Sleep(time.Millisecond) // poll until Shutdown has begun, bounded by the test's timeout
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Shutdown = %v before the request in hand was answered", err)
+	default:
+	}
+	close(sessions.release)
+	if err := <-answered; err != nil {
+		t.Errorf("request in hand during Shutdown: %v, want an Access-Accept", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve = %v, want ErrServerClosed", err)
+	}
 }
 
 func TestNew(t *testing.T) {

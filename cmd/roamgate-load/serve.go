@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -111,6 +112,9 @@ func serve(args []string) error {
 	fmt.Fprintf(os.Stderr, "served: received %d, accepted %d, rejected %d, resent %d, dropped %+v; allocated %d B (%.0f B per datagram), %d GCs\n",
 		st.Received, st.Accepted, st.Rejected, st.Resent, st.Dropped, after.TotalAlloc-before.TotalAlloc,
 		float64(after.TotalAlloc-before.TotalAlloc)/float64(max(st.Received, 1)), after.NumGC-before.NumGC)
+	if errors.Is(err, radius.ErrServerClosed) {
+		return nil // stopped by ctx: the signal
+	}
 	return err
 }
 
