@@ -2,6 +2,7 @@ package portal
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -248,7 +249,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("portal.languages[%d]: %q is listed twice", i, l)
 		}
 	}
-	for _, l := range sortedKeys(c.Terms) {
+	for _, l := range slices.Sorted(maps.Keys(c.Terms)) {
 		text := c.Terms[l]
 		switch {
 		case !slices.Contains(c.Languages, l):
@@ -480,13 +481,4 @@ func parsePrefixes(list []string) ([]netip.Prefix, error) {
 func looksLikeURL(s string) bool {
 	l := strings.ToLower(strings.TrimSpace(s))
 	return !strings.ContainsAny(l, " \n") && (strings.HasPrefix(l, "http:") || strings.HasPrefix(l, "https:"))
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
