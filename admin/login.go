@@ -116,7 +116,7 @@ func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, i
 	}
 	addr := addrKey(s.clientAddr(c))
 	pair := strings.ToLower(name) + "\x00" + addr
-	if wait := max(s.pairs.wait(pair), s.addrs.wait(addr)); wait > 0 {
+	if wait := max(s.pairs.Wait(pair), s.addrs.Wait(addr)); wait > 0 {
 		s.m.logins.WithLabelValues("rate_limited").Inc()
 		secs := int((wait + time.Second - 1) / time.Second)
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
@@ -138,15 +138,15 @@ func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, i
 	ok := checkPassword(hash, password) && user != nil
 	<-s.checks
 	if !ok {
-		s.pairs.fail(pair)
-		s.addrs.fail(addr)
+		s.pairs.Add(pair)
+		s.addrs.Add(addr)
 		s.m.logins.WithLabelValues("bad_credentials").Inc()
 		if user != nil { // an unknown name may be a mistyped password: not logged
 			s.log.Warn("admin audit: sign-in failed", "admin", user.Name, "at", s.now().UTC())
 		}
 		return nil, fiber.StatusUnauthorized, s.tr(c, "bad_credentials")
 	}
-	s.pairs.reset(pair)
+	s.pairs.Reset(pair)
 	s.m.logins.WithLabelValues("ok").Inc()
 	s.log.Info("admin audit: signed in", "admin", user.Name, "role", user.role(), "at", s.now().UTC())
 	return user, fiber.StatusOK, ""

@@ -89,10 +89,10 @@ func TestLogin(t *testing.T) {
 		if resp.Header.Get("Retry-After") == "" {
 			t.Error("429 without Retry-After")
 		}
-		if w := s.pairs.wait("viewer\x00127.0.0.1"); w <= 0 {
+		if w := s.pairs.Wait("viewer\x00127.0.0.1"); w <= 0 {
 			t.Error("user at this address not slowed down")
 		}
-		if w := s.addrs.wait("127.0.0.1"); w <= 0 {
+		if w := s.addrs.Wait("127.0.0.1"); w <= 0 {
 			t.Error("address not slowed down")
 		}
 	})

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"roamgate/ratelimit"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/utils"
@@ -35,8 +37,8 @@ type Server struct {
 	// semaphore stops a flood of login attempts from exhausting memory.
 	checks chan struct{}
 	// Failed sign-ins are slowed down per (user name, client address) and
-	// per client address (throttle.go).
-	pairs, addrs *throttle
+	// per client address (throttle.go, package ratelimit).
+	pairs, addrs *ratelimit.Limiter
 	proxies      []netip.Prefix // admin.trusted_proxies
 	goodMu       sync.Mutex
 	good         map[[32]byte]goodBasic
@@ -96,8 +98,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, ln: ln, log: deps.Logger, now: deps.Now,
 		m: newMetrics(deps.Registerer), tok: tok, view: view, i18n: in, proxies: proxies,
 		checks:  make(chan struct{}, 2),
-		pairs:   newThrottle(maxFailures, deps.Now),
-		addrs:   newThrottle(maxFailures, deps.Now),
+		pairs:   newThrottle(deps.Now),
+		addrs:   newThrottle(deps.Now),
 		closing: make(chan struct{}), good: map[[32]byte]goodBasic{},
 	}
 	s.app = fiber.New(fiber.Config{

@@ -97,33 +97,33 @@ func TestThrottleAttackDoesNotLockOut(t *testing.T) {
 // pair; the table stays bounded.
 func TestThrottleBackoff(t *testing.T) {
 	clk := &fakeClock{t: time.Now()}
-	th := newThrottle(maxFailures, clk.Now)
+	th := newThrottle(clk.Now)
 	for range maxFailures {
-		if w := th.wait("k"); w != 0 {
+		if w := th.Wait("k"); w != 0 {
 			t.Fatalf("wait before %d failures = %v", maxFailures, w)
 		}
-		th.fail("k")
+		th.Add("k")
 	}
 	want := baseDelay
 	for range 20 {
-		if w := th.wait("k"); w != want {
+		if w := th.Wait("k"); w != want {
 			t.Fatalf("wait = %v, want %v", w, want)
 		}
 		clk.Add(want)
-		th.fail("k")
+		th.Add("k")
 		want = min(2*want, maxDelay)
 	}
 	if want != maxDelay {
 		t.Fatalf("delay never reached %v", maxDelay)
 	}
-	th.reset("k")
-	if w := th.wait("k"); w != 0 {
+	th.Reset("k")
+	if w := th.Wait("k"); w != 0 {
 		t.Fatalf("wait after reset = %v", w)
 	}
 	for i := range throttleCap + 10 {
-		th.fail(strconv.Itoa(i))
+		th.Add(strconv.Itoa(i))
 	}
-	if n := th.len(); n > throttleCap {
+	if n := th.Len(); n > throttleCap {
 		t.Fatalf("throttle holds %d keys, cap %d", n, throttleCap)
 	}
 }

@@ -199,8 +199,10 @@ func (s *Server) handleConnect(c *fiber.Ctx) error {
 		p := s.newPage(c, lang)
 		return s.splashForm(c, fiber.StatusBadRequest, p, a, explicit, p.L.T("splash.error_terms"))
 	}
-	if a.HasMAC && !s.allowMAC(s.macKey(a.ClientMAC)) {
-		return s.tooMany(c)
+	if a.HasMAC {
+		if ok, wait := s.allowMAC(s.macKey(a.ClientMAC)); !ok {
+			return s.tooMany(c, wait)
+		}
 	}
 
 	location, network := s.locate(c, a)
@@ -252,8 +254,8 @@ func (s *Server) handleContinue(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), createTimeout)
 	defer cancel()
 	if a.HasMAC {
-		if !s.allowMAC(s.macKey(a.ClientMAC)) {
-			return s.tooMany(c)
+		if ok, wait := s.allowMAC(s.macKey(a.ClientMAC)); !ok {
+			return s.tooMany(c, wait)
 		}
 		if other, err := s.deps.Sessions.ByMAC(a.ClientMAC); err != nil || other.ID != sess.ID {
 			moved, newToken, err := s.deps.Sessions.Rebind(ctx, token, a.ClientMAC)

@@ -175,7 +175,7 @@ type Server struct {
 	vendors  vendor.Config
 	wifi4eu  map[string]*wifi4eu // by language; nil without a network identifier
 	portal   *portalURL
-	limits   *limiter
+	limits   limits
 	limitKey []byte
 	forms    *boundedStore // the built-in CSRF store, or nil
 
@@ -263,7 +263,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if _, err := rand.Read(s.limitKey); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
-	s.limits = newLimiter(connectsPerClient, connectsPerMAC, limitWindow, time.Now)
+	s.limits = newLimits(connectsPerClient, connectsPerMAC, limitWindow)
 	if err := s.stats.register(deps.Registerer); err != nil {
 		return nil, err
 	}
