@@ -11,7 +11,7 @@ test: tools fmt-check vet lint
 
 # Debian packages the tests use: radclient (freeradius-utils), dig
 # (dnsutils), chromium (headless page tests; npm installs axe-core for
-# them), redis-server (the shared store's tests start private instances),
+# them, tools/browser/install-axe.sh — no test installs anything), redis-server (the shared store's tests start private instances),
 # promtool (prometheus: checks /metrics), systemd-analyze (systemd: checks
 # the unit), freeradius (FreeRADIUS 3.2 as a proxy in front of roamgate,
 # radius/freeradius_proxy_test.go). CoovaChilli, the real access point of
@@ -21,6 +21,7 @@ test: tools fmt-check vet lint
 tools:
 	@scripts/ensure-tools.sh radclient:freeradius-utils dig:dnsutils chromium:chromium npm:npm \
 		redis-server:redis-server promtool:prometheus systemd-analyze:systemd freeradius:freeradius
+	@tools/browser/install-axe.sh
 	@scripts/build-coova-chilli.sh >/dev/null
 
 fmt-check:
@@ -52,8 +53,8 @@ fuzz:
 screenshots-admin:
 	ROAMGATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestChromiumDashboard ./admin/
 
-# axe-core for the portal's Chromium accessibility test (the test also runs
-# this itself when axe-core is missing).
+# axe-core alone, for the portal's Chromium accessibility test (make tools
+# installs it too).
 .PHONY: browser-tools
 browser-tools:
 	@tools/browser/install-axe.sh

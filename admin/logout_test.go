@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"roamgate/internal/testtool"
+
 	"roamgate/internal/redistest"
 	"roamgate/session"
 	"roamgate/session/redis"
@@ -148,7 +150,7 @@ func (f *flakyGenerations) RaiseAdminGeneration(ctx context.Context, name string
 // keep their dashboard (the last generation read holds), a sign-out is
 // refused loudly instead of pretending, and a new sign-in is 503.
 func TestLogoutStoreAway(t *testing.T) {
-	var logs syncBuffer
+	var logs testtool.LogBuffer
 	gens := &flakyGenerations{memGenerations: memGenerations{m: map[string]uint64{}}}
 	deps := newScenario(t).deps()
 	deps.Logins = gens

@@ -264,7 +264,7 @@ func TestDigAgainstEmbeddedCoreDNS(t *testing.T) {
 	dig(t, addr, "example.org", "A", "-b", "127.0.0.7").is(t, "other client still captive", "NOERROR", "10.1.0.1")
 
 	for _, c := range []struct{ result, qtype string }{{"captive", "A"}, {"session", "A"}, {"canary", "A"}, {"refused", "TXT"}, {"walled_garden", "A"}} {
-		if v := counterValue(t, reg, c.result, c.qtype); v == 0 {
+		if v := testtool.Counter(t, reg, "roamgate_dns_queries_total", "result", c.result, "qtype", c.qtype); v == 0 {
 			t.Errorf("roamgate_dns_queries_total{result=%q,qtype=%q} = 0", c.result, c.qtype)
 		}
 	}
@@ -338,11 +338,7 @@ func TestOneAnswerPerQuery(t *testing.T) {
 
 func TestDigIPv6Loopback(t *testing.T) {
 	needDig(t)
-	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
-		t.Skipf("no IPv6 loopback here: %v", err)
-	} else {
-		l.Close()
-	}
+	testtool.NeedIPv6Loopback(t)
 	mgr := newManager(t)
 	cfg := dns.DefaultConfig()
 	cfg.Listen = "[::1]:0"
@@ -454,32 +450,4 @@ func TestListenErrorNamesTheKey(t *testing.T) {
 	if errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
-}
-
-func counterValue(t testing.TB, reg *prometheus.Registry, result, qtype string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "roamgate_dns_queries_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var r, q string
-			for _, lp := range m.GetLabel() {
-				switch lp.GetName() {
-				case "result":
-					r = lp.GetValue()
-				case "qtype":
-					q = lp.GetValue()
-				}
-			}
-			if r == result && q == qtype {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
 }

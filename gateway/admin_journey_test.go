@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"roamgate/internal/testtool"
+
 	"github.com/chromedp/chromedp"
 	layeh "layeh.com/radius"
 )
@@ -67,7 +69,7 @@ func TestAdminSeesTheTown(t *testing.T) {
 	nasPort, disconnects := testNAS(t, "testing123")
 	cfg := testConfig(t, t.TempDir())
 	cfg.RADIUS.Clients[0].CoAPort = nasPort
-	var logs syncBuffer
+	var logs testtool.LogBuffer
 	gw := startGateway(t, cfg, &logs)
 	addrs := gw.g.Addrs()
 

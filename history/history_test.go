@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"roamgate/session"
@@ -153,7 +155,7 @@ func TestPurge(t *testing.T) {
 			}
 		})
 	}
-	if n := gathered(t, reg, "roamgate_history_purged_rows_total", "events"); n != 2 {
+	if n := testutil.ToFloat64(r.m.purged.WithLabelValues("events")); n != 2 {
 		t.Errorf("purged events metric = %v, want 2", n)
 	}
 	pts, err := r.Series(ctx, start, start.Add(time.Hour), Hour)
@@ -194,26 +196,3 @@ func TestSeriesRejectsHugeRanges(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
-// gathered reads a counter with the given label value from reg.
-func gathered(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetValue() == label {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("metric %s{%q} not gathered", name, label)
-	return 0
-}

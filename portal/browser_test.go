@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,24 +34,14 @@ func chromium(t *testing.T) string {
 	return testtool.Need(t, "chromium", "chromium")
 }
 
-// axeSource is axe-core, installed by tools/browser/install-axe.sh (run here
-// when missing).
+// axeSource is axe-core, which make test's tool step installs
+// (tools/browser/install-axe.sh): a test installs nothing itself.
 func axeSource(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join("..", "tools", "browser")
-	file := filepath.Join(dir, "node_modules", "axe-core", "axe.min.js")
-	if _, err := os.Stat(file); err != nil {
-		out, err := exec.Command(filepath.Join(dir, "install-axe.sh")).CombinedOutput()
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("installing axe-core: %v\n%s", err, out)
-			}
-			t.Skipf("axe-core is not installed (tools/browser/install-axe.sh): %v\n%s", err, out)
-		}
-	}
+	file := filepath.Join("..", "tools", "browser", "node_modules", "axe-core", "axe.min.js")
 	src, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatal(err)
+		testtool.Missing(t, "axe-core is not installed (%v): run make tools, or tools/browser/install-axe.sh", err)
 	}
 	return string(src)
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"roamgate/internal/testtool"
+
 	"roamgate/session"
 	"roamgate/session/sqlite"
 )
@@ -172,11 +174,5 @@ func TestCrisisWrittenByAnotherProcess(t *testing.T) {
 	if err := other.SaveCrisis(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for !h.m.CrisisActive() {
-		if time.Now().After(deadline) {
-			t.Fatal("manager did not see the crisis written by another process within 3s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testtool.Eventually(t, 3*time.Second, "the manager sees the crisis written by another process", h.m.CrisisActive)
 }

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"roamgate/internal/testtool"
+
 	"roamgate/session"
 	"roamgate/session/sqlite"
 )
@@ -1113,12 +1115,12 @@ func TestManagerActivityWhileStoreIsAway(t *testing.T) {
 	if _, err := h.m.Seen(s.ID, session.Activity{Location: "stadtpark", InputOctets: 4242}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for h.m.Counters().ActivityPending == 0 || h.m.Counters().ActivityFailed == 0 || h.m.Counters().StoreUp {
-		if time.Now().After(deadline) {
-			t.Fatalf("no failed write pending: %+v", h.m.Counters())
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, bounded by the deadline
+	pending := testtool.Poll(5*time.Second, func() bool {
+		c := h.m.Counters()
+		return c.ActivityPending > 0 && c.ActivityFailed > 0 && !c.StoreUp
+	})
+	if !pending {
+		t.Fatalf("no failed write pending: %+v", h.m.Counters())
 	}
 	// The index serves the device from memory meanwhile, and says so.
 	if got, err := h.m.ByID(s.ID); err != nil || got.CurrentLocation != "stadtpark" {
@@ -1128,15 +1130,17 @@ func TestManagerActivityWhileStoreIsAway(t *testing.T) {
 		t.Fatalf("counters while the store is away = %+v, want one fail-static lookup", c)
 	}
 	fs.down.Store(false)
-	for {
-		r, err := h.store.Get(context.Background(), s.ID)
-		if c := h.m.Counters(); err == nil && r.CurrentLocation == "stadtpark" && r.InputOctets == 4242 && c.ActivityPending == 0 && c.StoreUp {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("activity not written after the store came back: %+v %v %+v", r.Session, err, h.m.Counters())
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, bounded by the deadline
+	var (
+		r   session.Record
+		err error
+	)
+	written := testtool.Poll(5*time.Second, func() bool {
+		r, err = h.store.Get(context.Background(), s.ID)
+		c := h.m.Counters()
+		return err == nil && r.CurrentLocation == "stadtpark" && r.InputOctets == 4242 && c.ActivityPending == 0 && c.StoreUp
+	})
+	if !written {
+		t.Fatalf("activity not written after the store came back: %+v %v %+v", r.Session, err, h.m.Counters())
 	}
 }
 

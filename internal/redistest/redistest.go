@@ -9,12 +9,13 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"roamgate/internal/testtool"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -34,12 +35,7 @@ type Server struct {
 // (CI=true) and skips it elsewhere, with a hint.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is missing (make test installs it)")
-		}
-		t.Skip("redis-server is missing; run make test to install it")
-	}
+	testtool.Need(t, "redis-server", "redis-server")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
