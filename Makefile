@@ -3,6 +3,7 @@
 SHELL := /bin/bash
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOIMPORTS := golang.org/x/tools/cmd/goimports@v0.53.0
 
 .PHONY: test tools lint vet fmt-check build run bench fuzz
 
@@ -24,9 +25,15 @@ tools:
 	@tools/browser/install-axe.sh
 	@scripts/build-coova-chilli.sh >/dev/null
 
+# gofmt, and goimports -local roamgate: its grouping (standard library,
+# third party, roamgate), which goimports -l alone does not check.
 fmt-check:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
-	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@files=$$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'); \
+	out=$$(gofmt -l $$files); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi; \
+	out=$$($(GO) run $(GOIMPORTS) -local roamgate -l $$files); \
+	if [ -n "$$out" ]; then echo "goimports -local roamgate needed:"; echo "$$out"; exit 1; fi; \
+	scripts/import-groups.sh $$files || { echo "imports out of their groups (std, third party, roamgate)"; exit 1; }
 
 vet:
 	$(GO) vet ./...

@@ -11,9 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"roamgate/internal/testtool"
-
 	"roamgate/internal/redistest"
+	"roamgate/internal/testtool"
 	"roamgate/session"
 	"roamgate/session/redis"
 	"roamgate/session/sqlite"

@@ -12,12 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"roamgate/ratelimit"
-
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/utils"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"roamgate/ratelimit"
 )
 
 // Server is the admin HTTP server.

@@ -23,7 +23,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"roamgate/session"
-	"roamgate/session/sqlite"
+	"roamgate/session/sessiontest"
 )
 
 // The test binary's plugin chain has template right after captive, where
@@ -270,26 +270,5 @@ func benchUpstream(b *testing.B) string {
 
 // benchSessions is a real session manager on a temporary SQLite store.
 func benchSessions(b *testing.B) *session.Manager {
-	dir := b.TempDir()
-	policy := session.Policy{Lifetime: time.Hour}
-	key, err := session.LoadOrCreateSiteKey(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "sessions.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, _, err := session.NewManager(context.Background(), session.Options{
-		Store: store, Tokens: session.NewTokens(ring, "bench", "http://portal.test", nil), SiteKey: key, Policy: policy,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Close(); store.Close() })
-	return m
+	return sessiontest.New(b, sessiontest.Options{Policy: session.Policy{Lifetime: time.Hour}}).Manager
 }

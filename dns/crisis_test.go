@@ -5,12 +5,12 @@ import (
 	"net/netip"
 	"testing"
 
-	"roamgate/internal/testtool"
-
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"roamgate/internal/testtool"
 )
 
 // inCrisis is a Sessions that also knows crisis mode; no client has a session.

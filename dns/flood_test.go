@@ -14,12 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"roamgate/internal/testtool"
-
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"roamgate/dns"
+	"roamgate/internal/testtool"
 )
 
 // flooder sends A queries from one client address as fast as a rate allows,

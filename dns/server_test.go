@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,38 +18,13 @@ import (
 	"roamgate/dns"
 	"roamgate/internal/testtool"
 	"roamgate/session"
-	"roamgate/session/sqlite"
+	"roamgate/session/sessiontest"
 )
 
 // newManager is a real session manager on a temporary SQLite store.
 func newManager(t testing.TB) *session.Manager {
 	t.Helper()
-	dir := t.TempDir()
-	policy := session.Policy{Lifetime: time.Hour}
-	key, err := session.LoadOrCreateSiteKey(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "sessions.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _, err := session.NewManager(context.Background(), session.Options{
-		Store: store, Tokens: session.NewTokens(ring, "test", "http://portal.test", nil), SiteKey: key, Policy: policy,
-	})
-	if err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		m.Close()
-		store.Close()
-	})
-	return m
+	return sessiontest.New(t, sessiontest.Options{Policy: session.Policy{Lifetime: time.Hour}}).Manager
 }
 
 // Upstream answers of the local resolver the tests start: recognisable, so a

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"roamgate/internal/testtool"
-
 	"github.com/chromedp/chromedp"
 	layeh "layeh.com/radius"
+
+	"roamgate/internal/testtool"
 )
 
 // testNAS is an access point's RFC 5176 server: it answers every

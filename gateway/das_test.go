@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"roamgate/internal/testtool"
-
 	"roamgate/radius"
 )
 

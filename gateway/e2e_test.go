@@ -20,11 +20,10 @@ import (
 	"testing"
 	"time"
 
-	"roamgate/internal/testtool"
-
 	"golang.org/x/net/html"
 
 	"roamgate/gateway"
+	"roamgate/internal/testtool"
 )
 
 // running is a gateway started by a test.

@@ -19,7 +19,7 @@ import (
 
 	"roamgate/internal/testtool"
 	"roamgate/session"
-	"roamgate/session/sqlite"
+	"roamgate/session/sessiontest"
 )
 
 // The citizen's journey in real headless Chromium: probe → splash → one
@@ -49,31 +49,7 @@ func axeSource(t *testing.T) string {
 // realManager is a session.Manager on a SQLite store in a temporary directory.
 func realManager(t testing.TB) *session.Manager {
 	t.Helper()
-	dir := t.TempDir()
-	ctx := context.Background()
-	policy := session.Policy{Lifetime: 4 * time.Hour, IdleTimeout: time.Hour}
-	key, err := session.LoadOrCreateSiteKey(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "sessions.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _, err := session.NewManager(ctx, session.Options{
-		Store: store, Tokens: session.NewTokens(ring, "http://127.0.0.1/", "roamgate", nil),
-		SiteKey: key, Policy: policy,
-	})
-	if err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(); store.Close() })
-	return m
+	return sessiontest.NewManager(t)
 }
 
 type ringJWKS struct{}

@@ -10,10 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"roamgate/internal/testtool"
-
 	"roamgate/assets"
 	"roamgate/internal/controllertest"
+	"roamgate/internal/testtool"
 )
 
 // unifiQuery is what a UniFi controller appends to /guest/s/<site>/ (see

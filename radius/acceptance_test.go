@@ -12,13 +12,10 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"roamgate/internal/testtool"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -27,9 +24,10 @@ import (
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
+	"roamgate/internal/testtool"
 	"roamgate/radius"
 	"roamgate/session"
-	"roamgate/session/sqlite"
+	"roamgate/session/sessiontest"
 )
 
 // The acceptance tests drive the real server, backed by the real
@@ -49,35 +47,7 @@ type rig struct {
 // when the test ends.
 func newManager(t testing.TB) *session.Manager {
 	t.Helper()
-	dir := t.TempDir()
-	ctx := context.Background()
-	policy := session.Policy{Lifetime: 2 * time.Hour, IdleTimeout: 30 * time.Minute}
-	siteKey, err := session.LoadOrCreateSiteKey(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "sessions.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr, _, err := session.NewManager(ctx, session.Options{
-		Store:   store,
-		Tokens:  session.NewTokens(ring, "https://wifi.example.org", "roamgate", nil),
-		SiteKey: siteKey,
-		Policy:  policy,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		mgr.Close()
-		store.Close()
-	})
-	return mgr
+	return sessiontest.New(t, sessiontest.Options{Policy: session.Policy{Lifetime: 2 * time.Hour, IdleTimeout: 30 * time.Minute}}).Manager
 }
 
 // startRig serves on free loopback ports until the test ends. edit may

@@ -14,11 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"roamgate/internal/testtool"
-
 	layeh "layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 
+	"roamgate/internal/testtool"
 	"roamgate/radius"
 	"roamgate/session"
 )

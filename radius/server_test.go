@@ -12,13 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"roamgate/internal/testtool"
-
 	layeh "layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
+	"roamgate/internal/testtool"
 	"roamgate/session"
 )
 

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"roamgate/internal/testtool"
-
 	layeh "layeh.com/radius"
+
+	"roamgate/internal/testtool"
 )
 
 // Stand-ins for the Dynamic Authorization Servers (RFC 5176) of real access

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"roamgate/internal/testtool"
-
 	"roamgate/session"
 	"roamgate/session/sqlite"
 )

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"roamgate/internal/testtool"
-
 	"roamgate/session"
 )
 

@@ -18,23 +18,23 @@ import (
 	"time"
 
 	"roamgate/internal/testtool"
-
 	"roamgate/session"
-	"roamgate/session/sqlite"
+	"roamgate/session/sessiontest"
 )
 
-// harness is a Manager on a real SQLite store in a temporary data directory,
-// with a clock the test moves.
+// harness is a Manager on a real SQLite store in a temporary data directory
+// (session/sessiontest), with a clock the test moves, that the test can
+// restart.
 type harness struct {
 	dir    string
 	dbPath string
 	clock  *clock
 	policy session.Policy
 	key    []byte
-	ring   *session.KeyRing
 	tokens *session.Tokens
 	store  session.Store
 	m      *session.Manager
+	site   *sessiontest.Site
 	// wrap, when set, wraps the store the manager gets.
 	wrap func(session.Store) session.Store
 }
@@ -50,14 +50,6 @@ func newHarness(t *testing.T, p session.Policy) *harness {
 	t.Helper()
 	h := &harness{dir: t.TempDir(), clock: newClock(), policy: p}
 	h.dbPath = filepath.Join(h.dir, "sessions.db")
-	var err error
-	if h.key, err = session.LoadOrCreateSiteKey(h.dir); err != nil {
-		t.Fatal(err)
-	}
-	if h.ring, err = session.OpenKeyRing(h.dir, p.MaxLifetime(), h.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	h.tokens = session.NewTokens(h.ring, issuer, audience, h.clock.Now)
 	h.start(t)
 	t.Cleanup(func() { h.stop(t) })
 	return h
@@ -66,39 +58,25 @@ func newHarness(t *testing.T, p session.Policy) *harness {
 // start opens the store and a manager on it.
 func (h *harness) start(t *testing.T) session.LoadReport {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), h.dbPath)
+	var err error
+	h.site, err = sessiontest.Open(sessiontest.Options{Dir: h.dir, Policy: h.policy, Now: h.clock.Now, Logger: quiet, Wrap: h.wrap})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.store = st
-	var use session.Store = st
-	if h.wrap != nil {
-		use = h.wrap(st)
-	}
-	m, rep, err := session.NewManager(context.Background(), session.Options{
-		Store: use, Tokens: h.tokens, SiteKey: h.key, Policy: h.policy, Now: h.clock.Now, Logger: quiet,
-	})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	h.m = m
-	return rep
+	h.key, h.tokens, h.store, h.m = h.site.SiteKey, h.site.Tokens, h.site.Store, h.site.Manager
+	return h.site.Report
 }
 
 // stop closes the manager (flushing activity) and the store.
 func (h *harness) stop(t *testing.T) {
 	t.Helper()
-	if h.m == nil {
+	if h.site == nil {
 		return
 	}
-	if err := h.m.Close(); err != nil {
+	if err := h.site.Close(); err != nil {
 		t.Error(err)
 	}
-	if err := h.store.Close(); err != nil {
-		t.Error(err)
-	}
-	h.m, h.store = nil, nil
+	h.site, h.m, h.store = nil, nil, nil
 }
 
 // restart is a gateway restart on the same data directory.

@@ -19,11 +19,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"roamgate/session"
+	"roamgate/session/sessiontest"
 )
 
 const (
-	issuer   = "https://portal.roamgate.test"
-	audience = "roamgate"
+	issuer   = sessiontest.Issuer
+	audience = sessiontest.Audience
 	maxAge   = 24 * time.Hour
 )
 

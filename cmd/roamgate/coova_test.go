@@ -17,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"roamgate/internal/testtool"
-
 	"roamgate/internal/chillitest"
+	"roamgate/internal/testtool"
 )
 
 // The bed's fixed values. Addresses exist only inside the test's

@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"roamgate/internal/testtool"
-
 	"roamgate/internal/redistest"
+	"roamgate/internal/testtool"
 )
 
 const (

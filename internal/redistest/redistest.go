@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"roamgate/internal/testtool"
-
 	goredis "github.com/redis/go-redis/v9"
+
+	"roamgate/internal/testtool"
 )
 
 // Server is one redis-server process that can be killed and started again

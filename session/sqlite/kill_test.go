@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"roamgate/internal/testtool"
-
 	"roamgate/session"
 	"roamgate/session/sqlite"
 )
