@@ -23,9 +23,9 @@ type Config struct {
 	Listen string `yaml:"listen"`
 
 	// Languages are the languages the pages are offered in, as language
-	// tags with translations in assets (de, en). The first is the default;
-	// others are chosen by the browser's Accept-Language or ?lang=.
-	// Default ["de", "en"].
+	// tags with translations in assets (assets.Languages: de, en, tr, uk,
+	// ar). The first is the default; others are chosen by the browser's
+	// Accept-Language or ?lang=. Default DefaultLanguages, all five.
 	Languages []string `yaml:"languages"`
 
 	// Terms are the terms of use per language: either the text itself or an
