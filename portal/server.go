@@ -473,9 +473,12 @@ func (s *Server) controllers(cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("%s.ca_file: %w", key, err)
 		}
-		uc, err := vendor.NewUniFiClient(vendor.ControllerOptions{
-			URL: cfg.UniFi.URL, Username: cfg.UniFi.Username, Password: cfg.UniFi.Password, TLS: tc, Timeout: createTimeout,
-		}, cfg.UniFi.Site, cfg.UniFi.UniFiOS)
+		uc, err := vendor.NewUniFiClient(vendor.UniFiOptions{
+			ControllerOptions: vendor.ControllerOptions{
+				URL: cfg.UniFi.URL, Username: cfg.UniFi.Username, Password: cfg.UniFi.Password, TLS: tc, Timeout: createTimeout,
+			},
+			Site: cfg.UniFi.Site, UniFiOS: cfg.UniFi.UniFiOS,
+		})
 		if err != nil {
 			return fmt.Errorf("%s.url: %w", key, err)
 		}
@@ -488,9 +491,12 @@ func (s *Server) controllers(cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("%s.ca_file: %w", key, err)
 		}
-		oc, err := vendor.NewOmadaClient(vendor.ControllerOptions{
-			URL: cfg.Omada.URL, Username: cfg.Omada.Username, Password: cfg.Omada.Password, TLS: tc, Timeout: createTimeout,
-		}, cfg.Omada.ControllerID, omadaTimeUnits[cfg.Omada.TimeUnit])
+		oc, err := vendor.NewOmadaClient(vendor.OmadaOptions{
+			ControllerOptions: vendor.ControllerOptions{
+				URL: cfg.Omada.URL, Username: cfg.Omada.Username, Password: cfg.Omada.Password, TLS: tc, Timeout: createTimeout,
+			},
+			ControllerID: cfg.Omada.ControllerID, TimeUnit: omadaTimeUnits[cfg.Omada.TimeUnit],
+		})
 		if err != nil {
 			return fmt.Errorf("%s.url: %w", key, err)
 		}
