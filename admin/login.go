@@ -152,44 +152,12 @@ func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, i
 	return user, fiber.StatusOK, ""
 }
 
-// maxForwardedFor bounds the X-Forwarded-For header we read.
-const maxForwardedFor = 1024
-
-// clientAddr is the address of the client: the connection's peer, or, when
-// that is a trusted proxy, the last address in X-Forwarded-For that no
-// trusted proxy added (earlier hops are the client's own word).
+// clientAddr is the address of the client: the connection's peer, or
+// behind trusted proxies the address they name in X-Forwarded-For (package
+// clientaddr, which the portal shares).
 func (s *Server) clientAddr(c *fiber.Ctx) netip.Addr {
-	addr, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	addr = addr.Unmap()
-	if !s.trusted(addr) {
-		return addr
-	}
-	xff := c.Get(fiber.HeaderXForwardedFor)
-	if xff == "" || len(xff) > maxForwardedFor {
-		return addr
-	}
-	hops := strings.Split(xff, ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		a = a.Unmap()
-		if !s.trusted(a) {
-			return a
-		}
-		addr = a
-	}
-	return addr
-}
-
-func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.proxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	return s.proxies.Client(peer, c.Get(fiber.HeaderXForwardedFor))
 }
 
 // user is the configured user called name, or nil; the comparison takes

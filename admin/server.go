@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"roamgate/clientaddr"
 	"roamgate/ratelimit"
 )
 
@@ -39,7 +39,7 @@ type Server struct {
 	// Failed sign-ins are slowed down per (user name, client address) and
 	// per client address (throttle.go, package ratelimit).
 	pairs, addrs *ratelimit.Limiter
-	proxies      []netip.Prefix // admin.trusted_proxies
+	proxies      clientaddr.Proxies // admin.trusted_proxies
 	goodMu       sync.Mutex
 	good         map[[32]byte]goodBasic
 
@@ -79,7 +79,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	proxies, err := parsePrefixes(cfg.TrustedProxies) // Validate checked them
+	proxies, err := clientaddr.ParseProxies("admin.trusted_proxies", cfg.TrustedProxies) // Validate checked them
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/language"
 
 	"roamgate/assets"
+	"roamgate/clientaddr"
 	"roamgate/portal/vendor"
 )
 
@@ -264,7 +265,7 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+	if _, err := clientaddr.ParseProxies("portal.trusted_proxies", c.TrustedProxies); err != nil {
 		return err
 	}
 	if c.MaxConnsPerClient < 0 {
@@ -453,29 +454,6 @@ func validListen(addr string) error {
 		return fmt.Errorf("host %q is not a host name or address", host)
 	}
 	return nil
-}
-
-// parsePrefixes parses trusted proxy networks; a bare address is its own
-// /32 or /128.
-func parsePrefixes(list []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(list))
-	for i, s := range list {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return nil, fmt.Errorf("portal.trusted_proxies[%d]: %q is not a network or address", i, s)
-			}
-			a = a.Unmap()
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			// ::ffff:10.0.0.0/104 is 10.0.0.0/8: client addresses are unmapped.
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
 }
 
 func looksLikeURL(s string) bool {

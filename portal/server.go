@@ -25,6 +25,7 @@ import (
 	"golang.org/x/text/language"
 
 	"roamgate/assets"
+	"roamgate/clientaddr"
 	"roamgate/portal/vendor"
 	"roamgate/session"
 )
@@ -166,7 +167,7 @@ type Server struct {
 	catalogs map[string]*assets.Catalog
 	terms    map[string]terms
 	matcher  language.Matcher
-	proxies  []netip.Prefix
+	proxies  clientaddr.Proxies
 	css      string
 	stepJS   string
 	logo     string
@@ -229,7 +230,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.terms[l] = termsFor(cfg.Terms[l], cat)
 	}
 	s.matcher = language.NewMatcher(tags)
-	if s.proxies, err = parsePrefixes(cfg.TrustedProxies); err != nil {
+	if s.proxies, err = clientaddr.ParseProxies("portal.trusted_proxies", cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
 	if deps.CSRFStorage == nil {
@@ -274,10 +275,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.stepJS = "/static/step.js?v=" + assets.Version("step.js")
 	s.logo = "/static/wifi4eu.svg?v=" + assets.Version("wifi4eu.svg")
 
-	proxies := make([]string, len(s.proxies))
-	for i, p := range s.proxies {
-		proxies[i] = p.String()
-	}
 	s.app = fiber.New(fiber.Config{
 		Prefork:               false,
 		BodyLimit:             bodyLimit,
@@ -290,7 +287,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		// Fiber's own helpers (Protocol, Hostname, IP) then ignore proxy
 		// headers from anyone else; the portal reads them itself.
 		EnableTrustedProxyCheck: true,
-		TrustedProxies:          proxies,
+		TrustedProxies:          s.proxies.Strings(),
 	})
 	// Checked before a body is read (framing.go).
 	s.app.Server().HeaderReceived = headerReceived
@@ -386,7 +383,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 
 	served := make(chan error, 1)
-	limited := newConnLimiter(ln, s.cfg.MaxConnsPerClient, s.trustedProxy, func() { s.stats.connsRefused.Add(1) })
+	limited := newConnLimiter(ln, s.cfg.MaxConnsPerClient, s.proxies.Trusted, func() { s.stats.connsRefused.Add(1) })
 	go func() { served <- s.app.Listener(limited) }()
 	select {
 	case err := <-served:
