@@ -22,6 +22,7 @@ import (
 	_ "github.com/coredns/coredns/plugin/template"
 	mdns "github.com/miekg/dns"
 
+	"roamgate/internal/resolvertest"
 	"roamgate/session"
 	"roamgate/session/sessiontest"
 )
@@ -249,23 +250,7 @@ func envInt(name string, def int) int {
 
 // benchUpstream is the local resolver forwarded queries go to.
 func benchUpstream(b *testing.B) string {
-	handler := mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
-		m := new(mdns.Msg)
-		m.SetReply(r)
-		if len(r.Question) == 1 && r.Question[0].Qtype == mdns.TypeA {
-			m.Answer = []mdns.RR{&mdns.A{Hdr: mdns.RR_Header{Name: r.Question[0].Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: 3600},
-				A: net.IPv4(192, 0, 2, 10)}}
-		}
-		w.WriteMsg(m)
-	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := &mdns.Server{PacketConn: pc, Handler: handler}
-	go s.ActivateAndServe()
-	b.Cleanup(func() { s.Shutdown() })
-	return pc.LocalAddr().String()
+	return resolvertest.Serve(b, resolvertest.A(netip.MustParseAddr("192.0.2.10"), 3600))
 }
 
 // benchSessions is a real session manager on a temporary SQLite store.

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"roamgate/dns"
+	"roamgate/internal/resolvertest"
 	"roamgate/internal/testtool"
 	"roamgate/session"
 	"roamgate/session/sessiontest"
@@ -62,28 +63,7 @@ func startUpstream(t testing.TB) string {
 		}
 		w.WriteMsg(m)
 	})
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err != nil {
-			pc.Close()
-			continue // the TCP port was taken; try another
-		}
-		udp := &mdns.Server{PacketConn: pc, Handler: handler}
-		tcp := &mdns.Server{Listener: l, Handler: handler}
-		go udp.ActivateAndServe()
-		go tcp.ActivateAndServe()
-		t.Cleanup(func() {
-			udp.Shutdown()
-			tcp.Shutdown()
-		})
-		return pc.LocalAddr().String()
-	}
-	t.Fatal("no port free for UDP and TCP")
-	return ""
+	return resolvertest.Serve(t, handler)
 }
 
 func startDNS(t testing.TB, cfg dns.Config, sessions dns.Sessions, reg prometheus.Registerer) *dns.Server {
