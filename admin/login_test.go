@@ -9,20 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"roamgate/assets"
+	"roamgate/internal/testtool"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func cookieOf(resp *http.Response, name string) *http.Cookie {
 	for _, c := range resp.Cookies() {
@@ -126,7 +118,7 @@ func TestLogin(t *testing.T) {
 	})
 
 	t.Run("sliding renewal up to the login's end", func(t *testing.T) {
-		clk := &fakeClock{t: time.Now()}
+		clk := testtool.NewClock(time.Now())
 		deps := sc.deps()
 		deps.Registerer, deps.Now = nil, clk.Now
 		s := startAdmin(t, Config{Users: users}, deps)

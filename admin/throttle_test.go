@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"roamgate/internal/testtool"
 )
 
 // clientFrom is a client whose connections come from the loopback address
@@ -38,7 +40,7 @@ func token(c *client, name, password string) (int, time.Duration) {
 // growing delay, while the operator signs in from another address at once
 // — during the attack and right after it.
 func TestThrottleAttackDoesNotLockOut(t *testing.T) {
-	clk := &fakeClock{t: time.Now()}
+	clk := testtool.NewClock(time.Now())
 	deps := newScenario(t).deps()
 	deps.Now = clk.Now
 	s := startAdmin(t, Config{Users: testUsers(t)}, deps)
@@ -96,7 +98,7 @@ func TestThrottleAttackDoesNotLockOut(t *testing.T) {
 // and stops growing at maxDelay; a success clears the (name, address)
 // pair; the table stays bounded.
 func TestThrottleBackoff(t *testing.T) {
-	clk := &fakeClock{t: time.Now()}
+	clk := testtool.NewClock(time.Now())
 	th := newThrottle(clk.Now)
 	for range maxFailures {
 		if w := th.Wait("k"); w != 0 {

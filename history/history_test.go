@@ -4,24 +4,15 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"roamgate/internal/testtool"
 	"roamgate/session"
 )
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 func open(t *testing.T, now func() time.Time, reg prometheus.Registerer) *Recorder {
 	t.Helper()
@@ -114,7 +105,7 @@ func TestSeriesCountsEventsAndDistinctDevices(t *testing.T) {
 // retention.raw, the hourly counts stay until retention.aggregates.
 func TestPurge(t *testing.T) {
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	c := &clock{t: start}
+	c := testtool.NewClock(start)
 	reg := prometheus.NewRegistry()
 	r := open(t, c.Now, reg)
 	ctx := context.Background()

@@ -7,19 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"roamgate/internal/testtool"
 	"roamgate/ratelimit"
 )
 
-// clock is a time source the test moves.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+func newClock() *testtool.Clock {
+	return testtool.NewClock(time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC))
 }
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func newClock() *clock { return &clock{t: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)} }
 
 // TestWindow: Max events in a period that opens with the key's first event;
 // the next waits until the period ends, and the key then starts afresh.

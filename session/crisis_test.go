@@ -100,11 +100,11 @@ func TestCrisisSessionRejectedAfterCrisisAndTimeout(t *testing.T) {
 	}
 	// Until its short timeout the device stays online: ending a crisis
 	// does not cut people off mid-call.
-	h.clock.Advance(session.DefaultCrisisLifetime - time.Second)
+	h.clock.Add(session.DefaultCrisisLifetime - time.Second)
 	if _, err := h.m.ByMAC(mac); err != nil {
 		t.Fatalf("crisis session before its timeout: %v", err)
 	}
-	h.clock.Advance(2 * time.Second)
+	h.clock.Add(2 * time.Second)
 	if _, err := h.m.ByMAC(mac); !errors.Is(err, session.ErrExpired) {
 		t.Fatalf("crisis session after the crisis and its timeout: %v, want ErrExpired", err)
 	}
@@ -122,7 +122,7 @@ func TestCrisisEndsAtUntil(t *testing.T) {
 	if !h.m.CrisisActive() || !h.m.Crisis().Active {
 		t.Fatal("crisis not active after SetCrisis")
 	}
-	h.clock.Advance(30 * time.Minute)
+	h.clock.Add(30 * time.Minute)
 	if h.m.CrisisActive() || h.m.Crisis().Active {
 		t.Fatal("crisis still active at its until")
 	}

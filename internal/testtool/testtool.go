@@ -2,8 +2,9 @@
 // net/http/httptest does for net/http: the one rule for a real tool
 // (radclient, dig, chromium, redis-server, promtool, systemd-analyze …) or
 // a facility (IPv6 loopback) that is missing; a log buffer the server's
-// goroutines and the test may share; waiting on a condition with a
-// deadline; and reading a Prometheus counter through a Gatherer.
+// goroutines and the test may share; a clock the test moves; waiting on a
+// condition with a deadline; and reading a Prometheus counter through a
+// Gatherer.
 package testtool
 
 import (

@@ -127,3 +127,16 @@ func TestCounter(t *testing.T) {
 		t.Error("Counter of an unknown name did not fail")
 	}
 }
+
+func TestClock(t *testing.T) {
+	start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	c := NewClock(start)
+	c.Add(time.Minute)
+	if got := c.Now(); !got.Equal(start.Add(time.Minute)) {
+		t.Errorf("after Add: %v", got)
+	}
+	c.Set(start)
+	if got := c.Now(); !got.Equal(start) {
+		t.Errorf("after Set: %v", got)
+	}
+}
