@@ -3,6 +3,7 @@
 SHELL := /bin/bash
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOIMPORTS := golang.org/x/tools/cmd/goimports@v0.53.0
 
 .PHONY: test tools lint vet fmt-check build run bench fuzz
 
@@ -11,7 +12,8 @@ test: tools fmt-check vet lint
 
 # Debian packages the tests use: radclient (freeradius-utils), dig
 # (dnsutils), chromium (headless page tests; npm installs axe-core for
-# them), redis-server (the shared store's tests start private instances),
+# them, tools/browser/install-axe.sh — no test installs anything),
+# redis-server (the shared store's tests start private instances),
 # redis-sentinel and redis-cli (redis-tools: the Sentinel and Cluster drills),
 # promtool (prometheus: checks /metrics), systemd-analyze (systemd: checks
 # the unit), freeradius (FreeRADIUS 3.2 as a proxy in front of roamgate,
@@ -27,11 +29,18 @@ tools:
 		redis-server:redis-server redis-sentinel:redis-sentinel redis-cli:redis-tools \
 		promtool:prometheus systemd-analyze:systemd freeradius:freeradius \
 		podman:podman buildah:buildah runc:runc update-ca-certificates:ca-certificates
+	@tools/browser/install-axe.sh
 	@scripts/build-coova-chilli.sh >/dev/null
 
+# gofmt, and goimports -local roamgate: its grouping (standard library,
+# third party, roamgate), which goimports -l alone does not check.
 fmt-check:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
-	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@files=$$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'); \
+	out=$$(gofmt -l $$files); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi; \
+	out=$$($(GO) run $(GOIMPORTS) -local roamgate -l $$files); \
+	if [ -n "$$out" ]; then echo "goimports -local roamgate needed:"; echo "$$out"; exit 1; fi; \
+	scripts/import-groups.sh $$files || { echo "imports out of their groups (std, third party, roamgate)"; exit 1; }
 
 vet:
 	$(GO) vet ./...
@@ -65,8 +74,8 @@ fuzz:
 screenshots-admin:
 	ROAMGATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestChromiumDashboard ./admin/
 
-# axe-core for the portal's Chromium accessibility test (the test also runs
-# this itself when axe-core is missing).
+# axe-core alone, for the portal's Chromium accessibility test (make tools
+# installs it too).
 .PHONY: browser-tools
 browser-tools:
 	@tools/browser/install-axe.sh

@@ -1,33 +1,20 @@
 package admin
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
+
+	"roamgate/internal/testtool"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestAuditLog: sign-ins (good and bad) and revocations are logged with
 // the admin's name and the time, and nothing personal is.
 func TestAuditLog(t *testing.T) {
 	sc := newScenario(t)
-	var logs syncBuffer
+	var logs testtool.LogBuffer
 	deps := sc.deps()
 	deps.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	s := startAdmin(t, Config{Users: testUsers(t)}, deps)
@@ -77,7 +64,7 @@ func TestRateLimitPerAddress(t *testing.T) {
 // where one is known (issue 11 item 9).
 func TestAuditDenied(t *testing.T) {
 	sc := newScenario(t)
-	var logs syncBuffer
+	var logs testtool.LogBuffer
 	deps := sc.deps()
 	deps.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	s := startAdmin(t, Config{Users: testUsers(t)}, deps)

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+
+	"roamgate/clientaddr"
 )
 
 // Config configures the admin listener.
@@ -73,7 +75,7 @@ func (c Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("admin.tls_cert, admin.tls_key: set both or neither"))
 	}
-	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+	if _, err := clientaddr.ParseProxies("admin.trusted_proxies", c.TrustedProxies); err != nil {
 		errs = append(errs, err)
 	}
 	seen := map[string]bool{}
@@ -115,27 +117,4 @@ func knownHash(h string) bool {
 		}
 	}
 	return false
-}
-
-// parsePrefixes parses admin.trusted_proxies; a bare address is its own
-// /32 or /128.
-func parsePrefixes(list []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(list))
-	for i, s := range list {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return nil, fmt.Errorf("admin.trusted_proxies[%d]: %q is not a network or address", i, s)
-			}
-			a = a.Unmap()
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			// ::ffff:10.0.0.0/104 is 10.0.0.0/8: client addresses are unmapped.
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"roamgate/internal/testtool"
 )
 
 // sendJSON sends a JSON body with c's bearer token.
@@ -32,7 +34,7 @@ func sendJSON(t *testing.T, c *client, method, path, body string) (int, string) 
 
 func TestCrisisAPI(t *testing.T) {
 	sc := newScenario(t)
-	var logs syncBuffer
+	var logs testtool.LogBuffer
 	deps := sc.deps()
 	deps.Crisis = sc.mgr
 	deps.Logger = slog.New(slog.NewJSONHandler(&logs, nil))

@@ -116,7 +116,7 @@ func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, i
 	}
 	addr := addrKey(s.clientAddr(c))
 	pair := strings.ToLower(name) + "\x00" + addr
-	if wait := max(s.pairs.wait(pair), s.addrs.wait(addr)); wait > 0 {
+	if wait := max(s.pairs.Wait(pair), s.addrs.Wait(addr)); wait > 0 {
 		s.m.logins.WithLabelValues("rate_limited").Inc()
 		secs := int((wait + time.Second - 1) / time.Second)
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
@@ -138,58 +138,26 @@ func (s *Server) checkCredentials(c *fiber.Ctx, name, password string) (*User, i
 	ok := checkPassword(hash, password) && user != nil
 	<-s.checks
 	if !ok {
-		s.pairs.fail(pair)
-		s.addrs.fail(addr)
+		s.pairs.Add(pair)
+		s.addrs.Add(addr)
 		s.m.logins.WithLabelValues("bad_credentials").Inc()
 		if user != nil { // an unknown name may be a mistyped password: not logged
 			s.log.Warn("admin audit: sign-in failed", "admin", user.Name, "at", s.now().UTC())
 		}
 		return nil, fiber.StatusUnauthorized, s.tr(c, "bad_credentials")
 	}
-	s.pairs.reset(pair)
+	s.pairs.Reset(pair)
 	s.m.logins.WithLabelValues("ok").Inc()
 	s.log.Info("admin audit: signed in", "admin", user.Name, "role", user.role(), "at", s.now().UTC())
 	return user, fiber.StatusOK, ""
 }
 
-// maxForwardedFor bounds the X-Forwarded-For header we read.
-const maxForwardedFor = 1024
-
-// clientAddr is the address of the client: the connection's peer, or, when
-// that is a trusted proxy, the last address in X-Forwarded-For that no
-// trusted proxy added (earlier hops are the client's own word).
+// clientAddr is the address of the client: the connection's peer, or
+// behind trusted proxies the address they name in X-Forwarded-For (package
+// clientaddr, which the portal shares).
 func (s *Server) clientAddr(c *fiber.Ctx) netip.Addr {
-	addr, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	addr = addr.Unmap()
-	if !s.trusted(addr) {
-		return addr
-	}
-	xff := c.Get(fiber.HeaderXForwardedFor)
-	if xff == "" || len(xff) > maxForwardedFor {
-		return addr
-	}
-	hops := strings.Split(xff, ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		a = a.Unmap()
-		if !s.trusted(a) {
-			return a
-		}
-		addr = a
-	}
-	return addr
-}
-
-func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.proxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	return s.proxies.Client(peer, c.Get(fiber.HeaderXForwardedFor))
 }
 
 // user is the configured user called name, or nil; the comparison takes

@@ -9,20 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"roamgate/assets"
+	"roamgate/internal/testtool"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func cookieOf(resp *http.Response, name string) *http.Cookie {
 	for _, c := range resp.Cookies() {
@@ -89,10 +81,10 @@ func TestLogin(t *testing.T) {
 		if resp.Header.Get("Retry-After") == "" {
 			t.Error("429 without Retry-After")
 		}
-		if w := s.pairs.wait("viewer\x00127.0.0.1"); w <= 0 {
+		if w := s.pairs.Wait("viewer\x00127.0.0.1"); w <= 0 {
 			t.Error("user at this address not slowed down")
 		}
-		if w := s.addrs.wait("127.0.0.1"); w <= 0 {
+		if w := s.addrs.Wait("127.0.0.1"); w <= 0 {
 			t.Error("address not slowed down")
 		}
 	})
@@ -126,7 +118,7 @@ func TestLogin(t *testing.T) {
 	})
 
 	t.Run("sliding renewal up to the login's end", func(t *testing.T) {
-		clk := &fakeClock{t: time.Now()}
+		clk := testtool.NewClock(time.Now())
 		deps := sc.deps()
 		deps.Registerer, deps.Now = nil, clk.Now
 		s := startAdmin(t, Config{Users: users}, deps)

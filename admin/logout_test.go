@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"roamgate/internal/redistest"
+	"roamgate/internal/testtool"
 	"roamgate/session"
 	"roamgate/session/redis"
 	"roamgate/session/sqlite"
@@ -148,7 +149,7 @@ func (f *flakyGenerations) RaiseAdminGeneration(ctx context.Context, name string
 // keep their dashboard (the last generation read holds), a sign-out is
 // refused loudly instead of pretending, and a new sign-in is 503.
 func TestLogoutStoreAway(t *testing.T) {
-	var logs syncBuffer
+	var logs testtool.LogBuffer
 	gens := &flakyGenerations{memGenerations: memGenerations{m: map[string]uint64{}}}
 	deps := newScenario(t).deps()
 	deps.Logins = gens

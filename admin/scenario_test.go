@@ -21,7 +21,7 @@ import (
 
 	"roamgate/history"
 	"roamgate/session"
-	"roamgate/session/sqlite"
+	"roamgate/session/sessiontest"
 )
 
 // scenario is a small town afternoon built through the real session
@@ -67,29 +67,8 @@ var testKey = []byte("0123456789abcdef0123456789abcdef-admin-test")
 func newScenario(t *testing.T) *scenario {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	policy := session.Policy{Lifetime: 4 * time.Hour, IdleTimeout: time.Hour}
-	siteKey, err := session.LoadOrCreateSiteKey(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "sessions.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	mgr, _, err := session.NewManager(ctx, session.Options{
-		Store: store, Tokens: session.NewTokens(ring, "https://wifi.example.org", "roamgate", nil),
-		SiteKey: siteKey, Policy: policy,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mgr.Close() })
+	site := sessiontest.New(t, sessiontest.Options{Policy: session.Policy{Lifetime: 4 * time.Hour, IdleTimeout: time.Hour}})
+	mgr, dir := site.Manager, site.Dir
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hist, err := history.Open(ctx, history.Options{Path: filepath.Join(dir, "history.db"), Registerer: reg})

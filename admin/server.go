@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -16,6 +15,9 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/utils"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"roamgate/clientaddr"
+	"roamgate/ratelimit"
 )
 
 // Server is the admin HTTP server.
@@ -34,9 +36,9 @@ type Server struct {
 	// semaphore stops a flood of login attempts from exhausting memory.
 	checks chan struct{}
 	// Failed sign-ins are slowed down per (user name, client address) and
-	// per client address (throttle.go).
-	pairs, addrs *throttle
-	proxies      []netip.Prefix // admin.trusted_proxies
+	// per client address (throttle.go, package ratelimit).
+	pairs, addrs *ratelimit.Limiter
+	proxies      clientaddr.Proxies // admin.trusted_proxies
 	goodMu       sync.Mutex
 	good         map[[32]byte]goodBasic
 
@@ -94,15 +96,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	proxies, err := parsePrefixes(cfg.TrustedProxies) // Validate checked them
+	proxies, err := clientaddr.ParseProxies("admin.trusted_proxies", cfg.TrustedProxies) // Validate checked them
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now,
 		m: newMetrics(deps.Registerer), tok: tok, view: view, i18n: in, proxies: proxies,
 		checks:  make(chan struct{}, 2),
-		pairs:   newThrottle(maxFailures, deps.Now),
-		addrs:   newThrottle(maxFailures, deps.Now),
+		pairs:   newThrottle(deps.Now),
+		addrs:   newThrottle(deps.Now),
 		closing: make(chan struct{}), good: map[[32]byte]goodBasic{},
 		shutDone: make(chan struct{}),
 	}

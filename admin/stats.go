@@ -6,7 +6,8 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -373,12 +374,7 @@ func fingerprint(s snapshot) string {
 	var b strings.Builder
 	fmt.Fprint(&b, s.Active)
 	for _, m := range []map[string]int{s.ByLocation, s.ByNetwork, s.ByAP} {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			fmt.Fprintf(&b, "|%s=%d", k, m[k])
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"roamgate/internal/testtool"
 )
 
 // clientFrom is a client whose connections come from the loopback address
@@ -38,7 +40,7 @@ func token(c *client, name, password string) (int, time.Duration) {
 // growing delay, while the operator signs in from another address at once
 // — during the attack and right after it.
 func TestThrottleAttackDoesNotLockOut(t *testing.T) {
-	clk := &fakeClock{t: time.Now()}
+	clk := testtool.NewClock(time.Now())
 	deps := newScenario(t).deps()
 	deps.Now = clk.Now
 	s := startAdmin(t, Config{Users: testUsers(t)}, deps)
@@ -96,34 +98,34 @@ func TestThrottleAttackDoesNotLockOut(t *testing.T) {
 // and stops growing at maxDelay; a success clears the (name, address)
 // pair; the table stays bounded.
 func TestThrottleBackoff(t *testing.T) {
-	clk := &fakeClock{t: time.Now()}
-	th := newThrottle(maxFailures, clk.Now)
+	clk := testtool.NewClock(time.Now())
+	th := newThrottle(clk.Now)
 	for range maxFailures {
-		if w := th.wait("k"); w != 0 {
+		if w := th.Wait("k"); w != 0 {
 			t.Fatalf("wait before %d failures = %v", maxFailures, w)
 		}
-		th.fail("k")
+		th.Add("k")
 	}
 	want := baseDelay
 	for range 20 {
-		if w := th.wait("k"); w != want {
+		if w := th.Wait("k"); w != want {
 			t.Fatalf("wait = %v, want %v", w, want)
 		}
 		clk.Add(want)
-		th.fail("k")
+		th.Add("k")
 		want = min(2*want, maxDelay)
 	}
 	if want != maxDelay {
 		t.Fatalf("delay never reached %v", maxDelay)
 	}
-	th.reset("k")
-	if w := th.wait("k"); w != 0 {
+	th.Reset("k")
+	if w := th.Wait("k"); w != 0 {
 		t.Fatalf("wait after reset = %v", w)
 	}
 	for i := range throttleCap + 10 {
-		th.fail(strconv.Itoa(i))
+		th.Add(strconv.Itoa(i))
 	}
-	if n := th.len(); n > throttleCap {
+	if n := th.Len(); n > throttleCap {
 		t.Fatalf("throttle holds %d keys, cap %d", n, throttleCap)
 	}
 }

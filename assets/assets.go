@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -88,12 +89,7 @@ func ParsePages() (*Pages, error) {
 
 // Names lists the pages, sorted.
 func (p *Pages) Names() []string {
-	names := make([]string, 0, len(p.byName))
-	for n := range p.byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(p.byName))
 }
 
 // Execute renders the page with the given name into w. The layout expects

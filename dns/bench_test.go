@@ -22,8 +22,9 @@ import (
 	_ "github.com/coredns/coredns/plugin/template"
 	mdns "github.com/miekg/dns"
 
+	"roamgate/internal/resolvertest"
 	"roamgate/session"
-	"roamgate/session/sqlite"
+	"roamgate/session/sessiontest"
 )
 
 // The test binary's plugin chain has template right after captive, where
@@ -260,47 +261,10 @@ func envInt(name string, def int) int {
 
 // benchUpstream is the local resolver forwarded queries go to.
 func benchUpstream(b *testing.B) string {
-	handler := mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
-		m := new(mdns.Msg)
-		m.SetReply(r)
-		if len(r.Question) == 1 && r.Question[0].Qtype == mdns.TypeA {
-			m.Answer = []mdns.RR{&mdns.A{Hdr: mdns.RR_Header{Name: r.Question[0].Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: 3600},
-				A: net.IPv4(192, 0, 2, 10)}}
-		}
-		w.WriteMsg(m)
-	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := &mdns.Server{PacketConn: pc, Handler: handler}
-	go s.ActivateAndServe()
-	b.Cleanup(func() { s.Shutdown() })
-	return pc.LocalAddr().String()
+	return resolvertest.Serve(b, resolvertest.A(netip.MustParseAddr("192.0.2.10"), 3600))
 }
 
 // benchSessions is a real session manager on a temporary SQLite store.
 func benchSessions(b *testing.B) *session.Manager {
-	dir := b.TempDir()
-	policy := session.Policy{Lifetime: time.Hour}
-	key, err := session.LoadOrCreateSiteKey(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "sessions.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, _, err := session.NewManager(context.Background(), session.Options{
-		Store: store, Tokens: session.NewTokens(ring, "bench", "http://portal.test", nil), SiteKey: key, Policy: policy,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Close(); store.Close() })
-	return m
+	return sessiontest.New(b, sessiontest.Options{Policy: session.Policy{Lifetime: time.Hour}}).Manager
 }

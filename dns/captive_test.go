@@ -11,6 +11,7 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	osprobe "roamgate/probe"
 	"roamgate/session"
@@ -236,7 +237,7 @@ func TestCaptiveMalformed(t *testing.T) {
 	if up.calls != 0 {
 		t.Errorf("%d malformed queries passed on", up.calls)
 	}
-	if got := counter(t, reg, "formerr", "other"); got != float64(len(tests)+1) {
+	if got := counter(c.Metrics, "formerr", "other"); got != float64(len(tests)+1) {
 		t.Errorf("formerr counter %v, want %d", got, len(tests)+1)
 	}
 }
@@ -288,26 +289,9 @@ func TestCaptiveMetrics(t *testing.T) {
 	}
 }
 
-// counter reads one series of roamgate_dns_queries_total from reg.
-func counter(t *testing.T, reg *prometheus.Registry, result, qtype string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			if mf.GetName() == "roamgate_dns_queries_total" && labels["result"] == result && labels["qtype"] == qtype {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no series result=%s qtype=%s", result, qtype)
-	return 0
+// counter reads one series of roamgate_dns_queries_total.
+func counter(m *Metrics, result, qtype string) float64 {
+	return testutil.ToFloat64(m.queries.WithLabelValues(result, qtype))
 }
 
 // TestEveryProbeHostGoesToThePortal: every host of the one probe list

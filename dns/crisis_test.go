@@ -9,6 +9,8 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"roamgate/internal/testtool"
 )
 
 // inCrisis is a Sessions that also knows crisis mode; no client has a session.
@@ -66,21 +68,7 @@ func TestCaptiveForwardsEveryoneInACrisis(t *testing.T) {
 			}
 		})
 	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got float64
-	for _, f := range families {
-		for _, mt := range f.GetMetric() {
-			for _, l := range mt.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == "crisis" {
-					got += mt.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	if got != 2 {
+	if got := testtool.Counter(t, reg, "roamgate_dns_queries_total", "result", "crisis"); got != 2 {
 		t.Errorf("crisis counter = %v, want 2", got)
 	}
 }

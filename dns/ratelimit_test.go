@@ -122,7 +122,7 @@ func TestCaptiveRateLimit(t *testing.T) {
 	if up.calls != 3 {
 		t.Errorf("%d queries passed on, want the 3 within the burst", up.calls)
 	}
-	if got := counter(t, reg, "ratelimited", "A"); got != 2 {
+	if got := counter(c.Metrics, "ratelimited", "A"); got != 2 {
 		t.Errorf("ratelimited counter %v, want 2", got)
 	}
 }
@@ -190,10 +190,10 @@ func TestCaptiveGardenAnswerSizeCap(t *testing.T) {
 	if m := ask("10.0.0.7", 40, true); m.Rcode != mdns.RcodeSuccess || len(m.Answer) != 40 {
 		t.Errorf("signed-in client: %s with %d records", mdns.RcodeToString[m.Rcode], len(m.Answer))
 	}
-	if got := counter(t, reg, "too_large", "A"); got != 2 {
+	if got := counter(c.Metrics, "too_large", "A"); got != 2 {
 		t.Errorf("too_large counter %v, want 2", got)
 	}
-	if got := counter(t, reg, "walled_garden", "A"); got != 1 {
+	if got := counter(c.Metrics, "walled_garden", "A"); got != 1 {
 		t.Errorf("walled_garden counter %v, want 1", got)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,40 +16,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"roamgate/dns"
+	"roamgate/internal/resolvertest"
 	"roamgate/internal/testtool"
 	"roamgate/session"
-	"roamgate/session/sqlite"
+	"roamgate/session/sessiontest"
 )
 
 // newManager is a real session manager on a temporary SQLite store.
 func newManager(t testing.TB) *session.Manager {
 	t.Helper()
-	dir := t.TempDir()
-	policy := session.Policy{Lifetime: time.Hour}
-	key, err := session.LoadOrCreateSiteKey(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "sessions.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _, err := session.NewManager(context.Background(), session.Options{
-		Store: store, Tokens: session.NewTokens(ring, "test", "http://portal.test", nil), SiteKey: key, Policy: policy,
-	})
-	if err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		m.Close()
-		store.Close()
-	})
-	return m
+	return sessiontest.New(t, sessiontest.Options{Policy: session.Policy{Lifetime: time.Hour}}).Manager
 }
 
 // Upstream answers of the local resolver the tests start: recognisable, so a
@@ -88,28 +63,7 @@ func startUpstream(t testing.TB) string {
 		}
 		w.WriteMsg(m)
 	})
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err != nil {
-			pc.Close()
-			continue // the TCP port was taken; try another
-		}
-		udp := &mdns.Server{PacketConn: pc, Handler: handler}
-		tcp := &mdns.Server{Listener: l, Handler: handler}
-		go udp.ActivateAndServe()
-		go tcp.ActivateAndServe()
-		t.Cleanup(func() {
-			udp.Shutdown()
-			tcp.Shutdown()
-		})
-		return pc.LocalAddr().String()
-	}
-	t.Fatal("no port free for UDP and TCP")
-	return ""
+	return resolvertest.Serve(t, handler)
 }
 
 func startDNS(t testing.TB, cfg dns.Config, sessions dns.Sessions, reg prometheus.Registerer) *dns.Server {
@@ -264,7 +218,7 @@ func TestDigAgainstEmbeddedCoreDNS(t *testing.T) {
 	dig(t, addr, "example.org", "A", "-b", "127.0.0.7").is(t, "other client still captive", "NOERROR", "10.1.0.1")
 
 	for _, c := range []struct{ result, qtype string }{{"captive", "A"}, {"session", "A"}, {"canary", "A"}, {"refused", "TXT"}, {"walled_garden", "A"}} {
-		if v := counterValue(t, reg, c.result, c.qtype); v == 0 {
+		if v := testtool.Counter(t, reg, "roamgate_dns_queries_total", "result", c.result, "qtype", c.qtype); v == 0 {
 			t.Errorf("roamgate_dns_queries_total{result=%q,qtype=%q} = 0", c.result, c.qtype)
 		}
 	}
@@ -338,11 +292,7 @@ func TestOneAnswerPerQuery(t *testing.T) {
 
 func TestDigIPv6Loopback(t *testing.T) {
 	needDig(t)
-	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
-		t.Skipf("no IPv6 loopback here: %v", err)
-	} else {
-		l.Close()
-	}
+	testtool.NeedIPv6Loopback(t)
 	mgr := newManager(t)
 	cfg := dns.DefaultConfig()
 	cfg.Listen = "[::1]:0"
@@ -454,32 +404,4 @@ func TestListenErrorNamesTheKey(t *testing.T) {
 	if errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
-}
-
-func counterValue(t testing.TB, reg *prometheus.Registry, result, qtype string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "roamgate_dns_queries_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var r, q string
-			for _, lp := range m.GetLabel() {
-				switch lp.GetName() {
-				case "result":
-					r = lp.GetValue()
-				case "qtype":
-					q = lp.GetValue()
-				}
-			}
-			if r == result && q == qtype {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	layeh "layeh.com/radius"
+
+	"roamgate/internal/testtool"
 )
 
 // testNAS is an access point's RFC 5176 server: it answers every
@@ -67,7 +69,7 @@ func TestAdminSeesTheTown(t *testing.T) {
 	nasPort, disconnects := testNAS(t, "testing123")
 	cfg := testConfig(t, t.TempDir())
 	cfg.RADIUS.Clients[0].CoAPort = nasPort
-	var logs syncBuffer
+	var logs testtool.LogBuffer
 	gw := startGateway(t, cfg, &logs)
 	addrs := gw.g.Addrs()
 

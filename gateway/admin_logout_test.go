@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"regexp"
 	"testing"
+
+	"roamgate/internal/testtool"
 )
 
 // adminToken signs in at the admin API and returns a bearer token.
@@ -47,7 +49,7 @@ func adminDo(t *testing.T, admin, method, path, token string) int {
 // after the gateway restarts on the same data directory.
 func TestAdminLogoutSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	var logs syncBuffer
+	var logs testtool.LogBuffer
 	gw := startGateway(t, testConfig(t, dir), &logs)
 	addr := gw.g.Addrs().Admin
 	tok := adminToken(t, addr, gw.g.DemoPassword())

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"roamgate/internal/testtool"
 	"roamgate/radius"
 )
 
@@ -60,7 +61,7 @@ func TestSignOutDisconnectsAtTheNAS(t *testing.T) {
 	nasPort, disconnects := testNAS(t, "testing123")
 	cfg := testConfig(t, t.TempDir())
 	cfg.RADIUS.Clients[0].CoAPort = nasPort
-	var logs syncBuffer
+	var logs testtool.LogBuffer
 	gw := startGateway(t, cfg, &logs)
 	addrs := gw.g.Addrs()
 
@@ -97,7 +98,7 @@ func TestUnsignedClientOnDashboard(t *testing.T) {
 		Name: "stadtpark-uspot", CIDR: "192.0.2.0/24", Secret: "stadtpark-uspot-secret", Location: "stadtpark",
 		Vendor: "uspot", RequireMessageAuthenticator: &noMA,
 	})
-	var logs syncBuffer
+	var logs testtool.LogBuffer
 	gw := startGateway(t, cfg, &logs)
 	admin := "http://" + gw.g.Addrs().Admin
 

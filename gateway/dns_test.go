@@ -15,42 +15,15 @@ import (
 	"testing"
 	"time"
 
-	mdns "github.com/miekg/dns"
-
 	"roamgate/gateway"
+	"roamgate/internal/resolvertest"
 )
 
 // localResolver is the upstream of the gateway's DNS in these tests: it
 // answers every A query with 192.0.2.10, on loopback, UDP and TCP.
 func localResolver(t *testing.T) string {
 	t.Helper()
-	handler := mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
-		m := new(mdns.Msg)
-		m.SetReply(r)
-		if len(r.Question) == 1 && r.Question[0].Qtype == mdns.TypeA {
-			m.Answer = []mdns.RR{&mdns.A{Hdr: mdns.RR_Header{Name: r.Question[0].Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: 60},
-				A: net.IPv4(192, 0, 2, 10)}}
-		}
-		w.WriteMsg(m)
-	})
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err != nil {
-			pc.Close()
-			continue
-		}
-		udp, tcp := &mdns.Server{PacketConn: pc, Handler: handler}, &mdns.Server{Listener: l, Handler: handler}
-		go udp.ActivateAndServe()
-		go tcp.ActivateAndServe()
-		t.Cleanup(func() { udp.Shutdown(); tcp.Shutdown() })
-		return pc.LocalAddr().String()
-	}
-	t.Fatal("no port free for UDP and TCP")
-	return ""
+	return resolvertest.Serve(t, resolvertest.A(netip.MustParseAddr("192.0.2.10"), 60))
 }
 
 var digStatusLine = regexp.MustCompile(`status: ([A-Z]+)`)

@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,31 +20,11 @@ import (
 	"testing"
 	"time"
 
-	"roamgate/internal/testtool"
-
 	"golang.org/x/net/html"
 
 	"roamgate/gateway"
+	"roamgate/internal/testtool"
 )
-
-// syncBuffer collects the gateway's log so the test can check it for
-// personal data.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // running is a gateway started by a test.
 type running struct {
@@ -86,20 +65,14 @@ func startGateway(t *testing.T, cfg gateway.Config, logs io.Writer) *running {
 // waitHTTP waits until url answers 200, with a deadline.
 func waitHTTP(t *testing.T, url string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testtool.Eventually(t, 10*time.Second, url+" answers 200", func() bool {
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not answering 200 within 10s: %v", url, err)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by the deadline
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 func testConfig(t *testing.T, dataDir string) gateway.Config {
@@ -270,7 +243,7 @@ func TestSignInAtBahnhofRoamToStadtpark(t *testing.T) {
 	needTool(t, "radclient")
 	dataDir := t.TempDir()
 	cfg := testConfig(t, dataDir)
-	var logs syncBuffer
+	var logs testtool.LogBuffer
 	gw := startGateway(t, cfg, &logs)
 	addrs := gw.g.Addrs()
 

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -138,16 +137,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	closers = append(closers, store.Close)
 	g.store = store
 
-	// Loading a million sessions allocates a lot that dies at once; let the
-	// heap grow further between collections meanwhile (GC was over half of
-	// the load time), then hand the garbage back to the OS.
-	gcPercent := debug.SetGCPercent(400)
+	// The runtime's GC settings are the program's (cmd/roamgate raises
+	// GOGC around New, for this load): a library does not change them.
 	mgr, rep, err := session.NewManager(ctx, session.Options{
 		Store: store, Tokens: tokens, SiteKey: siteKey, Policy: policy, Logger: log,
 		CrisisLifetime: cfg.Crisis.SessionTimeout,
 	})
-	debug.SetGCPercent(gcPercent)
-	debug.FreeOSMemory()
 	if err != nil {
 		return nil, err
 	}

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,7 +98,7 @@ func checkNode(n *yaml.Node, t reflect.Type, key string) error {
 			child := join(key, name)
 			f, ok := fields[name]
 			if !ok {
-				errs = append(errs, fmt.Errorf("%s (line %d): unknown key (known: %s)", child, n.Content[i].Line, strings.Join(sortedKeys(fields), ", ")))
+				errs = append(errs, fmt.Errorf("%s (line %d): unknown key (known: %s)", child, n.Content[i].Line, strings.Join(slices.Sorted(maps.Keys(fields)), ", ")))
 				continue
 			}
 			if err := checkNode(n.Content[i+1], f.Type, child); err != nil {
@@ -175,15 +176,6 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 		out[name] = f
 	}
 	return out
-}
-
-func sortedKeys(m map[string]reflect.StructField) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // applyEnv overlays ROAMGATE_… variables onto cfg. Scalars and lists of

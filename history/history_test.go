@@ -4,23 +4,15 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"roamgate/internal/testtool"
 	"roamgate/session"
 )
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 func open(t *testing.T, now func() time.Time, reg prometheus.Registerer) *Recorder {
 	t.Helper()
@@ -113,7 +105,7 @@ func TestSeriesCountsEventsAndDistinctDevices(t *testing.T) {
 // retention.raw, the hourly counts stay until retention.aggregates.
 func TestPurge(t *testing.T) {
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	c := &clock{t: start}
+	c := testtool.NewClock(start)
 	reg := prometheus.NewRegistry()
 	r := open(t, c.Now, reg)
 	ctx := context.Background()
@@ -153,7 +145,7 @@ func TestPurge(t *testing.T) {
 			}
 		})
 	}
-	if n := gathered(t, reg, "roamgate_history_purged_rows_total", "events"); n != 2 {
+	if n := testutil.ToFloat64(r.m.purged.WithLabelValues("events")); n != 2 {
 		t.Errorf("purged events metric = %v, want 2", n)
 	}
 	pts, err := r.Series(ctx, start, start.Add(time.Hour), Hour)
@@ -194,26 +186,3 @@ func TestSeriesRejectsHugeRanges(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
-// gathered reads a counter with the given label value from reg.
-func gathered(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetValue() == label {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("metric %s{%q} not gathered", name, label)
-	return 0
-}

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -45,11 +46,7 @@ func (s *Server) adapterFor(c *fiber.Ctx, q vendor.Query) vendor.Adapter {
 // hidden returns an arrival's parameters as sorted form fields, to be
 // carried through a form to /connect or /continue.
 func hidden(a vendor.Arrival) []field {
-	names := make([]string, 0, len(a.Params))
-	for k := range a.Params {
-		names = append(names, k)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(a.Params))
 	fs := make([]field, 0, len(names))
 	for _, k := range names {
 		fs = append(fs, field{k, a.Params.Get(k)})

@@ -33,7 +33,7 @@ func BenchmarkSignIn(b *testing.B) {
 	}
 	// One loopback client stands for many phones: lift the per-client and
 	// per-MAC limits, which would otherwise be what is measured.
-	srv.limits = newLimiter(1<<30, 1<<30, time.Hour, time.Now)
+	srv.limits = newLimits(1<<30, 1<<30, time.Hour)
 	env := &testEnv{srv: srv}
 	base := env.serve(b)
 

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +19,7 @@ import (
 
 	"roamgate/internal/testtool"
 	"roamgate/session"
-	"roamgate/session/sqlite"
+	"roamgate/session/sessiontest"
 )
 
 // The citizen's journey in real headless Chromium: probe → splash → one
@@ -35,24 +34,14 @@ func chromium(t *testing.T) string {
 	return testtool.Need(t, "chromium", "chromium")
 }
 
-// axeSource is axe-core, installed by tools/browser/install-axe.sh (run here
-// when missing).
+// axeSource is axe-core, which make test's tool step installs
+// (tools/browser/install-axe.sh): a test installs nothing itself.
 func axeSource(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join("..", "tools", "browser")
-	file := filepath.Join(dir, "node_modules", "axe-core", "axe.min.js")
-	if _, err := os.Stat(file); err != nil {
-		out, err := exec.Command(filepath.Join(dir, "install-axe.sh")).CombinedOutput()
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("installing axe-core: %v\n%s", err, out)
-			}
-			t.Skipf("axe-core is not installed (tools/browser/install-axe.sh): %v\n%s", err, out)
-		}
-	}
+	file := filepath.Join("..", "tools", "browser", "node_modules", "axe-core", "axe.min.js")
 	src, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatal(err)
+		testtool.Missing(t, "axe-core is not installed (%v): run make tools, or tools/browser/install-axe.sh", err)
 	}
 	return string(src)
 }
@@ -60,31 +49,7 @@ func axeSource(t *testing.T) string {
 // realManager is a session.Manager on a SQLite store in a temporary directory.
 func realManager(t testing.TB) *session.Manager {
 	t.Helper()
-	dir := t.TempDir()
-	ctx := context.Background()
-	policy := session.Policy{Lifetime: 4 * time.Hour, IdleTimeout: time.Hour}
-	key, err := session.LoadOrCreateSiteKey(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "sessions.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _, err := session.NewManager(ctx, session.Options{
-		Store: store, Tokens: session.NewTokens(ring, "http://127.0.0.1/", "roamgate", nil),
-		SiteKey: key, Policy: policy,
-	})
-	if err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(); store.Close() })
-	return m
+	return sessiontest.NewManager(t)
 }
 
 type ringJWKS struct{}
@@ -92,7 +57,7 @@ type ringJWKS struct{}
 func (ringJWKS) JWKS() session.JWKS { return session.JWKS{} }
 
 func TestBrowserJourney(t *testing.T) {
-	bin := chromium(t)
+	chromium(t)
 	axe := axeSource(t)
 	// The page the device wanted before the portal: another origin, so the
 	// browser's form-action check on the redirect after the tap is real.
@@ -115,58 +80,18 @@ func TestBrowserJourney(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			mgr := realManager(t)
-			srv, err := New(Config{Listen: "127.0.0.1:0"}, Deps{
-				Sessions: mgr, JWKS: ringJWKS{}, Locator: &fakeLocator{},
-				LocationNames: map[string]string{"bahnhof": "Bahnhof"}, SiteName: "Stadt Musterstadt",
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			base := browserPortal(t, Config{}, Deps{
+				Sessions: mgr, Locator: &fakeLocator{}, LocationNames: map[string]string{"bahnhof": "Bahnhof"},
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			env := &testEnv{srv: srv}
-			base := env.serve(t)
-
-			opts := []chromedp.ExecAllocatorOption{
-				chromedp.ExecPath(bin), chromedp.UserDataDir(t.TempDir()),
-				chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true),
-				chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
-				chromedp.Flag("no-first-run", true), chromedp.WindowSize(390, 844),
-				chromedp.Flag("accept-lang", tc.lang),
-			}
-			actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-			defer cancelA()
-			ctx, cancel := chromedp.NewContext(actx)
-			defer cancel()
-			ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-			defer cancelT()
+			ctx := newChromium(t, tc.lang)
+			b := tab{t, ctx}
+			run, str, attr := b.run, b.str, b.attr
 
 			// The OS probe: a device without a session is sent to the splash,
 			// its arrival parameters kept.
 			probe := base + "/generate_204?client_mac=DA-A1-19-5E-00-01&ap_mac=00:11:22:33:44:55&nas_id=nas-bahnhof&ssid=WiFi4EU"
 			if tc.continueTo != "" {
 				probe += "&url=" + url.QueryEscape(tc.continueTo)
-			}
-			run := func(a chromedp.Action[chromedp.Void]) {
-				t.Helper()
-				if err := chromedp.Do(ctx, a); err != nil {
-					t.Fatal(err)
-				}
-			}
-			str := func(a chromedp.Action[string]) string {
-				t.Helper()
-				v, err := chromedp.Run(ctx, a)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return v
-			}
-			attr := func(sel, name string) string {
-				t.Helper()
-				v, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return v.Value
 			}
 			shot := func() []byte {
 				t.Helper()
@@ -272,24 +197,78 @@ func assertAxe(t *testing.T, ctx context.Context, axe, page string) {
 	}
 }
 
-// newChromium starts headless Chromium with the project's flags and a fresh
-// profile, for as long as the test runs.
-func newChromium(t *testing.T, lang string) context.Context {
+// newChromium starts headless Chromium with the project's flags, a fresh
+// profile and lang as its Accept-Language (none when empty), plus the
+// test's own flags, for as long as the test runs. Start it after the
+// portal: its cleanup then closes the browser before the server.
+func newChromium(t *testing.T, lang string, flags ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium(t)), chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true),
 		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("no-first-run", true), chromedp.WindowSize(390, 844),
-		chromedp.Flag("accept-lang", lang),
 	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	if lang != "" {
+		opts = append(opts, chromedp.Flag("accept-lang", lang))
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), append(opts, flags...)...)
 	t.Cleanup(cancelA)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
 	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(cancelT)
 	return ctx
+}
+
+// tab drives a Chromium tab for a test; each call fails the test on an
+// error.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (b tab) run(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	for _, a := range actions {
+		if err := chromedp.Do(b.ctx, a); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+}
+
+func (b tab) str(a chromedp.Action[string]) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, a)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return v
+}
+
+func (b tab) attr(sel, name string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return v.Value
+}
+
+// browserPortal serves a portal for a browser test on a free loopback port
+// with cfg and deps, to which it adds what every browser test gives (the
+// JWKS, the site's name, a discarded log), and returns its base URL.
+func browserPortal(t *testing.T, cfg Config, deps Deps) string {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	deps.JWKS, deps.SiteName = ringJWKS{}, "Stadt Musterstadt"
+	deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &testEnv{srv: srv}
+	return env.serve(t)
 }
 
 // TestBrowserVendorStep: a Cisco WLC arrival in Chromium. One tap signs in;
@@ -313,28 +292,14 @@ func TestBrowserVendorStep(t *testing.T) {
 	defer wlc.Close()
 
 	mgr := realManager(t)
-	srv, err := New(Config{Listen: "127.0.0.1:0"}, Deps{
-		Sessions: mgr, JWKS: ringJWKS{}, SiteName: "Stadt Musterstadt",
-		APNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &testEnv{srv: srv}
-	base := env.serve(t)
-	ctx := newChromium(t, "de") // after serve: its cleanup closes the browser first
+	base := browserPortal(t, Config{}, Deps{Sessions: mgr, APNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	splash := base + "/?switch_url=" + url.QueryEscape(wlc.URL+"/login.html") +
 		"&ap_mac=00:11:22:33:44:55&client_mac=DA-A1-19-5E-00-07&wlan=WiFi4EU&redirect=www.example.org/"
-	for _, a := range []chromedp.Action[chromedp.Void]{
+	tab{t, newChromium(t, "de")}.run(
 		chromedp.Navigate(splash),
 		chromedp.Click(chromedp.CSS(`button[name="accept"]`)), // one tap
 		chromedp.WaitVisible(chromedp.CSS(`#wlc-ok`)),
-	} {
-		if err := chromedp.Do(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	var form url.Values
 	select {
 	case form = <-got:

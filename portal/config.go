@@ -2,6 +2,7 @@ package portal
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/text/language"
 
 	"roamgate/assets"
+	"roamgate/clientaddr"
 	"roamgate/portal/vendor"
 )
 
@@ -22,9 +24,9 @@ type Config struct {
 	Listen string `yaml:"listen"`
 
 	// Languages are the languages the pages are offered in, as language
-	// tags with translations in assets (de, en). The first is the default;
-	// others are chosen by the browser's Accept-Language or ?lang=.
-	// Default ["de", "en"].
+	// tags with translations in assets (assets.Languages: de, en, tr, uk,
+	// ar). The first is the default; others are chosen by the browser's
+	// Accept-Language or ?lang=. Default DefaultLanguages, all five.
 	Languages []string `yaml:"languages"`
 
 	// Terms are the terms of use per language: either the text itself or an
@@ -248,7 +250,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("portal.languages[%d]: %q is listed twice", i, l)
 		}
 	}
-	for _, l := range sortedKeys(c.Terms) {
+	for _, l := range slices.Sorted(maps.Keys(c.Terms)) {
 		text := c.Terms[l]
 		switch {
 		case !slices.Contains(c.Languages, l):
@@ -263,7 +265,7 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+	if _, err := clientaddr.ParseProxies("portal.trusted_proxies", c.TrustedProxies); err != nil {
 		return err
 	}
 	if c.MaxConnsPerClient < 0 {
@@ -454,39 +456,7 @@ func validListen(addr string) error {
 	return nil
 }
 
-// parsePrefixes parses trusted proxy networks; a bare address is its own
-// /32 or /128.
-func parsePrefixes(list []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(list))
-	for i, s := range list {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return nil, fmt.Errorf("portal.trusted_proxies[%d]: %q is not a network or address", i, s)
-			}
-			a = a.Unmap()
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			// ::ffff:10.0.0.0/104 is 10.0.0.0/8: client addresses are unmapped.
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
-}
-
 func looksLikeURL(s string) bool {
 	l := strings.ToLower(strings.TrimSpace(s))
 	return !strings.ContainsAny(l, " \n") && (strings.HasPrefix(l, "http:") || strings.HasPrefix(l, "https:"))
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,8 +2,6 @@ package portal
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,31 +31,12 @@ func TestBrowserCrisisSplash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Listen: "127.0.0.1:0"}, Deps{
-		Sessions: mgr, JWKS: ringJWKS{}, Locator: &fakeLocator{}, Crisis: mgr,
-		LocationNames: map[string]string{"bahnhof": "Bahnhof"}, SiteName: "Stadt Musterstadt",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	base := browserPortal(t, Config{}, Deps{
+		Sessions: mgr, Locator: &fakeLocator{}, Crisis: mgr, LocationNames: map[string]string{"bahnhof": "Bahnhof"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &testEnv{srv: srv}
-	base := env.serve(t)
 	ctx := newChromium(t, "de")
-	run := func(a chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	str := func(a chromedp.Action[string]) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	b := tab{t, ctx}
+	run, str := b.run, b.str
 	run(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	run(chromedp.Navigate(base + "/?client_mac=DA-A1-19-C1-00-01&nas_id=nas-bahnhof&ssid=WiFi4EU"))
 	run(chromedp.WaitVisible(chromedp.CSS(`.crisis`)))

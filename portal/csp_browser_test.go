@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -48,28 +47,15 @@ func TestBrowserStepRedirectCSP(t *testing.T) {
 	defer ap.Close()
 
 	mgr := realManager(t)
-	srv, err := New(Config{Listen: "127.0.0.1:0"}, Deps{
-		Sessions: mgr, JWKS: ringJWKS{}, SiteName: "Stadt Musterstadt",
-		APNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &testEnv{srv: srv}
-	base := env.serve(t)
+	base := browserPortal(t, Config{}, Deps{Sessions: mgr, APNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	ctx := newChromium(t, "de")
 
 	splash := base + "/?login_url=" + url.QueryEscape(ap.URL+"/splash/login?mauth=MMa9xPqgz8") +
 		"&continue_url=" + url.QueryEscape(continueURL) + "&ap_mac=00:18:0a:12:34:56&client_mac=DA-A1-19-5E-00-61&client_ip=10.110.154.195"
-	for _, a := range []chromedp.Action[chromedp.Void]{
+	tab{t, ctx}.run(
 		chromedp.Navigate(splash),
 		chromedp.Click(chromedp.CSS(`button[name="accept"]`)),
-	} {
-		if err := chromedp.Do(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	var login url.Values
 	select {
 	case login = <-logins:

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"roamgate/internal/testtool"
 )
 
 // browserFrom is browser() on the client address src (a loopback
@@ -125,16 +127,9 @@ func TestConnectionsPerClient(t *testing.T) {
 	// Closing one gives the place back (the server notices the close
 	// asynchronously: wait for it, with a deadline).
 	held[0].Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if st := get(dial("127.0.0.2")); st == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the address got no connection back after closing one")
-		}
-		time.Sleep(10 * time.Millisecond) // polling, bounded by the deadline
-	}
+	testtool.Eventually(t, 5*time.Second, "the address gets a connection back after closing one", func() bool {
+		return get(dial("127.0.0.2")) == http.StatusOK
+	})
 }
 
 // TestCSRFCookieSecureOverHTTPS: the form's CSRF cookie is Secure when the

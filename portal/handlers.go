@@ -199,8 +199,10 @@ func (s *Server) handleConnect(c *fiber.Ctx) error {
 		p := s.newPage(c, lang)
 		return s.splashForm(c, fiber.StatusBadRequest, p, a, explicit, p.L.T("splash.error_terms"))
 	}
-	if a.HasMAC && !s.allowMAC(s.macKey(a.ClientMAC)) {
-		return s.tooMany(c)
+	if a.HasMAC {
+		if ok, wait := s.allowMAC(s.macKey(a.ClientMAC)); !ok {
+			return s.tooMany(c, wait)
+		}
 	}
 
 	location, network := s.locate(c, a)
@@ -228,7 +230,7 @@ func (s *Server) handleConnect(c *fiber.Ctx) error {
 	}
 	s.setSessionCookie(c, token, sess.Expires)
 	s.stats.signins.Add(1)
-	return s.authorize(c, ctx, ad, a, sess, lang, explicit)
+	return s.authorize(ctx, c, signedIn{adapter: ad, arrival: a, session: sess, lang: lang, explicit: explicit})
 }
 
 // handleContinue is POST /continue: a returning device taps "continue". Its
@@ -252,8 +254,8 @@ func (s *Server) handleContinue(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), createTimeout)
 	defer cancel()
 	if a.HasMAC {
-		if !s.allowMAC(s.macKey(a.ClientMAC)) {
-			return s.tooMany(c)
+		if ok, wait := s.allowMAC(s.macKey(a.ClientMAC)); !ok {
+			return s.tooMany(c, wait)
 		}
 		if other, err := s.deps.Sessions.ByMAC(a.ClientMAC); err != nil || other.ID != sess.ID {
 			moved, newToken, err := s.deps.Sessions.Rebind(ctx, token, a.ClientMAC)
@@ -268,29 +270,42 @@ func (s *Server) handleContinue(c *fiber.Ctx) error {
 			s.stats.rebinds.Add(1)
 		}
 	}
-	return s.authorize(c, ctx, ad, a, sess, lang, explicit)
+	return s.authorize(ctx, c, signedIn{adapter: ad, arrival: a, session: sess, lang: lang, explicit: explicit})
+}
+
+// signedIn is a device whose sign-in (POST /connect) or "continue" went
+// through: what its access point's authorisation step needs.
+type signedIn struct {
+	adapter vendor.Adapter // the access point's family
+	arrival vendor.Arrival // what its redirect said
+	session session.Session
+	// lang is the page language; explicit is the ?lang= the browser chose,
+	// if any, which links carry on.
+	lang, explicit string
 }
 
 // authorize runs the vendor's authorisation step for a signed-in device and
-// answers the browser accordingly.
-func (s *Server) authorize(c *fiber.Ctx, ctx context.Context, ad vendor.Adapter, a vendor.Arrival, sess session.Session, lang, explicit string) error {
+// answers the browser c accordingly; ctx bounds the step (a controller's
+// API call, a CoA).
+func (s *Server) authorize(ctx context.Context, c *fiber.Ctx, in signedIn) error {
+	a := in.arrival // its ContinueURL may be filled in below
 	cred := vendor.Credentials{
-		Username: sess.ID, Password: s.deps.Sessions.UAMSecret(sess.ID),
-		Seconds: int(s.deps.Sessions.TimeLeft(sess) / time.Second),
+		Username: in.session.ID, Password: s.deps.Sessions.UAMSecret(in.session.ID),
+		Seconds: int(s.deps.Sessions.TimeLeft(in.session) / time.Second),
 	}
 	if a.ContinueURL == "" && a.LoginURL != "" {
-		a.ContinueURL = s.landing(c, explicit) // not a dead end after the access point
+		a.ContinueURL = s.landing(c, in.explicit) // not a dead end after the access point
 	}
-	step, err := ad.Authorize(ctx, a, &s.vendors, cred)
+	step, err := in.adapter.Authorize(ctx, a, &s.vendors, cred)
 	if errors.Is(err, vendor.ErrController) {
 		// The controller did not let the device through: it is not
 		// online, so it must not be told it is. The session and its cookie
 		// stay; the retry page posts to /continue.
 		s.stats.vendorErrors.Add(1)
 		s.stats.controllerErrors.Add(1)
-		s.log.Warn("portal: controller refused or failed the authorisation", "vendor", ad.Name(), "err", err)
-		p := s.newPage(c, lang)
-		return s.retryPage(c, fiber.StatusBadGateway, p, a, explicit)
+		s.log.Warn("portal: controller refused or failed the authorisation", "vendor", in.adapter.Name(), "err", err)
+		p := s.newPage(c, in.lang)
+		return s.retryPage(c, fiber.StatusBadGateway, p, a, in.explicit)
 	}
 	if err != nil {
 		// The session exists and the cookie is set; the access point did not
@@ -298,13 +313,13 @@ func (s *Server) authorize(c *fiber.Ctx, ctx context.Context, ad vendor.Adapter,
 		// retry from the splash, which offers "continue".
 		s.stats.vendorErrors.Add(1)
 		if !errors.Is(err, vendor.ErrNoLogin) {
-			s.log.Warn("portal: authorisation step failed", "vendor", ad.Name(), "err", err)
+			s.log.Warn("portal: authorisation step failed", "vendor", in.adapter.Name(), "err", err)
 		}
 		step = vendor.Step{Kind: vendor.StepContinue}
 	}
-	s.setLogoffCookie(c, a, sess.Expires)
+	s.setLogoffCookie(c, a, in.session.Expires)
 	if step.Reauthorize && s.deps.Reauthorizer != nil {
-		if err := s.deps.Reauthorizer.Reauthorize(ctx, sess, s.nasHint(c, a)); err != nil {
+		if err := s.deps.Reauthorizer.Reauthorize(ctx, in.session, s.nasHint(c, a)); err != nil {
 			s.stats.reauthErrors.Add(1)
 			s.log.Warn("portal: re-authorisation failed", "err", err)
 		}
@@ -324,7 +339,7 @@ func (s *Server) authorize(c *fiber.Ctx, ctx context.Context, ad vendor.Adapter,
 			// 307/308 pass). The access point takes the fields as a query.
 			return c.Redirect(queryURL(step), fiber.StatusSeeOther)
 		}
-		p := s.newPage(c, lang)
+		p := s.newPage(c, in.lang)
 		p.Step = &step
 		p.StepJS = s.stepJS
 		// Browsers check form-action on every redirect the post leads to:
@@ -335,7 +350,7 @@ func (s *Server) authorize(c *fiber.Ctx, ctx context.Context, ad vendor.Adapter,
 	}
 	target := step.URL
 	if target == "" {
-		target = "/status" + langQuery(explicit)
+		target = "/status" + langQuery(in.explicit)
 	}
 	return c.Redirect(target, fiber.StatusSeeOther)
 }

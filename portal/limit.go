@@ -1,10 +1,12 @@
 package portal
 
 import (
-	"sync"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"roamgate/ratelimit"
 )
 
 // Sign-in limits: a phone signs in once; a client address or a MAC that
@@ -17,48 +19,37 @@ const (
 	maxLimitKeys      = 1 << 16 // bounds memory under a flood of addresses
 )
 
-// limiter counts events per key in fixed windows.
-type limiter struct {
-	mu        sync.Mutex
-	now       func() time.Time
-	window    time.Duration
-	perClient int
-	perMAC    int
-	start     time.Time
-	counts    map[string]int
+// limits are the sign-in limits per client address and per MAC, each a
+// fixed number of tries a minute (package ratelimit, which the admin's
+// password back-off shares).
+type limits struct {
+	client, mac *ratelimit.Limiter
 }
 
-func newLimiter(perClient, perMAC int, window time.Duration, now func() time.Time) *limiter {
-	return &limiter{now: now, window: window, perClient: perClient, perMAC: perMAC, counts: map[string]int{}}
-}
-
-// allow counts one event for key and reports whether it is within max.
-func (l *limiter) allow(key string, max int) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now := l.now(); now.Sub(l.start) >= l.window || len(l.counts) >= maxLimitKeys {
-		l.start, l.counts = now, make(map[string]int, len(l.counts)/2)
+func newLimits(perClient, perMAC int, window time.Duration) limits {
+	return limits{
+		client: ratelimit.New(ratelimit.Window{Max: perClient, Per: window}, maxLimitKeys, nil),
+		mac:    ratelimit.New(ratelimit.Window{Max: perMAC, Per: window}, maxLimitKeys, nil),
 	}
-	l.counts[key]++
-	return l.counts[key] <= max
 }
 
 // limitClient is the per-client limit on sign-ins, as fiber middleware.
 func (s *Server) limitClient(c *fiber.Ctx) error {
-	if !s.limits.allow("ip:"+s.clientIP(c).String(), s.limits.perClient) {
-		return s.tooMany(c)
+	if ok, wait := s.limits.client.Allow(s.clientIP(c).String()); !ok {
+		return s.tooMany(c, wait)
 	}
 	return c.Next()
 }
 
 // allowMAC is the per-MAC limit; key is the MAC's keyed hash, never the MAC.
-func (s *Server) allowMAC(key string) bool {
-	return s.limits.allow("mac:"+key, s.limits.perMAC)
+func (s *Server) allowMAC(key string) (bool, time.Duration) {
+	return s.limits.mac.Allow(key)
 }
 
-func (s *Server) tooMany(c *fiber.Ctx) error {
+// tooMany answers 429 with the wait until the limit's window ends.
+func (s *Server) tooMany(c *fiber.Ctx, wait time.Duration) error {
 	s.stats.rateLimited.Add(1)
-	c.Set(fiber.HeaderRetryAfter, "60")
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 	lang, _ := s.language(c, "")
 	return s.renderError(c, fiber.StatusTooManyRequests, lang, "/")
 }

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -127,16 +126,7 @@ func TestBrowserSignOutAtChilli(t *testing.T) {
 	defer chilli.Close()
 
 	mgr := realManager(t)
-	srv, err := New(Config{Listen: "127.0.0.1:0"}, Deps{
-		Sessions: mgr, JWKS: ringJWKS{}, SiteName: "Stadt Musterstadt",
-		APNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &testEnv{srv: srv}
-	portalBase = env.serve(t)
+	portalBase = browserPortal(t, Config{}, Deps{Sessions: mgr, APNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	ctx := newChromium(t, "de")
 	splash := portalBase + "/?res=notyet&uamip=127.0.0.1&uamport=" + url.QueryEscape(strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")) +
 		"&challenge=f1d5a54b9f2a49c3b0f0e0d0c0b0a090&mac=DA-A1-19-5E-00-08&nasid=nas-bahnhof&userurl=" + url.QueryEscape("http://"+ln.Addr().String()+"/welcome")

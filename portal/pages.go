@@ -81,9 +81,9 @@ const (
 	// maxAcceptLanguage bounds the Accept-Language header the portal parses.
 	maxAcceptLanguage = 512
 	// contentSecurityPolicy allows only the portal's own resources: no
-	// inline script or style, no framing. The vendor step of a later issue
-	// (a form posting UAM credentials to the access point) must widen
-	// form-action for exactly that access point.
+	// inline script or style, no framing. A page whose form posts UAM
+	// credentials to an access point, or carries the WiFi4EU snippet, widens
+	// it for exactly that (pagePolicy).
 	contentSecurityPolicy = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -267,12 +268,17 @@ func TestConnectLimit(t *testing.T) {
 	env := newTestEnv(t, Config{})
 	f := env.splash(t, testArrival)
 	var last int
+	var retry string
 	for i := 0; i < connectsPerMAC+1; i++ {
 		resp, _ := env.post(t, accepted(f), f.cookie)
-		last = resp.StatusCode
+		last, retry = resp.StatusCode, resp.Header.Get("Retry-After")
 	}
 	if last != http.StatusTooManyRequests || env.srv.Stats().RateLimited != 1 {
 		t.Errorf("post %d: %d, %d limited; want 429 once", connectsPerMAC+1, last, env.srv.Stats().RateLimited)
+	}
+	// The wait is what is left of the MAC's minute.
+	if secs, err := strconv.Atoi(retry); err != nil || secs < 1 || secs > 60 {
+		t.Errorf("Retry-After = %q, want 1 to 60 seconds", retry)
 	}
 }
 

@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -29,7 +28,7 @@ import (
 // --host-resolver-rules): an http URL on 127.0.0.1 itself counts as
 // potentially trustworthy and would not show the warning.
 func TestBrowserHTTPSPortalHTTPHotspot(t *testing.T) {
-	bin := chromium(t)
+	chromium(t)
 	logins := make(chan url.Values, 1)
 	hotspot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/login" && r.ParseForm() == nil && r.Form.Get("username") != "" {
@@ -45,16 +44,8 @@ func TestBrowserHTTPSPortalHTTPHotspot(t *testing.T) {
 	_, port, _ := netSplit(hotspot.URL)
 
 	mgr := realManager(t)
-	srv, err := New(Config{Listen: "127.0.0.1:0", TrustedProxies: []string{"127.0.0.1"}, LoginHosts: []string{"hotspot.test"}}, Deps{
-		Sessions: mgr, JWKS: ringJWKS{}, SiteName: "Stadt Musterstadt",
-		APNetworks: []netip.Prefix{netip.MustParsePrefix("10.5.50.0/24")},
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &testEnv{srv: srv}
-	target, _ := url.Parse(env.serve(t))
+	target, _ := url.Parse(browserPortal(t, Config{TrustedProxies: []string{"127.0.0.1"}, LoginHosts: []string{"hotspot.test"}},
+		Deps{Sessions: mgr, APNetworks: []netip.Prefix{netip.MustParsePrefix("10.5.50.0/24")}}))
 	proxy := httptest.NewTLSServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 		r.SetURL(target)
 		r.SetXForwarded() // X-Forwarded-Proto: https
@@ -62,31 +53,17 @@ func TestBrowserHTTPSPortalHTTPHotspot(t *testing.T) {
 	}})
 	defer proxy.Close()
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin), chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("no-first-run", true), chromedp.WindowSize(390, 844),
+	ctx := newChromium(t, "",
 		chromedp.Flag("ignore-certificate-errors", true), // the proxy's test certificate
 		chromedp.Flag("host-resolver-rules", "MAP hotspot.test 127.0.0.1"),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelT()
+	)
 
 	splash := proxy.URL + "/?link-login-only=" + url.QueryEscape("http://hotspot.test:"+port+"/login") +
 		"&mac=DA%3AA1%3A19%3A5E%3A00%3A71&chap-id=%5C357&chap-challenge=%5C052%5C211%5C315&link-orig=" + url.QueryEscape("http://example.org/")
-	for _, a := range []chromedp.Action[chromedp.Void]{
+	tab{t, ctx}.run(
 		chromedp.Navigate(splash),
 		chromedp.Click(chromedp.CSS(`button[name="accept"]`)),
-	} {
-		if err := chromedp.Do(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	select {
 	case form := <-logins:
 		if len(form.Get("password")) != 32 || form.Get("dst") != "http://example.org/" {

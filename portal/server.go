@@ -25,6 +25,7 @@ import (
 	"golang.org/x/text/language"
 
 	"roamgate/assets"
+	"roamgate/clientaddr"
 	"roamgate/portal/vendor"
 	"roamgate/session"
 )
@@ -170,7 +171,7 @@ type Server struct {
 	catalogs map[string]*assets.Catalog
 	terms    map[string]terms
 	matcher  language.Matcher
-	proxies  []netip.Prefix
+	proxies  clientaddr.Proxies
 	css      string
 	stepJS   string
 	logo     string
@@ -179,7 +180,7 @@ type Server struct {
 	vendors  vendor.Config
 	wifi4eu  map[string]*wifi4eu // by language; nil without a network identifier
 	portal   *portalURL
-	limits   *limiter
+	limits   limits
 	limitKey []byte
 	forms    *boundedStore // the built-in CSRF store, or nil
 
@@ -233,7 +234,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.terms[l] = termsFor(cfg.Terms[l], cat)
 	}
 	s.matcher = language.NewMatcher(tags)
-	if s.proxies, err = parsePrefixes(cfg.TrustedProxies); err != nil {
+	if s.proxies, err = clientaddr.ParseProxies("portal.trusted_proxies", cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
 	if deps.CSRFStorage == nil {
@@ -267,7 +268,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if _, err := rand.Read(s.limitKey); err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
-	s.limits = newLimiter(connectsPerClient, connectsPerMAC, limitWindow, time.Now)
+	s.limits = newLimits(connectsPerClient, connectsPerMAC, limitWindow)
 	if err := s.stats.register(deps.Registerer); err != nil {
 		return nil, err
 	}
@@ -278,10 +279,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.stepJS = "/static/step.js?v=" + assets.Version("step.js")
 	s.logo = "/static/wifi4eu.svg?v=" + assets.Version("wifi4eu.svg")
 
-	proxies := make([]string, len(s.proxies))
-	for i, p := range s.proxies {
-		proxies[i] = p.String()
-	}
 	s.app = fiber.New(fiber.Config{
 		Prefork:               false,
 		BodyLimit:             bodyLimit,
@@ -294,7 +291,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		// Fiber's own helpers (Protocol, Hostname, IP) then ignore proxy
 		// headers from anyone else; the portal reads them itself.
 		EnableTrustedProxyCheck: true,
-		TrustedProxies:          proxies,
+		TrustedProxies:          s.proxies.Strings(),
 	})
 	// Checked before a body is read (framing.go).
 	s.app.Server().HeaderReceived = headerReceived
@@ -392,7 +389,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 
 	served := make(chan error, 1)
-	limited := newConnLimiter(ln, s.cfg.MaxConnsPerClient, s.trustedProxy, func() { s.stats.connsRefused.Add(1) })
+	limited := newConnLimiter(ln, s.cfg.MaxConnsPerClient, s.proxies.Trusted, func() { s.stats.connsRefused.Add(1) })
 	go func() { served <- s.app.Listener(limited) }()
 	select {
 	case err := <-served:
@@ -495,9 +492,12 @@ func (s *Server) controllers(cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("%s.ca_file: %w", key, err)
 		}
-		uc, err := vendor.NewUniFiClient(vendor.ControllerOptions{
-			URL: cfg.UniFi.URL, Username: cfg.UniFi.Username, Password: cfg.UniFi.Password, TLS: tc, Timeout: createTimeout,
-		}, cfg.UniFi.Site, cfg.UniFi.UniFiOS)
+		uc, err := vendor.NewUniFiClient(vendor.UniFiOptions{
+			ControllerOptions: vendor.ControllerOptions{
+				URL: cfg.UniFi.URL, Username: cfg.UniFi.Username, Password: cfg.UniFi.Password, TLS: tc, Timeout: createTimeout,
+			},
+			Site: cfg.UniFi.Site, UniFiOS: cfg.UniFi.UniFiOS,
+		})
 		if err != nil {
 			return fmt.Errorf("%s.url: %w", key, err)
 		}
@@ -510,9 +510,12 @@ func (s *Server) controllers(cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("%s.ca_file: %w", key, err)
 		}
-		oc, err := vendor.NewOmadaClient(vendor.ControllerOptions{
-			URL: cfg.Omada.URL, Username: cfg.Omada.Username, Password: cfg.Omada.Password, TLS: tc, Timeout: createTimeout,
-		}, cfg.Omada.ControllerID, omadaTimeUnits[cfg.Omada.TimeUnit])
+		oc, err := vendor.NewOmadaClient(vendor.OmadaOptions{
+			ControllerOptions: vendor.ControllerOptions{
+				URL: cfg.Omada.URL, Username: cfg.Omada.Username, Password: cfg.Omada.Password, TLS: tc, Timeout: createTimeout,
+			},
+			ControllerID: cfg.Omada.ControllerID, TimeUnit: omadaTimeUnits[cfg.Omada.TimeUnit],
+		})
 		if err != nil {
 			return fmt.Errorf("%s.url: %w", key, err)
 		}

@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -9,11 +8,11 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"roamgate/assets"
 	"roamgate/internal/controllertest"
+	"roamgate/internal/testtool"
 )
 
 // unifiQuery is what a UniFi controller appends to /guest/s/<site>/ (see
@@ -45,24 +44,6 @@ func TestUniFiGuestPath(t *testing.T) {
 	if resp, _ := env.do(t, req); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /guest/x/default/: %d, want 404", resp.StatusCode)
 	}
-}
-
-// logBuffer collects log records for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // TestUniFiController: the whole UniFi sign-in against a controller that
@@ -177,7 +158,7 @@ func TestControllerTLSConfig(t *testing.T) {
 		{"omada insecure", omada("", true), true},
 	} {
 		t.Run("log/"+tc.name, func(t *testing.T) {
-			var logs logBuffer
+			var logs testtool.LogBuffer
 			newTestEnvWith(t, tc.cfg, func(d *Deps) { d.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 			got := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "NOT verified")
 			if got != tc.warn {

@@ -11,9 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,9 +24,10 @@ import (
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
+	"roamgate/internal/testtool"
 	"roamgate/radius"
 	"roamgate/session"
-	"roamgate/session/sqlite"
+	"roamgate/session/sessiontest"
 )
 
 // The acceptance tests drive the real server, backed by the real
@@ -48,35 +47,7 @@ type rig struct {
 // when the test ends.
 func newManager(t testing.TB) *session.Manager {
 	t.Helper()
-	dir := t.TempDir()
-	ctx := context.Background()
-	policy := session.Policy{Lifetime: 2 * time.Hour, IdleTimeout: 30 * time.Minute}
-	siteKey, err := session.LoadOrCreateSiteKey(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "sessions.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr, _, err := session.NewManager(ctx, session.Options{
-		Store:   store,
-		Tokens:  session.NewTokens(ring, "https://wifi.example.org", "roamgate", nil),
-		SiteKey: siteKey,
-		Policy:  policy,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		mgr.Close()
-		store.Close()
-	})
-	return mgr
+	return sessiontest.New(t, sessiontest.Options{Policy: session.Policy{Lifetime: 2 * time.Hour, IdleTimeout: 30 * time.Minute}}).Manager
 }
 
 // startRig serves on free loopback ports until the test ends. edit may
@@ -141,16 +112,11 @@ func (r *rig) signIn(t *testing.T, mac string) session.Session {
 	return s
 }
 
+// radclient is FreeRADIUS's radclient (testtool.Need: a failure in CI, a
+// skip elsewhere).
 func radclient(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("radclient")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("radclient (freeradius-utils) is required in CI: %v", err)
-		}
-		t.Skipf("radclient (freeradius-utils) not installed: %v", err)
-	}
-	return path
+	return testtool.Need(t, "radclient", "freeradius-utils")
 }
 
 // run sends the attribute list input with radclient (one try, 1 s timeout)
@@ -213,13 +179,13 @@ func TestAcceptanceMACAuth(t *testing.T) {
 		matchAll(t, out, rejectLine, `\tReply-Message = "no session: please sign in at the portal"\n`)
 	})
 	t.Run("metrics count what happened", func(t *testing.T) {
-		if got := counterWith(t, r.metrics, "roamgate_radius_requests_total", "aps", "Access-Request"); got != 5 {
+		if got := testtool.Counter(t, r.metrics, "roamgate_radius_requests_total", "client", "aps", "code", "Access-Request"); got != 5 {
 			t.Errorf("requests_total{aps, Access-Request} = %v, want 5", got)
 		}
-		if got := counter(t, r.metrics, "roamgate_radius_accepts_total", "mac"); got != 4 {
+		if got := testtool.Counter(t, r.metrics, "roamgate_radius_accepts_total", "reason", "mac"); got != 4 {
 			t.Errorf("accepts_total{mac} = %v, want 4", got)
 		}
-		if got := counter(t, r.metrics, "roamgate_radius_rejects_total", "no_session"); got != 1 {
+		if got := testtool.Counter(t, r.metrics, "roamgate_radius_rejects_total", "reason", "no_session"); got != 1 {
 			t.Errorf("rejects_total{no_session} = %v, want 1", got)
 		}
 		mfs, err := r.metrics.Gather()
@@ -317,7 +283,7 @@ func TestAcceptanceUAMFromAnotherDevice(t *testing.T) {
 			}
 		})
 	}
-	if got := counter(t, r.metrics, "roamgate_radius_rejects_total", "uam_wrong_device"); got != 4 {
+	if got := testtool.Counter(t, r.metrics, "roamgate_radius_rejects_total", "reason", "uam_wrong_device"); got != 4 {
 		t.Errorf("rejects_total{uam_wrong_device} = %v, want 4", got)
 	}
 	// A sign-in without the token takes the MAC over (session.Manager.Create):
@@ -326,18 +292,6 @@ func TestAcceptanceUAMFromAnotherDevice(t *testing.T) {
 	out, ok := run(t, r.srv.AuthAddr(), "auth", acceptSecret, chap(s.ID)+"Calling-Station-Id = \"02-1A-2B-3C-4D-61\"\nMessage-Authenticator = 0x00\n")
 	if ok {
 		t.Errorf("the displaced session's credentials were accepted:\n%s", out)
-	}
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -478,7 +432,7 @@ Acct-Output-Octets = 9000
 		t.Errorf("AccountingResponses = %d, want 4", got)
 	}
 	for status, want := range map[string]float64{"start": 1, "interim_update": 1, "stop": 1, "accounting_on": 1, "accounting_off": 0, "other": 0} {
-		if got := counter(t, r.metrics, "roamgate_radius_accounting_requests_total", status); got != want {
+		if got := testtool.Counter(t, r.metrics, "roamgate_radius_accounting_requests_total", "status", status); got != want {
 			t.Errorf("accounting_requests_total{status=%q} = %v, want %v", status, got, want)
 		}
 	}
@@ -700,7 +654,9 @@ Framed-IP-Address = 10.1.2.3
 	if ts, err := rfc2869.EventTimestamp_Lookup(req); err != nil || time.Since(ts) > time.Minute {
 		t.Errorf("Event-Timestamp %v, %v", ts, err)
 	}
-	waitFor(t, "the ACK to be counted", func() bool { return counter(t, r.metrics, "roamgate_radius_disconnects_total", "ack") == 1 })
+	testtool.Eventually(t, 10*time.Second, "the ACK to be counted", func() bool {
+		return testtool.Counter(t, r.metrics, "roamgate_radius_disconnects_total", "result", "ack") == 1
+	})
 }
 
 func TestAcceptanceDisconnectResults(t *testing.T) {
@@ -769,26 +725,6 @@ func TestAcceptanceDisconnectResults(t *testing.T) {
 	})
 }
 
-// counter reads a counter with the given label value from the registry.
-func counter(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if hasLabelValue(m, label) {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return -1
-}
-
 func hasLabelValue(m *dto.Metric, v string) bool {
 	for _, l := range m.GetLabel() {
 		if l.GetValue() == v {
@@ -796,30 +732,6 @@ func hasLabelValue(m *dto.Metric, v string) bool {
 		}
 	}
 	return false
-}
-
-// counterWith reads a counter whose labels include all the given values.
-func counterWith(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range mf.GetMetric() {
-			for _, l := range labels {
-				if !hasLabelValue(m, l) {
-					continue metrics
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return -1
 }
 
 // byNASID is a Locator that places access points by NAS-Identifier.

@@ -24,9 +24,10 @@ const storeTimeout = 3 * time.Second
 // stored" (RFC 2866 §2) means the store has it, not just memory. While the
 // store is away SeenDurable keeps the record in its bounded buffer and the
 // answer goes out; only when that buffer is full is the Accounting-Response
-// withheld (dropStoreError) and the access point retransmits. A record for a session that has ended (or
-// that is not ours) is answered: there is nothing to keep, and withholding
-// the answer would only make the access point retry forever.
+// withheld (dropStoreError) and the access point retransmits. A record for
+// a session that has ended (or that is not ours) is answered: there is
+// nothing to keep, and withholding the answer would only make the access
+// point retry forever.
 //
 // The session decides what a record may change (session.ActivityKind): a
 // NAS goes on reporting an association the device has left (CoovaChilli

@@ -11,13 +11,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	layeh "layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 
+	"roamgate/internal/testtool"
 	"roamgate/radius"
 	"roamgate/session"
 )
@@ -365,30 +365,12 @@ func TestAcceptVendorAttributes(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination the server and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A client without Message-Authenticator (uspot through radcli before 1.5)
 // works, is named by UnsignedClients (the admin dashboard shows it) and is
 // logged once when serving starts; Proxy-State still needs a signature.
 func TestUnsignedClient(t *testing.T) {
 	noMA := false
-	var logs lockedBuffer
+	var logs testtool.LogBuffer
 	r := startRig(t, func(c *radius.Config, d *radius.Deps) {
 		c.Clients = []radius.Client{
 			{Name: "stadtpark-uspot", CIDR: "127.0.0.1", Secret: acceptSecret, Vendor: "uspot", RequireMessageAuthenticator: &noMA},
@@ -399,7 +381,7 @@ func TestUnsignedClient(t *testing.T) {
 	if got := r.srv.UnsignedClients(); !slices.Equal(got, []string{"stadtpark-uspot"}) {
 		t.Errorf("UnsignedClients = %q", got)
 	}
-	waitFor(t, "the start-up warning", func() bool { return strings.Contains(logs.String(), "client=stadtpark-uspot") })
+	testtool.Eventually(t, 10*time.Second, "the start-up warning", func() bool { return strings.Contains(logs.String(), "client=stadtpark-uspot") })
 	s := r.signIn(t, deviceCSI)
 	uam := fmt.Sprintf("User-Name = %q\nUser-Password = %q\n", s.ID, r.mgr.UAMSecret(s.ID))
 	if out, ok := run(t, r.srv.AuthAddr(), "auth", acceptSecret, uam); !ok {
@@ -459,10 +441,10 @@ Message-Authenticator = 0x00
 	if _, err := r.srv.Reauthorize(context.Background(), s, radius.NASHint{ID: "elsewhere"}); !errors.Is(err, radius.ErrNoNAS) {
 		t.Errorf("unknown NAS: %v, want ErrNoNAS", err)
 	}
-	if got := counter(t, r.metrics, "roamgate_radius_reauthorizations_total", "ack"); got != 3 {
+	if got := testtool.Counter(t, r.metrics, "roamgate_radius_reauthorizations_total", "result", "ack"); got != 3 {
 		t.Errorf("reauthorizations{ack} = %v, want 3", got)
 	}
-	if got := counter(t, r.metrics, "roamgate_radius_reauthorizations_total", "no_nas"); got != 1 {
+	if got := testtool.Counter(t, r.metrics, "roamgate_radius_reauthorizations_total", "result", "no_nas"); got != 1 {
 		t.Errorf("reauthorizations{no_nas} = %v, want 1", got)
 	}
 
@@ -476,7 +458,7 @@ Message-Authenticator = 0x00
 		if hostapd.count() != 0 {
 			t.Error("a request reached hostapd")
 		}
-		if got := counter(t, r.metrics, "roamgate_radius_reauthorizations_total", "unsupported"); got != 1 {
+		if got := testtool.Counter(t, r.metrics, "roamgate_radius_reauthorizations_total", "result", "unsupported"); got != 1 {
 			t.Errorf("reauthorizations{unsupported} = %v, want 1", got)
 		}
 	})

@@ -28,9 +28,11 @@
 //     arrives while the original is still being handled is dropped, since
 //     the original's reply answers it. A new request reusing an identifier
 //     replaces the cached one.
-//   - An Accounting-Response is sent only once the record is stored
-//     (Sessions.SeenDurable); if the store fails, there is no answer and the
-//     access point retransmits.
+//   - An Accounting-Response is sent once the record is stored
+//     (Sessions.SeenDurable), or, while the store is away, once the session
+//     manager holds it in its bounded buffer of pending writes (written when
+//     the store returns). Only when that buffer is full is there no answer,
+//     and the access point retransmits.
 //   - Disconnect- and CoA-Requests (RFC 5176) go out in the dialect of the
 //     client's access-point implementation (dialect.go: which attributes
 //     identify the device, how its MAC is written, whether the request is

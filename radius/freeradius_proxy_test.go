@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"text/template"
 	"time"
@@ -224,20 +223,7 @@ server coa {
 // freeradius is a private FreeRADIUS started by a test.
 type freeradius struct {
 	auth, acct, coa int
-	mu              sync.Mutex
-	out             bytes.Buffer
-}
-
-func (f *freeradius) Write(p []byte) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.out.Write(p)
-}
-
-func (f *freeradius) log() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.out.String()
+	out             testtool.LogBuffer // its -X output
 }
 
 func freePort(t *testing.T, network string) int {
@@ -279,7 +265,7 @@ func startFreeRADIUS(t *testing.T, rgAuth, rgAcct, apDAS, coa int) *freeradius {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-X", "-d", dir, "-n", "radiusd")
-	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Stdout, cmd.Stderr = &f.out, &f.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -289,21 +275,20 @@ func startFreeRADIUS(t *testing.T, rgAuth, rgAcct, apDAS, coa int) *freeradius {
 		cmd.Process.Kill()
 		<-exited
 		if t.Failed() {
-			t.Logf("freeradius -X:\n%s", f.log())
+			t.Logf("freeradius -X:\n%s", f.out.String())
 
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(f.log(), "Ready to process requests") {
+	ready := testtool.Poll(30*time.Second, func() bool {
 		select {
 		case <-exited:
-			t.Fatalf("freeradius exited:\n%s", f.log())
+			t.Fatalf("freeradius exited:\n%s", f.out.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("freeradius not ready after 30 s:\n%s", f.log())
-		}
-		time.Sleep(20 * time.Millisecond)
+		return strings.Contains(f.out.String(), "Ready to process requests")
+	})
+	if !ready {
+		t.Fatalf("freeradius not ready after 30 s:\n%s", f.out.String())
 	}
 	return f
 }

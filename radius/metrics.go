@@ -24,7 +24,7 @@ var (
 		"Retransmissions (RFC 5080): resent answers the cached reply, in_flight drops one whose original is still being handled.",
 		[]string{"kind"}, nil)
 	descAccounting = prometheus.NewDesc("roamgate_radius_accounting_responses_total",
-		"Accounting-Responses sent after the record was stored.", nil, nil)
+		"Accounting-Responses sent after the record was stored (or, while the store is away, buffered for it).", nil, nil)
 	descAccountingRequests = prometheus.NewDesc("roamgate_radius_accounting_requests_total",
 		"Authentic Accounting-Requests, by Acct-Status-Type (start, interim_update, stop, accounting_on, accounting_off, other).",
 		[]string{"status"}, nil)

@@ -5,10 +5,11 @@ import (
 	"encoding/hex"
 	"os/exec"
 	"regexp"
-	"roamgate/internal/testtool"
 	"strings"
 	"testing"
 	"time"
+
+	"roamgate/internal/testtool"
 )
 
 // radclientPath finds FreeRADIUS's radclient. Outside CI a missing tool skips

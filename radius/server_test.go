@@ -1,7 +1,6 @@
 package radius
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 
+	"roamgate/internal/testtool"
 	"roamgate/session"
 )
 
@@ -798,24 +797,6 @@ func TestNew(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink the workers and the test can share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestPerPacketLogging: one line per packet at debug level, none above.
 func TestPerPacketLogging(t *testing.T) {
 	tests := []struct {
@@ -828,7 +809,7 @@ func TestPerPacketLogging(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.level.String(), func(t *testing.T) {
-			var logs lockedBuffer
+			var logs testtool.LogBuffer
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: tt.level}))
 			ts := startServer(t, testConfig(), Deps{Sessions: newFakeSessions(), Logger: logger})
 			expectSilence(t, ts, newRequest(layeh.CodeAccessRequest, testSecret, attr{rfc2865.CallingStationID_Type, "02-1A-2B-3C-4D-5E"}), ts.AuthAddr(), dropMissingAuthenticator)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	layeh "layeh.com/radius"
+
+	"roamgate/internal/testtool"
 )
 
 // Stand-ins for the Dynamic Authorization Servers (RFC 5176) of real access
@@ -238,22 +240,11 @@ func (d *dasStandIn) exchange(t *testing.T, src netip.Addr, b []byte) []byte {
 	if err != nil {
 		if d.count() == before {
 			// Not even received: the test would prove nothing.
-			waitForTB(t, "the stand-in to receive the request", func() bool { return d.count() > before })
+			testtool.Eventually(t, 10*time.Second, "the stand-in to receive the request", func() bool { return d.count() > before })
 		}
 		return nil
 	}
 	return buf[:n]
-}
-
-func waitForTB(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // --- CoovaChilli ----------------------------------------------------------

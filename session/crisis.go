@@ -146,9 +146,6 @@ type CrisisStore interface {
 type crisisState struct {
 	cur      atomic.Pointer[Crisis]
 	lifetime time.Duration
-	// pollDone is closed when crisisPollLoop returns (nil if not started),
-	// so that Close never leaves a read running against a closing store.
-	pollDone chan struct{}
 }
 
 func (m *Manager) crisisStore() (CrisisStore, bool) {
@@ -190,7 +187,6 @@ func (m *Manager) reloadCrisis() {
 const crisisPollEvery = time.Second
 
 func (m *Manager) crisisPollLoop() {
-	defer close(m.crisis.pollDone)
 	t := time.NewTicker(crisisPollEvery)
 	defer t.Stop()
 	for {

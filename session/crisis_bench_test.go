@@ -2,40 +2,19 @@ package session_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"roamgate/session"
-	"roamgate/session/sqlite"
+	"roamgate/session/sessiontest"
 )
 
 // crisisBenchManager is a Manager on a real SQLite store with a crisis on.
 func crisisBenchManager(b *testing.B) *session.Manager {
 	b.Helper()
-	dir := b.TempDir()
-	ctx := context.Background()
-	policy := session.Policy{Lifetime: 24 * time.Hour, IdleTimeout: 2 * time.Hour}
-	key, err := session.LoadOrCreateSiteKey(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "sessions.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, _, err := session.NewManager(ctx, session.Options{Store: st, Tokens: session.NewTokens(ring, issuer, audience, nil),
-		SiteKey: key, Policy: policy, Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Close(); st.Close() })
-	if _, err := m.SetCrisis(ctx, crisisFor(time.Hour, time.Now())); err != nil {
+	m := sessiontest.New(b, sessiontest.Options{Policy: session.Policy{Lifetime: 24 * time.Hour, IdleTimeout: 2 * time.Hour}, Logger: quiet}).Manager
+	if _, err := m.SetCrisis(context.Background(), crisisFor(time.Hour, time.Now())); err != nil {
 		b.Fatal(err)
 	}
 	return m

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"roamgate/internal/testtool"
 	"roamgate/session"
 	"roamgate/session/sqlite"
 )
@@ -99,11 +100,11 @@ func TestCrisisSessionRejectedAfterCrisisAndTimeout(t *testing.T) {
 	}
 	// Until its short timeout the device stays online: ending a crisis
 	// does not cut people off mid-call.
-	h.clock.Advance(session.DefaultCrisisLifetime - time.Second)
+	h.clock.Add(session.DefaultCrisisLifetime - time.Second)
 	if _, err := h.m.ByMAC(mac); err != nil {
 		t.Fatalf("crisis session before its timeout: %v", err)
 	}
-	h.clock.Advance(2 * time.Second)
+	h.clock.Add(2 * time.Second)
 	if _, err := h.m.ByMAC(mac); !errors.Is(err, session.ErrExpired) {
 		t.Fatalf("crisis session after the crisis and its timeout: %v, want ErrExpired", err)
 	}
@@ -121,7 +122,7 @@ func TestCrisisEndsAtUntil(t *testing.T) {
 	if !h.m.CrisisActive() || !h.m.Crisis().Active {
 		t.Fatal("crisis not active after SetCrisis")
 	}
-	h.clock.Advance(30 * time.Minute)
+	h.clock.Add(30 * time.Minute)
 	if h.m.CrisisActive() || h.m.Crisis().Active {
 		t.Fatal("crisis still active at its until")
 	}
@@ -172,11 +173,5 @@ func TestCrisisWrittenByAnotherProcess(t *testing.T) {
 	if err := other.SaveCrisis(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for !h.m.CrisisActive() {
-		if time.Now().After(deadline) {
-			t.Fatal("manager did not see the crisis written by another process within 3s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testtool.Eventually(t, 3*time.Second, "the manager sees the crisis written by another process", h.m.CrisisActive)
 }

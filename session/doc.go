@@ -5,5 +5,5 @@
 //
 // It is not a server and holds no storage of its own beyond an in-memory index
 // for the RADIUS hot path; durable storage sits behind the Store interface
-// (session/sqlite, later session/redis).
+// (session/sqlite, embedded; session/redis, shared by several gateways).
 package session

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"roamgate/internal/testtool"
 	"roamgate/session"
 )
 
@@ -34,15 +35,15 @@ func TestSeenDurableBuffersWhileTheStoreIsAway(t *testing.T) {
 		t.Fatalf("counters = %+v", c)
 	}
 	fs.down.Store(false)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r, err := h.store.Get(ctx, s.ID)
-		if err == nil && r.CurrentLocation == "rathaus" && r.InputOctets == 20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the buffered record did not reach the store: %+v %v", r.Session, err)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, bounded by the deadline
+	var (
+		r   session.Record
+		err error
+	)
+	stored := testtool.Poll(5*time.Second, func() bool {
+		r, err = h.store.Get(ctx, s.ID)
+		return err == nil && r.CurrentLocation == "rathaus" && r.InputOctets == 20
+	})
+	if !stored {
+		t.Fatalf("the buffered record did not reach the store: %+v %v", r.Session, err)
 	}
 }

@@ -65,7 +65,7 @@ func ExampleManager() {
 	defer store.Close()
 	m, _, err := session.NewManager(ctx, session.Options{
 		Store:   store,
-		Tokens:  session.NewTokens(ring, "https://wifi.example.org", "roamgate", nil),
+		Tokens:  session.NewTokens(ring, "Stadt-WLAN", "https://wifi.example.org", nil),
 		SiteKey: siteKey,
 		Policy:  policy,
 	})

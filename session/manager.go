@@ -92,6 +92,12 @@ type Manager struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	// Close joins every background goroutine: the flush loop (done), the
+	// change feed (watchDone) and the loops here, the health loop and the
+	// crisis poll. stopped ends with Close, and with it their store calls.
+	loops   sync.WaitGroup
+	stopped context.Context
+	stopAll context.CancelFunc
 
 	// A shared store's change feed (Notifier) is followed in the background.
 	stopWatch context.CancelFunc
@@ -192,14 +198,14 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 		return nil, rep, fmt.Errorf("session: load store: %w", err)
 	}
 	rep = m.loaded
+	m.stopped, m.stopAll = context.WithCancel(context.Background())
 	go m.flushLoop()
 	if p, ok := o.Store.(pinger); ok {
-		go m.healthLoop(p)
+		m.loops.Go(func() { m.healthLoop(p) })
 	}
 	if _, feed := o.Store.(Notifier); !feed {
 		if _, ok := o.Store.(CrisisStore); ok {
-			m.crisis.pollDone = make(chan struct{})
-			go m.crisisPollLoop() // another process (roamgate crisis) may write it
+			m.loops.Go(m.crisisPollLoop) // another process (roamgate crisis) may write it
 		}
 	}
 	return m, rep, nil
@@ -289,20 +295,21 @@ func (m *Manager) verifyRecord(r Record) (exp time.Time, v1 bool, err error) {
 	return r.Expires, v1, nil
 }
 
-// Close stops the background writer after flushing pending activity. It does
-// not close the store.
+// Close stops the background writer after flushing pending activity, and
+// every other goroutine of the manager: when it returns, the manager no
+// longer touches the store, which the caller may then close (Close does
+// not). It may be called more than once.
 func (m *Manager) Close() error {
 	m.closeOnce.Do(func() {
 		close(m.stop)
+		m.stopAll()
 		if m.stopWatch != nil {
 			m.stopWatch()
 			<-m.watchDone
 		}
 	})
 	<-m.done
-	if m.crisis.pollDone != nil {
-		<-m.crisis.pollDone
-	}
+	m.loops.Wait()
 	return nil
 }
 
@@ -772,9 +779,13 @@ func (m *Manager) healthLoop(p pinger) {
 		case <-m.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			m.storeResult(p.Ping(ctx))
+			ctx, cancel := context.WithTimeout(m.stopped, time.Second)
+			err := p.Ping(ctx)
 			cancel()
+			if m.stopped.Err() != nil {
+				return // cut short by Close: says nothing about the store
+			}
+			m.storeResult(err)
 		}
 	}
 }

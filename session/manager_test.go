@@ -17,22 +17,24 @@ import (
 	"testing"
 	"time"
 
+	"roamgate/internal/testtool"
 	"roamgate/session"
-	"roamgate/session/sqlite"
+	"roamgate/session/sessiontest"
 )
 
-// harness is a Manager on a real SQLite store in a temporary data directory,
-// with a clock the test moves.
+// harness is a Manager on a real SQLite store in a temporary data directory
+// (session/sessiontest), with a clock the test moves, that the test can
+// restart.
 type harness struct {
 	dir    string
 	dbPath string
-	clock  *clock
+	clock  *testtool.Clock
 	policy session.Policy
 	key    []byte
-	ring   *session.KeyRing
 	tokens *session.Tokens
 	store  session.Store
 	m      *session.Manager
+	site   *sessiontest.Site
 	// wrap, when set, wraps the store the manager gets.
 	wrap func(session.Store) session.Store
 }
@@ -48,14 +50,6 @@ func newHarness(t *testing.T, p session.Policy) *harness {
 	t.Helper()
 	h := &harness{dir: t.TempDir(), clock: newClock(), policy: p}
 	h.dbPath = filepath.Join(h.dir, "sessions.db")
-	var err error
-	if h.key, err = session.LoadOrCreateSiteKey(h.dir); err != nil {
-		t.Fatal(err)
-	}
-	if h.ring, err = session.OpenKeyRing(h.dir, p.MaxLifetime(), h.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	h.tokens = session.NewTokens(h.ring, issuer, audience, h.clock.Now)
 	h.start(t)
 	t.Cleanup(func() { h.stop(t) })
 	return h
@@ -64,39 +58,25 @@ func newHarness(t *testing.T, p session.Policy) *harness {
 // start opens the store and a manager on it.
 func (h *harness) start(t *testing.T) session.LoadReport {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), h.dbPath)
+	var err error
+	h.site, err = sessiontest.Open(sessiontest.Options{Dir: h.dir, Policy: h.policy, Now: h.clock.Now, Logger: quiet, Wrap: h.wrap})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.store = st
-	var use session.Store = st
-	if h.wrap != nil {
-		use = h.wrap(st)
-	}
-	m, rep, err := session.NewManager(context.Background(), session.Options{
-		Store: use, Tokens: h.tokens, SiteKey: h.key, Policy: h.policy, Now: h.clock.Now, Logger: quiet,
-	})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	h.m = m
-	return rep
+	h.key, h.tokens, h.store, h.m = h.site.SiteKey, h.site.Tokens, h.site.Store, h.site.Manager
+	return h.site.Report
 }
 
 // stop closes the manager (flushing activity) and the store.
 func (h *harness) stop(t *testing.T) {
 	t.Helper()
-	if h.m == nil {
+	if h.site == nil {
 		return
 	}
-	if err := h.m.Close(); err != nil {
+	if err := h.site.Close(); err != nil {
 		t.Error(err)
 	}
-	if err := h.store.Close(); err != nil {
-		t.Error(err)
-	}
-	h.m, h.store = nil, nil
+	h.site, h.m, h.store = nil, nil, nil
 }
 
 // restart is a gateway restart on the same data directory.
@@ -303,7 +283,7 @@ func TestManagerCreateVariants(t *testing.T) {
 func TestManagerSameMACSameSession(t *testing.T) {
 	h := newHarness(t, defaultPolicy())
 	s1, tok1 := h.create(t, "da:a1:19:00:00:01", "wifi4eu", "bahnhof")
-	h.clock.Advance(10 * time.Minute)
+	h.clock.Add(10 * time.Minute)
 	s2, tok2 := h.createWith(t, tok1, "DAA119000001", "wifi4eu", "stadtpark") // the holder, with its cookie
 	if s2.ID != s1.ID {
 		t.Fatalf("second sign-in made session %s, want the existing %s", s2.ID, s1.ID)
@@ -352,12 +332,12 @@ func TestManagerExpiry(t *testing.T) {
 			mac := mustMAC(t, "da:a1:19:00:00:02")
 			s, tok := h.create(t, mac.String(), "wifi4eu", "bahnhof")
 			for _, d := range tt.steps {
-				h.clock.Advance(d)
+				h.clock.Add(d)
 				if _, err := h.m.Seen(s.ID, session.Activity{Location: "bahnhof"}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			h.clock.Advance(tt.then)
+			h.clock.Add(tt.then)
 			for name, find := range map[string]func() (session.Session, error){
 				"ByMAC":     func() (session.Session, error) { return h.m.ByMAC(mac) },
 				"ByID":      func() (session.Session, error) { return h.m.ByID(s.ID) },
@@ -383,7 +363,7 @@ func TestManagerExpiry(t *testing.T) {
 func TestManagerExpiredMACSignsInAgain(t *testing.T) {
 	h := newHarness(t, session.Policy{Lifetime: time.Hour})
 	s1, _ := h.create(t, "da:a1:19:00:00:03", "wifi4eu", "bahnhof")
-	h.clock.Advance(time.Hour)
+	h.clock.Add(time.Hour)
 	s2, _ := h.create(t, "da:a1:19:00:00:03", "wifi4eu", "bahnhof")
 	if s2.ID == s1.ID {
 		t.Fatal("an expired session was handed out again")
@@ -526,7 +506,7 @@ func TestManagerSeen(t *testing.T) {
 		{session.Activity{Location: "rathaus", AP: "ap-1", InputOctets: 5000}, "rathaus", "ap-1", 3, 5000},
 	}
 	for i, st := range steps {
-		h.clock.Advance(time.Minute)
+		h.clock.Add(time.Minute)
 		got, err := h.m.Seen(s.ID, st.a)
 		if err != nil {
 			t.Fatalf("step %d: %v", i, err)
@@ -593,13 +573,13 @@ func TestManagerSweep(t *testing.T) {
 	h := newHarness(t, session.Policy{Lifetime: time.Hour, IdleTimeout: 0})
 	ctx := context.Background()
 	old, _ := h.create(t, "da:a1:19:00:02:01", "wifi4eu", "bahnhof")
-	h.clock.Advance(30 * time.Minute)
+	h.clock.Add(30 * time.Minute)
 	revoked, _ := h.create(t, "da:a1:19:00:02:02", "wifi4eu", "bahnhof")
 	young, _ := h.create(t, "da:a1:19:00:02:03", "wifi4eu", "bahnhof")
 	if err := h.m.Revoke(ctx, revoked.ID); err != nil {
 		t.Fatal(err)
 	}
-	h.clock.Advance(31 * time.Minute) // old has ended
+	h.clock.Add(31 * time.Minute) // old has ended
 	n, err := h.m.Sweep(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -633,7 +613,7 @@ func TestManagerSurvivesRestart(t *testing.T) {
 		s, tok := h.create(t, mac.String(), "wifi4eu", "bahnhof")
 		all = append(all, signedIn{s, tok, mac})
 	}
-	h.clock.Advance(time.Minute)
+	h.clock.Add(time.Minute)
 	rep := h.restart(t)
 	if rep != (session.LoadReport{Loaded: 5}) {
 		t.Errorf("LoadReport = %+v, want 5 loaded", rep)
@@ -653,7 +633,7 @@ func TestManagerSurvivesRestart(t *testing.T) {
 		}
 	}
 	// Sessions that ended while the gateway was down are not loaded.
-	h.clock.Advance(4 * time.Hour)
+	h.clock.Add(4 * time.Hour)
 	if rep := h.restart(t); rep.Loaded != 0 {
 		t.Errorf("LoadReport after the lifetime = %+v, want none loaded", rep)
 	}
@@ -733,7 +713,7 @@ func TestManagerRefusesTamperedRecords(t *testing.T) {
 		{"expiry extended",
 			func(t *testing.T, h *harness, v, _ session.Session) {
 				h.sql(t, "UPDATE sessions SET expires = expires + ? WHERE id = ?", int64(24*time.Hour), v.ID)
-				h.clock.Advance(3*time.Hour + time.Minute) // the victim's token has expired, the bystander's not
+				h.clock.Add(3*time.Hour + time.Minute) // the victim's token has expired, the bystander's not
 			}, 1,
 			func(h *harness, v session.Session) error { _, err := h.m.ByID(v.ID); return err }},
 	}
@@ -741,7 +721,7 @@ func TestManagerRefusesTamperedRecords(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, session.Policy{Lifetime: 4 * time.Hour})
 			victim, _ := h.create(t, "da:a1:19:00:04:01", "wifi4eu", "bahnhof")
-			h.clock.Advance(time.Hour)
+			h.clock.Add(time.Hour)
 			bystander, _ := h.create(t, "da:a1:19:00:04:02", "wifi4eu", "bahnhof")
 			h.stop(t)
 			tt.tamper(t, h, victim, bystander)
@@ -947,7 +927,7 @@ func TestManagerLoadOrderDoesNotMatter(t *testing.T) {
 			h.wrap = func(s session.Store) session.Store { return &orderedStore{Store: s, reverse: reverse} }
 			mac := mustMAC(t, "da:a1:19:00:06:01")
 			idle, _ := h.create(t, mac.String(), "wifi4eu", "bahnhof")
-			h.clock.Advance(31 * time.Minute)
+			h.clock.Add(31 * time.Minute)
 			if _, err := h.m.ByMAC(mac); !errors.Is(err, session.ErrExpired) {
 				t.Fatalf("ByMAC of the idle session: %v, want ErrExpired", err)
 			}
@@ -993,7 +973,7 @@ func TestManagerAddressesAndNAS(t *testing.T) {
 	}
 
 	t.Run("the newest report of an address wins", func(t *testing.T) {
-		h.clock.Advance(time.Second) // newer, also for a restart to tell
+		h.clock.Add(time.Second) // newer, also for a restart to tell
 		if _, err := h.m.Seen(laptop.ID, session.Activity{IP: ip}); err != nil {
 			t.Fatal(err)
 		}
@@ -1042,7 +1022,7 @@ func TestManagerAddressesAndNAS(t *testing.T) {
 		if _, err := h.m.ByIP(ip); !errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("ByIP of a revoked session: %v, want ErrNotFound", err)
 		}
-		h.clock.Advance(5 * time.Hour)
+		h.clock.Add(5 * time.Hour)
 		if _, err := h.m.Sweep(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -1113,12 +1093,12 @@ func TestManagerActivityWhileStoreIsAway(t *testing.T) {
 	if _, err := h.m.Seen(s.ID, session.Activity{Location: "stadtpark", InputOctets: 4242}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for h.m.Counters().ActivityPending == 0 || h.m.Counters().ActivityFailed == 0 || h.m.Counters().StoreUp {
-		if time.Now().After(deadline) {
-			t.Fatalf("no failed write pending: %+v", h.m.Counters())
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, bounded by the deadline
+	pending := testtool.Poll(5*time.Second, func() bool {
+		c := h.m.Counters()
+		return c.ActivityPending > 0 && c.ActivityFailed > 0 && !c.StoreUp
+	})
+	if !pending {
+		t.Fatalf("no failed write pending: %+v", h.m.Counters())
 	}
 	// The index serves the device from memory meanwhile, and says so.
 	if got, err := h.m.ByID(s.ID); err != nil || got.CurrentLocation != "stadtpark" {
@@ -1128,15 +1108,17 @@ func TestManagerActivityWhileStoreIsAway(t *testing.T) {
 		t.Fatalf("counters while the store is away = %+v, want one fail-static lookup", c)
 	}
 	fs.down.Store(false)
-	for {
-		r, err := h.store.Get(context.Background(), s.ID)
-		if c := h.m.Counters(); err == nil && r.CurrentLocation == "stadtpark" && r.InputOctets == 4242 && c.ActivityPending == 0 && c.StoreUp {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("activity not written after the store came back: %+v %v %+v", r.Session, err, h.m.Counters())
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, bounded by the deadline
+	var (
+		r   session.Record
+		err error
+	)
+	written := testtool.Poll(5*time.Second, func() bool {
+		r, err = h.store.Get(context.Background(), s.ID)
+		c := h.m.Counters()
+		return err == nil && r.CurrentLocation == "stadtpark" && r.InputOctets == 4242 && c.ActivityPending == 0 && c.StoreUp
+	})
+	if !written {
+		t.Fatalf("activity not written after the store came back: %+v %v %+v", r.Session, err, h.m.Counters())
 	}
 }
 
@@ -1173,7 +1155,7 @@ func TestManagerOldAssociation(t *testing.T) {
 			NAS: session.NAS{Addr: bahnhof.Addr, ID: bahnhof.ID, AcctSessionID: "A-0000"}, At: h.clock.Now().Add(-time.Hour)}, "stadtpark", atB, 1, 50},
 	}
 	for _, st := range steps {
-		h.clock.Advance(time.Minute)
+		h.clock.Add(time.Minute)
 		seenBefore := func() time.Time { got, _ := h.m.ByID(s.ID); return got.LastSeen }()
 		got, err := h.m.SeenDurable(context.Background(), s.ID, st.a)
 		if err != nil {
@@ -1193,7 +1175,7 @@ func TestManagerOldAssociation(t *testing.T) {
 	// A NAS that names no AP in its Access-Request, then does in its
 	// accounting: the association's own reports are not taken for another's.
 	park := session.NAS{Addr: netip.MustParseAddr("10.20.3.1"), ID: "park-ap"}
-	h.clock.Advance(time.Minute)
+	h.clock.Add(time.Minute)
 	if _, err := h.m.Seen(s.ID, session.Activity{Kind: session.ActivityAccess, Location: "stadtpark", NAS: park}); err != nil {
 		t.Fatal(err)
 	}
@@ -1203,7 +1185,7 @@ func TestManagerOldAssociation(t *testing.T) {
 		t.Fatalf("Interim of the association an Access-Request without AP began: %+v, %v", got, err)
 	}
 	// The phone comes back to the Bahnhof: a new association there moves it.
-	h.clock.Advance(time.Minute)
+	h.clock.Add(time.Minute)
 	got, err = h.m.Seen(s.ID, session.Activity{Kind: session.ActivityAccess, Location: "bahnhof", AP: "ap-a", NAS: bahnhof})
 	if err != nil || got.CurrentLocation != "bahnhof" || got.Roams != 2 {
 		t.Fatalf("back at the Bahnhof: %+v, %v", got, err)
@@ -1227,13 +1209,13 @@ func TestManagerOldAssociation(t *testing.T) {
 func TestManagerLastSeenIsSealed(t *testing.T) {
 	h := newHarness(t, defaultPolicy()) // idle after 30 minutes
 	s, _ := h.create(t, "da:a1:19:00:0d:01", "wifi4eu", "bahnhof")
-	h.clock.Advance(10 * time.Minute)
+	h.clock.Add(10 * time.Minute)
 	if _, err := h.m.Seen(s.ID, session.Activity{Location: "bahnhof"}); err != nil {
 		t.Fatal(err)
 	}
 	seen := h.clock.Now()
 	h.stop(t)
-	h.clock.Advance(time.Hour) // idle by now
+	h.clock.Add(time.Hour) // idle by now
 	h.sql(t, "UPDATE sessions SET last_seen = ? WHERE id = ?", h.clock.Now().UnixNano(), s.ID)
 	if rep := h.start(t); rep.Loaded != 1 {
 		t.Fatalf("LoadReport = %+v", rep)

@@ -20,7 +20,7 @@ func TestManagerSignInNeedsTheToken(t *testing.T) {
 	victim, victimTok := h.create(t, victimMAC, "wifi4eu", "bahnhof")
 
 	// Anyone nearby can see the MAC and sign in with it, without the cookie.
-	h.clock.Advance(time.Minute)
+	h.clock.Add(time.Minute)
 	attacker, attackerTok := h.create(t, victimMAC, "wifi4eu", "stadtpark")
 	if attacker.ID == victim.ID {
 		t.Fatal("a sign-in without the token got the victim's session")

@@ -12,39 +12,24 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"roamgate/internal/testtool"
 	"roamgate/session"
+	"roamgate/session/sessiontest"
 )
 
 const (
-	issuer   = "https://portal.roamgate.test"
-	audience = "roamgate"
+	issuer   = sessiontest.Issuer
+	audience = sessiontest.Audience
 	maxAge   = 24 * time.Hour
 )
 
-// clock is a settable time source for the manager, tokens and key ring.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *testtool.Clock {
+	return testtool.NewClock(time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC))
 }
 
 // tokenErrors are the verification sentinels; each rejection matches one.
@@ -98,7 +83,7 @@ func ringSeeds(t *testing.T, dir string) map[string]ed25519.PrivateKey {
 	return keys
 }
 
-func newRing(t *testing.T, c *clock) (*session.KeyRing, string) {
+func newRing(t *testing.T, c *testtool.Clock) (*session.KeyRing, string) {
 	t.Helper()
 	dir := t.TempDir()
 	ring, err := session.OpenKeyRing(dir, maxAge, c.Now())
@@ -315,7 +300,7 @@ func TestTokenLifetime(t *testing.T) {
 		{time.Hour + time.Minute, session.ErrTokenExpired},
 	} {
 		t.Run(tt.at.String(), func(t *testing.T) {
-			c := &clock{t: start.Add(tt.at)}
+			c := testtool.NewClock(start.Add(tt.at))
 			_, err := session.NewTokens(ring, issuer, audience, c.Now).Verify(tok)
 			checkTokenError(t, err, tt.want)
 		})
@@ -354,7 +339,7 @@ func TestKeyRotation(t *testing.T) {
 	// isolates key retirement from token expiry.
 	longTok := issue(10 * maxAge)
 
-	c.Advance(time.Minute)
+	c.Add(time.Minute)
 	newKid, err := ring.Rotate(c.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -397,11 +382,11 @@ func TestKeyRotation(t *testing.T) {
 	}
 
 	// The retired key verifies until maxAge after its retirement, then not.
-	c.Advance(maxAge - time.Second)
+	c.Add(maxAge - time.Second)
 	if _, err := tokens.Verify(longTok); err != nil {
 		t.Errorf("just before the retired key's end: %v", err)
 	}
-	c.Advance(2 * time.Second)
+	c.Add(2 * time.Second)
 	_, err = tokens.Verify(longTok)
 	checkTokenError(t, err, session.ErrTokenUnknownKey)
 	if _, err := tokens.Verify(issue(time.Hour)); err != nil {

@@ -147,7 +147,7 @@ func restart(kind, addr, dir string) {
 	debug.FreeOSMemory()
 	before := rss()
 	st := openStore(kind, addr, dir)
-	// As gateway.New does around the load.
+	// As roamgate serve does around gateway.New (cmd/roamgate whileLoading).
 	gcPercent := debug.SetGCPercent(400)
 	m, rep, took := manager(st, dir)
 	debug.SetGCPercent(gcPercent)

@@ -167,7 +167,7 @@ func openManager(ctx context.Context, dir string, log *slog.Logger) (*session.Ma
 		return nil, nil, err
 	}
 	mgr, _, err := session.NewManager(ctx, session.Options{
-		Store: store, Tokens: session.NewTokens(ring, "https://bench.invalid", "roamgate", nil),
+		Store: store, Tokens: session.NewTokens(ring, "roamgate-load", "https://bench.invalid", nil),
 		SiteKey: siteKey, Policy: policy, Logger: log,
 	})
 	if err != nil {

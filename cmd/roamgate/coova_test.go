@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"roamgate/internal/chillitest"
+	"roamgate/internal/testtool"
 )
 
 // The bed's fixed values. Addresses exist only inside the test's
@@ -245,7 +246,7 @@ func TestCoovaJourneys(t *testing.T) {
 		// The operating system, without the browser's cookie, is known by
 		// its address from chilli's accounting: no longer captive.
 		if lease.CaptivePortal != "" {
-			b.waitFor(t, 5*time.Second, "the RFC 8908 API tells the phone's OS it is no longer captive", func() bool {
+			testtool.Eventually(t, 5*time.Second, "the RFC 8908 API tells the phone's OS it is no longer captive", func() bool {
 				return !b.captiveAPI(t, anna, lease.CaptivePortal).Captive
 			})
 		}
@@ -303,7 +304,7 @@ func TestCoovaJourneys(t *testing.T) {
 			time.Sleep(500 * time.Millisecond) // the phone's browsing pace, bounded by the deadline
 		}
 		// The Bahnhof's Interim-Updates and its Stop reached roamgate.
-		b.waitFor(t, 5*time.Second, "the Bahnhof's accounting for the old association reaches roamgate", func() bool {
+		testtool.Eventually(t, 5*time.Second, "the Bahnhof's accounting for the old association reaches roamgate", func() bool {
 			return b.metric(t, "roamgate_radius_requests_total", "client", "bahnhof-chilli", "code", "Accounting-Request") >= acct0+2
 		})
 		if len(wrong) > 0 {
@@ -321,7 +322,7 @@ func TestCoovaJourneys(t *testing.T) {
 		ben.Join(t, b.stadtpark)
 		// The phone browses once roamgate has refused its MAC: a late
 		// Access-Accept could not let it in afterwards.
-		b.waitFor(t, 10*time.Second, "roamgate rejects the unknown phone's MAC authentication", func() bool {
+		testtool.Eventually(t, 10*time.Second, "roamgate rejects the unknown phone's MAC authentication", func() bool {
 			return b.metricSum(t, "roamgate_radius_rejects_total") > rejects
 		})
 		pg := b.open(t, ben, b.internet+"/")
@@ -342,7 +343,7 @@ func TestCoovaJourneys(t *testing.T) {
 		cem.Join(t, b.bahnhof)
 		before := b.acctCounts(t)
 		id := b.signIn(t, cem)
-		b.waitFor(t, 5*time.Second, "an Accounting Start reaches roamgate", func() bool {
+		testtool.Eventually(t, 5*time.Second, "an Accounting Start reaches roamgate", func() bool {
 			return b.acctCounts(t)["start"] > before["start"]
 		})
 		s := b.session(t, id)
@@ -360,7 +361,7 @@ func TestCoovaJourneys(t *testing.T) {
 		if pg := b.open(t, cem, fmt.Sprintf("%s/bytes/%d", b.internet, size)); !pg.Reached(b.internet) || len(pg.Body) < size {
 			t.Fatalf("download: %s", pg)
 		}
-		b.waitFor(t, 3*time.Duration(coovaInterim)*time.Second+3*time.Second, "an Interim-Update with the download's octets reaches roamgate", func() bool {
+		testtool.Eventually(t, 3*time.Duration(coovaInterim)*time.Second+3*time.Second, "an Interim-Update with the download's octets reaches roamgate", func() bool {
 			s := b.session(t, id)
 			return s.InputOctets+s.OutputOctets >= size
 		})
@@ -375,7 +376,7 @@ func TestCoovaJourneys(t *testing.T) {
 		stops := b.acctCounts(t)["stop"]
 		b.open(t, cem, "http://"+b.bahnhof.UAMListen+":3990/logoff")
 		b.waitChilli(t, b.bahnhof, cem, "dnat")
-		b.waitFor(t, 5*time.Second, "the Accounting Stop reaches roamgate", func() bool {
+		testtool.Eventually(t, 5*time.Second, "the Accounting Stop reaches roamgate", func() bool {
 			return b.acctCounts(t)["stop"] > stops
 		})
 		if s := b.session(t, id); s.InputOctets+s.OutputOctets < size || s.Location != "bahnhof" {
@@ -554,20 +555,19 @@ func (b *coovaBed) mark(ap *chillitest.AP) logMark {
 // what chilli and roamgate logged about Disconnects since mark.
 func (b *coovaBed) waitOffline(t *testing.T, p *chillitest.Phone, after string, mark logMark) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	offline := testtool.Poll(10*time.Second, func() bool {
 		pg := b.open(t, p, b.internet+"/after")
-		if !pg.Reached(b.internet) {
-			b.portalHop(t, pg)
-			break
+		if pg.Reached(b.internet) {
+			return false
 		}
-		if time.Now().After(deadline) {
-			s, _ := p.AP().Chilli.Session(t, p.MAC)
-			t.Fatalf("%s the phone still reaches the internet 10 s later (chilli at the %s: %+v)\nroamgate: %s\nchilli: %s",
-				after, p.AP().Name, s, grepLines(b.gw.stderr.String()[mark.gateway:], "(?i)disconnect|logoff|signed out"),
-				grepLines(p.AP().Chilli.Log(mark.chilli), "(?i)disconnect|coa|wrong address|username|logoff|logout"))
-		}
-		time.Sleep(200 * time.Millisecond) // poll interval, bounded by the deadline
+		b.portalHop(t, pg)
+		return true
+	})
+	if !offline {
+		s, _ := p.AP().Chilli.Session(t, p.MAC)
+		t.Fatalf("%s the phone still reaches the internet 10 s later (chilli at the %s: %+v)\nroamgate: %s\nchilli: %s",
+			after, p.AP().Name, s, grepLines(b.gw.stderr.String()[mark.gateway:], "(?i)disconnect|logoff|signed out"),
+			grepLines(p.AP().Chilli.Log(mark.chilli), "(?i)disconnect|coa|wrong address|username|logoff|logout"))
 	}
 	if s, _ := p.AP().Chilli.Session(t, p.MAC); s.State != "dnat" {
 		t.Errorf("chilli's state for the phone = %q, want dnat", s.State)
@@ -578,22 +578,11 @@ func (b *coovaBed) waitOffline(t *testing.T, p *chillitest.Phone, after string, 
 func (b *coovaBed) waitChilli(t *testing.T, ap *chillitest.AP, p *chillitest.Phone, state string) chillitest.Session {
 	t.Helper()
 	var s chillitest.Session
-	b.waitFor(t, 10*time.Second, fmt.Sprintf("the %s chilli has %s in state %s", ap.Name, p.Name, state), func() bool {
+	testtool.Eventually(t, 10*time.Second, fmt.Sprintf("the %s chilli has %s in state %s", ap.Name, p.Name, state), func() bool {
 		s, _ = ap.Chilli.Session(t, p.MAC)
 		return s.State == state
 	})
 	return s
-}
-
-func (b *coovaBed) waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(100 * time.Millisecond) // poll interval, bounded by the deadline
-	}
 }
 
 // adminCall sends an API request to roamgate's admin (in the core

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"roamgate/internal/redistest"
+	"roamgate/internal/testtool"
 )
 
 const (
@@ -106,7 +107,7 @@ func TestCrisisAcrossGateways(t *testing.T) {
 	// The first of B's answers after A's switch that is an accept, within
 	// 1 s of the switch plus what starting radclient costs here.
 	budget := time.Second + radclientCost(t, b.radius)
-	waitFor(t, budget-time.Since(switched), "B accepts an unknown MAC after the crisis switch at A", func() bool {
+	testtool.Eventually(t, budget-time.Since(switched), "B accepts an unknown MAC after the crisis switch at A", func() bool {
 		return macAuth(t, b.radius, stranger, "stadtpark-ap-3") == "accept"
 	})
 	t.Logf("B accepted the unknown MAC %v after A's switch", time.Since(switched))
@@ -193,7 +194,7 @@ func TestCrisisAcrossGateways(t *testing.T) {
 	// Each try asks for another device: one accepted before the switch
 	// was seen holds a crisis session until its timeout.
 	n := 0x10
-	waitFor(t, 2*time.Second, "A rejects a new unknown MAC after the crisis", func() bool {
+	testtool.Eventually(t, 2*time.Second, "A rejects a new unknown MAC after the crisis", func() bool {
 		n++
 		return macAuth(t, a.radius, fmt.Sprintf("da:c1:51:00:00:%02x", n), "bahnhof-ap-1") == "reject"
 	})
@@ -267,12 +268,13 @@ func TestCrisisCommandWithGatewayStopped(t *testing.T) {
 	}
 	// Each try asks for another device: one accepted before the switch
 	// was seen holds a crisis session until its timeout.
-	deadline := time.Now().Add(3 * time.Second)
-	for n := 0x10; macAuth(t, gw.radius, fmt.Sprintf("da:c1:51:00:01:%02x", n), "rathaus-ap-1") != "reject"; n++ {
-		if time.Now().After(deadline) {
-			t.Fatalf("the running gateway did not follow crisis off within 3s:\n%s", gw.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by the deadline
+	n := 0x10
+	followed := testtool.Poll(3*time.Second, func() bool {
+		n++
+		return macAuth(t, gw.radius, fmt.Sprintf("da:c1:51:00:01:%02x", n), "rathaus-ap-1") == "reject"
+	})
+	if !followed {
+		t.Fatalf("the running gateway did not follow crisis off within 3s:\n%s", gw.stderr.String())
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -137,10 +138,29 @@ func serve(path string, stdout io.Writer) error {
 	log := cfg.Logger(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g, err := gateway.New(ctx, cfg, log)
+	g, err := whileLoading(os.Getenv("GOGC"), func() (*gateway.Gateway, error) { return gateway.New(ctx, cfg, log) })
 	if err != nil {
 		return err
 	}
 	g.PrintBanner(stdout)
 	return g.Run(ctx)
+}
+
+// loadGCPercent is the GC percentage while a gateway starts. Loading a
+// million sessions allocates a lot that dies at once; letting the heap grow
+// further between collections meanwhile took the GC from over half of the
+// load time (docs/BENCHMARKS.md, capacity).
+const loadGCPercent = 400
+
+// whileLoading runs start (gateway.New, which loads the sessions) with the
+// GC at loadGCPercent, unless the operator set GOGC (gogc), then restores
+// the GC setting and hands the load's garbage back to the OS. It is here,
+// not in gateway, because the GC setting is the process's: a library that
+// changed it would change it for every program that links it.
+func whileLoading[T any](gogc string, start func() (T, error)) (T, error) {
+	defer debug.FreeOSMemory()
+	if gogc == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(loadGCPercent))
+	}
+	return start()
 }

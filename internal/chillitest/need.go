@@ -3,7 +3,6 @@
 package chillitest
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,7 +42,7 @@ func Need(t testing.TB) Install {
 		name string
 	}{{12, "CAP_NET_ADMIN"}, {21, "CAP_SYS_ADMIN"}} {
 		if !hasCap(c.bit) {
-			missing(t, "network-namespace tests need root (%s, for ip netns and veth pairs)", c.name)
+			testtool.Missing(t, "network-namespace tests need root (%s, for ip netns and veth pairs)", c.name)
 		}
 	}
 	for _, tool := range [][2]string{{"ip", "iproute2"}, {"dhclient", "isc-dhcp-client"}, {"iptables", "iptables"}, {"ethtool", "ethtool"}} {
@@ -53,26 +52,17 @@ func Need(t testing.TB) Install {
 	if prefix == "" {
 		cache, err := os.UserCacheDir()
 		if err != nil {
-			missing(t, "no cache directory for chilli: %v (set %s)", err, PrefixEnv)
+			testtool.Missing(t, "no cache directory for chilli: %v (set %s)", err, PrefixEnv)
 		}
 		prefix = filepath.Join(cache, "roamgate", Version)
 	}
 	inst := Install{Prefix: prefix}
 	for _, f := range []string{filepath.Join(prefix, ".built"), inst.Sbin("chilli"), inst.Sbin("chilli_query")} {
 		if _, err := os.Stat(f); err != nil {
-			missing(t, "CoovaChilli is not built in %s (%v): run make test or scripts/build-coova-chilli.sh", prefix, err)
+			testtool.Missing(t, "CoovaChilli is not built in %s (%v): run make test or scripts/build-coova-chilli.sh", prefix, err)
 		}
 	}
 	return inst
-}
-
-func missing(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
 
 // hasCap reports whether this process has capability bit in its effective

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"roamgate/internal/testtool"
 )
 
 // ClusterNodeTimeout is cluster-node-timeout: how long a primary must not
@@ -32,8 +34,8 @@ type Cluster struct {
 // others keep serving, as the runbook recommends.
 func StartCluster(t testing.TB, primaries, replicas int) *Cluster {
 	t.Helper()
-	need(t, "redis-server")
-	need(t, "redis-cli")
+	testtool.Need(t, "redis-server", "redis-server")
+	testtool.Need(t, "redis-cli", "redis-tools")
 	c := &Cluster{t: t, replicas: replicas}
 	args := []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 		"--cluster-node-timeout", strconv.FormatInt(ClusterNodeTimeout.Milliseconds(), 10),

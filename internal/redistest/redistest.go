@@ -23,6 +23,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"roamgate/internal/testtool"
 )
 
 // Server is one redis-server process that can be killed and started again
@@ -36,18 +38,6 @@ type Server struct {
 	mu  sync.Mutex
 	cmd *exec.Cmd
 	out *syncBuilder
-}
-
-// need fails the test in CI (CI=true) when a command is missing and skips
-// it elsewhere, with a hint.
-func need(t testing.TB, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing (make test installs it)", name)
-		}
-		t.Skipf("%s is missing; run make test to install it", name)
-	}
 }
 
 // freePort returns a loopback TCP port nobody listens on now.
@@ -70,7 +60,7 @@ func Start(t testing.TB) *Server {
 
 func start(t testing.TB, args ...string) *Server {
 	t.Helper()
-	need(t, "redis-server")
+	testtool.Need(t, "redis-server", "redis-server")
 	s := &Server{t: t, dir: t.TempDir(), port: freePort(t), args: args}
 	s.Restart()
 	t.Cleanup(s.Kill)

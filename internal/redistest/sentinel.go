@@ -13,6 +13,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"roamgate/internal/testtool"
 )
 
 // MasterName is the name the Sentinels of StartSentinel monitor.
@@ -54,8 +56,8 @@ type SentinelProc struct {
 // authorised and choose a replica).
 func StartSentinel(t testing.TB, replicas int) *Replicated {
 	t.Helper()
-	need(t, "redis-server")
-	need(t, "redis-sentinel")
+	testtool.Need(t, "redis-server", "redis-server")
+	testtool.Need(t, "redis-sentinel", "redis-sentinel")
 	r := &Replicated{t: t}
 	primary := start(t)
 	r.Servers = append(r.Servers, primary)

@@ -23,7 +23,7 @@ func unifiClient(t *testing.T, url string, tls ControllerTLS, unifiOS bool, pass
 	if err != nil {
 		t.Fatal(err)
 	}
-	uc, err := NewUniFiClient(ControllerOptions{URL: url, Username: "portal", Password: password, TLS: tc, Timeout: 5 * time.Second}, "bahnhof", unifiOS)
+	uc, err := NewUniFiClient(UniFiOptions{ControllerOptions: ControllerOptions{URL: url, Username: "portal", Password: password, TLS: tc, Timeout: 5 * time.Second}, Site: "bahnhof", UniFiOS: unifiOS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestUniFiFailures(t *testing.T) {
 		{"wrong site", func() *Config {
 			c := testCfg()
 			tc, _ := ControllerTLS{CAFile: ca}.Config()
-			uc, _ := NewUniFiClient(ControllerOptions{URL: srv.URL, Username: "portal", Password: "s3cret", TLS: tc}, "elsewhere", false)
+			uc, _ := NewUniFiClient(UniFiOptions{ControllerOptions: ControllerOptions{URL: srv.URL, Username: "portal", Password: "s3cret", TLS: tc}, Site: "elsewhere"})
 			c.UniFi = uc
 			return c
 		}, "answered 400"},
@@ -173,7 +173,7 @@ func omadaClient(t *testing.T, url, id, password string, tls ControllerTLS) *Oma
 	if err != nil {
 		t.Fatal(err)
 	}
-	oc, err := NewOmadaClient(ControllerOptions{URL: url, Username: "operator", Password: password, TLS: tc}, id, 0)
+	oc, err := NewOmadaClient(OmadaOptions{ControllerOptions: ControllerOptions{URL: url, Username: "operator", Password: password, TLS: tc}, ControllerID: id})
 	if err != nil {
 		t.Fatal(err)
 	}

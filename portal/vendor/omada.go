@@ -143,22 +143,33 @@ type OmadaClient struct {
 	loggedIn bool
 }
 
+// OmadaOptions are what the portal needs to let devices in through an
+// Omada controller's External Portal Server API.
+type OmadaOptions struct {
+	ControllerOptions
+	// ControllerID is the controller's omadacId, the first path element of
+	// its web UI.
+	ControllerID string
+	// TimeUnit is the unit of extPortal/auth's time field: FAQ 3231 gives
+	// microseconds; 0 means that.
+	TimeUnit time.Duration
+}
+
 // NewOmadaClient returns a client of the controller at o.URL
-// (https://omada.example:8043) with the given controller ID (omadacId, the
-// first path element of the controller's web UI). timeUnit is the unit of
-// extPortal/auth's time field: FAQ 3231 gives microseconds; 0 means that.
-func NewOmadaClient(o ControllerOptions, controllerID string, timeUnit time.Duration) (*OmadaClient, error) {
-	base, hc, err := newControllerHTTP(o)
+// (https://omada.example:8043) with the controller ID o.ControllerID.
+func NewOmadaClient(o OmadaOptions) (*OmadaClient, error) {
+	base, hc, err := newControllerHTTP(o.ControllerOptions)
 	if err != nil {
 		return nil, err
 	}
-	if controllerID == "" || strings.ContainsAny(controllerID, "/?#% ") {
-		return nil, fmt.Errorf("vendor: omada controller ID %q is not a path element", controllerID)
+	if o.ControllerID == "" || strings.ContainsAny(o.ControllerID, "/?#% ") {
+		return nil, fmt.Errorf("vendor: omada controller ID %q is not a path element", o.ControllerID)
 	}
+	timeUnit := o.TimeUnit
 	if timeUnit <= 0 {
 		timeUnit = time.Microsecond
 	}
-	return &OmadaClient{base: base, controllerID: controllerID, user: o.Username, password: o.Password, timeUnit: timeUnit, http: hc}, nil
+	return &OmadaClient{base: base, controllerID: o.ControllerID, user: o.Username, password: o.Password, timeUnit: timeUnit, http: hc}, nil
 }
 
 // omadaMAC is a MAC as Omada writes it in its redirects: AA-BB-CC-DD-EE-FF.

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"roamgate/apfamily"
 )
 
 // Signature says what the portal could verify of a redirect's origin.
@@ -104,8 +106,8 @@ func (a *Arrival) place(ap *AccessPoint) {
 		return
 	}
 	a.AccessPoint, a.Location = ap.Name, ap.Location
-	if ap.Vendor == "uspot" {
-		a.dialect = "uspot"
+	if k, _ := apfamily.Lookup(ap.Vendor); k.Impl == apfamily.USpot {
+		a.dialect = apfamily.USpot
 	}
 }
 

@@ -231,27 +231,31 @@ func TestUspot(t *testing.T) {
 		t.Fatalf("uspot redirect: %v, invalid %d, %+v", a.Signature, invalid, a)
 	}
 
-	cfg = sigCfg()
-	cfg.CoovaUAMSecret, cfg.CoovaPAP = "", true
 	plain := strings.ReplaceAll(uspotRedirect("https://wlan.example-stadt.de/", "", ""), "uamip=10.1.0.1", "uamip=10.4.0.1")
-	a, _ = coova{}.Parse(redirectQuery(plain), cfg)
-	if a.SignatureRequired {
-		t.Fatal("uspot without a uam_secret: signature required")
-	}
-	step, err := coova{}.Authorize(context.Background(), a, cfg, Credentials{Username: cred.Username, Password: "0123456789abcdef"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(step.URL)
-	if u.Query().Get("password") != "0123456789abcdef" || u.Query().Has("response") {
-		t.Errorf("uspot PAP without secret: %s, want the password in clear", step.URL)
+	// The vendor name as apfamily reads it: any case.
+	for _, vendor := range []string{"uspot", "USpot"} {
+		cfg = sigCfg()
+		cfg.CoovaUAMSecret, cfg.CoovaPAP = "", true
+		cfg.AccessPoints[3].Vendor = vendor
+		a, _ = coova{}.Parse(redirectQuery(plain), cfg)
+		if a.SignatureRequired {
+			t.Fatalf("%s without a uam_secret: signature required", vendor)
+		}
+		step, err := coova{}.Authorize(context.Background(), a, cfg, Credentials{Username: cred.Username, Password: "0123456789abcdef"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(step.URL)
+		if u.Query().Get("password") != "0123456789abcdef" || u.Query().Has("response") {
+			t.Errorf("%s PAP without secret: %s, want the password in clear", vendor, step.URL)
+		}
 	}
 	// CoovaChilli without a secret still XORs the PAP password with the
 	// challenge (src/redir.c:2845-2857).
 	chilli := strings.ReplaceAll(plain, "uamip=10.4.0.1", "uamip=10.2.0.1")
 	a, _ = coova{}.Parse(redirectQuery(chilli), cfg)
-	step, _ = coova{}.Authorize(context.Background(), a, cfg, Credentials{Username: cred.Username, Password: "0123456789abcdef"})
-	u, _ = url.Parse(step.URL)
+	step, _ := coova{}.Authorize(context.Background(), a, cfg, Credentials{Username: cred.Username, Password: "0123456789abcdef"})
+	u, _ := url.Parse(step.URL)
 	if u.Query().Get("password") == "0123456789abcdef" {
 		t.Error("CoovaChilli PAP sent in clear")
 	}

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"roamgate/apfamily"
 )
 
 // CoovaChilli and OpenWrt's uspot redirect with
@@ -100,7 +102,7 @@ func (coova) Authorize(_ context.Context, a Arrival, cfg *Config, cred Credentia
 	chal := CoovaChallenge(a.Challenge, a.key)
 	v := url.Values{"username": {cred.Username}}
 	switch {
-	case cfg.CoovaPAP && a.dialect == "uspot" && a.key == "":
+	case cfg.CoovaPAP && a.dialect == apfamily.USpot && a.key == "":
 		// uspot without a uam_secret takes the password as it is
 		// (files/usr/share/uspot/handler-uam.uc:28-29); CoovaChilli XORs
 		// it with the challenge either way (src/redir.c:2845-2857).

@@ -79,15 +79,27 @@ type UniFiClient struct {
 	csrf     string // UniFi OS wants its CSRF token echoed
 }
 
+// UniFiOptions are what the portal needs to let devices in through a UniFi
+// controller.
+type UniFiOptions struct {
+	ControllerOptions
+	// Site is the controller's site name ("default").
+	Site string
+	// UniFiOS says the controller is a UniFi OS console (UDM, Cloud Key
+	// Gen2+), which serves the Network application's API under
+	// /proxy/network.
+	UniFiOS bool
+}
+
 // NewUniFiClient returns a client of the controller at o.URL
-// (https://host:8443, or a UniFi OS console with unifiOS set) for site. The
-// client is safe for concurrent use.
-func NewUniFiClient(o ControllerOptions, site string, unifiOS bool) (*UniFiClient, error) {
-	base, hc, err := newControllerHTTP(o)
+// (https://host:8443, or a UniFi OS console) for o.Site. The client is safe
+// for concurrent use.
+func NewUniFiClient(o UniFiOptions) (*UniFiClient, error) {
+	base, hc, err := newControllerHTTP(o.ControllerOptions)
 	if err != nil {
 		return nil, err
 	}
-	return &UniFiClient{base: base, site: site, user: o.Username, password: o.Password, unifiOS: unifiOS, http: hc}, nil
+	return &UniFiClient{base: base, site: o.Site, user: o.Username, password: o.Password, unifiOS: o.UniFiOS, http: hc}, nil
 }
 
 // path is p on the controller: UniFi OS consoles serve the Network

@@ -4,7 +4,6 @@ package sqlite_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"roamgate/internal/testtool"
 	"roamgate/session"
 	"roamgate/session/sqlite"
 )
@@ -41,7 +41,7 @@ func TestKillDurability(t *testing.T) {
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillDurability$", "-test.timeout=5m")
 	cmd.Env = append(os.Environ(), killHelperEnv+"="+path)
-	var stderr lockedBuffer
+	var stderr testtool.LogBuffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -152,23 +152,4 @@ func createUntilKilled(t *testing.T, path string) {
 	}
 	wg.Wait()
 	t.Error("helper was not killed")
-}
-
-// lockedBuffer is a bytes.Buffer the exec copying goroutine and the test may
-// both touch.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"roamgate/session"
+	"roamgate/session/sessiontest"
 )
 
 // sealV1 holds two sessions as roamgate sealed them before issue 11 (seal
@@ -65,20 +66,11 @@ func loadSealV1(t *testing.T) (sealFixture, []session.Record) {
 // standing at now; it is closed when the test ends, before the store.
 func sealManager(t *testing.T, store session.Store, siteKey []byte, now *time.Time) (*session.Manager, session.LoadReport) {
 	t.Helper()
-	clock := func() time.Time { return *now }
-	ring, err := session.OpenKeyRing(t.TempDir(), 24*time.Hour, *now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, rep, err := session.NewManager(context.Background(), session.Options{
-		Store: store, Tokens: session.NewTokens(ring, "https://wifi.example.org", "roamgate", clock), SiteKey: siteKey,
-		Policy: session.Policy{Lifetime: 8 * time.Hour, IdleTimeout: 30 * time.Minute}, Now: clock,
+	site := sessiontest.New(t, sessiontest.Options{
+		Store: store, SiteKey: siteKey, Now: func() time.Time { return *now },
+		Policy: session.Policy{Lifetime: 8 * time.Hour, IdleTimeout: 30 * time.Minute},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() }) // Close may be called twice
-	return m, rep
+	return site.Manager, site.Report
 }
 
 // testSealUpgrade: a store written before the seal covered every granting
