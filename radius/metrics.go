@@ -50,7 +50,7 @@ type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descAccepts, descRejects, descDrops, descReceived,
-		descDuplicates, descAccounting, descStatus, descSendErrors, descDisconnects} {
+		descDuplicates, descAccounting, descStatus, descSendErrors, descDisconnects, descReadBatch} {
 		ch <- d
 	}
 	for _, h := range c.s.latency {
@@ -93,4 +93,5 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, h := range s.latency {
 		h.Collect(ch)
 	}
+	c.collectBatches(ch)
 }
