@@ -58,6 +58,10 @@ type result struct {
 	P99us      float64 `json:"p99_us"`
 	P999us     float64 `json:"p999_us"`
 	MaxUs      float64 `json:"max_us"`
+	// AllAnswers and AllSeconds count the warm-up too: what a server did
+	// while the load ran, to divide its CPU time by.
+	AllAnswers uint64  `json:"all_answers"`
+	AllSeconds float64 `json:"all_seconds"`
 }
 
 func load(args []string) error {
@@ -84,6 +88,9 @@ func load(args []string) error {
 	}
 	if c.window < 1 || c.window > 256 || c.sockets < 1 || c.sessions < 1 {
 		return errors.New("-window must be 1…256, -sockets and -sessions positive")
+	}
+	if c.sweep && c.rate != 0 {
+		return errors.New("-sweep runs a closed loop; leave -rate 0")
 	}
 	if c.unknown < 0 || c.unknown > 1 || c.roam < 0 || c.roam > 1 {
 		return errors.New("-unknown and -roam must be between 0 and 1")
@@ -292,6 +299,7 @@ type sock struct {
 	hist   histogram
 
 	sent, accepts, rejects, timeouts, invalid, backlog uint64
+	all                                                uint64 // answers, warm-up included
 }
 
 // prepare encodes the next request for slot id and marks it sent; mu
@@ -393,6 +401,7 @@ func (s *sock) receive(closedLoop bool) {
 				continue
 			}
 			sl.busy = false
+			s.all++
 			if m {
 				switch layeh.Code(reply[0]) {
 				case layeh.CodeAccessAccept:
@@ -522,6 +531,7 @@ func run(c loadConfig) (result, error) {
 		}
 	}
 	var start time.Time
+	begin := time.Now()
 	if c.sweep {
 		// Everything is measured; the sweep ends when every device has been
 		// asked for and answered (or timed out).
@@ -537,7 +547,7 @@ func run(c loadConfig) (result, error) {
 		time.Sleep(c.duration)
 	}
 	measuring.Store(false)
-	elapsed := time.Since(start)
+	elapsed, all := time.Since(start), time.Since(begin)
 	stopping.Store(true)
 	close(done)
 	pacers.Wait()
@@ -546,7 +556,7 @@ func run(c loadConfig) (result, error) {
 	}
 	wg.Wait()
 
-	res := result{Name: c.name, Mode: "closed loop", Seconds: elapsed.Seconds()}
+	res := result{Name: c.name, Mode: "closed loop", Seconds: elapsed.Seconds(), AllSeconds: all.Seconds()}
 	switch {
 	case c.sweep:
 		res.Mode = "sweep"
@@ -561,6 +571,7 @@ func run(c loadConfig) (result, error) {
 		res.Timeouts += s.timeouts
 		res.Invalid += s.invalid
 		res.Backlog += s.backlog
+		res.AllAnswers += s.all
 		h.merge(&s.hist)
 	}
 	res.Throughput = float64(res.Accepts+res.Rejects) / elapsed.Seconds()
