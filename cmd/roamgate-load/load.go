@@ -237,41 +237,56 @@ func (e *encoder) responseOK(reply []byte, auth *[16]byte, secret []byte) bool {
 	return bytes.Equal(e.md.Sum(e.sum[:0]), reply[4:20])
 }
 
-// histogram counts latencies in microseconds, 1 µs wide up to 100 ms.
+// histogram counts latencies in microseconds: 1 µs wide up to 100 ms, then
+// 1 ms wide up to 2 s (a request is a timeout after -timeout anyway).
 type histogram struct {
-	b    [100001]uint64
-	max  time.Duration
-	seen uint64
+	fine   [100000]uint64
+	coarse [1900]uint64 // 100 ms + i ms
+	max    time.Duration
+	seen   uint64
 }
 
 func (h *histogram) add(d time.Duration) {
 	us := int(d / time.Microsecond)
-	h.b[min(us, len(h.b)-1)]++
+	if us < len(h.fine) {
+		h.fine[max(us, 0)]++
+	} else {
+		h.coarse[min((us-len(h.fine))/1000, len(h.coarse)-1)]++
+	}
 	h.max = max(h.max, d)
 	h.seen++
 }
 
 func (h *histogram) merge(o *histogram) {
-	for i := range h.b {
-		h.b[i] += o.b[i]
+	for i := range h.fine {
+		h.fine[i] += o.fine[i]
+	}
+	for i := range h.coarse {
+		h.coarse[i] += o.coarse[i]
 	}
 	h.max = max(h.max, o.max)
 	h.seen += o.seen
 }
 
+// quantile is the latency in µs below which the fraction q of requests
+// were answered (the lower edge of its bucket).
 func (h *histogram) quantile(q float64) float64 {
 	if h.seen == 0 {
 		return 0
 	}
 	want := uint64(q * float64(h.seen))
 	var n uint64
-	for i, c := range h.b {
-		n += c
-		if n > want {
+	for i, c := range h.fine {
+		if n += c; n > want {
 			return float64(i)
 		}
 	}
-	return float64(len(h.b) - 1)
+	for i, c := range h.coarse {
+		if n += c; n > want {
+			return float64(len(h.fine) + 1000*i)
+		}
+	}
+	return float64(len(h.fine) + 1000*len(h.coarse))
 }
 
 // slot is one identifier of a socket and the request outstanding on it.

@@ -247,3 +247,26 @@ func TestRunAgainstRoamgate(t *testing.T) {
 		}
 	}
 }
+
+func TestHistogram(t *testing.T) {
+	var h histogram
+	for i := range 98 {
+		h.add(time.Duration(i+1) * time.Microsecond)
+	}
+	h.add(150 * time.Millisecond)
+	h.add(5 * time.Second)
+	if got := h.quantile(0.5); got != 51 { // the 51st of 100
+		t.Errorf("p50 = %v µs, want 51", got)
+	}
+	if got := h.quantile(0.985); got != 150000 {
+		t.Errorf("p98.5 = %v µs, want 150000", got)
+	}
+	if got := h.quantile(0.999); got != 100000+1000*1899 {
+		t.Errorf("p99.9 = %v µs, want the last bucket", got)
+	}
+	var m histogram
+	m.merge(&h)
+	if m.seen != 100 || m.max != 5*time.Second || m.quantile(0.5) != 51 {
+		t.Errorf("merged: seen %d, max %v, p50 %v", m.seen, m.max, m.quantile(0.5))
+	}
+}
