@@ -38,7 +38,9 @@
 # sessions need not be created again; default a temporary one),
 # NULLSERVER_SRC (../shared/bench/nullserver, a separate Go module, built in
 # a temporary copy), PROFILE (a directory: roamgate's CPU and allocation
-# profiles of the serving time go there).
+# profiles of the serving time go there; the CPU profile in segments,
+# cpu.pprof.N, one per load run and one per wait for the store, listed in
+# PROFILE/segments).
 set -euo pipefail
 
 SESSIONS=${SESSIONS:-100000}
@@ -122,6 +124,7 @@ if has roamgate; then
 	prof=()
 	if [ -n "$PROFILE" ]; then
 		mkdir -p "$PROFILE"
+		echo "cpu.pprof: start-up and sweep set-up" >"$PROFILE/segments"
 		prof=(-cpuprofile "$PROFILE/cpu.pprof" -memprofile "$PROFILE/mem.pprof")
 	fi
 	"$load" serve "${town[@]}" -dir "$dir" -auth "127.0.0.1:$rg_auth" -acct "127.0.0.1:$rg_acct" -secret "$SECRET" \
@@ -283,6 +286,14 @@ roamgate_drained() {
 	[ "$a" = "$b" ] && [[ $b == "pending 0 "* ]]
 }
 
+# profile_segment LABEL — roamgate starts its next CPU profile segment.
+segment=0
+profile_segment() {
+	kill -USR1 "${pid[roamgate]}"
+	segment=$((segment + 1))
+	echo "cpu.pprof.$segment: $1" >>"$PROFILE/segments"
+}
+
 results="$work/results.jsonl"
 # run_load NAME [flags] — one load run against NAME, pinned to LOAD_CPU; adds
 # the server's CPU time (for roamgate until its writes have caught up) and
@@ -291,13 +302,18 @@ run_load() {
 	local name=$1
 	shift
 	local t0 t1 start drain line
+	if [ -n "$PROFILE" ] && [ "$name" = roamgate ]; then
+		profile_segment "load $*"
+	fi
 	t0=$(cpu_ticks "${pid[$name]}")
 	line=$(taskset -c "$LOAD_CPU" "$load" -addr "127.0.0.1:${port[$name]}" -secret "$SECRET" "${town[@]}" \
 		-unknown "$UNKNOWN" -roam "$ROAM" -sockets "$SOCKETS" -window "$WINDOW" -duration "$DURATION" -warmup "$WARMUP" \
 		-name "$name" -json "$@")
 	start=$SECONDS
 	if [ "$name" = roamgate ]; then
+		[ -z "$PROFILE" ] || profile_segment "store catching up after: load $*"
 		wait_for 1800 roamgate_drained
+		[ -z "$PROFILE" ] || profile_segment "idle (other servers' runs)"
 	fi
 	drain=$((SECONDS - start))
 	t1=$(cpu_ticks "${pid[$name]}")

@@ -54,7 +54,7 @@ func serve(args []string) error {
 	fs.IntVar(&c.town.aps, "aps", 8, "access points per location")
 	fs.IntVar(&c.procs, "gomaxprocs", 0, "GOMAXPROCS once the sessions exist (creating them uses every core); 0 leaves it")
 	fs.StringVar(&c.status, "status", "", "file to rewrite every 100 ms with the activity writes pending and done (to wait for the store to catch up)")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the serving time to this file")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the serving time to this file; each SIGUSR1 ends it and starts the next in FILE.1, FILE.2 …")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the serving time to this file at exit")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -136,15 +136,11 @@ func runServe(ctx context.Context, c serveConfig, log *slog.Logger, ready func(*
 	runtime.GC()
 
 	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
+		stop, err := profileSegments(c.cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	if c.memProfile != "" {
 		runtime.MemProfileRate = 64 << 10
@@ -254,4 +250,52 @@ func createSessions(ctx context.Context, mgr *session.Manager, t town, n int) (i
 	wg.Wait()
 	close(errs)
 	return int(created.Load()), <-errs
+}
+
+// profileSegments writes a CPU profile to path until the next SIGUSR1, then
+// to path.1 until the one after, and so on, so that a harness can profile
+// its load runs apart from what lies between them. stop ends the last.
+func profileSegments(path string) (stop func(), err error) {
+	start := func(name string) (*os.File, error) {
+		f, err := os.Create(name)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
+	}
+	f, err := start(path)
+	if err != nil {
+		return nil, err
+	}
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		for n := 1; ; n++ {
+			select {
+			case <-done:
+				pprof.StopCPUProfile()
+				f.Close()
+				return
+			case <-usr1:
+				pprof.StopCPUProfile()
+				f.Close()
+				if f, err = start(fmt.Sprintf("%s.%d", path, n)); err != nil {
+					fmt.Fprintln(os.Stderr, "roamgate-load serve: cpu profile:", err)
+					<-done
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(usr1)
+		close(done)
+		<-finished
+	}, nil
 }
