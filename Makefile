@@ -103,10 +103,13 @@ bench-dns-flood:
 	ROAMGATE_DNSFLOOD=1 ROAMGATE_DNSFLOOD_RATES="$(RATES)" \
 		$(GO) test -run '^$$' -bench '^BenchmarkDNSFlood$$' -benchtime 1x -count 1 -v ./dns
 
-# MAC-authentication throughput of roamgate's RADIUS against FreeRADIUS 3.2
-# from Debian (installed if missing) under the same load from
-# cmd/roamgate-load, loopback only; prints both and the ratio. Tunable with
-# the environment variables listed in scripts/bench-radius.sh.
+# MAC-authentication throughput and latency of roamgate's RADIUS against two
+# anchors in the same run: the null server (../shared/bench/nullserver, the
+# limit of the machine) and FreeRADIUS 3.2 from Debian (installed if
+# missing), under the same load from cmd/roamgate-load with a share of
+# roaming devices, servers pinned to CPU 0 and the load to CPU 1 (taskset),
+# loopback only; prints all and the ratios. Tunable with the environment
+# variables listed in scripts/bench-radius.sh (SESSIONS=1000000, ROAM …).
 .PHONY: bench-radius
 bench-radius:
 	@scripts/bench-radius.sh

@@ -301,6 +301,10 @@ func (g *Gateway) DemoPassword() string { return g.demoPassword }
 // Manager is the session manager (for tests and tools).
 func (g *Gateway) Manager() *session.Manager { return g.mgr }
 
+// RADIUS is the RADIUS server (for tests and tools: its Stats and
+// ReadBatches).
+func (g *Gateway) RADIUS() *radius.Server { return g.radius }
+
 // PrintBanner tells the operator where everything listens.
 func (g *Gateway) PrintBanner(w io.Writer) {
 	a := g.Addrs()

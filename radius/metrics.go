@@ -56,7 +56,7 @@ type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descAccepts, descRejects, descDrops, descReceived,
-		descDuplicates, descAccounting, descAccountingRequests, descStatus, descSendErrors, descDisconnects, descReauths} {
+		descDuplicates, descAccounting, descAccountingRequests, descStatus, descSendErrors, descDisconnects, descReauths, descReadBatch} {
 		ch <- d
 	}
 	for _, h := range c.s.latency {
@@ -108,4 +108,5 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, h := range s.latency {
 		h.Collect(ch)
 	}
+	c.collectBatches(ch)
 }

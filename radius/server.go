@@ -132,6 +132,7 @@ type Server struct {
 	stats       counters
 	dups        dupCache
 	latency     [2]prometheus.Histogram // by listener
+	batches     [2]batchCounters        // datagrams per read, by listener
 
 	// observe, when set before Serve (tests only), is called after each
 	// datagram has been handled and its reply, if any, sent.
@@ -456,6 +457,9 @@ func (s *Server) reader(conn *net.UDPConn, l listener, q chan<- *batch) {
 			continue
 		}
 		backoff = 0
+		if n > 0 {
+			s.batches[l].add(n)
+		}
 		b.n, b.at = n, time.Now()
 		select {
 		case q <- b:

@@ -1,87 +1,158 @@
 #!/usr/bin/env bash
-# bench-radius.sh — MAC-authentication throughput of roamgate's RADIUS and of
-# FreeRADIUS 3.2 (Debian) under the same load, on loopback only, and the
-# ratio. Both servers run side by side (the idle one costs nothing) and the
-# load alternates between them for ROUNDS rounds, so that noise from other
-# work on the machine hits both alike; the medians are compared. Both servers hold the same SESSIONS devices
-# (roamgate: live sessions in a session.Manager on SQLite; FreeRADIUS: a
-# users file with Cleartext-Password := MAC), both check the PAP password,
-# verify and send Message-Authenticator, log nothing per request, and the
-# load (cmd/roamgate-load) asks for UNKNOWN of unknown devices.
+# bench-radius.sh — MAC-authentication throughput and latency of roamgate's
+# RADIUS against two anchors measured in the same run, on loopback only:
 #
-# Environment: SESSIONS (100000), UNKNOWN (0.1), DURATION (10s), WARMUP (3s),
-# ROUNDS (3),
-# SOCKETS (8), WINDOW (32), FR_THREADS (FreeRADIUS worker threads, 4),
-# RATE (also run a fixed-rate pass at this many requests/s, 10000; 0 = skip).
+#   null        ../shared/bench/nullserver: verifies the Message-Authenticator
+#               and signs a fixed Access-Reject with batched socket I/O — the
+#               least work any hardened server must do, the limit of the
+#               machine;
+#   freeradius  FreeRADIUS 3.2 (Debian) with a users file of the same devices.
+#
+# All three run side by side, each pinned to the same core (SERVER_CPU; the
+# idle ones cost nothing) and the load generator (cmd/roamgate-load) to
+# another (LOAD_CPU). The load alternates between the servers for ROUNDS
+# rounds, so that noise from other work on the machine hits all alike; the
+# medians are compared. roamgate runs as a town runs it (roamgate-load serve:
+# gateway.New with the production locator, session manager on SQLite,
+# history, metrics) with SESSIONS live sessions signed in at the access
+# points of LOCATIONS locations × APS access points; FreeRADIUS holds the same
+# devices (Cleartext-Password := MAC). Every server checks the PAP password,
+# verifies and sends Message-Authenticator and logs nothing per request.
+#
+# The load asks for UNKNOWN of unknown devices; of the known devices' requests
+# ROAM come from an access point at another location than the device's
+# previous one (the session moves: index update, roam event, store write),
+# the rest from where the device is. Before the rounds, one sweep asks for
+# every device from where it signed in (an access point's first
+# Access-Request for a session records its NAS; that is not a move). After
+# each roamgate run the script waits until roamgate's store writes have
+# caught up (their CPU time is counted to roamgate), so that they do not
+# slow the next server down.
+#
+# Environment: SESSIONS (100000), UNKNOWN (0.1), ROAM (0.3), LOCATIONS (50),
+# APS (8), DURATION (10s), WARMUP (3s), ROUNDS (3), SOCKETS (8), WINDOW (8:
+# 64 requests in flight), RATE (a fixed-rate pass per server at this many
+# requests/s after the rounds, 50000; 0 = skip), FR_THREADS (FreeRADIUS
+# worker threads, 4), SERVERS ("roamgate null freeradius"), SERVER_CPU (0),
+# LOAD_CPU (1), DATA_DIR (roamgate's data directory, kept and reused: its
+# sessions need not be created again; default a temporary one),
+# NULLSERVER_SRC (../shared/bench/nullserver, a separate Go module, built in
+# a temporary copy), PROFILE (a directory: roamgate's CPU and allocation
+# profiles of the serving time go there; the CPU profile in segments,
+# cpu.pprof.N, one per load run and one per wait for the store, listed in
+# PROFILE/segments).
 set -euo pipefail
 
 SESSIONS=${SESSIONS:-100000}
 UNKNOWN=${UNKNOWN:-0.1}
+ROAM=${ROAM:-0.3}
+LOCATIONS=${LOCATIONS:-50}
+APS=${APS:-8}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-3s}
 SOCKETS=${SOCKETS:-8}
-WINDOW=${WINDOW:-32}
+WINDOW=${WINDOW:-8}
 FR_THREADS=${FR_THREADS:-4}
-RATE=${RATE:-10000}
+RATE=${RATE:-50000}
 ROUNDS=${ROUNDS:-3}
+SERVERS=${SERVERS:-roamgate null freeradius}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+DATA_DIR=${DATA_DIR:-}
+PROFILE=${PROFILE:-}
 SECRET=bench-secret-0123456789
 
 cd "$(dirname "$0")/.."
-scripts/ensure-tools.sh freeradius:freeradius
-FREERADIUS=$(command -v freeradius)
+NULLSERVER_SRC=${NULLSERVER_SRC:-../shared/bench/nullserver}
+scripts/ensure-tools.sh taskset:util-linux radclient:freeradius-utils
+case " $SERVERS " in *" freeradius "*) scripts/ensure-tools.sh freeradius:freeradius ;; esac
 
 work=$(mktemp -d)
-pids=()
+declare -A pid port
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	for p in "${pid[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pid[@]}"; do wait "$p" 2>/dev/null || true; done
+	chmod -R u+w "$work" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
+
+has() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# wait_for CMD... — retries CMD until it succeeds, for at most 120 s.
+# wait_for SECONDS CMD... — retries CMD until it succeeds, for at most SECONDS.
 wait_for() {
-	local deadline=$((SECONDS + 120))
+	local deadline=$((SECONDS + $1))
+	shift
 	until "$@" >/dev/null 2>&1; do
 		[ $SECONDS -lt $deadline ] || { echo "timed out waiting for: $*" >&2; return 1; }
 		sleep 0.2
 	done
 }
 
-go build -o "$work/roamgate-load" ./cmd/roamgate-load
-load="$work/roamgate-load"
-
 status_ok() { # port: Status-Server answered (radclient is in freeradius-utils)
 	echo "Message-Authenticator = 0x00" | radclient -q -r 1 -t 1 "127.0.0.1:$1" status "$SECRET"
 }
 
-run_load() { # name port [extra flags]
-	local name=$1 port=$2
-	shift 2
-	"$load" -addr "127.0.0.1:$port" -secret "$SECRET" -sessions "$SESSIONS" -unknown "$UNKNOWN" \
-		-sockets "$SOCKETS" -window "$WINDOW" -duration "$DURATION" -warmup "$WARMUP" -name "$name" -json "$@"
+# answers PORT — an Access-Request gets an answer (the null server does not
+# answer Status-Server; it rejects everything).
+answers() {
+	local out
+	out=$(printf 'User-Name = "probe"\nMessage-Authenticator = 0x00\n' | radclient -x -r 1 -t 1 "127.0.0.1:$1" auth "$SECRET" 2>&1 || true)
+	[[ $out == *"Received Access-"* ]]
 }
 
+# cpu_ticks PID — user + system time of the process so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
+go build -o "$work/roamgate-load" ./cmd/roamgate-load
+load="$work/roamgate-load"
+town=(-sessions "$SESSIONS" -locations "$LOCATIONS" -aps "$APS")
+
 # --- roamgate ------------------------------------------------------------
-rg_auth=$(free_port)
-rg_acct=$(free_port)
-"$load" serve -sessions "$SESSIONS" -auth "127.0.0.1:$rg_auth" -acct "127.0.0.1:$rg_acct" -secret "$SECRET" \
-	>"$work/roamgate.out" 2>"$work/roamgate.err" &
-pids+=($!)
-wait_for grep -q ready "$work/roamgate.out"
-wait_for status_ok "$rg_auth"
+# Created on every core (signing a million tokens on one takes long), then
+# pinned: all its threads move to SERVER_CPU and it runs one P, as if it had
+# been started there.
+if has roamgate; then
+	rg_auth=$(free_port)
+	rg_acct=$(free_port)
+	dir=${DATA_DIR:-$work/roamgate-data}
+	prof=()
+	if [ -n "$PROFILE" ]; then
+		mkdir -p "$PROFILE"
+		echo "cpu.pprof: start-up and sweep set-up" >"$PROFILE/segments"
+		prof=(-cpuprofile "$PROFILE/cpu.pprof" -memprofile "$PROFILE/mem.pprof")
+	fi
+	"$load" serve "${town[@]}" -dir "$dir" -auth "127.0.0.1:$rg_auth" -acct "127.0.0.1:$rg_acct" -secret "$SECRET" \
+		-gomaxprocs 1 -status "$work/roamgate.status" "${prof[@]}" >"$work/roamgate.out" 2>"$work/roamgate.err" &
+	pid[roamgate]=$!
+	port[roamgate]=$rg_auth
+fi
+
+# --- null server ---------------------------------------------------------
+if has null; then
+	[ -f "$NULLSERVER_SRC/go.mod" ] || { echo "no null server at NULLSERVER_SRC=$NULLSERVER_SRC" >&2; exit 1; }
+	cp -r "$NULLSERVER_SRC" "$work/nullserver-src"
+	chmod -R u+w "$work/nullserver-src"
+	(cd "$work/nullserver-src" && GOWORK=off GOFLAGS= go build -o "$work/nullserver" .)
+	port[null]=$(free_port)
+	taskset -c "$SERVER_CPU" "$work/nullserver" -addr "127.0.0.1:${port[null]}" -secret "$SECRET" >"$work/null.out" 2>&1 &
+	pid[null]=$!
+fi
 
 # --- FreeRADIUS ----------------------------------------------------------
-fr_auth=$(free_port)
-fr_acct=$(free_port)
-conf="$work/raddb"
-mkdir -p "$conf" "$work/run" "$work/log"
-"$load" users -sessions "$SESSIONS" >"$conf/users"
-cat >"$conf/radiusd.conf" <<CONF
+if has freeradius; then
+	FREERADIUS=$(command -v freeradius)
+	port[freeradius]=$(free_port)
+	fr_acct=$(free_port)
+	conf="$work/raddb"
+	mkdir -p "$conf" "$work/run" "$work/log"
+	"$load" users -sessions "$SESSIONS" >"$conf/users"
+	cat >"$conf/radiusd.conf" <<CONF
 prefix = /usr
 exec_prefix = /usr
 sysconfdir = /etc
@@ -141,7 +212,7 @@ client bench {
 listen {
 	type = auth
 	ipaddr = 127.0.0.1
-	port = $fr_auth
+	port = ${port[freeradius]}
 	virtual_server = default
 }
 listen {
@@ -183,37 +254,133 @@ server default {
 	}
 }
 CONF
-"$FREERADIUS" -f -d "$conf" -n radiusd >"$work/freeradius.out" 2>&1 &
-pids+=($!)
-if ! wait_for status_ok "$fr_auth"; then
-	cat "$work/freeradius.out" "$work/log/radius.log" >&2 || true
-	exit 1
+	taskset -c "$SERVER_CPU" "$FREERADIUS" -f -d "$conf" -n radiusd >"$work/freeradius.out" 2>&1 &
+	pid[freeradius]=$!
 fi
 
-# --- load, alternating ----------------------------------------------------
+for s in $SERVERS; do
+	[ -n "${pid[$s]:-}" ] || { echo "unknown server $s (SERVERS: roamgate null freeradius)" >&2; exit 1; }
+	deadline=120
+	[ "$s" = roamgate ] && deadline=$((300 + SESSIONS / 200)) # creating sessions
+	[ "$s" = freeradius ] && deadline=$((120 + SESSIONS / 2000)) # reading the users file
+	if [ "$s" = roamgate ]; then
+		wait_for "$deadline" grep -q ready "$work/roamgate.out" || { cat "$work/roamgate.err" >&2; exit 1; }
+		taskset -a -p -c "$SERVER_CPU" "${pid[roamgate]}" >/dev/null
+		grep created "$work/roamgate.err" >&2 || true
+	fi
+	check=status_ok
+	[ "$s" = null ] && check=answers
+	if ! wait_for "$deadline" "$check" "${port[$s]}"; then
+		cat "$work/$s.out" "$work/$s.err" "$work/log/radius.log" >&2 2>/dev/null || true
+		exit 1
+	fi
+done
+
+# roamgate_drained — true once roamgate's store writes are done: nothing
+# pending and the count written unchanged for 0.4 s.
+roamgate_drained() {
+	local a b
+	a=$(cat "$work/roamgate.status")
+	sleep 0.4
+	b=$(cat "$work/roamgate.status")
+	[ "$a" = "$b" ] && [[ $b == "pending 0 "* ]]
+}
+
+# profile_segment LABEL — roamgate starts its next CPU profile segment.
+segment=0
+profile_segment() {
+	kill -USR1 "${pid[roamgate]}"
+	segment=$((segment + 1))
+	echo "cpu.pprof.$segment: $1" >>"$PROFILE/segments"
+}
+
 results="$work/results.jsonl"
+# run_load NAME [flags] — one load run against NAME, pinned to LOAD_CPU; adds
+# the server's CPU time (for roamgate until its writes have caught up) and
+# the drain time to the JSON line.
+run_load() {
+	local name=$1
+	shift
+	local t0 t1 start drain line
+	if [ -n "$PROFILE" ] && [ "$name" = roamgate ]; then
+		profile_segment "load $*"
+	fi
+	t0=$(cpu_ticks "${pid[$name]}")
+	line=$(taskset -c "$LOAD_CPU" "$load" -addr "127.0.0.1:${port[$name]}" -secret "$SECRET" "${town[@]}" \
+		-unknown "$UNKNOWN" -roam "$ROAM" -sockets "$SOCKETS" -window "$WINDOW" -duration "$DURATION" -warmup "$WARMUP" \
+		-name "$name" -json "$@")
+	start=$SECONDS
+	if [ "$name" = roamgate ]; then
+		[ -z "$PROFILE" ] || profile_segment "store catching up after: load $*"
+		wait_for 1800 roamgate_drained
+		[ -z "$PROFILE" ] || profile_segment "idle (other servers' runs)"
+	fi
+	drain=$((SECONDS - start))
+	t1=$(cpu_ticks "${pid[$name]}")
+	python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["server_cpu_s"]=float(sys.argv[2]); r["drain_s"]=int(sys.argv[3]); print(json.dumps(r))' \
+		"$line" "$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN{print (b - a) / hz}')" "$drain" >>"$results"
+	tail -1 "$results" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print("  %-10s %-20s %8.0f/s p99 %.0f µs, server CPU %.1f s, drain %d s" % (
+    r["name"], r["mode"], r["answers_per_second"], r["p99_us"], r["server_cpu_s"], r["drain_s"]), file=sys.stderr)'
+}
+
+# --- load ------------------------------------------------------------------
+if has roamgate; then
+	echo "sweep: every device once from where it signed in" >&2
+	run_load roamgate -sweep
+fi
 for round in $(seq 1 "$ROUNDS"); do
 	echo "round $round of $ROUNDS" >&2
-	run_load roamgate "$rg_auth" >>"$results"
-	run_load freeradius "$fr_auth" >>"$results"
+	for s in $SERVERS; do run_load "$s"; done
 done
 if [ "$RATE" != 0 ]; then
-	run_load roamgate "$rg_auth" -rate "$RATE" >>"$results"
-	run_load freeradius "$fr_auth" -rate "$RATE" >>"$results"
+	echo "fixed rate $RATE/s" >&2
+	for s in $SERVERS; do run_load "$s" -rate "$RATE"; done
+fi
+if has roamgate; then
+	kill -TERM "${pid[roamgate]}"
+	wait "${pid[roamgate]}" || true
+	unset 'pid[roamgate]'
 fi
 
-# --- report --------------------------------------------------------------
+# --- report ----------------------------------------------------------------
 echo
-echo "$(date -u +%Y-%m-%dT%H:%MZ) — $SESSIONS devices, $UNKNOWN unknown, $SOCKETS sockets x $WINDOW outstanding, ${DURATION} per run, $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg)"
+echo "$(date -u +%Y-%m-%dT%H:%MZ) — $SESSIONS devices at $LOCATIONS×$APS access points, $UNKNOWN unknown, roam $ROAM;" \
+	"$SOCKETS sockets × $WINDOW in flight, ${DURATION} per run (+${WARMUP} warm-up), servers on CPU $SERVER_CPU, load on CPU $LOAD_CPU;" \
+	"$(nproc --all) cores, load average $(cut -d" " -f1-3 /proc/loadavg)"
+if has roamgate; then
+	sed 's/^/roamgate: /' "$work/roamgate.err"
+fi
 python3 - "$results" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("| server | load | answers/s | accept | reject | timeout | p50 µs | p99 µs | p99.9 µs |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| server | load | answers/s | accept | reject | timeout | p50 µs | p99 µs | p99.9 µs | server CPU % | answers per CPU-s | drain s |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
-    print(f"| {r['name']} | {r['mode']} | {r['answers_per_second']:.0f} | {r['accepts']} | {r['rejects']} | {r['timeouts']} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | {r['p999_us']:.0f} |")
-def median(name):
-    return statistics.median(r['answers_per_second'] for r in rows if r['name'] == name and r['mode'] == 'closed loop')
-rg, fr = median('roamgate'), median('freeradius')
-print(f"\nclosed-loop median: roamgate {rg:.0f}/s, FreeRADIUS {fr:.0f}/s, ratio {rg / fr:.2f}x")
+    cpu = r['server_cpu_s']
+    wall = r['all_seconds'] + r['drain_s']
+    per_cpu = r['all_answers'] / cpu if cpu > 0 else float('nan')
+    print(f"| {r['name']} | {r['mode']} | {r['answers_per_second']:.0f} | {r['accepts']} | {r['rejects']} | {r['timeouts']} | "
+          f"{r['p50_us']:.0f} | {r['p99_us']:.0f} | {r['p999_us']:.0f} | {100 * cpu / wall:.0f} | {per_cpu:.0f} | {r['drain_s']} |")
+def closed(name, key):
+    v = [r for r in rows if r['name'] == name and r['mode'] == 'closed loop']
+    if not v:
+        return None
+    if key == 'per_cpu':
+        return statistics.median(r['all_answers'] / r['server_cpu_s'] for r in v if r['server_cpu_s'] > 0)
+    return statistics.median(r[key] for r in v)
+print()
+names = [n for n in ('roamgate', 'null', 'freeradius') if closed(n, 'answers_per_second')]
+for n in names:
+    print(f"closed-loop median {n}: {closed(n, 'answers_per_second'):.0f} answers/s, {closed(n, 'per_cpu'):.0f} answers per CPU-second")
+rg = closed('roamgate', 'answers_per_second')
+for anchor in ('null', 'freeradius'):
+    a = closed(anchor, 'answers_per_second')
+    if rg and a:
+        print(f"roamgate / {anchor}: {rg / a:.2f} (answers/s), {closed('roamgate', 'per_cpu') / closed(anchor, 'per_cpu'):.2f} (answers per CPU-second)")
+for r in rows:
+    if r['mode'].startswith('fixed rate'):
+        print(f"{r['mode']}: {r['name']} p50 {r['p50_us']:.0f} µs, p99 {r['p99_us']:.0f} µs, p99.9 {r['p999_us']:.0f} µs, timeouts {r['timeouts']}, backlog {r['backlog']}")
 PY

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,19 +24,22 @@ import (
 )
 
 type loadConfig struct {
-	addr     string
-	secret   string
-	sessions int
-	unknown  float64
-	sockets  int
-	window   int
-	rate     float64
-	duration time.Duration
-	warmup   time.Duration
-	timeout  time.Duration
-	pool     int
-	name     string
-	jsonOut  bool
+	addr      string
+	secret    string
+	sessions  int
+	unknown   float64
+	sockets   int
+	window    int
+	rate      float64
+	duration  time.Duration
+	warmup    time.Duration
+	timeout   time.Duration
+	roam      float64
+	locations int
+	aps       int
+	sweep     bool
+	name      string
+	jsonOut   bool
 }
 
 // result is what a run measured, after the warm-up.
@@ -54,6 +58,10 @@ type result struct {
 	P99us      float64 `json:"p99_us"`
 	P999us     float64 `json:"p999_us"`
 	MaxUs      float64 `json:"max_us"`
+	// AllAnswers and AllSeconds count the warm-up too: what a server did
+	// while the load ran, to divide its CPU time by.
+	AllAnswers uint64  `json:"all_answers"`
+	AllSeconds float64 `json:"all_seconds"`
 }
 
 func load(args []string) error {
@@ -69,14 +77,26 @@ func load(args []string) error {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "load before measuring")
 	fs.DurationVar(&c.timeout, "timeout", time.Second, "a request unanswered this long is a timeout")
-	fs.IntVar(&c.pool, "pool", 100000, "distinct pre-encoded requests")
+	fs.Float64Var(&c.roam, "roam", 0.3, "fraction of known devices' requests from an access point at another location (the session moves)")
+	fs.IntVar(&c.locations, "locations", 50, "locations of the town (as given to serve)")
+	fs.IntVar(&c.aps, "aps", 8, "access points per location (as given to serve)")
+	fs.BoolVar(&c.sweep, "sweep", false, "ask once for every known device from where it signed in, then stop (primes a server's sessions with their access point)")
 	fs.StringVar(&c.name, "name", "server", "label for the output")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if c.window < 1 || c.window > 256 || c.sockets < 1 || c.sessions < 1 || c.pool < 1 {
-		return errors.New("-window must be 1…256, -sockets, -sessions and -pool positive")
+	if c.window < 1 || c.window > 256 || c.sockets < 1 || c.sessions < 1 {
+		return errors.New("-window must be 1…256, -sockets and -sessions positive")
+	}
+	if c.sweep && c.rate != 0 {
+		return errors.New("-sweep runs a closed loop; leave -rate 0")
+	}
+	if c.unknown < 0 || c.unknown > 1 || c.roam < 0 || c.roam > 1 {
+		return errors.New("-unknown and -roam must be between 0 and 1")
+	}
+	if err := (town{c.locations, c.aps}).valid(); err != nil {
+		return err
 	}
 	res, err := run(c)
 	if err != nil {
@@ -91,61 +111,77 @@ func load(args []string) error {
 	return nil
 }
 
-// template is a pre-encoded Access-Request: only the identifier, the
-// Request Authenticator, the User-Password and the Message-Authenticator
-// change per send, so that no request repeats within a server's duplicate
-// window (FreeRADIUS and roamgate would answer a repeat from their caches).
-type template struct {
-	b      []byte
-	pwOff  int    // User-Password value (32 octets)
-	maOff  int    // Message-Authenticator value
-	plain  []byte // the password, padded to 32 octets
-	secret []byte
+// shape is the one Access-Request every send starts from: MAC
+// authentication by PAP as an access point sends it (User-Name =
+// User-Password = Calling-Station-Id = the device's MAC, Called-Station-Id,
+// NAS-Identifier, NAS-Port-Type, Service-Type, Message-Authenticator). Per
+// send the device, the access point, the identifier and the Request
+// Authenticator change, and with them the User-Password and the
+// Message-Authenticator, so that no request repeats within a server's
+// duplicate window (FreeRADIUS and roamgate would answer a repeat from
+// their caches). The variable fields have fixed lengths (fleet.go), so they
+// are written in place.
+type shape struct {
+	b         []byte
+	userOff   int // User-Name value
+	csiOff    int // Calling-Station-Id value
+	calledOff int // Called-Station-Id value
+	nasOff    int // NAS-Identifier value
+	pwOff     int // User-Password value (32 octets)
+	maOff     int // Message-Authenticator value
+	secret    []byte
+	names     apNames
 }
 
-func makeTemplates(c loadConfig) ([]template, error) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	ts := make([]template, c.pool)
-	for k := range ts {
-		var mac string
-		if rng.Float64() < c.unknown {
-			mac = deviceMAC(rng.IntN(1<<24), false)
-		} else {
-			mac = deviceMAC(rng.IntN(c.sessions), true)
-		}
-		p := layeh.New(layeh.CodeAccessRequest, []byte(c.secret))
-		rfc2865.UserName_SetString(p, mac)
-		p.Add(rfc2865.UserPassword_Type, make(layeh.Attribute, 32))
-		rfc2865.CallingStationID_SetString(p, mac)
-		rfc2865.CalledStationID_SetString(p, "02-AA-BB-CC-DD-EE:WiFi4EU")
-		rfc2865.NASIdentifier_SetString(p, "bench-ap")
-		rfc2865.NASPortType_Set(p, rfc2865.NASPortType_Value_Wireless80211)
-		rfc2865.ServiceType_Set(p, rfc2865.ServiceType_Value_CallCheck)
-		p.Add(80, make(layeh.Attribute, 16))
-		b, err := p.MarshalBinary()
-		if err != nil {
-			return nil, err
-		}
-		t := template{b: b, secret: []byte(c.secret), plain: make([]byte, 32)}
-		copy(t.plain, mac)
-		for i := 20; i < len(b); i += int(b[i+1]) {
-			switch b[i] {
-			case byte(rfc2865.UserPassword_Type):
-				t.pwOff = i + 2
-			case 80:
-				t.maOff = i + 2
-			}
-		}
-		ts[k] = t
+func newShape(c loadConfig) (*shape, error) {
+	t := town{c.locations, c.aps}
+	mac := deviceMAC(0, true)
+	p := layeh.New(layeh.CodeAccessRequest, []byte(c.secret))
+	rfc2865.UserName_SetString(p, mac)
+	p.Add(rfc2865.UserPassword_Type, make(layeh.Attribute, 32))
+	rfc2865.CallingStationID_SetString(p, mac)
+	rfc2865.CalledStationID_SetString(p, apMAC(0)+":"+benchSSID)
+	rfc2865.NASIdentifier_SetString(p, t.nasID(0))
+	rfc2865.NASPortType_Set(p, rfc2865.NASPortType_Value_Wireless80211)
+	rfc2865.ServiceType_Set(p, rfc2865.ServiceType_Value_CallCheck)
+	p.Add(80, make(layeh.Attribute, 16))
+	b, err := p.MarshalBinary()
+	if err != nil {
+		return nil, err
 	}
-	return ts, nil
+	sh := &shape{b: b, secret: []byte(c.secret), names: newAPNames(t)}
+	for i := 20; i < len(b); i += int(b[i+1]) {
+		switch b[i] {
+		case byte(rfc2865.UserName_Type):
+			sh.userOff = i + 2
+		case byte(rfc2865.CallingStationID_Type):
+			sh.csiOff = i + 2
+		case byte(rfc2865.CalledStationID_Type):
+			sh.calledOff = i + 2
+		case byte(rfc2865.NASIdentifier_Type):
+			sh.nasOff = i + 2
+		case byte(rfc2865.UserPassword_Type):
+			sh.pwOff = i + 2
+		case 80:
+			sh.maOff = i + 2
+		}
+	}
+	return sh, nil
 }
 
-// encoder fills in a template for one send. One per goroutine.
+// request is what one send asks: which device, from which access point.
+type request struct {
+	dev   int
+	known bool
+	ap    int
+}
+
+// encoder fills in the shape for one send. One per goroutine.
 type encoder struct {
 	mac    hash.Hash
 	md     hash.Hash
 	sum    [16]byte
+	plain  [32]byte // the password, padded to 32 octets
 	prefix uint64
 	count  uint64
 }
@@ -154,11 +190,16 @@ func newEncoder(secret []byte) *encoder {
 	return &encoder{mac: hmac.New(md5.New, secret), md: md5.New(), prefix: rand.Uint64()}
 }
 
-// encode writes the packet for t with identifier id and a fresh
+// encode writes the packet for r with identifier id and a fresh
 // authenticator (also written to auth) into dst's storage.
-func (e *encoder) encode(dst []byte, t *template, id byte, auth *[16]byte) []byte {
-	b := append(dst[:0], t.b...)
+func (e *encoder) encode(dst []byte, sh *shape, r request, id byte, auth *[16]byte) []byte {
+	b := append(dst[:0], sh.b...)
 	b[1] = id
+	putDeviceMAC(b[sh.userOff:], r.dev, r.known)
+	copy(b[sh.csiOff:sh.csiOff+macLen], b[sh.userOff:sh.userOff+macLen])
+	copy(b[sh.calledOff:], sh.names.called[r.ap][:])
+	copy(b[sh.nasOff:], sh.names.nas[r.ap][:])
+	copy(e.plain[:], b[sh.userOff:sh.userOff+macLen])
 	e.count++
 	binary.BigEndian.PutUint64(auth[:8], e.prefix)
 	binary.BigEndian.PutUint64(auth[8:], e.count)
@@ -167,19 +208,19 @@ func (e *encoder) encode(dst []byte, t *template, id byte, auth *[16]byte) []byt
 	prev := auth[:]
 	for i := 0; i < 32; i += 16 {
 		e.md.Reset()
-		e.md.Write(t.secret)
+		e.md.Write(sh.secret)
 		e.md.Write(prev)
 		e.md.Sum(e.sum[:0])
 		for j := range 16 {
-			b[t.pwOff+i+j] = t.plain[i+j] ^ e.sum[j]
+			b[sh.pwOff+i+j] = e.plain[i+j] ^ e.sum[j]
 		}
-		prev = b[t.pwOff+i : t.pwOff+i+16]
+		prev = b[sh.pwOff+i : sh.pwOff+i+16]
 	}
 	// Message-Authenticator (RFC 3579 §3.2) over the packet with it zeroed.
-	clear(b[t.maOff : t.maOff+16])
+	clear(b[sh.maOff : sh.maOff+16])
 	e.mac.Reset()
 	e.mac.Write(b)
-	e.mac.Sum(b[t.maOff:t.maOff])
+	e.mac.Sum(b[sh.maOff:sh.maOff])
 	return b
 }
 
@@ -196,41 +237,56 @@ func (e *encoder) responseOK(reply []byte, auth *[16]byte, secret []byte) bool {
 	return bytes.Equal(e.md.Sum(e.sum[:0]), reply[4:20])
 }
 
-// histogram counts latencies in microseconds, 1 µs wide up to 100 ms.
+// histogram counts latencies in microseconds: 1 µs wide up to 100 ms, then
+// 1 ms wide up to 2 s (a request is a timeout after -timeout anyway).
 type histogram struct {
-	b    [100001]uint64
-	max  time.Duration
-	seen uint64
+	fine   [100000]uint64
+	coarse [1900]uint64 // 100 ms + i ms
+	max    time.Duration
+	seen   uint64
 }
 
 func (h *histogram) add(d time.Duration) {
 	us := int(d / time.Microsecond)
-	h.b[min(us, len(h.b)-1)]++
+	if us < len(h.fine) {
+		h.fine[max(us, 0)]++
+	} else {
+		h.coarse[min((us-len(h.fine))/1000, len(h.coarse)-1)]++
+	}
 	h.max = max(h.max, d)
 	h.seen++
 }
 
 func (h *histogram) merge(o *histogram) {
-	for i := range h.b {
-		h.b[i] += o.b[i]
+	for i := range h.fine {
+		h.fine[i] += o.fine[i]
+	}
+	for i := range h.coarse {
+		h.coarse[i] += o.coarse[i]
 	}
 	h.max = max(h.max, o.max)
 	h.seen += o.seen
 }
 
+// quantile is the latency in µs below which the fraction q of requests
+// were answered (the lower edge of its bucket).
 func (h *histogram) quantile(q float64) float64 {
 	if h.seen == 0 {
 		return 0
 	}
 	want := uint64(q * float64(h.seen))
 	var n uint64
-	for i, c := range h.b {
-		n += c
-		if n > want {
+	for i, c := range h.fine {
+		if n += c; n > want {
 			return float64(i)
 		}
 	}
-	return float64(len(h.b) - 1)
+	for i, c := range h.coarse {
+		if n += c; n > want {
+			return float64(len(h.fine) + 1000*i)
+		}
+	}
+	return float64(len(h.fine) + 1000*len(h.coarse))
 }
 
 // slot is one identifier of a socket and the request outstanding on it.
@@ -244,12 +300,13 @@ type slot struct {
 type sock struct {
 	c         loadConfig
 	conn      *net.UDPConn
-	ts        []template
+	sh        *shape
+	fl        *fleet
+	rng       *rand.Rand
 	measuring *atomic.Bool
 	stopping  *atomic.Bool
 
 	mu     sync.Mutex
-	next   int // next template
 	nextID int // next identifier to try
 	slots  [256]slot
 	bufs   [256][]byte // the request on each slot
@@ -257,20 +314,43 @@ type sock struct {
 	hist   histogram
 
 	sent, accepts, rejects, timeouts, invalid, backlog uint64
+	all                                                uint64 // answers, warm-up included
 }
 
-// prepare encodes the next request for slot id and marks it sent; mu held.
+// prepare encodes the next request for slot id and marks it sent; mu
+// held. It returns nil when a sweep has asked for every device.
 func (s *sock) prepare(id int, now time.Time) []byte {
-	t := &s.ts[s.next]
-	s.next = (s.next + 1) % len(s.ts)
+	var r request
+	if s.c.sweep {
+		var ok bool
+		if r.dev, r.ap, ok = s.fl.next(); !ok {
+			return nil
+		}
+		r.known = true
+	} else {
+		r.dev, r.known, r.ap = s.fl.pick(s.rng)
+	}
 	sl := &s.slots[id]
-	b := s.enc.encode(s.bufs[id], t, byte(id), &sl.auth)
+	b := s.enc.encode(s.bufs[id], s.sh, r, byte(id), &sl.auth)
 	s.bufs[id] = b
 	sl.busy, sl.sentAt = true, now
 	if s.measuring.Load() {
 		s.sent++
 	}
 	return b
+}
+
+// busy is how many requests are outstanding.
+func (s *sock) busy() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for i := range s.slots {
+		if s.slots[i].busy {
+			n++
+		}
+	}
+	return n
 }
 
 // freeID picks the next free identifier round robin, as a NAS does: an
@@ -291,7 +371,9 @@ func (s *sock) freeID() int {
 
 // send puts the next request on slot id; mu held.
 func (s *sock) send(id int, now time.Time) {
-	s.conn.Write(s.prepare(id, now))
+	if b := s.prepare(id, now); b != nil {
+		s.conn.Write(b)
+	}
 }
 
 // receive reads answers in batches (recvmmsg) and, in a closed loop, sends
@@ -334,6 +416,7 @@ func (s *sock) receive(closedLoop bool) {
 				continue
 			}
 			sl.busy = false
+			s.all++
 			if m {
 				switch layeh.Code(reply[0]) {
 				case layeh.CodeAccessAccept:
@@ -346,8 +429,10 @@ func (s *sock) receive(closedLoop bool) {
 				s.hist.add(now.Sub(sl.sentAt))
 			}
 			if closedLoop && !s.stopping.Load() {
-				out[k].Buffers[0] = s.prepare(s.freeID(), now)
-				k++
+				if b := s.prepare(s.freeID(), now); b != nil {
+					out[k].Buffers[0] = b
+					k++
+				}
 			}
 		}
 		s.mu.Unlock()
@@ -419,10 +504,11 @@ func (s *sock) pace(rate float64, done <-chan struct{}) {
 }
 
 func run(c loadConfig) (result, error) {
-	ts, err := makeTemplates(c)
+	sh, err := newShape(c)
 	if err != nil {
 		return result{}, err
 	}
+	fl := newFleet(town{c.locations, c.aps}, c.sessions, c.unknown, c.roam)
 	raddr, err := net.ResolveUDPAddr("udp", c.addr)
 	if err != nil {
 		return result{}, err
@@ -439,8 +525,8 @@ func run(c loadConfig) (result, error) {
 		}
 		_ = conn.SetReadBuffer(4 << 20)
 		_ = conn.SetWriteBuffer(4 << 20)
-		s := &sock{c: c, conn: conn, ts: ts, next: i * len(ts) / c.sockets, enc: newEncoder([]byte(c.secret)),
-			measuring: &measuring, stopping: &stopping}
+		s := &sock{c: c, conn: conn, sh: sh, fl: fl, rng: rand.New(rand.NewPCG(uint64(i), 2)),
+			enc: newEncoder([]byte(c.secret)), measuring: &measuring, stopping: &stopping}
 		socks[i] = s
 		wg.Add(2)
 		go func() { defer wg.Done(); s.receive(closedLoop) }()
@@ -459,12 +545,24 @@ func run(c loadConfig) (result, error) {
 			go func() { defer pacers.Done(); s.pace(c.rate/float64(c.sockets), done) }()
 		}
 	}
-	time.Sleep(c.warmup)
-	measuring.Store(true)
-	start := time.Now()
-	time.Sleep(c.duration)
+	var start time.Time
+	begin := time.Now()
+	if c.sweep {
+		// Everything is measured; the sweep ends when every device has been
+		// asked for and answered (or timed out).
+		measuring.Store(true)
+		start = time.Now()
+		for !fl.swept() || slices.ContainsFunc(socks, func(s *sock) bool { return s.busy() > 0 }) {
+			time.Sleep(10 * time.Millisecond) // polling a condition, bounded by the timeout of each request
+		}
+	} else {
+		time.Sleep(c.warmup)
+		measuring.Store(true)
+		start = time.Now()
+		time.Sleep(c.duration)
+	}
 	measuring.Store(false)
-	elapsed := time.Since(start)
+	elapsed, all := time.Since(start), time.Since(begin)
 	stopping.Store(true)
 	close(done)
 	pacers.Wait()
@@ -473,8 +571,11 @@ func run(c loadConfig) (result, error) {
 	}
 	wg.Wait()
 
-	res := result{Name: c.name, Mode: "closed loop", Seconds: elapsed.Seconds()}
-	if !closedLoop {
+	res := result{Name: c.name, Mode: "closed loop", Seconds: elapsed.Seconds(), AllSeconds: all.Seconds()}
+	switch {
+	case c.sweep:
+		res.Mode = "sweep"
+	case !closedLoop:
 		res.Mode = fmt.Sprintf("fixed rate %.0f/s", c.rate)
 	}
 	var h histogram
@@ -485,6 +586,7 @@ func run(c loadConfig) (result, error) {
 		res.Timeouts += s.timeouts
 		res.Invalid += s.invalid
 		res.Backlog += s.backlog
+		res.AllAnswers += s.all
 		h.merge(&s.hist)
 	}
 	res.Throughput = float64(res.Accepts+res.Rejects) / elapsed.Seconds()

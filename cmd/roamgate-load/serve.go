@@ -5,10 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"sync"
@@ -16,118 +16,214 @@ import (
 	"syscall"
 	"time"
 
+	"roamgate/gateway"
 	"roamgate/radius"
 	"roamgate/session"
-	"roamgate/session/sqlite"
 )
 
-// serve runs roamgate's RADIUS server on loopback with -sessions live
-// sessions, created through a session.Manager on a temporary SQLite store
-// (as the portal creates them), until SIGINT or SIGTERM. It prints "ready"
-// on stdout once it answers.
+// serveConfig is what serve runs.
+type serveConfig struct {
+	sessions   int
+	auth, acct string
+	secret     string
+	dir        string
+	town       town
+	procs      int
+	status     string
+	cpuProfile string
+	memProfile string
+}
+
+// serve runs roamgate as a town runs it — gateway.New and Gateway.Run with
+// the production wiring: the locator of locations[].match, the session
+// manager on SQLite, the history recorder of roams, the metrics — on
+// loopback with -sessions live sessions created through
+// session.Manager.Create (as the portal creates them), until SIGINT or
+// SIGTERM. The town has -locations locations of -aps access points each
+// (fleet.go); known device i signed in at access point home(i). serve prints
+// "ready" on stdout once it answers, and a summary on stderr at exit.
 func serve(args []string) error {
+	var c serveConfig
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	n := fs.Int("sessions", 100000, "live sessions to create")
-	auth := fs.String("auth", "127.0.0.1:18120", "auth listen address (loopback)")
-	acct := fs.String("acct", "127.0.0.1:18130", "accounting listen address (loopback)")
-	secret := fs.String("secret", "bench-secret-0123456789", "shared secret of the 127.0.0.0/8 client")
-	dir := fs.String("dir", "", "data directory (default: a temporary one, removed at exit)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the serving time to this file")
-	memProfile := fs.String("memprofile", "", "write an allocation profile of the serving time to this file at exit")
+	fs.IntVar(&c.sessions, "sessions", 100000, "live sessions to create")
+	fs.StringVar(&c.auth, "auth", "127.0.0.1:18120", "auth listen address (loopback)")
+	fs.StringVar(&c.acct, "acct", "127.0.0.1:18130", "accounting listen address (loopback)")
+	fs.StringVar(&c.secret, "secret", "bench-secret-0123456789", "shared secret of the 127.0.0.0/8 client")
+	fs.StringVar(&c.dir, "dir", "", "data directory (default: a temporary one, removed at exit); sessions already in it are kept, missing ones created")
+	fs.IntVar(&c.town.locations, "locations", 50, "locations of the town")
+	fs.IntVar(&c.town.aps, "aps", 8, "access points per location")
+	fs.IntVar(&c.procs, "gomaxprocs", 0, "GOMAXPROCS once the sessions exist (creating them uses every core); 0 leaves it")
+	fs.StringVar(&c.status, "status", "", "file to rewrite every 100 ms with the activity writes pending and done (to wait for the store to catch up)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the serving time to this file; each SIGUSR1 ends it and starts the next in FILE.1, FILE.2 …")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the serving time to this file at exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" {
+	if err := c.town.valid(); err != nil {
+		return err
+	}
+	if c.dir == "" {
 		d, err := os.MkdirTemp("", "roamgate-load-serve")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(d)
-		*dir = d
+		c.dir = d
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	mgr, closeMgr, err := openManager(ctx, *dir, quiet)
+	return runServe(ctx, c, quiet, func(g *gateway.Gateway) { fmt.Println("ready", g.Addrs().RADIUSAuth) }, os.Stderr)
+}
+
+// benchConfig is the gateway configuration of serve: the demo site's
+// defaults with every listener on loopback, one RADIUS client for
+// 127.0.0.0/8, one network, and the town's locations, each matching the
+// NAS-Identifiers of its access points by pattern as a town configures them.
+func benchConfig(c serveConfig) gateway.Config {
+	cfg := gateway.DefaultConfig()
+	cfg.Site.Name = "roamgate-load"
+	cfg.DataDir = c.dir
+	cfg.Portal.Listen = "127.0.0.1:0"
+	cfg.Admin.Listen = "127.0.0.1:0"
+	cfg.DNS.Listen = "127.0.0.1:0"
+	cfg.RADIUS.AuthListen, cfg.RADIUS.AcctListen = c.auth, c.acct
+	cfg.RADIUS.Clients = []radius.Client{{Name: "bench", CIDR: "127.0.0.0/8", Secret: c.secret}}
+	// As the FreeRADIUS users file replies (users.go).
+	cfg.Session.Lifetime, cfg.Session.IdleTimeout = 24*time.Hour, 12*time.Hour
+	cfg.Networks = []gateway.Network{{ID: "bench", SSID: benchSSID}}
+	cfg.Locations = make([]gateway.Location, c.town.locations)
+	for l := range cfg.Locations {
+		id := locationID(l)
+		cfg.Locations[l] = gateway.Location{ID: id, Name: id, Network: "bench", Match: gateway.Match{NASID: []string{id + "-*"}}}
+	}
+	return cfg
+}
+
+// runServe serves until ctx is done; ready is called once the sessions
+// exist and the gateway serves, and the summary goes to w at the end.
+func runServe(ctx context.Context, c serveConfig, log *slog.Logger, ready func(*gateway.Gateway), w io.Writer) error {
+	g, err := gateway.New(ctx, benchConfig(c), log)
 	if err != nil {
 		return err
 	}
-	defer closeMgr()
-	policy := mgr.Policy()
+	mgr := g.Manager()
+	var roams atomic.Uint64
+	mgr.OnEvent(func(e session.Event) {
+		if e.Kind == session.EventRoam {
+			roams.Add(1)
+		}
+	})
 
 	start := time.Now()
-	if err := createSessions(ctx, mgr, *n); err != nil {
+	created, err := createSessions(ctx, mgr, c.town, c.sessions)
+	if err != nil {
+		// Run closes the manager and the store; with a done context it
+		// returns at once.
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		g.Run(cctx)
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "created %d sessions in %v\n", *n, time.Since(start).Round(time.Millisecond))
-	// Creating 100 000 sessions at once leaves ~100 MB of garbage (tokens,
-	// SQL arguments) and a heap the collector keeps resizing for the next
-	// half minute; a gateway creates sessions one sign-in at a time. Collect
-	// now, so that the measurement sees the steady state.
+	fmt.Fprintf(w, "created %d sessions (%d were in the store) in %v\n", created, c.sessions-created, time.Since(start).Round(time.Millisecond))
+	if c.procs > 0 {
+		runtime.GOMAXPROCS(c.procs)
+	}
+	// Creating many sessions at once leaves much garbage (tokens, SQL
+	// arguments) and a heap the collector keeps resizing for the next half
+	// minute; a gateway creates sessions one sign-in at a time. Collect now,
+	// so that the measurement sees the steady state.
 	runtime.GC()
 
-	cfg := radius.DefaultConfig()
-	cfg.AuthListen, cfg.AcctListen = *auth, *acct
-	cfg.Clients = []radius.Client{{Name: "bench", CIDR: "127.0.0.0/8", Secret: *secret, Location: "bench"}}
-	srv, err := radius.New(cfg, radius.Deps{Sessions: mgr, IdleTimeout: policy.IdleTimeout, Logger: quiet})
-	if err != nil {
-		return err
-	}
-	if err := srv.Listen(); err != nil {
-		return err
-	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	if c.cpuProfile != "" {
+		stop, err := profileSegments(c.cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
-	if *memProfile != "" {
+	if c.memProfile != "" {
 		runtime.MemProfileRate = 64 << 10
 		// The profile at the start, for pprof -base: the difference is
 		// what serving allocated.
-		if f, err := os.Create(*memProfile + ".base"); err == nil {
+		if f, err := os.Create(c.memProfile + ".base"); err == nil {
 			pprof.Lookup("allocs").WriteTo(f, 0)
 			f.Close()
 		}
 		defer func() {
-			if f, err := os.Create(*memProfile); err == nil {
+			if f, err := os.Create(c.memProfile); err == nil {
 				pprof.Lookup("allocs").WriteTo(f, 0)
 				f.Close()
 			}
 		}()
 	}
+	sctx, stopStatus := context.WithCancel(ctx)
+	defer stopStatus()
+	if c.status != "" {
+		go writeStatus(sctx, c.status, mgr)
+	}
+
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	fmt.Println("ready", srv.AuthAddr())
-	err = srv.Serve(ctx)
+	served := make(chan error, 1)
+	go func() { served <- g.Run(ctx) }()
+	ready(g)
+	err = <-served
 	runtime.ReadMemStats(&after)
-	st := srv.Stats()
-	fmt.Fprintf(os.Stderr, "served: received %d, accepted %d, rejected %d, resent %d, dropped %+v; allocated %d B (%.0f B per datagram), %d GCs\n",
-		st.Received, st.Accepted, st.Rejected, st.Resent, st.Dropped, after.TotalAlloc-before.TotalAlloc,
-		float64(after.TotalAlloc-before.TotalAlloc)/float64(max(st.Received, 1)), after.NumGC-before.NumGC)
-	if errors.Is(err, radius.ErrServerClosed) {
-		return nil // stopped by ctx: the signal
+	st := g.RADIUS().Stats()
+	mc := mgr.Counters()
+	fmt.Fprintf(w, "served: received %d, accepted %d, rejected %d, resent %d, dropped %+v\n",
+		st.Received, st.Accepted, st.Rejected, st.Resent, st.Dropped)
+	fmt.Fprintf(w, "allocated %d B (%.0f B per datagram), %d mallocs (%.1f per datagram), %d GCs, heap in use %d MiB\n",
+		after.TotalAlloc-before.TotalAlloc, float64(after.TotalAlloc-before.TotalAlloc)/float64(max(st.Received, 1)),
+		after.Mallocs-before.Mallocs, float64(after.Mallocs-before.Mallocs)/float64(max(st.Received, 1)),
+		after.NumGC-before.NumGC, after.HeapInuse>>20)
+	fmt.Fprintf(w, "sessions: %d roams, %d activity writes to the store (%d failed, %d pending)\n",
+		roams.Load(), mc.ActivityWritten, mc.ActivityFailed, mc.ActivityPending)
+	fmt.Fprintf(w, "read batches (auth): %s\n", g.RADIUS().AuthReadBatches())
+	if errors.Is(err, context.Canceled) {
+		err = nil
 	}
 	return err
 }
 
-// createSessions signs n devices in, in parallel so that the store can
-// commit them in groups.
-func createSessions(ctx context.Context, mgr *session.Manager, n int) error {
-	var next atomic.Int64
+// writeStatus rewrites path with the manager's activity counters until ctx
+// ends: "pending N written M".
+func writeStatus(ctx context.Context, path string, mgr *session.Manager) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	tmp := path + ".tmp"
+	for {
+		c := mgr.Counters()
+		if os.WriteFile(tmp, fmt.Appendf(nil, "pending %d written %d\n", c.ActivityPending, c.ActivityWritten), 0o644) == nil {
+			os.Rename(tmp, path)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// createSessions signs n devices in, each at its home access point, in
+// parallel so that the store can commit them in groups. Devices that
+// already have a live session (a reused -dir) are skipped; it returns how
+// many were created.
+func createSessions(ctx context.Context, mgr *session.Manager, t town, n int) (int, error) {
+	aps := make([]string, t.numAPs())
+	for k := range aps {
+		m, err := session.ParseMAC(apMAC(k))
+		if err != nil {
+			return 0, err
+		}
+		aps[k] = m.String()
+	}
+	var next, created atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
@@ -138,41 +234,68 @@ func createSessions(ctx context.Context, mgr *session.Manager, n int) error {
 					errs <- err
 					return
 				}
-				if _, _, err := mgr.Create(ctx, session.CreateRequest{MAC: mac, HasMAC: true, Network: "bench", Location: "bench"}); err != nil {
+				if _, err := mgr.ByMAC(mac); err == nil {
+					continue
+				}
+				k := t.home(i)
+				req := session.CreateRequest{MAC: mac, HasMAC: true, Network: "bench", Location: locationID(k / t.aps), AP: aps[k]}
+				if _, _, err := mgr.Create(ctx, req); err != nil {
 					errs <- fmt.Errorf("create session %d: %w", i, err)
 					return
 				}
+				created.Add(1)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)
-	return <-errs
+	return int(created.Load()), <-errs
 }
 
-// openManager opens a session manager on a SQLite store in dir, as the
-// gateway does.
-func openManager(ctx context.Context, dir string, log *slog.Logger) (*session.Manager, func(), error) {
-	policy := session.Policy{Lifetime: 24 * time.Hour, IdleTimeout: 12 * time.Hour}
-	siteKey, err := session.LoadOrCreateSiteKey(dir)
-	if err != nil {
-		return nil, nil, err
+// profileSegments writes a CPU profile to path until the next SIGUSR1, then
+// to path.1 until the one after, and so on, so that a harness can profile
+// its load runs apart from what lies between them. stop ends the last.
+func profileSegments(path string) (stop func(), err error) {
+	start := func(name string) (*os.File, error) {
+		f, err := os.Create(name)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
 	}
-	ring, err := session.OpenKeyRing(dir, policy.MaxLifetime(), time.Now())
+	f, err := start(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "sessions.db"))
-	if err != nil {
-		return nil, nil, err
-	}
-	mgr, _, err := session.NewManager(ctx, session.Options{
-		Store: store, Tokens: session.NewTokens(ring, "roamgate-load", "https://bench.invalid", nil),
-		SiteKey: siteKey, Policy: policy, Logger: log,
-	})
-	if err != nil {
-		store.Close()
-		return nil, nil, err
-	}
-	return mgr, func() { mgr.Close(); store.Close() }, nil
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		for n := 1; ; n++ {
+			select {
+			case <-done:
+				pprof.StopCPUProfile()
+				f.Close()
+				return
+			case <-usr1:
+				pprof.StopCPUProfile()
+				f.Close()
+				if f, err = start(fmt.Sprintf("%s.%d", path, n)); err != nil {
+					fmt.Fprintln(os.Stderr, "roamgate-load serve: cpu profile:", err)
+					<-done
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(usr1)
+		close(done)
+		<-finished
+	}, nil
 }
