@@ -16,18 +16,26 @@ import (
 	"testing"
 )
 
-// The import rules are DESIGN §2's table of packages, read as written: every
-// package of the module has a row, every row a package, and a package
-// imports nothing outside its row. The table is read from tableCopy, which
+// The import rules are DESIGN §2's table of packages: every package of the
+// module has a row, every row a package, and a package imports nothing
+// outside its row. tableCopy holds two tables: DESIGN §2 as written (which
 // TestDesignTableCopy holds equal to ../shared/DESIGN.md whenever that file
-// is beside the repository: a clean checkout (CI) may not have ../shared,
-// and the rules must hold there too.
+// is beside the repository: a clean checkout may not have ../shared, and the
+// rules must hold there too), and the rows the code follows, in exact names,
+// each within its DESIGN row or saying why it departs
+// (TestRulesWithinDesign).
 
 // module is the module path; the table names packages relative to it.
 const module = "roamgate"
 
-// tableCopy is the copy of DESIGN §2's table the rules are read from.
+// tableCopy holds the copy of DESIGN §2's table and the rules read from it.
 const tableCopy = "testdata/packages.md"
+
+// The headings of tableCopy's two tables.
+const (
+	designHeading = "## DESIGN §2 as written"
+	rulesHeading  = "## The rows the code follows"
+)
 
 // goCmd runs the go command and returns its standard output.
 func goCmd(t *testing.T, args ...string) string {
@@ -165,6 +173,8 @@ type row struct {
 	pkgs     []pkgPat // column 1
 	roamgate []string // column 3: package patterns relative to the module
 	third    []string // column 4: module or package paths outside the standard library
+	// column 5: why the row departs from DESIGN §2, "" when it does not
+	departure string
 }
 
 // pkgPat is one package (or pattern: `*` is one path element) of a row.
@@ -225,39 +235,22 @@ func parseTable(lines []string, nums []int) ([]row, error) {
 	for i, l := range lines[2:] {
 		n := nums[i+2]
 		cells := strings.Split(strings.Trim(l, "|"), "|")
-		if len(cells) != 4 {
-			return nil, fmt.Errorf("line %d has %d columns, want 4 (package, concept, may import: roamgate, third party)", n, len(cells))
+		if len(cells) != 4 && len(cells) != 5 {
+			return nil, fmt.Errorf("line %d has %d columns, want 4 (package, concept, may import: roamgate, third party) or 5 (and the departure from DESIGN §2)", n, len(cells))
 		}
 		r := row{line: n}
-		rest := strings.TrimSpace(cells[0])
-		for rest != "" {
-			m := pkgItem.FindStringSubmatch(rest)
-			if m == nil {
-				return nil, fmt.Errorf("line %d: cannot read packages at %q: want `name` (marks), …", n, rest)
-			}
-			p := pkgPat{pattern: m[1]}
-			if m[2] != "" {
-				for _, mark := range strings.Split(m[2], ",") {
-					switch strings.TrimSpace(mark) {
-					case "planned":
-						p.planned = true
-					case "tests only":
-						p.testsOnly = true
-					default:
-						return nil, fmt.Errorf("line %d: %s: unknown mark %q (planned, tests only)", n, p.pattern, mark)
-					}
+		if len(cells) == 5 {
+			if d := strings.TrimSpace(cells[4]); d != "—" {
+				if d == "" {
+					return nil, fmt.Errorf("line %d: the departure column is empty: say why the row departs from DESIGN §2, or — when it does not", n)
 				}
+				r.departure = d
 			}
-			if _, err := path.Match(p.pattern, ""); err != nil {
-				return nil, fmt.Errorf("line %d: bad pattern %q: %v", n, p.pattern, err)
-			}
-			r.pkgs = append(r.pkgs, p)
-			rest = rest[len(m[0]):]
-		}
-		if len(r.pkgs) == 0 {
-			return nil, fmt.Errorf("line %d names no package", n)
 		}
 		var err error
+		if r.pkgs, err = packageColumn(cells[0]); err != nil {
+			return nil, fmt.Errorf("line %d: %v", n, err)
+		}
 		if r.roamgate, err = importColumn(cells[2]); err != nil {
 			return nil, fmt.Errorf("line %d, %s, roamgate column: %v", n, r, err)
 		}
@@ -267,6 +260,40 @@ func parseTable(lines []string, nums []int) ([]row, error) {
 		rows = append(rows, r)
 	}
 	return rows, nil
+}
+
+// packageColumn reads column 1: `name` (marks), ….
+func packageColumn(cell string) ([]pkgPat, error) {
+	var pkgs []pkgPat
+	rest := strings.TrimSpace(cell)
+	for rest != "" {
+		m := pkgItem.FindStringSubmatch(rest)
+		if m == nil {
+			return nil, fmt.Errorf("cannot read packages at %q: want `name` (marks), …", rest)
+		}
+		p := pkgPat{pattern: m[1]}
+		if m[2] != "" {
+			for _, mark := range strings.Split(m[2], ",") {
+				switch strings.TrimSpace(mark) {
+				case "planned":
+					p.planned = true
+				case "tests only":
+					p.testsOnly = true
+				default:
+					return nil, fmt.Errorf("%s: unknown mark %q (planned, tests only)", p.pattern, mark)
+				}
+			}
+		}
+		if _, err := path.Match(p.pattern, ""); err != nil {
+			return nil, fmt.Errorf("bad pattern %q: %v", p.pattern, err)
+		}
+		pkgs = append(pkgs, p)
+		rest = rest[len(m[0]):]
+	}
+	if len(pkgs) == 0 {
+		return nil, errors.New("names no package")
+	}
+	return pkgs, nil
 }
 
 // importColumn returns the names in backticks; "—" alone is none.
@@ -285,18 +312,181 @@ func importColumn(cell string) ([]string, error) {
 	return names, nil
 }
 
-// readRules parses tableCopy.
+// readRules parses the rows the code follows from tableCopy.
 func readRules(t *testing.T) []row {
 	t.Helper()
 	b, err := os.ReadFile(tableCopy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := parseTable(tableLines(string(b), ""))
+	rows, err := parseTable(tableLines(string(b), rulesHeading))
 	if err != nil {
-		t.Fatalf("%s: %v", tableCopy, err)
+		t.Fatalf("%s, %s: %v", tableCopy, rulesHeading, err)
 	}
 	return rows
+}
+
+// A row of DESIGN §2 as written: packages in backticks, the roamgate
+// packages in backticks or in words ("all of the above", "as needed"), the
+// third-party modules by their short names.
+type designRow struct {
+	line     int
+	pkgs     []string
+	anyPkg   bool     // "as needed"
+	above    bool     // "all of the above": every package of the rows above
+	roamgate []string // patterns
+	third    []string // module paths
+}
+
+// nicknames are the short names DESIGN §2 gives third-party modules.
+var nicknames = map[string]string{
+	"golang-jwt":     "github.com/golang-jwt/jwt/v5",
+	"modernc sqlite": "modernc.org/sqlite",
+	"go-redis":       "github.com/redis/go-redis/v9",
+	"layeh":          "layeh.com/radius",
+	"x/net":          "golang.org/x/net",
+	"x/text":         "golang.org/x/text",
+	"x/crypto":       "golang.org/x/crypto",
+	"x/sync":         "golang.org/x/sync",
+	"prometheus":     "github.com/prometheus/client_golang",
+	"fiber":          "github.com/gofiber/fiber/v2",
+	"coredns":        "github.com/coredns/coredns",
+	"miekg/dns":      "github.com/miekg/dns",
+	"argon2id":       "github.com/alexedwards/argon2id",
+	"yaml":           "go.yaml.in/yaml/v3",
+}
+
+// parseDesign reads DESIGN §2's table as written. A word it cannot read is
+// an error, so that a change to DESIGN is noticed here.
+func parseDesign(lines []string, nums []int) ([]designRow, error) {
+	if len(lines) < 3 {
+		return nil, fmt.Errorf("found %d table lines, want a header, a delimiter row and rows", len(lines))
+	}
+	var rows []designRow
+	for i, l := range lines[2:] {
+		n := nums[i+2]
+		cells := strings.Split(strings.Trim(l, "|"), "|")
+		if len(cells) != 4 {
+			return nil, fmt.Errorf("line %d has %d columns, want 4", n, len(cells))
+		}
+		r := designRow{line: n}
+		pkgs, err := packageColumn(cells[0])
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %v", n, err)
+		}
+		for _, p := range pkgs {
+			r.pkgs = append(r.pkgs, p.pattern)
+		}
+		switch c := strings.TrimSpace(cells[2]); {
+		case strings.HasPrefix(c, "as needed"):
+			r.anyPkg = true
+		case c == "all of the above":
+			r.above = true
+		default:
+			if r.roamgate, err = importColumn(c); err != nil {
+				return nil, fmt.Errorf("line %d, roamgate column: %v", n, err)
+			}
+		}
+		if c := strings.TrimSpace(cells[3]); c != "—" {
+			for _, name := range strings.Split(c, ",") {
+				for _, part := range strings.Split(name, " / ") {
+					part = strings.TrimSpace(part)
+					m, ok := nicknames[part]
+					if !ok {
+						return nil, fmt.Errorf("line %d, third-party column: %q is no module this test knows: add it to nicknames", n, part)
+					}
+					r.third = append(r.third, m)
+				}
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// checkWithinDesign returns the rows that give a package more than its row
+// of DESIGN §2 without saying why, the packages DESIGN does not list whose
+// row does not say why, and DESIGN's packages that have no row.
+func checkWithinDesign(rows []row, design []designRow) []string {
+	var problems []string
+	add := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	find := func(pattern string) (int, bool) {
+		for i, d := range design {
+			if slices.Contains(d.pkgs, pattern) {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	allows := func(i int, e string) bool {
+		d := design[i]
+		if d.anyPkg {
+			return true
+		}
+		var patterns []string
+		if d.above {
+			for _, a := range design[:i] {
+				patterns = append(patterns, a.pkgs...)
+			}
+		}
+		return slices.ContainsFunc(append(patterns, d.roamgate...), func(p string) bool {
+			ok, _ := path.Match(p, e)
+			return p == e || ok
+		})
+	}
+	listed := map[string]bool{}
+	for _, r := range rows {
+		for _, p := range r.pkgs {
+			listed[p.pattern] = true
+			i, ok := find(p.pattern)
+			switch {
+			case r.departure != "":
+			case !ok:
+				add("line %d: %s is not in DESIGN §2: say why in the departure column", r.line, p.pattern)
+			default:
+				for _, e := range r.roamgate {
+					if !allows(i, e) {
+						add("line %d: %s may import %s, which its row of DESIGN §2 does not allow: say why in the departure column", r.line, p.pattern, e)
+					}
+				}
+				for _, e := range r.third {
+					if !slices.ContainsFunc(design[i].third, func(m string) bool { return under(e, m) }) && !design[i].anyPkg {
+						add("line %d: %s may import %s, which its row of DESIGN §2 does not allow: say why in the departure column", r.line, p.pattern, e)
+					}
+				}
+			}
+		}
+	}
+	for _, d := range design {
+		for _, p := range d.pkgs {
+			if !listed[p] {
+				add("DESIGN §2 lists %s (line %d), but no row the code follows does", p, d.line)
+			}
+		}
+	}
+	return problems
+}
+
+// readDesignCopy parses tableCopy's copy of DESIGN §2.
+func readDesignCopy(t *testing.T) ([]string, []int) {
+	t.Helper()
+	b, err := os.ReadFile(tableCopy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tableLines(string(b), designHeading)
+}
+
+// TestRulesWithinDesign holds the rows the code follows to DESIGN §2 as
+// written: every departure is said.
+func TestRulesWithinDesign(t *testing.T) {
+	design, err := parseDesign(readDesignCopy(t))
+	if err != nil {
+		t.Fatalf("%s, %s: %v", tableCopy, designHeading, err)
+	}
+	for _, p := range checkWithinDesign(readRules(t), design) {
+		t.Errorf("%s: %s", tableCopy, p)
+	}
 }
 
 // checkTable returns what is inconsistent in the table itself: roamgate
@@ -565,14 +755,10 @@ func TestDesignTableCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, wantNums := tableLines(string(b), "## 2.")
-	if _, err := parseTable(want, wantNums); err != nil {
+	if _, err := parseDesign(want, wantNums); err != nil {
 		t.Errorf("%s §2: %v", design, err)
 	}
-	c, err := os.ReadFile(tableCopy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, gotNums := tableLines(string(c), "")
+	got, gotNums := readDesignCopy(t)
 	for i := range max(len(want), len(got)) {
 		switch {
 		case i >= len(got):
@@ -585,5 +771,50 @@ func TestDesignTableCopy(t *testing.T) {
 			continue
 		}
 		t.Fatalf("copy the table of %s §2 into %s", design, tableCopy)
+	}
+}
+
+// TestWithinDesignCatch feeds checkWithinDesign a made-up DESIGN and rows
+// that break each rule once.
+func TestWithinDesignCatch(t *testing.T) {
+	const design = "| package | concept | roamgate | third party |\n|---|---|---|---|\n" +
+		"| `session` | core | — | golang-jwt |\n" +
+		"| `radius` | server | `session` | layeh, x/net |\n" +
+		"| `gateway` | wiring | all of the above | yaml |\n" +
+		"| `internal/*` | helpers | as needed, tests only | — |\n" +
+		"| `dns` | resolver | `session` | miekg/dns |\n"
+	d, err := parseDesign(tableLines(design, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rules = "| p | c | r | t | d |\n|---|---|---|---|---|\n" +
+		"| `session` | core | — | `github.com/golang-jwt/jwt/v5` | — |\n" +
+		"| `radius` | server | `session`, `apfamily` | `layeh.com/radius`, `github.com/miekg/dns` | — |\n" +
+		"| `gateway` | wiring | `session`, `radius`, `dns` | `go.yaml.in/yaml/v3` | — |\n" +
+		"| `internal/*` (tests only) | helpers | `session`, `radius` | `github.com/redis/go-redis/v9` | — |\n" +
+		"| `apfamily` | new | — | — | a new package |\n" +
+		"| `probe` | new | — | — | — |\n"
+	rows, err := parseTable(tableLines(rules, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := checkWithinDesign(rows, d)
+	want := []string{
+		"line 4: radius may import apfamily, which its row of DESIGN §2 does not allow",
+		"line 4: radius may import github.com/miekg/dns, which its row of DESIGN §2 does not allow",
+		"line 5: gateway may import dns, which its row of DESIGN §2 does not allow",
+		"line 8: probe is not in DESIGN §2",
+		"DESIGN §2 lists dns (line 7), but no row the code follows does",
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(g string) bool { return strings.Contains(g, w) }) {
+			t.Errorf("no problem says %q; got:\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d problems, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	if _, err := parseDesign(tableLines("| p | c | r | t |\n|---|---|---|---|\n| `x` | c | — | grpc |\n", "")); err == nil || !strings.Contains(err.Error(), `"grpc" is no module this test knows`) {
+		t.Errorf("parseDesign of an unknown module name: %v", err)
 	}
 }
