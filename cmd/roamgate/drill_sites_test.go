@@ -60,7 +60,7 @@ func TestDrillLoseSiteA(t *testing.T) {
 	a.cmd.Process.Kill()
 	siteARedis.Kill()
 	a.cmd.Wait()
-	promoted := rs.WaitPrimary(30*time.Second, siteARedis.Addr())
+	promoted := rs.WaitPrimary(t, 30*time.Second, siteARedis.Addr())
 	failedOver := time.Now()
 	var first signedIn
 	waitFor(t, 30*time.Second, "a new sign-in acknowledged at B", func() bool {
@@ -143,7 +143,7 @@ func TestDrillClusterLosesAPrimary(t *testing.T) {
 	inShard := cl.Slots(ctx, victim.Addr())
 	kill := time.Now()
 	victim.Kill()
-	cl.WaitHealthy(30*time.Second, 3, 1)
+	cl.WaitHealthy(t, 30*time.Second, 3, 1)
 	failedOver := time.Now()
 	var first signedIn
 	waitFor(t, 30*time.Second, "a new sign-in acknowledged in the killed primary's shard", func() bool {
@@ -173,7 +173,7 @@ func TestDrillClusterLosesAPrimary(t *testing.T) {
 
 	back := time.Now()
 	victim.Restart()
-	cl.WaitHealthy(30*time.Second, 3, 2)
+	cl.WaitHealthy(t, 30*time.Second, 3, 2)
 	t.Logf("the killed node is a replica again %v after its restart", time.Since(back).Round(time.Millisecond))
 	rejoined := time.Now()
 	waitFor(t, 20*time.Second, "sign-ins after the node is back", func() bool {

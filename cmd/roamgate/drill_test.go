@@ -297,9 +297,23 @@ func (d *drill) checkKnownAccepted(kill time.Time) (total, fromSecondary int, sl
 // the store cannot confirm it (503).
 func revokeAt(t *testing.T, gw *gatewayProc, id string, within time.Duration) time.Duration {
 	t.Helper()
-	tok := bearer(t, gw)
 	start := time.Now()
+	// The admin signs in first. Right after a failover the admin's token
+	// generation may not be readable yet: the sign-in answers 503 ("try
+	// again shortly", admin/login.go) and the admin tries again, as the
+	// revocation itself is retried — within the same deadline. Anything
+	// but 200 or 503 fails the drill.
+	tok := ""
 	waitFor(t, within, "the revocation is confirmed", func() bool {
+		if tok == "" {
+			got, status, err := signInAdmin(gw)
+			if err == nil && status != http.StatusOK && status != http.StatusServiceUnavailable {
+				t.Fatalf("admin sign-in during the outage: status %d", status)
+			}
+			if tok = got; tok == "" {
+				return false
+			}
+		}
 		req, _ := http.NewRequest("POST", "http://"+gw.admin+"/api/v1/sessions/"+id+"/revoke", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)

@@ -399,18 +399,27 @@ func sessionAt(t *testing.T, gw *gatewayProc, location string) string {
 
 func bearer(t *testing.T, gw *gatewayProc) string {
 	t.Helper()
+	tok, status, err := signInAdmin(gw)
+	if err != nil || tok == "" {
+		t.Fatalf("token: status %d, %v", status, err)
+	}
+	return tok
+}
+
+// signInAdmin asks gw's admin API for a token.
+func signInAdmin(gw *gatewayProc) (token string, status int, err error) {
 	resp, err := http.PostForm("http://"+gw.admin+"/api/v1/token", url.Values{"name": {"admin"}, "password": {gw.password}})
 	if err != nil {
-		t.Fatal(err)
+		return "", 0, err
 	}
 	defer resp.Body.Close()
 	var tok struct {
 		Token string `json:"token"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Token == "" {
-		t.Fatalf("token: status %d, %v", resp.StatusCode, err)
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil {
+		return "", resp.StatusCode, err
 	}
-	return tok.Token
+	return tok.Token, resp.StatusCode, nil
 }
 
 // lockedWriter lets exec's copying goroutine and the test share a builder.

@@ -49,7 +49,7 @@ func StartCluster(t testing.TB, primaries, replicas int) *Cluster {
 	if out, err := exec.Command("redis-cli", create...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	c.WaitHealthy(30*time.Second, primaries, replicas)
+	c.WaitHealthy(t, 30*time.Second, primaries, replicas)
 	if replicas > 0 {
 		c.waitConfirming(30*time.Second, replicas)
 	}
@@ -169,11 +169,12 @@ func (c *Cluster) Primaries(ctx context.Context) []*Server {
 
 // WaitHealthy waits until every running node reports cluster_state:ok,
 // the given number of primaries cover all 16384 slots, and every primary
-// has at least minReplicas replicas whose link is up.
-func (c *Cluster) WaitHealthy(within time.Duration, primaries, minReplicas int) {
-	c.t.Helper()
+// has at least minReplicas replicas whose link is up. A timeout fails t,
+// the calling (sub)test.
+func (c *Cluster) WaitHealthy(t testing.TB, within time.Duration, primaries, minReplicas int) {
+	t.Helper()
 	ctx := context.Background()
-	waitFor(c.t, within, fmt.Sprintf("cluster ok with %d primaries and %d replicas each", primaries, minReplicas), func() bool {
+	waitFor(t, within, fmt.Sprintf("cluster ok with %d primaries and %d replicas each", primaries, minReplicas), func() bool {
 		for _, n := range c.Nodes {
 			if !n.Running() {
 				continue
@@ -233,10 +234,10 @@ func info0(ctx context.Context, c *goredis.Client) string {
 // WaitReplicated waits until every replica of every running primary has
 // acknowledged everything its primary wrote (the offsets in INFO
 // replication agree; replicas acknowledge once a second).
-func (c *Cluster) WaitReplicated(within time.Duration) {
-	c.t.Helper()
+func (c *Cluster) WaitReplicated(t testing.TB, within time.Duration) {
+	t.Helper()
 	ctx := context.Background()
-	waitFor(c.t, within, "replicas caught up", func() bool {
+	waitFor(t, within, "replicas caught up", func() bool {
 		for _, p := range c.Primaries(ctx) {
 			cl := goredis.NewClient(&goredis.Options{Addr: p.Addr(), MaxRetries: -1, DialTimeout: time.Second})
 			text, err := cl.Info(ctx, "replication").Result()

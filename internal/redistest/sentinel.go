@@ -123,12 +123,12 @@ func (r *Replicated) Server(addr string) *Server {
 
 // WaitPrimary waits until the Sentinels name a running primary other than
 // not (the address of one that was killed; "" for any) that answers as a
-// primary, and returns it.
-func (r *Replicated) WaitPrimary(within time.Duration, not string) *Server {
-	r.t.Helper()
+// primary, and returns it. A timeout fails t, the calling (sub)test.
+func (r *Replicated) WaitPrimary(t testing.TB, within time.Duration, not string) *Server {
+	t.Helper()
 	ctx := context.Background()
 	var p *Server
-	waitFor(r.t, within, "a new primary", func() bool {
+	waitFor(t, within, "a new primary", func() bool {
 		addr, err := r.PrimaryAddr(ctx)
 		if err != nil || addr == not {
 			return false
@@ -144,17 +144,49 @@ func (r *Replicated) WaitPrimary(within time.Duration, not string) *Server {
 	return p
 }
 
-// WaitReplicated waits until the primary has n connected replicas that
-// have everything written to it so far.
-func (r *Replicated) WaitReplicated(within time.Duration, n int) {
-	r.t.Helper()
+// WaitReplicated waits until every running server other than the primary
+// is a replica that has everything written to the primary so far. A server
+// killed and not restarted is not waited for: after a failover the
+// topology is one replica short until it comes back. A timeout fails t,
+// the calling (sub)test.
+func (r *Replicated) WaitReplicated(t testing.TB, within time.Duration) {
+	t.Helper()
 	ctx := context.Background()
-	waitFor(r.t, within, fmt.Sprintf("%d replicas in sync", n), func() bool {
+	n := -1 // the primary is one of the running servers
+	for _, s := range r.Servers {
+		if s.Running() {
+			n++
+		}
+	}
+	waitFor(t, within, fmt.Sprintf("%d replicas in sync", n), func() bool {
 		addr, err := r.PrimaryAddr(ctx)
 		if err != nil {
 			return false
 		}
 		return caughtUp(ctx, addr, n)
+	})
+}
+
+// Rejoin starts s, a server killed in a failover, again as a replica of the
+// current primary and waits until it confirms writes: the topology is
+// whole again. (Sentinel would convert the old primary by itself once it
+// sees it back, after up to 8 s plus an INFO period; the operator's
+// REPLICAOF does at once what it would do.) A timeout fails t.
+func (r *Replicated) Rejoin(t testing.TB, s *Server) {
+	t.Helper()
+	ctx := context.Background()
+	addr, err := r.PrimaryAddr(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	s.Restart()
+	c := s.Client()
+	if err := c.ReplicaOf(ctx, host, port).Err(); err != nil {
+		t.Fatalf("redistest: REPLICAOF %s on %s: %v", addr, s.Addr(), err)
+	}
+	waitFor(t, 30*time.Second, s.Addr()+" rejoins as a replica", func() bool {
+		return info(ctx, c, "replication", "master_link_status") == "up" && caughtUp(ctx, addr, 1)
 	})
 }
 

@@ -50,7 +50,10 @@ func (s *Store) follow(ctx context.Context, fn func(session.Change), subscribed 
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			if pinged {
-				return // no answer to the ping: subscribe anew
+				// No answer to the ping: subscribe anew, on a cluster
+				// after re-reading the slot map (see below).
+				s.reloadSlots(ctx)
+				return
 			}
 			// A failed ping makes the next Receive reconnect.
 			sub.Ping(ctx)
@@ -58,7 +61,12 @@ func (s *Store) follow(ctx context.Context, fn func(session.Change), subscribed 
 			continue
 		}
 		if err != nil {
-			// The client reconnects and re-subscribes on the next Receive.
+			// The client reconnects and re-subscribes on the next Receive,
+			// on a cluster to the node its slot map names for the
+			// channel: after a failover that map is stale (go-redis
+			// re-reads it only when a command meets MOVED or the map is
+			// old), and the feed would knock on the dead primary.
+			s.reloadSlots(ctx)
 			select {
 			case <-ctx.Done():
 				return

@@ -42,7 +42,8 @@ func sentinelOptions(rs *redistest.Replicated) redis.Options {
 // replica (the default for Sentinel). Each test gets its own key prefix;
 // reopen kills the primary (SIGKILL) and opens the store again through the
 // Sentinels once they have promoted a replica: what the suite wrote must
-// all be there.
+// all be there. The killed server then rejoins as a replica, so that every
+// test that reopens finds two replicas.
 func TestStoreSentinel(t *testing.T) {
 	rs := redistest.StartSentinel(t, 2)
 	n := 0
@@ -57,15 +58,16 @@ func TestStoreSentinel(t *testing.T) {
 		return st, func(t *testing.T) session.Store {
 			// Activity (Touch) is not waited for; let it reach the
 			// replicas before the primary goes.
-			rs.WaitReplicated(10*time.Second, 2)
+			rs.WaitReplicated(t, 10*time.Second)
 			old, err := rs.PrimaryAddr(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
 			rs.Server(old).Kill()
 			start := time.Now()
-			p := rs.WaitPrimary(30*time.Second, old)
+			p := rs.WaitPrimary(t, 30*time.Second, old)
 			t.Logf("Sentinel promoted %s %v after the kill", p.Addr(), time.Since(start).Round(time.Millisecond))
+			rs.Rejoin(t, rs.Server(old))
 			return openOpts(t, o)
 		}
 	})
@@ -87,14 +89,14 @@ func TestStoreCluster(t *testing.T) {
 			t.Fatalf("MinReplicasAcked = %d on a cluster, want 1 (the default)", got)
 		}
 		return st, func(t *testing.T) session.Store {
-			cl.WaitReplicated(10 * time.Second)
+			cl.WaitReplicated(t, 10*time.Second)
 			victim := cl.Primaries(context.Background())[0]
 			victim.Kill()
 			start := time.Now()
-			cl.WaitHealthy(30*time.Second, 3, 0)
+			cl.WaitHealthy(t, 30*time.Second, 3, 0)
 			t.Logf("the cluster promoted a replica %v after the kill", time.Since(start).Round(time.Millisecond))
 			victim.Restart()
-			cl.WaitHealthy(30*time.Second, 3, 1)
+			cl.WaitHealthy(t, 30*time.Second, 3, 1)
 			return openOpts(t, o)
 		}
 	})
@@ -204,7 +206,7 @@ func TestFeedFollowsFailover(t *testing.T) {
 			}
 			loss.lose(rs.Server(old))
 			start := time.Now()
-			rs.WaitPrimary(30*time.Second, old)
+			rs.WaitPrimary(t, 30*time.Second, old)
 			promoted := time.Since(start)
 			// Pub/sub keeps nothing for a subscriber that is away: what
 			// was published before B subscribed again is for the resync
@@ -383,12 +385,29 @@ func TestClusterFeedAndCrisis(t *testing.T) {
 		t.Fatalf("LoadCrisis: %+v, %v", c, err)
 	}
 
-	cl.WaitReplicated(10 * time.Second)
-	for _, p := range cl.Primaries(ctx) {
-		p.Kill()
-		break
+	cl.WaitReplicated(t, 10*time.Second)
+	// Kill the primary the feed listens to (the channel's slot): the feed
+	// must find the promoted replica. Pub/sub keeps nothing for a
+	// subscriber that is away, so what is published before B subscribes
+	// again is for the resync (session.Manager) to find; what comes after,
+	// B must hear.
+	slot, err := cl.KeySlot(ctx, "roamgate:changes")
+	if err != nil {
+		t.Fatal(err)
 	}
-	cl.WaitHealthy(30*time.Second, 3, 0)
+	var feedPrimary *redistest.Server
+	for _, p := range cl.Primaries(ctx) {
+		if cl.Slots(ctx, p.Addr())(slot) {
+			feedPrimary = p
+		}
+	}
+	if feedPrimary == nil {
+		t.Fatalf("no primary serves the feed's slot %d", slot)
+	}
+	subscribed := w.subscriptions()
+	feedPrimary.Kill()
+	cl.WaitHealthy(t, 30*time.Second, 3, 0)
+	eventually(t, 20*time.Second, "B's feed subscribes again", func() bool { return w.subscriptions() > subscribed })
 	// The shard without a replica now cannot confirm; a record whose key
 	// lives elsewhere can. Try IDs until one is taken.
 	var after string
