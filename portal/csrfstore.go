@@ -24,6 +24,16 @@ const maxCSRFTokens = 100_000
 // NATs them behind one address.
 const maxFormsPerClient = 64
 
+// formLedger is a CSRF storage that knows whose each pending form is:
+// ClaimForm records owner (a keyed hash of the client address, formOwner)
+// as the owner of the stored token key and drops the owner's oldest tokens
+// beyond perOwner and everyone's oldest beyond total, returning how many it
+// dropped. The built-in boundedStore is one; the session store's Redis
+// (session/redis KV) is another.
+type formLedger interface {
+	ClaimForm(key, owner string, perOwner, total int) int
+}
+
 // boundedStore is a fiber.Storage in memory with a size limit and expiry.
 type boundedStore struct {
 	max int
@@ -49,10 +59,11 @@ func newBoundedStore(max int, now func() time.Time) *boundedStore {
 	return &boundedStore{max: max, now: now, entries: map[string]*list.Element{}, order: list.New(), owners: map[string]*list.List{}}
 }
 
-// claim records owner (a client address) as the owner of key, if key is
-// stored and has none, and drops the owner's oldest entries beyond max. It
-// returns how many it dropped.
-func (b *boundedStore) claim(key, owner string, max int) int {
+// ClaimForm records owner as the owner of key, if key is stored and has
+// none, and drops the owner's oldest entries beyond perOwner. It returns how
+// many it dropped. total is the store's own size limit (b.max), applied by
+// Set.
+func (b *boundedStore) ClaimForm(key, owner string, perOwner, _ int) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	el, ok := b.entries[key]
@@ -70,7 +81,7 @@ func (b *boundedStore) claim(key, owner string, max int) int {
 	}
 	e.owner, e.ownerEl = owner, own.PushBack(el)
 	dropped := 0
-	for own.Len() > max {
+	for own.Len() > perOwner {
 		b.remove(own.Front().Value.(*list.Element)) // removes it from own too
 		dropped++
 	}

@@ -83,14 +83,14 @@ func TestBoundedStoreClaim(t *testing.T) {
 	set := func(key string) { b.Set(key, []byte("+"), time.Hour) }
 
 	set("victim")
-	if n := b.claim("victim", "10.0.0.3", 2); n != 0 {
+	if n := b.ClaimForm("victim", "10.0.0.3", 2, 0); n != 0 {
 		t.Fatalf("claim dropped %d", n)
 	}
 	dropped := 0
 	for i := range 10 {
 		k := fmt.Sprint("flood", i)
 		set(k)
-		dropped += b.claim(k, "10.0.0.2", 2)
+		dropped += b.ClaimForm(k, "10.0.0.2", 2, 0)
 	}
 	if dropped != 8 || b.len() != 3 {
 		t.Fatalf("dropped %d, len %d; want 8 and 3 (the flooder's 2 newest and the victim's)", dropped, b.len())
@@ -100,10 +100,10 @@ func TestBoundedStoreClaim(t *testing.T) {
 			t.Errorf("%s is gone", k)
 		}
 	}
-	if n := b.claim("victim", "10.0.0.2", 2); n != 0 || b.len() != 3 {
+	if n := b.ClaimForm("victim", "10.0.0.2", 2, 0); n != 0 || b.len() != 3 {
 		t.Error("a second claimant took over or dropped a token")
 	}
-	if n := b.claim("missing", "10.0.0.2", 2); n != 0 {
+	if n := b.ClaimForm("missing", "10.0.0.2", 2, 0); n != 0 {
 		t.Error("claiming a missing key dropped something")
 	}
 	// Expiry and deletion forget the owners too: nothing stays behind.
@@ -117,9 +117,9 @@ func TestBoundedStoreClaim(t *testing.T) {
 		t.Errorf("after expiry: %d entries, %d owners; want 1 and 0", b.len(), owners)
 	}
 	// A token set again (fiber extends it on every request) is claimed anew.
-	b.claim("fresh", "10.0.0.4", 2)
+	b.ClaimForm("fresh", "10.0.0.4", 2, 0)
 	set("fresh")
-	if n := b.claim("fresh", "10.0.0.4", 2); n != 0 {
+	if n := b.ClaimForm("fresh", "10.0.0.4", 2, 0); n != 0 {
 		t.Error("re-claiming a re-set token dropped something")
 	}
 	b.mu.Lock()

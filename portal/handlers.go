@@ -64,11 +64,12 @@ func (s *Server) csrfMiddleware() fiber.Handler {
 		if s.secure(c) {
 			protect = overTLS
 		}
+		had := c.Cookies(csrfCookie)
 		err := protect(c)
-		if tok := csrfToken(c); tok != "" && s.forms != nil {
-			// The form's token belongs to the client that asked for it;
-			// beyond its share, that client's own oldest forms go.
-			if n := s.forms.claim(tok, s.clientIP(c).String(), maxFormsPerClient); n > 0 {
+		if tok := csrfToken(c); tok != "" && tok != had && s.forms != nil {
+			// A new form's token belongs to the client that asked for
+			// it; beyond its share, that client's own oldest forms go.
+			if n := s.forms.ClaimForm(tok, s.formOwner(c), maxFormsPerClient, maxCSRFTokens); n > 0 {
 				s.stats.formsEvicted.Add(uint64(n))
 			}
 		}
@@ -539,6 +540,17 @@ func (s *Server) clearSessionCookie(c *fiber.Ctx) {
 		Name: sessionCookie, Path: "/", Expires: time.Unix(0, 0),
 		Secure: s.secure(c), HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
 	})
+}
+
+// formOwner is the client a pending form belongs to: a keyed hash of its
+// address, since the CSRF storage may be the session store's Redis, whose
+// files must hold no client address. The key is this process's, so with
+// several gateways each bounds a client's share on its own.
+func (s *Server) formOwner(c *fiber.Ctx) string {
+	h := hmac.New(sha256.New, s.limitKey)
+	h.Write([]byte("form-owner\x00"))
+	h.Write([]byte(s.clientIP(c).String()))
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // macKey is a keyed hash of a MAC for the rate limiter's memory: the MAC

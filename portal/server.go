@@ -182,7 +182,7 @@ type Server struct {
 	portal   *portalURL
 	limits   limits
 	limitKey []byte
-	forms    *boundedStore // the built-in CSRF store, or nil
+	forms    formLedger // the CSRF storage, if it bounds each client's share
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -244,9 +244,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, err
 		}
 	}
-	// The per-client share of pending forms protects the bounded store
-	// from eviction by one client; another storage has no such bound.
-	s.forms, _ = s.deps.CSRFStorage.(*boundedStore)
+	// The per-client share of pending forms protects the store from one
+	// client: the built-in one from eviction of everyone's forms, the
+	// session store's Redis from growing without end. A storage without a
+	// ledger has no such bound.
+	s.forms, _ = s.deps.CSRFStorage.(formLedger)
 	if s.portal, err = parsePortalURL(deps.PortalURL); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -248,6 +249,42 @@ func TestTwoGatewaysShareRedis(t *testing.T) {
 		waitFor(t, 2*time.Second, "A accepts the sign-in made at B", func() bool {
 			return macAuth(t, a.radius, tablet, "bahnhof-ap-1") == "accept"
 		})
+	})
+
+	// A client requesting the splash in a loop gets a form each time; in
+	// the shared Redis only its share stays (before, every request left a
+	// token for two hours: Redis grew without end), and its next real
+	// sign-in still works.
+	t.Run("a splash flood stays within one client's share", func(t *testing.T) {
+		tokens := func() int {
+			keys, err := rds.Client().Keys(context.Background(), "roamgate:csrf:*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, k := range keys {
+				if !strings.Contains(k, "{forms}") {
+					n++
+				}
+			}
+			return n
+		}
+		before := tokens()
+		const flood = 200
+		for range flood {
+			resp, err := http.Get("http://" + a.portal + "/?client_mac=da:a1:19:00:0a:07&nas_id=bahnhof-ap-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		if got := tokens() - before; got > 64 || got <= 0 {
+			t.Errorf("the flood of %d splash requests left %d more tokens in Redis, want at most the client's share of 64", flood, got)
+		}
+		const tablet = "da:a1:19:00:0a:06"
+		if resp := signInAcross(t, a.portal, b.portal, tablet, "bahnhof-ap-1"); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-in after the flood: status %d, want 303", resp.StatusCode)
+		}
 	})
 
 	t.Run("revoke at B, rejected at A within 100 ms", func(t *testing.T) {

@@ -2,6 +2,8 @@ package redis_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -471,7 +473,8 @@ func TestKV(t *testing.T) {
 			if v, err := kv.Get("token-7"); string(v) != "x" || err != nil {
 				t.Fatalf("Get = %q, %v", v, err)
 			}
-			ttl, err := raw.PTTL(context.Background(), "roamgate:csrf:token-7").Result()
+			sum := sha256.Sum256([]byte("token-7"))
+			ttl, err := raw.PTTL(context.Background(), "roamgate:csrf:"+hex.EncodeToString(sum[:])).Result()
 			if err != nil || ttl <= 59*time.Minute || ttl > time.Hour {
 				t.Errorf("TTL of a token = %v, %v; want the hour it was set for", ttl, err)
 			}
@@ -497,6 +500,93 @@ func TestKV(t *testing.T) {
 				t.Errorf("Reset of one KV removed another's key (got %q)", v)
 			}
 		})
+		t.Run(shape.name+"/forms bounded", func(t *testing.T) {
+			st, raw := shape.open(t)
+			defer st.Close()
+			testFormLedger(t, st.KV("csrf"), raw)
+		})
+	}
+}
+
+// testFormLedger: a flood of forms from one client stays within its share,
+// everyone's forms within the total, the oldest go first, a client's other
+// forms and other clients' survive, and no token is stored in plaintext.
+// Before the ledger the flood grew Redis without end.
+func testFormLedger(t *testing.T, kv *redis.KV, raw goredis.UniversalClient) {
+	ctx := context.Background()
+	const perOwner, total = 8, 20
+	set := func(key, owner string) int {
+		t.Helper()
+		if err := kv.Set(key, []byte("x"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		return kv.ClaimForm(key, owner, perOwner, total)
+	}
+	for i := range 3 {
+		if n := set(fmt.Sprintf("citizen-%d", i), "owner-citizen"); n != 0 {
+			t.Fatalf("a citizen's form %d dropped %d", i, n)
+		}
+	}
+	dropped := 0
+	for i := range 50 {
+		dropped += set(fmt.Sprintf("flood-%02d", i), "owner-attacker")
+	}
+	if dropped != 50-perOwner {
+		t.Errorf("the flood dropped %d of its own forms, want %d", dropped, 50-perOwner)
+	}
+	for i := range 50 {
+		v, _ := kv.Get(fmt.Sprintf("flood-%02d", i))
+		if kept := v != nil; kept != (i >= 50-perOwner) {
+			t.Errorf("flood form %d kept = %v; want only the newest %d", i, kept, perOwner)
+		}
+	}
+	for i := range 3 {
+		if v, _ := kv.Get(fmt.Sprintf("citizen-%d", i)); v == nil {
+			t.Errorf("the citizen's form %d went in another client's flood", i)
+		}
+	}
+	if n := kv.ClaimForm("citizen-0", "owner-citizen", perOwner, total); n != 0 {
+		t.Errorf("claiming a form again dropped %d", n)
+	}
+	if n := kv.ClaimForm("never-set", "owner-citizen", perOwner, total); n != 0 {
+		t.Errorf("claiming a key that is not stored dropped %d", n)
+	}
+	// Many clients: the total holds, the oldest go.
+	for i := range 30 {
+		set(fmt.Sprintf("crowd-%02d", i), fmt.Sprintf("owner-%02d", i))
+	}
+	pending := 0
+	for _, k := range []string{"citizen-0", "citizen-1", "citizen-2"} {
+		if v, _ := kv.Get(k); v != nil {
+			pending++
+		}
+	}
+	for i := range 50 {
+		if v, _ := kv.Get(fmt.Sprintf("flood-%02d", i)); v != nil {
+			pending++
+		}
+	}
+	for i := range 30 {
+		if v, _ := kv.Get(fmt.Sprintf("crowd-%02d", i)); v != nil {
+			pending++
+		}
+	}
+	if pending != total {
+		t.Errorf("%d forms pending after 30 more clients, want the total %d", pending, total)
+	}
+	if v, _ := kv.Get("crowd-29"); v == nil {
+		t.Error("the newest form went; the oldest should")
+	}
+	if v, _ := kv.Get("citizen-0"); v != nil {
+		t.Error("the oldest form survived the total")
+	}
+	// Tokens are stored hashed: the plaintext is no key, its SHA-256 is.
+	if n, _ := raw.Exists(ctx, "roamgate:csrf:crowd-29").Result(); n != 0 {
+		t.Error("a token is stored under its plaintext")
+	}
+	sum := sha256.Sum256([]byte("crowd-29"))
+	if ttl, err := raw.PTTL(ctx, "roamgate:csrf:"+hex.EncodeToString(sum[:])).Result(); err != nil || ttl <= 59*time.Minute {
+		t.Errorf("the hashed token's TTL = %v, %v; want about an hour", ttl, err)
 	}
 }
 

@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"sync"
 	"time"
@@ -15,7 +17,13 @@ import (
 // fiber.Storage (this package does not import fiber), so a *KV can be
 // handed to fiber's middleware as it is. Keys live under the store's prefix
 // and the KV's own, one Redis key each (cluster-safe); they are neither
-// replicated with WAIT nor announced.
+// replicated with WAIT nor announced. A key is stored as its SHA-256: the
+// keys are CSRF tokens, and no token lands on disk (Redis's append-only
+// file) in plaintext.
+//
+// ClaimForm bounds what one client and everyone together keep pending, as
+// the portal's in-memory store does: without it anyone requesting the
+// splash in a loop would fill the session store's Redis.
 //
 // While Redis fails, values are kept in this process instead (bounded,
 // maxLocal), so that a form opened and posted at the same gateway still
@@ -51,7 +59,7 @@ func (s *Store) KV(name string) *KV {
 func (k *KV) Get(key string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
-	v, err := k.s.c.Get(ctx, k.prefix+key).Bytes()
+	v, err := k.s.c.Get(ctx, k.redisKey(key)).Bytes()
 	if err == nil {
 		return v, nil
 	}
@@ -113,7 +121,7 @@ func (k *KV) Set(key string, val []byte, exp time.Duration) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
 	defer cancel()
-	if err := k.s.c.Set(ctx, k.prefix+key, val, exp).Err(); err != nil {
+	if err := k.s.c.Set(ctx, k.redisKey(key), val, exp).Err(); err != nil {
 		k.keepLocal(key, val, exp)
 	}
 	return nil
@@ -126,7 +134,7 @@ func (k *KV) Delete(key string) error {
 	k.mu.Lock()
 	delete(k.local, key)
 	k.mu.Unlock()
-	if err := k.s.c.Del(ctx, k.prefix+key).Err(); err != nil {
+	if err := k.s.c.Del(ctx, k.redisKey(key)).Err(); err != nil {
 		return wrap("kv delete", err)
 	}
 	return nil
@@ -162,6 +170,72 @@ func (k *KV) Reset() error {
 		return wrap("kv reset", err)
 	}
 	return nil
+}
+
+// redisKey is where key's value lives: under the prefixes, as its hash.
+func (k *KV) redisKey(key string) string { return k.prefix + hashKey(key) }
+
+func hashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// The ledger of pending forms: per owner and in all a sorted set of the
+// hashed keys by the microsecond they were claimed, under one hash tag (one
+// slot of a cluster, as a script needs). Entries claimed before the cut-off
+// (their form has expired) are dropped first; beyond the bounds the oldest
+// go, and the script returns them for their values to be deleted (they may
+// live on other slots).
+var claimScript = goredis.NewScript(`
+local key, now, cutoff, expireAt = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[6]
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cutoff)
+if redis.call('ZADD', KEYS[1], 'NX', now, key) == 0 then return {} end
+redis.call('PEXPIREAT', KEYS[1], expireAt)
+redis.call('ZADD', KEYS[2], 'NX', now, key)
+redis.call('PEXPIREAT', KEYS[2], expireAt)
+local out = {}
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+if over > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[1], over)
+  for i = 1, #popped, 2 do
+    redis.call('ZREM', KEYS[2], popped[i])
+    out[#out+1] = popped[i]
+  end
+end
+over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5])
+if over > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[2], over)
+  for i = 1, #popped, 2 do out[#out+1] = popped[i] end
+end
+return out`)
+
+// ClaimForm records owner (an opaque client identifier; the portal passes
+// a keyed hash of the address) as the owner of the stored key, and drops
+// the owner's oldest keys beyond perOwner and everyone's oldest beyond
+// total. It returns how many it dropped. A key already claimed by owner is
+// left as it is; while Redis fails nothing is claimed (the values kept in
+// memory meanwhile are bounded by maxLocal). The forms of one KV are
+// expected to share one lifetime (the portal's csrfExpiration).
+func (k *KV) ClaimForm(key, owner string, perOwner, total int) int {
+	ctx, cancel := context.WithTimeout(context.Background(), kvTimeout)
+	defer cancel()
+	ttl, err := k.s.c.PTTL(ctx, k.redisKey(key)).Result()
+	if err != nil || ttl <= 0 {
+		return 0 // not stored (or without expiry: not a form)
+	}
+	now := time.Now()
+	ledger := k.prefix + "{forms}:"
+	dropped, err := claimScript.Run(ctx, k.s.c, []string{ledger + "o:" + owner, ledger + "all"},
+		hashKey(key), now.UnixMicro(), now.Add(-ttl).UnixMicro(), perOwner, total, now.Add(ttl).UnixMilli()).StringSlice()
+	if err != nil {
+		return 0
+	}
+	for _, d := range dropped {
+		// One key per DEL keeps it cluster-safe.
+		k.s.c.Del(ctx, k.prefix+d)
+	}
+	return len(dropped)
 }
 
 // Close does nothing: the connection is the Store's.
