@@ -167,27 +167,29 @@ func (r *Replicated) WaitReplicated(t testing.TB, within time.Duration) {
 	})
 }
 
-// Rejoin starts s, a server killed in a failover, again as a replica of the
-// current primary and waits until it confirms writes: the topology is
-// whole again. (Sentinel would convert the old primary by itself once it
-// sees it back, after up to 8 s plus an INFO period; the operator's
-// REPLICAOF does at once what it would do.) A timeout fails t.
+// Rejoin starts s, a server killed in a failover, again and waits until
+// the Sentinels have made it a replica of the current primary and every
+// running replica confirms writes: the topology is whole and settled.
+// Sentinel converts an old primary once it has seen it back for 8 s (plus
+// an INFO period); doing it by hand (REPLICAOF) races Sentinel's own
+// reconfiguration, which then resyncs the replica again while the next
+// test runs. A timeout fails t.
 func (r *Replicated) Rejoin(t testing.TB, s *Server) {
 	t.Helper()
 	ctx := context.Background()
-	addr, err := r.PrimaryAddr(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, port, _ := net.SplitHostPort(addr)
 	s.Restart()
 	c := s.Client()
-	if err := c.ReplicaOf(ctx, host, port).Err(); err != nil {
-		t.Fatalf("redistest: REPLICAOF %s on %s: %v", addr, s.Addr(), err)
-	}
-	waitFor(t, 30*time.Second, s.Addr()+" rejoins as a replica", func() bool {
-		return info(ctx, c, "replication", "master_link_status") == "up" && caughtUp(ctx, addr, 1)
+	waitFor(t, 45*time.Second, s.Addr()+" rejoins as a replica", func() bool {
+		addr, err := r.PrimaryAddr(ctx)
+		if err != nil {
+			return false
+		}
+		_, port, _ := net.SplitHostPort(addr)
+		return info(ctx, c, "replication", "role") == "slave" &&
+			info(ctx, c, "replication", "master_port") == port &&
+			info(ctx, c, "replication", "master_link_status") == "up"
 	})
+	r.WaitReplicated(t, 30*time.Second)
 }
 
 // caughtUp writes a marker on the server at addr and waits (WAIT) until n

@@ -53,6 +53,9 @@ func TestStoreSentinel(t *testing.T) {
 		n++
 		o := sentinelOptions(rs)
 		o.Keep, o.Prefix = farFuture, fmt.Sprintf("suite%d:", n)
+		// Open warns while a replica is still resyncing after an earlier
+		// test's failover; each test starts on the whole topology.
+		rs.WaitReplicated(t, 30*time.Second)
 		st := openOpts(t, o)
 		if got := st.MinReplicasAcked(); got != 1 {
 			t.Fatalf("MinReplicasAcked = %d with Sentinel, want 1 (the default)", got)
