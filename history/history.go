@@ -7,8 +7,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -55,8 +53,13 @@ type Recorder struct {
 	log  *slog.Logger
 	m    metrics
 
-	queue     chan item
-	w         writer // the writer goroutine's
+	queue chan item
+	w     writer // the writer goroutine's
+
+	// purgeMu keeps Purge out of a batch; purgeGen counts purges.
+	purgeMu  sync.Mutex
+	purgeGen uint64
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -288,10 +291,20 @@ type writer struct {
 	hourly   map[hourKey]hourCounts
 	seen     map[seenKey]struct{}
 	devices  map[periodKey]int64
-	tagHash  hash.Hash
-	tagSum   [sha256.Size]byte
+	tagBuf   []byte
+	device   [tagSize]byte // the argument of insertSeen
 	counters map[session.EventKind]prometheus.Counter
+
+	// known are devices whose seen row of the newest hour and day the
+	// writer has committed: their events need not ask the file again.
+	// Purge forgets them (purgeGen), as it may delete those rows.
+	known    map[periodKey]map[[tagSize]byte]struct{}
+	knownGen uint64
 }
+
+// maxKnown bounds the devices the writer remembers per period (about 20 MB
+// of map at most); beyond it, events ask the file, as they did before.
+const maxKnown = 1 << 20
 
 type hourKey struct {
 	hour                  int64
@@ -341,7 +354,7 @@ func (w *writer) prepare(ctx context.Context, db *sql.DB) error {
 	w.hourly = map[hourKey]hourCounts{}
 	w.seen = map[seenKey]struct{}{}
 	w.devices = map[periodKey]int64{}
-	w.tagHash = sha256.New()
+	w.known = map[periodKey]map[[tagSize]byte]struct{}{}
 	w.counters = map[session.EventKind]prometheus.Counter{}
 	return nil
 }
@@ -359,6 +372,14 @@ func (w *writer) close() {
 // batch add to it (the same totals as counting event by event).
 func (r *Recorder) insert(ctx context.Context, events []session.Event) error {
 	w := &r.w
+	// Purge, which deletes seen rows, runs between batches, never during
+	// one.
+	r.purgeMu.Lock()
+	defer r.purgeMu.Unlock()
+	if w.knownGen != r.purgeGen {
+		clear(w.known)
+		w.knownGen = r.purgeGen
+	}
 	clear(w.hourly)
 	clear(w.seen)
 	clear(w.devices)
@@ -397,8 +418,11 @@ func (r *Recorder) insert(ctx context.Context, events []session.Event) error {
 			continue // an ending device was counted when it was active
 		}
 		tag := w.deviceTag(s)
-		w.seen[seenKey{periodKey{"hour", hour}, tag}] = struct{}{}
-		w.seen[seenKey{periodKey{"day", r.dayStart(at).Unix()}, tag}] = struct{}{}
+		for _, p := range [...]periodKey{{"hour", hour}, {"day", r.dayStart(at).Unix()}} {
+			if _, ok := w.known[p][tag]; !ok {
+				w.seen[seenKey{p, tag}] = struct{}{}
+			}
+		}
 	}
 	if len(w.hourly) > 0 {
 		addHourly := tx.StmtContext(ctx, w.addHourly)
@@ -411,7 +435,8 @@ func (r *Recorder) insert(ctx context.Context, events []session.Event) error {
 	if len(w.seen) > 0 {
 		insertSeen := tx.StmtContext(ctx, w.insertSeen)
 		for k := range w.seen {
-			res, err := insertSeen.ExecContext(ctx, k.period, k.start, k.device[:])
+			w.device = k.device
+			res, err := insertSeen.ExecContext(ctx, k.period, k.start, w.device[:])
 			if err != nil {
 				return err
 			}
@@ -428,7 +453,40 @@ func (r *Recorder) insert(ctx context.Context, events []session.Event) error {
 			}
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	w.remember()
+	return nil
+}
+
+// remember adds the devices of the committed batch to known, for the newest
+// hour and day only.
+func (w *writer) remember() {
+	for k := range w.seen {
+		set, ok := w.known[k.periodKey]
+		if !ok {
+			newest := true
+			for p := range w.known {
+				if p.period == k.period && p.start > k.start {
+					newest = false
+				}
+			}
+			if !newest {
+				continue
+			}
+			for p := range w.known {
+				if p.period == k.period {
+					delete(w.known, p) // an older period
+				}
+			}
+			set = map[[tagSize]byte]struct{}{}
+			w.known[k.periodKey] = set
+		}
+		if len(set) < maxKnown {
+			set[k.device] = struct{}{}
+		}
+	}
 }
 
 // tagSize is the length of a device tag.
@@ -438,19 +496,15 @@ const tagSize = 12
 // session's MAC key (itself a keyed hash), or of the session ID when the
 // access point did not tell the MAC.
 func (w *writer) deviceTag(s session.Session) [tagSize]byte {
-	h := w.tagHash
-	h.Reset()
-	io.WriteString(h, "roamgate history device v1\x00")
+	b := append(w.tagBuf[:0], "roamgate history device v1\x00"...)
 	if s.MACKey == "" {
-		io.WriteString(h, "session:")
-		io.WriteString(h, s.ID)
+		b = append(append(b, "session:"...), s.ID...)
 	} else {
-		io.WriteString(h, "mac:")
-		io.WriteString(h, string(s.MACKey))
+		b = append(append(b, "mac:"...), s.MACKey...)
 	}
-	var tag [tagSize]byte
-	copy(tag[:], h.Sum(w.tagSum[:0]))
-	return tag
+	w.tagBuf = b
+	sum := sha256.Sum256(b)
+	return [tagSize]byte(sum[:tagSize])
 }
 
 func (r *Recorder) dayStart(t time.Time) time.Time {
@@ -468,6 +522,9 @@ type PurgeReport struct {
 // hour.
 func (r *Recorder) Purge(ctx context.Context) (PurgeReport, error) {
 	var rep PurgeReport
+	r.purgeMu.Lock()
+	defer r.purgeMu.Unlock()
+	r.purgeGen++
 	now := r.now()
 	raw := now.Add(-r.ret.Raw).Unix()
 	agg := now.Add(-r.ret.Aggregates).Unix()

@@ -236,3 +236,42 @@ func TestBatchCountsAsOneByOne(t *testing.T) {
 		t.Fatalf("one by one:\n%s\nin one batch:\n%s", a, b)
 	}
 }
+
+// TestPurgeForgetsKnownDevices proves that a device whose seen rows Purge
+// deleted is written and counted again, as when every event asked the file.
+func TestPurgeForgetsKnownDevices(t *testing.T) {
+	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	clock := day.Add(time.Hour)
+	r := open(t, func() time.Time { return clock }, nil)
+	ctx := context.Background()
+	count := func(q string) int {
+		var n int
+		if err := r.db.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	roam := ev(session.EventRoam, day.Add(time.Hour), "s1", "k1", "wifi4eu", "bahnhof", "ap1")
+	for range 2 {
+		r.Record(roam)
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, d := count(`SELECT count(*) FROM seen`), count(`SELECT sum(count) FROM devices`); s != 2 || d != 2 {
+		t.Fatalf("seen %d, devices %d, want 2 and 2", s, d)
+	}
+	clock = day.Add(30 * 24 * time.Hour)
+	if _, err := r.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.Record(roam)
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The counts are kept longer than the seen rows: the device counts
+	// again in its hour and day, as it did when every event asked the file.
+	if s, d := count(`SELECT count(*) FROM seen`), count(`SELECT sum(count) FROM devices`); s != 2 || d != 4 {
+		t.Fatalf("after the purge: seen %d, devices %d, want 2 and 4 (the device's rows written again)", s, d)
+	}
+}
