@@ -28,6 +28,11 @@ type batcher struct {
 	mu     sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
 	done   chan struct{}
+
+	// stmts are the queries prepared once, the loop's: parsing a query
+	// again for every commit costs more than its one row.
+	stmts   map[string]*sql.Stmt
+	txStmts map[string]*sql.Stmt // the commit's, on its transaction
 }
 
 type writeReq struct {
@@ -40,7 +45,7 @@ type writeReq struct {
 }
 
 func newBatcher(w *sql.DB) *batcher {
-	b := &batcher{w: w, queue: make(chan writeReq, maxBatch), done: make(chan struct{})}
+	b := &batcher{w: w, queue: make(chan writeReq, maxBatch), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}, txStmts: map[string]*sql.Stmt{}}
 	go b.loop()
 	return b
 }
@@ -78,6 +83,11 @@ func (b *batcher) close() {
 
 func (b *batcher) loop() {
 	defer close(b.done)
+	defer func() {
+		for _, st := range b.stmts {
+			st.Close()
+		}
+	}()
 	batch := make([]writeReq, 0, maxBatch)
 	for first := range b.queue {
 		batch = append(batch[:0], first)
@@ -112,30 +122,31 @@ func (b *batcher) commit(batch []writeReq) {
 			req.result <- results[i]
 		}
 	}
+	// Prepared before the transaction takes the only connection.
+	for i, req := range batch {
+		if _, err := b.prepared(req.query); err != nil {
+			results[i] = wrap(req.op, err)
+		}
+	}
 	tx, err := b.w.BeginTx(context.Background(), nil)
 	if err != nil {
 		deliver(wrap("begin", err))
 		return
 	}
-	stmts := map[string]*sql.Stmt{}
-	defer func() {
-		for _, st := range stmts {
-			st.Close()
-		}
-	}()
+	clear(b.txStmts)
 	written := false
 	for i, req := range batch {
+		if results[i] != nil {
+			continue
+		}
 		if err := req.ctx.Err(); err != nil {
 			results[i] = wrap(req.op, err)
 			continue
 		}
-		stmt, ok := stmts[req.query]
+		stmt, ok := b.txStmts[req.query]
 		if !ok {
-			if stmt, err = tx.Prepare(req.query); err != nil {
-				results[i] = wrap(req.op, err)
-				continue
-			}
-			stmts[req.query] = stmt
+			stmt = tx.Stmt(b.stmts[req.query]) // closed with the transaction
+			b.txStmts[req.query] = stmt
 		}
 		res, err := stmt.Exec(req.args...)
 		if err != nil {
@@ -158,4 +169,18 @@ func (b *batcher) commit(batch []writeReq) {
 		return
 	}
 	deliver(nil)
+}
+
+// prepared is query prepared on the database, once. Not while a
+// transaction holds the connection.
+func (b *batcher) prepared(query string) (*sql.Stmt, error) {
+	if st, ok := b.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := b.w.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	b.stmts[query] = st
+	return st, nil
 }
