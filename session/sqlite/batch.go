@@ -50,25 +50,52 @@ func newBatcher(w *sql.DB) *batcher {
 	return b
 }
 
-// write runs query with args in the next group commit and returns once it
-// is committed; none is the error when it changed no row.
-func (b *batcher) write(ctx context.Context, op, query string, none error, args ...any) error {
-	req := writeReq{ctx: ctx, op: op, query: query, none: none, args: args, result: make(chan error, 1)}
+func newWriteReq(ctx context.Context, op, query string, none error, args ...any) writeReq {
+	return writeReq{ctx: ctx, op: op, query: query, none: none, args: args, result: make(chan error, 1)}
+}
+
+// write runs req's query with its args in the next group commit and
+// returns once it is committed; req.none is the error when it changed no
+// row.
+func (b *batcher) write(req writeReq) error {
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
-		return wrap(op, errClosed)
+		return wrap(req.op, errClosed)
 	}
 	select {
 	case b.queue <- req:
-	case <-ctx.Done():
+	case <-req.ctx.Done():
 		b.mu.RUnlock()
-		return wrap(op, ctx.Err())
+		return wrap(req.op, req.ctx.Err())
 	}
 	b.mu.RUnlock()
 	// Wait for the commit even if ctx ends meanwhile: the caller must not
 	// be told "failed" about a record that is then committed.
 	return <-req.result
+}
+
+// writeAll is write for each of reqs, all queued before waiting, so that
+// they share group commits; errs[i] (nil on entry) is reqs[i]'s result.
+func (b *batcher) writeAll(reqs []writeReq, errs []error) {
+	b.mu.RLock()
+	for i, req := range reqs {
+		if b.closed {
+			errs[i] = wrap(req.op, errClosed)
+			continue
+		}
+		select {
+		case b.queue <- req:
+		case <-req.ctx.Done():
+			errs[i] = wrap(req.op, req.ctx.Err())
+		}
+	}
+	b.mu.RUnlock()
+	for i := range reqs {
+		if errs[i] == nil { // queued
+			errs[i] = <-reqs[i].result
+		}
+	}
 }
 
 func (b *batcher) close() {
