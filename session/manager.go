@@ -641,6 +641,14 @@ func (m *Manager) flushLoop() {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	backoff := minRetry
+	// A store that writes many sessions at once gets them at most every
+	// flushEvery: the moves of one session within it are written once, and
+	// the sessions share group commits. The first write after a quiet
+	// spell goes at once.
+	_, paced := m.store.(BatchToucher)
+	pace := time.NewTimer(time.Hour)
+	pace.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-m.wake:
@@ -648,6 +656,18 @@ func (m *Manager) flushLoop() {
 		case <-m.stop:
 			m.flush()
 			return
+		}
+		if paced {
+			if d := flushEvery - time.Since(last); d > 0 {
+				pace.Reset(d)
+				select {
+				case <-pace.C:
+				case <-m.stop:
+					m.flush()
+					return
+				}
+			}
+			last = time.Now()
 		}
 		if m.flush() {
 			backoff = minRetry
@@ -657,6 +677,10 @@ func (m *Manager) flushLoop() {
 		backoff = min(2*backoff, maxRetry)
 	}
 }
+
+// flushEvery is the shortest interval between two background writes to a
+// BatchToucher store: how long a session's move may wait for the store.
+const flushEvery = 100 * time.Millisecond
 
 // flushChunk is how many sessions' activity flush hands a BatchToucher at
 // once (each chunk within touchTimeout).
