@@ -200,6 +200,11 @@ func (r *Recorder) Close() error {
 // Ping tells whether the history file answers (for /readyz).
 func (r *Recorder) Ping(ctx context.Context) error { return r.db.PingContext(ctx) }
 
+// writeEvery is the shortest interval between two of the writer's
+// transactions, unless a Flush asks: how long an event may wait to be
+// written.
+const writeEvery = 100 * time.Millisecond
+
 // purgeEvery is how often the writer applies the retention.
 const purgeEvery = time.Hour
 
@@ -208,10 +213,34 @@ func (r *Recorder) loop() {
 	tick := time.NewTicker(purgeEvery)
 	defer tick.Stop()
 	batch := make([]item, 0, 256)
+	pace := time.NewTimer(time.Hour)
+	pace.Stop()
+	var last time.Time
 	for {
 		select {
 		case it := <-r.queue:
 			batch = append(batch[:0], it)
+			// Within writeEvery of the last write, gather the events of
+			// the rest of that time (until a Flush asks, or the batch is
+			// full): one transaction for them, not one each.
+			if d := writeEvery - time.Since(last); it.done == nil && d > 0 {
+				pace.Reset(d)
+			gather:
+				for len(batch) < cap(batch) {
+					select {
+					case it := <-r.queue:
+						batch = append(batch, it)
+						if it.done != nil {
+							break gather
+						}
+					case <-pace.C:
+						break gather
+					case <-r.stop:
+						break gather
+					}
+				}
+				pace.Stop()
+			}
 			// Take what else is waiting: one transaction per burst.
 			for more := true; more && len(batch) < cap(batch); {
 				select {
@@ -222,6 +251,7 @@ func (r *Recorder) loop() {
 				}
 			}
 			r.write(batch)
+			last = time.Now()
 		case <-tick.C:
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			if _, err := r.Purge(ctx); err != nil {
