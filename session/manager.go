@@ -761,7 +761,10 @@ func (m *Manager) flush() bool {
 		m.storeResult(firstErr)
 	}
 	if len(failed) == 0 {
-		m.counters.activityPending.Store(0)
+		// What was queued while this batch was written is pending.
+		m.pendingMu.Lock()
+		m.counters.activityPending.Store(int64(len(m.pending)))
+		m.pendingMu.Unlock()
 		return true
 	}
 	m.pendingMu.Lock()
