@@ -53,7 +53,13 @@ type Recorder struct {
 	log  *slog.Logger
 	m    metrics
 
-	queue     chan item
+	queue chan item
+	w     writer // the writer goroutine's
+
+	// purgeMu keeps Purge out of a batch; purgeGen counts purges.
+	purgeMu  sync.Mutex
+	purgeGen uint64
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -147,6 +153,10 @@ func Open(ctx context.Context, o Options) (*Recorder, error) {
 		queue: make(chan item, queueSize),
 		stop:  make(chan struct{}), done: make(chan struct{}),
 	}
+	if err := r.w.prepare(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("history: prepare: %w", err)
+	}
 	go r.loop()
 	return r, nil
 }
@@ -183,11 +193,17 @@ func (r *Recorder) Flush(ctx context.Context) error {
 func (r *Recorder) Close() error {
 	r.closeOnce.Do(func() { close(r.stop) })
 	<-r.done
+	r.w.close()
 	return r.db.Close()
 }
 
 // Ping tells whether the history file answers (for /readyz).
 func (r *Recorder) Ping(ctx context.Context) error { return r.db.PingContext(ctx) }
+
+// writeEvery is the shortest interval between two of the writer's
+// transactions, unless a Flush asks: how long an event may wait to be
+// written.
+const writeEvery = 100 * time.Millisecond
 
 // purgeEvery is how often the writer applies the retention.
 const purgeEvery = time.Hour
@@ -197,10 +213,34 @@ func (r *Recorder) loop() {
 	tick := time.NewTicker(purgeEvery)
 	defer tick.Stop()
 	batch := make([]item, 0, 256)
+	pace := time.NewTimer(time.Hour)
+	pace.Stop()
+	var last time.Time
 	for {
 		select {
 		case it := <-r.queue:
 			batch = append(batch[:0], it)
+			// Within writeEvery of the last write, gather the events of
+			// the rest of that time (until a Flush asks, or the batch is
+			// full): one transaction for them, not one each.
+			if d := writeEvery - time.Since(last); it.done == nil && d > 0 {
+				pace.Reset(d)
+			gather:
+				for len(batch) < cap(batch) {
+					select {
+					case it := <-r.queue:
+						batch = append(batch, it)
+						if it.done != nil {
+							break gather
+						}
+					case <-pace.C:
+						break gather
+					case <-r.stop:
+						break gather
+					}
+				}
+				pace.Stop()
+			}
 			// Take what else is waiting: one transaction per burst.
 			for more := true; more && len(batch) < cap(batch); {
 				select {
@@ -211,6 +251,7 @@ func (r *Recorder) loop() {
 				}
 			}
 			r.write(batch)
+			last = time.Now()
 		case <-tick.C:
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			if _, err := r.Purge(ctx); err != nil {
@@ -231,25 +272,27 @@ func (r *Recorder) loop() {
 }
 
 func (r *Recorder) write(batch []item) {
-	var events []session.Event
+	w := &r.w
+	w.events = w.events[:0]
 	for _, it := range batch {
 		if it.done == nil {
-			events = append(events, it.ev)
+			w.events = append(w.events, it.ev)
 		}
 	}
 	var err error
-	if len(events) > 0 {
+	if len(w.events) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = r.insert(ctx, events)
+		err = r.insert(ctx, w.events)
 		cancel()
 		if err != nil {
 			r.m.errors.Inc()
-			r.log.Warn("history: write", "events", len(events), "err", err)
+			r.log.Warn("history: write", "events", len(w.events), "err", err)
 		} else {
-			for _, e := range events {
-				r.m.events.WithLabelValues(string(e.Kind)).Inc()
+			for _, e := range w.events {
+				r.eventCounter(e.Kind).Inc()
 			}
 		}
+		clear(w.events) // drop the sessions until the next batch
 	}
 	for _, it := range batch {
 		if it.done != nil {
@@ -258,12 +301,130 @@ func (r *Recorder) write(batch []item) {
 	}
 }
 
+// eventCounter is the events counter of kind, looked up once.
+func (r *Recorder) eventCounter(kind session.EventKind) prometheus.Counter {
+	c, ok := r.w.counters[kind]
+	if !ok {
+		c = r.m.events.WithLabelValues(string(kind))
+		r.w.counters[kind] = c
+	}
+	return c
+}
+
+// writer is the state the writer goroutine keeps between batches, so that
+// a batch allocates little: its prepared statements, and the batch's counts,
+// which it writes once per row however many events of the batch add to it.
+type writer struct {
+	insertEvent, addHourly, insertSeen, addDevices *sql.Stmt
+
+	events   []session.Event
+	hourly   map[hourKey]hourCounts
+	seen     map[seenKey]struct{}
+	devices  map[periodKey]int64
+	tagBuf   []byte
+	device   [tagSize]byte // the argument of insertSeen
+	counters map[session.EventKind]prometheus.Counter
+
+	// known are devices whose seen row of the newest hour and day the
+	// writer has committed: their events need not ask the file again.
+	// Purge forgets them (purgeGen), as it may delete those rows.
+	known    map[periodKey]map[[tagSize]byte]struct{}
+	knownGen uint64
+}
+
+// maxKnown bounds the devices the writer remembers per period (about 20 MB
+// of map at most); beyond it, events ask the file, as they did before.
+const maxKnown = 1 << 20
+
+type hourKey struct {
+	hour                  int64
+	network, location, ap string
+}
+
+// hourCounts are the counted kinds, in the order of the hourly columns.
+type hourCounts [4]int64
+
+// countColumn is the index in hourCounts of the kinds that are counted.
+var countColumn = map[session.EventKind]int{session.EventSignIn: 0, session.EventRoam: 1,
+	session.EventRebind: 2, session.EventEnd: 3}
+
+type periodKey struct {
+	period string // "hour" or "day"
+	start  int64
+}
+
+type seenKey struct {
+	periodKey
+	device [tagSize]byte
+}
+
+const (
+	insertEventSQL = `INSERT INTO events(at, kind, network, location, ap, reason) VALUES (?,?,?,?,?,?)`
+	addHourlySQL   = `INSERT INTO hourly(hour, network, location, ap, signins, roams, rebinds, ends) VALUES (?,?,?,?,?,?,?,?)
+		ON CONFLICT(hour, network, location, ap) DO UPDATE SET signins = signins + excluded.signins,
+		roams = roams + excluded.roams, rebinds = rebinds + excluded.rebinds, ends = ends + excluded.ends`
+	insertSeenSQL = `INSERT OR IGNORE INTO seen(period, start, device) VALUES (?,?,?)`
+	addDevicesSQL = `INSERT INTO devices(period, start, count) VALUES (?,?,?)
+		ON CONFLICT(period, start) DO UPDATE SET count = count + excluded.count`
+)
+
+// prepare readies the writer's statements on db.
+func (w *writer) prepare(ctx context.Context, db *sql.DB) error {
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{{&w.insertEvent, insertEventSQL}, {&w.addHourly, addHourlySQL}, {&w.insertSeen, insertSeenSQL}, {&w.addDevices, addDevicesSQL}} {
+		st, err := db.PrepareContext(ctx, p.query)
+		if err != nil {
+			w.close()
+			return err
+		}
+		*p.stmt = st
+	}
+	w.hourly = map[hourKey]hourCounts{}
+	w.seen = map[seenKey]struct{}{}
+	w.devices = map[periodKey]int64{}
+	w.known = map[periodKey]map[[tagSize]byte]struct{}{}
+	w.counters = map[session.EventKind]prometheus.Counter{}
+	return nil
+}
+
+func (w *writer) close() {
+	for _, st := range []*sql.Stmt{w.insertEvent, w.addHourly, w.insertSeen, w.addDevices} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// insert writes the events in one transaction: each raw event, and the
+// counts they add to, one row written per count however many events of the
+// batch add to it (the same totals as counting event by event).
 func (r *Recorder) insert(ctx context.Context, events []session.Event) error {
+	w := &r.w
+	// Purge, which deletes seen rows, runs between batches, never during
+	// one.
+	r.purgeMu.Lock()
+	defer r.purgeMu.Unlock()
+	if w.knownGen != r.purgeGen {
+		clear(w.known)
+		w.knownGen = r.purgeGen
+	}
+	clear(w.hourly)
+	clear(w.seen)
+	clear(w.devices)
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	// The statements run without ctx's deadline: the transaction has it
+	// (database/sql rolls it back when ctx ends, and every later statement
+	// fails), and a statement with a deadline of its own costs the driver a
+	// goroutine to interrupt it, several per event when events come one by
+	// one. Waits for the file's lock end after busy_timeout either way.
+	ctx = context.WithoutCancel(ctx)
+	insertEvent := tx.StmtContext(ctx, w.insertEvent)
 	for _, e := range events {
 		s := e.Session
 		loc := s.CurrentLocation
@@ -271,54 +432,109 @@ func (r *Recorder) insert(ctx context.Context, events []session.Event) error {
 			loc = s.Location
 		}
 		at := e.At.UTC()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events(at, kind, network, location, ap, reason) VALUES (?,?,?,?,?,?)`,
-			at.Unix(), string(e.Kind), s.Network, loc, s.AP, string(e.Reason)); err != nil {
+		if _, err := insertEvent.ExecContext(ctx, at.Unix(), string(e.Kind), s.Network, loc, s.AP, string(e.Reason)); err != nil {
 			return err
 		}
-		col := map[session.EventKind]string{session.EventSignIn: "signins", session.EventRoam: "roams",
-			session.EventRebind: "rebinds", session.EventEnd: "ends"}[e.Kind]
-		if col == "" {
+		col, ok := countColumn[e.Kind]
+		if !ok {
 			continue // a kind this version does not count
 		}
 		hour := at.Truncate(time.Hour).Unix()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO hourly(hour, network, location, ap, `+col+`) VALUES (?,?,?,?,1)
-			ON CONFLICT(hour, network, location, ap) DO UPDATE SET `+col+` = `+col+` + 1`,
-			hour, s.Network, loc, s.AP); err != nil {
-			return err
-		}
+		k := hourKey{hour, s.Network, loc, s.AP}
+		c := w.hourly[k]
+		c[col]++
+		w.hourly[k] = c
 		if e.Kind == session.EventEnd {
 			continue // an ending device was counted when it was active
 		}
-		tag := deviceTag(s)
-		for _, p := range []struct {
-			period string
-			start  int64
-		}{{"hour", hour}, {"day", r.dayStart(at).Unix()}} {
-			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO seen(period, start, device) VALUES (?,?,?)`, p.period, p.start, tag)
+		tag := w.deviceTag(s)
+		for _, p := range [...]periodKey{{"hour", hour}, {"day", r.dayStart(at).Unix()}} {
+			if _, ok := w.known[p][tag]; !ok {
+				w.seen[seenKey{p, tag}] = struct{}{}
+			}
+		}
+	}
+	if len(w.hourly) > 0 {
+		addHourly := tx.StmtContext(ctx, w.addHourly)
+		for k, c := range w.hourly {
+			if _, err := addHourly.ExecContext(ctx, k.hour, k.network, k.location, k.ap, c[0], c[1], c[2], c[3]); err != nil {
+				return err
+			}
+		}
+	}
+	if len(w.seen) > 0 {
+		insertSeen := tx.StmtContext(ctx, w.insertSeen)
+		for k := range w.seen {
+			w.device = k.device
+			res, err := insertSeen.ExecContext(ctx, k.period, k.start, w.device[:])
 			if err != nil {
 				return err
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO devices(period, start, count) VALUES (?,?,1)
-					ON CONFLICT(period, start) DO UPDATE SET count = count + 1`, p.period, p.start); err != nil {
-					return err
-				}
+				w.devices[k.periodKey]++
 			}
 		}
 	}
-	return tx.Commit()
+	if len(w.devices) > 0 {
+		addDevices := tx.StmtContext(ctx, w.addDevices)
+		for k, n := range w.devices {
+			if _, err := addDevices.ExecContext(ctx, k.period, k.start, n); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	w.remember()
+	return nil
 }
+
+// remember adds the devices of the committed batch to known, for the newest
+// hour and day only.
+func (w *writer) remember() {
+	for k := range w.seen {
+		set, ok := w.known[k.periodKey]
+		if !ok {
+			newest := true
+			for p := range w.known {
+				if p.period == k.period && p.start > k.start {
+					newest = false
+				}
+			}
+			if !newest {
+				continue
+			}
+			for p := range w.known {
+				if p.period == k.period {
+					delete(w.known, p) // an older period
+				}
+			}
+			set = map[[tagSize]byte]struct{}{}
+			w.known[k.periodKey] = set
+		}
+		if len(set) < maxKnown {
+			set[k.device] = struct{}{}
+		}
+	}
+}
+
+// tagSize is the length of a device tag.
+const tagSize = 12
 
 // deviceTag identifies a device within the history: a short hash of the
 // session's MAC key (itself a keyed hash), or of the session ID when the
 // access point did not tell the MAC.
-func deviceTag(s session.Session) []byte {
-	in := "mac:" + string(s.MACKey)
+func (w *writer) deviceTag(s session.Session) [tagSize]byte {
+	b := append(w.tagBuf[:0], "roamgate history device v1\x00"...)
 	if s.MACKey == "" {
-		in = "session:" + s.ID
+		b = append(append(b, "session:"...), s.ID...)
+	} else {
+		b = append(append(b, "mac:"...), s.MACKey...)
 	}
-	sum := sha256.Sum256([]byte("roamgate history device v1\x00" + in))
-	return sum[:12]
+	w.tagBuf = b
+	sum := sha256.Sum256(b)
+	return [tagSize]byte(sum[:tagSize])
 }
 
 func (r *Recorder) dayStart(t time.Time) time.Time {
@@ -336,6 +552,9 @@ type PurgeReport struct {
 // hour.
 func (r *Recorder) Purge(ctx context.Context) (PurgeReport, error) {
 	var rep PurgeReport
+	r.purgeMu.Lock()
+	defer r.purgeMu.Unlock()
+	r.purgeGen++
 	now := r.now()
 	raw := now.Add(-r.ret.Raw).Unix()
 	agg := now.Add(-r.ret.Aggregates).Unix()

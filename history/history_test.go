@@ -186,3 +186,92 @@ func TestSeriesRejectsHugeRanges(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestBatchCountsAsOneByOne proves that the writer's per-batch sums give the
+// rows that writing the events one by one gives.
+func TestBatchCountsAsOneByOne(t *testing.T) {
+	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { return day.Add(30 * time.Hour) }
+	var events []session.Event
+	for i := range 60 {
+		at := day.Add(time.Duration(i) * 37 * time.Minute)
+		kinds := []session.EventKind{session.EventSignIn, session.EventRoam, session.EventRoam, session.EventRebind, session.EventEnd, "other"}
+		dev := []string{"k1", "k2", "k3", ""}[i%4]
+		events = append(events, ev(kinds[i%len(kinds)], at, "s"+dev, dev, "wifi4eu", []string{"bahnhof", "stadtpark"}[i/3%2], "ap"+dev))
+	}
+	one, all := open(t, now, nil), open(t, now, nil)
+	for _, e := range events {
+		one.write([]item{{ev: e}})
+	}
+	batch := make([]item, len(events))
+	for i, e := range events {
+		batch[i] = item{ev: e}
+	}
+	all.write(batch)
+	dump := func(r *Recorder) string {
+		var b strings.Builder
+		for _, q := range []string{
+			`SELECT at || kind || network || location || ap || reason FROM events ORDER BY rowid`,
+			`SELECT hour || network || location || ap || '=' || signins || roams || rebinds || ends FROM hourly ORDER BY 1`,
+			`SELECT period || start || hex(device) FROM seen ORDER BY 1`,
+			`SELECT period || start || '=' || count FROM devices ORDER BY 1`,
+		} {
+			rows, err := r.db.Query(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					t.Fatal(err)
+				}
+				b.WriteString(s + "\n")
+			}
+			rows.Close()
+			b.WriteString("--\n")
+		}
+		return b.String()
+	}
+	if a, b := dump(one), dump(all); a != b || strings.Count(a, "\n") < 100 {
+		t.Fatalf("one by one:\n%s\nin one batch:\n%s", a, b)
+	}
+}
+
+// TestPurgeForgetsKnownDevices proves that a device whose seen rows Purge
+// deleted is written and counted again, as when every event asked the file.
+func TestPurgeForgetsKnownDevices(t *testing.T) {
+	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	clock := day.Add(time.Hour)
+	r := open(t, func() time.Time { return clock }, nil)
+	ctx := context.Background()
+	count := func(q string) int {
+		var n int
+		if err := r.db.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	roam := ev(session.EventRoam, day.Add(time.Hour), "s1", "k1", "wifi4eu", "bahnhof", "ap1")
+	for range 2 {
+		r.Record(roam)
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, d := count(`SELECT count(*) FROM seen`), count(`SELECT sum(count) FROM devices`); s != 2 || d != 2 {
+		t.Fatalf("seen %d, devices %d, want 2 and 2", s, d)
+	}
+	clock = day.Add(30 * 24 * time.Hour)
+	if _, err := r.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.Record(roam)
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The counts are kept longer than the seen rows: the device counts
+	// again in its hour and day, as it did when every event asked the file.
+	if s, d := count(`SELECT count(*) FROM seen`), count(`SELECT sum(count) FROM devices`); s != 2 || d != 4 {
+		t.Fatalf("after the purge: seen %d, devices %d, want 2 and 4 (the device's rows written again)", s, d)
+	}
+}

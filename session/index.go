@@ -76,7 +76,7 @@ func (x *index) byIP(ip netip.Addr) *entry {
 		for _, bits := range v6Lookups {
 			p, _ := ip.Prefix(bits)
 			if v, ok := x.v6.Load(p); ok {
-				if e := x.byID(v.(string)); e != nil && e.s.Device.IPv6Prefix.Masked() == p {
+				if e := x.byID(v.(string)); e != nil && masked(e.s.Device.IPv6Prefix) == p {
 					return e
 				}
 			}
@@ -135,10 +135,10 @@ func (x *index) reindexAddrs(old, e *entry) {
 	var oldP, newP netip.Prefix
 	id := ""
 	if old != nil {
-		oldIP, oldP, id = old.s.Device.IP, old.s.Device.IPv6Prefix.Masked(), old.s.ID
+		oldIP, oldP, id = old.s.Device.IP, masked(old.s.Device.IPv6Prefix), old.s.ID
 	}
 	if e != nil {
-		newIP, newP, id = e.s.Device.IP, e.s.Device.IPv6Prefix.Masked(), e.s.ID
+		newIP, newP, id = e.s.Device.IP, masked(e.s.Device.IPv6Prefix), e.s.ID
 	}
 	// An ended (revoked) session releases its addresses at once: they
 	// must not keep answering for a device (issue 11 item 2).
@@ -157,6 +157,15 @@ func (x *index) reindexAddrs(old, e *entry) {
 	}
 }
 
+// masked is p.Masked() without its cost for the zero Prefix of a device
+// without IPv6: netip makes an error value to find it invalid.
+func masked(p netip.Prefix) netip.Prefix {
+	if !p.IsValid() {
+		return netip.Prefix{}
+	}
+	return p.Masked()
+}
+
 // claimAddrs maps the addresses of e to it, replacing whatever session had
 // them: a trusted source has just reported them. mu must be held.
 func (x *index) claimAddrs(e *entry) {
@@ -166,7 +175,7 @@ func (x *index) claimAddrs(e *entry) {
 	if ip := e.s.Device.IP; ip.IsValid() {
 		x.ips.Store(ip, e.s.ID)
 	}
-	if p := e.s.Device.IPv6Prefix.Masked(); p.IsValid() {
+	if p := masked(e.s.Device.IPv6Prefix); p.IsValid() {
 		x.v6.Store(p, e.s.ID)
 	}
 }
@@ -288,7 +297,7 @@ func (x *index) load(e *entry) {
 			}
 		}
 	}
-	if p := e.s.Device.IPv6Prefix.Masked(); p.IsValid() {
+	if p := masked(e.s.Device.IPv6Prefix); p.IsValid() {
 		if v, ok := x.v6.Load(p); ok {
 			if cur := x.byID(v.(string)); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
 				defer x.v6.Store(p, cur.s.ID)

@@ -103,8 +103,15 @@ type MACKey string
 
 // Hasher turns MAC addresses into MACKeys with HMAC-SHA256 under the site key.
 // It is safe for concurrent use; HMAC states are pooled because Key is on the
-// RADIUS hot path.
+// RADIUS hot path, with the buffers they write and sum into (passed to the
+// hash through an interface, they would be allocated by every call).
 type Hasher struct{ pool sync.Pool }
+
+type hmacState struct {
+	h   hash.Hash
+	mac MAC
+	sum [sha256.Size]byte
+}
 
 // NewHasher returns a Hasher for the given site key (at least 32 bytes).
 func NewHasher(siteKey []byte) (*Hasher, error) {
@@ -113,19 +120,19 @@ func NewHasher(siteKey []byte) (*Hasher, error) {
 	}
 	key := append([]byte(nil), siteKey...)
 	h := &Hasher{}
-	h.pool.New = func() any { return hmac.New(sha256.New, key) }
+	h.pool.New = func() any { return &hmacState{h: hmac.New(sha256.New, key)} }
 	return h, nil
 }
 
 // Key returns the MACKey of m.
 func (h *Hasher) Key(m MAC) MACKey {
-	mac := h.pool.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write(m[:])
-	var sum [sha256.Size]byte
-	mac.Sum(sum[:0])
-	h.pool.Put(mac)
+	st := h.pool.Get().(*hmacState)
+	st.h.Reset()
+	st.mac = m
+	st.h.Write(st.mac[:])
+	st.h.Sum(st.sum[:0])
 	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], sum[:])
+	hex.Encode(out[:], st.sum[:])
+	h.pool.Put(st)
 	return MACKey(out[:])
 }

@@ -641,6 +641,14 @@ func (m *Manager) flushLoop() {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	backoff := minRetry
+	// A store that writes many sessions at once gets them at most every
+	// flushEvery: the moves of one session within it are written once, and
+	// the sessions share group commits. The first write after a quiet
+	// spell goes at once.
+	_, paced := m.store.(BatchToucher)
+	pace := time.NewTimer(time.Hour)
+	pace.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-m.wake:
@@ -648,6 +656,18 @@ func (m *Manager) flushLoop() {
 		case <-m.stop:
 			m.flush()
 			return
+		}
+		if paced {
+			if d := flushEvery - time.Since(last); d > 0 {
+				pace.Reset(d)
+				select {
+				case <-pace.C:
+				case <-m.stop:
+					m.flush()
+					return
+				}
+			}
+			last = time.Now()
 		}
 		if m.flush() {
 			backoff = minRetry
@@ -658,6 +678,17 @@ func (m *Manager) flushLoop() {
 	}
 }
 
+// flushEvery is the shortest interval between two background writes to a
+// BatchToucher store: how long a session's move may wait for the store.
+const flushEvery = 100 * time.Millisecond
+
+// flushChunk is how many sessions' activity flush hands a BatchToucher at
+// once (each chunk within touchTimeout).
+const flushChunk = 1024
+
+// touchTimeout bounds one background write of activity (or one chunk).
+const touchTimeout = 5 * time.Second
+
 // flush writes the pending activity and reports whether every write landed.
 func (m *Manager) flush() bool {
 	m.pendingMu.Lock()
@@ -666,6 +697,38 @@ func (m *Manager) flush() bool {
 	m.pendingMu.Unlock()
 	var failed []string
 	var firstErr error
+	result := func(id string, err error) {
+		switch {
+		case err == nil, errors.Is(err, ErrNotFound):
+			m.counters.activityWritten.Add(1)
+		default:
+			m.counters.activityFailed.Add(1)
+			failed = append(failed, id)
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	bt, many := m.store.(BatchToucher)
+	var touches []Touch
+	var errs []error
+	if many {
+		touches = make([]Touch, 0, min(len(batch), flushChunk))
+	}
+	writeMany := func() {
+		if cap(errs) < len(touches) {
+			errs = make([]error, len(touches))
+		}
+		errs = errs[:len(touches)]
+		clear(errs)
+		ctx, cancel := context.WithTimeout(context.Background(), touchTimeout)
+		bt.TouchMany(ctx, touches, errs)
+		cancel()
+		for i, t := range touches {
+			result(t.ID, errs[i])
+		}
+		touches = touches[:0]
+	}
 	for id := range batch {
 		e := m.index.byID(id)
 		if e == nil {
@@ -678,25 +741,30 @@ func (m *Manager) flush() bool {
 		if err != nil {
 			sealed = nil // keep the stored one
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if many {
+			// Queued together, they share the store's group commits.
+			touches = append(touches, Touch{ID: id, Activity: a, Roams: e.s.Roams, SealedDevice: sealed})
+			if len(touches) == flushChunk {
+				writeMany()
+			}
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), touchTimeout)
 		err = m.store.Touch(ctx, id, a, e.s.Roams, sealed)
 		cancel()
-		switch {
-		case err == nil, errors.Is(err, ErrNotFound):
-			m.counters.activityWritten.Add(1)
-		default:
-			m.counters.activityFailed.Add(1)
-			failed = append(failed, id)
-			if firstErr == nil {
-				firstErr = err
-			}
-		}
+		result(id, err)
+	}
+	if len(touches) > 0 {
+		writeMany()
 	}
 	if len(batch) > 0 {
 		m.storeResult(firstErr)
 	}
 	if len(failed) == 0 {
-		m.counters.activityPending.Store(0)
+		// What was queued while this batch was written is pending.
+		m.pendingMu.Lock()
+		m.counters.activityPending.Store(int64(len(m.pending)))
+		m.pendingMu.Unlock()
 		return true
 	}
 	m.pendingMu.Lock()

@@ -188,6 +188,25 @@ type Store interface {
 	Close() error
 }
 
+// Touch is one session's activity for BatchToucher.TouchMany: the arguments
+// of Store.Touch.
+type Touch struct {
+	ID           string
+	Activity     Activity
+	Roams        int
+	SealedDevice []byte
+}
+
+// BatchToucher is a Store that records the activity of many sessions at once
+// (SQLite: in one group commit, one fsync, instead of one each). The
+// Manager's background writer uses it when its store has it.
+type BatchToucher interface {
+	// TouchMany does Store.Touch for each of touches and returns once all
+	// are done; errs[i] (len(errs) == len(touches)) is the result of
+	// touches[i].
+	TouchMany(ctx context.Context, touches []Touch, errs []error)
+}
+
 // newID returns a random 128-bit session ID.
 func newID() (string, error) {
 	b := make([]byte, 16)

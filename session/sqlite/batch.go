@@ -28,6 +28,11 @@ type batcher struct {
 	mu     sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
 	done   chan struct{}
+
+	// stmts are the queries prepared once, the loop's: parsing a query
+	// again for every commit costs more than its one row.
+	stmts   map[string]*sql.Stmt
+	txStmts map[string]*sql.Stmt // the commit's, on its transaction
 }
 
 type writeReq struct {
@@ -40,30 +45,57 @@ type writeReq struct {
 }
 
 func newBatcher(w *sql.DB) *batcher {
-	b := &batcher{w: w, queue: make(chan writeReq, maxBatch), done: make(chan struct{})}
+	b := &batcher{w: w, queue: make(chan writeReq, maxBatch), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}, txStmts: map[string]*sql.Stmt{}}
 	go b.loop()
 	return b
 }
 
-// write runs query with args in the next group commit and returns once it
-// is committed; none is the error when it changed no row.
-func (b *batcher) write(ctx context.Context, op, query string, none error, args ...any) error {
-	req := writeReq{ctx: ctx, op: op, query: query, none: none, args: args, result: make(chan error, 1)}
+func newWriteReq(ctx context.Context, op, query string, none error, args ...any) writeReq {
+	return writeReq{ctx: ctx, op: op, query: query, none: none, args: args, result: make(chan error, 1)}
+}
+
+// write runs req's query with its args in the next group commit and
+// returns once it is committed; req.none is the error when it changed no
+// row.
+func (b *batcher) write(req writeReq) error {
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
-		return wrap(op, errClosed)
+		return wrap(req.op, errClosed)
 	}
 	select {
 	case b.queue <- req:
-	case <-ctx.Done():
+	case <-req.ctx.Done():
 		b.mu.RUnlock()
-		return wrap(op, ctx.Err())
+		return wrap(req.op, req.ctx.Err())
 	}
 	b.mu.RUnlock()
 	// Wait for the commit even if ctx ends meanwhile: the caller must not
 	// be told "failed" about a record that is then committed.
 	return <-req.result
+}
+
+// writeAll is write for each of reqs, all queued before waiting, so that
+// they share group commits; errs[i] (nil on entry) is reqs[i]'s result.
+func (b *batcher) writeAll(reqs []writeReq, errs []error) {
+	b.mu.RLock()
+	for i, req := range reqs {
+		if b.closed {
+			errs[i] = wrap(req.op, errClosed)
+			continue
+		}
+		select {
+		case b.queue <- req:
+		case <-req.ctx.Done():
+			errs[i] = wrap(req.op, req.ctx.Err())
+		}
+	}
+	b.mu.RUnlock()
+	for i := range reqs {
+		if errs[i] == nil { // queued
+			errs[i] = <-reqs[i].result
+		}
+	}
 }
 
 func (b *batcher) close() {
@@ -78,6 +110,11 @@ func (b *batcher) close() {
 
 func (b *batcher) loop() {
 	defer close(b.done)
+	defer func() {
+		for _, st := range b.stmts {
+			st.Close()
+		}
+	}()
 	batch := make([]writeReq, 0, maxBatch)
 	for first := range b.queue {
 		batch = append(batch[:0], first)
@@ -112,30 +149,31 @@ func (b *batcher) commit(batch []writeReq) {
 			req.result <- results[i]
 		}
 	}
+	// Prepared before the transaction takes the only connection.
+	for i, req := range batch {
+		if _, err := b.prepared(req.query); err != nil {
+			results[i] = wrap(req.op, err)
+		}
+	}
 	tx, err := b.w.BeginTx(context.Background(), nil)
 	if err != nil {
 		deliver(wrap("begin", err))
 		return
 	}
-	stmts := map[string]*sql.Stmt{}
-	defer func() {
-		for _, st := range stmts {
-			st.Close()
-		}
-	}()
+	clear(b.txStmts)
 	written := false
 	for i, req := range batch {
+		if results[i] != nil {
+			continue
+		}
 		if err := req.ctx.Err(); err != nil {
 			results[i] = wrap(req.op, err)
 			continue
 		}
-		stmt, ok := stmts[req.query]
+		stmt, ok := b.txStmts[req.query]
 		if !ok {
-			if stmt, err = tx.Prepare(req.query); err != nil {
-				results[i] = wrap(req.op, err)
-				continue
-			}
-			stmts[req.query] = stmt
+			stmt = tx.Stmt(b.stmts[req.query]) // closed with the transaction
+			b.txStmts[req.query] = stmt
 		}
 		res, err := stmt.Exec(req.args...)
 		if err != nil {
@@ -158,4 +196,18 @@ func (b *batcher) commit(batch []writeReq) {
 		return
 	}
 	deliver(nil)
+}
+
+// prepared is query prepared on the database, once. Not while a
+// transaction holds the connection.
+func (b *batcher) prepared(query string) (*sql.Stmt, error) {
+	if st, ok := b.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := b.w.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	b.stmts[query] = st
+	return st, nil
 }

@@ -157,7 +157,7 @@ func (s *Store) Create(ctx context.Context, r session.Record) error {
 	if err != nil {
 		return wrap("create", err)
 	}
-	return s.batcher.write(ctx, "create", insertSQL, session.ErrExists, args...)
+	return s.batcher.write(newWriteReq(ctx, "create", insertSQL, session.ErrExists, args...))
 }
 
 // createArgs converts a record to the INSERT's arguments.
@@ -219,20 +219,50 @@ func (s *Store) Rebind(ctx context.Context, id string, key session.MACKey, rando
 // replaced, Roams is set to roams, octets are replaced when non-zero, the
 // sealed device when not nil.
 func (s *Store) Touch(ctx context.Context, id string, a session.Activity, roams int, sealedDevice []byte) error {
-	lastSeen, err := toNanos(a.At)
+	req, err := touchReq(ctx, session.Touch{ID: id, Activity: a, Roams: roams, SealedDevice: sealedDevice})
 	if err != nil {
-		return wrap("touch", err)
-	}
-	var device any // NULL keeps the stored value
-	if sealedDevice != nil {
-		device = sealedDevice
+		return err
 	}
 	// Through the group commit too: accounting waits for this write
 	// (durable before the Accounting-Response), and many NASes report at
 	// once.
-	return s.batcher.write(ctx, "touch", touchSQL, session.ErrNotFound,
-		a.Location, a.AP, lastSeen, int64(roams), octets(a.InputOctets), octets(a.OutputOctets),
-		nasAddr(a.NAS.Addr), a.NAS.ID, a.NAS.AcctSessionID, device, id)
+	return s.batcher.write(req)
+}
+
+// TouchMany does Touch for each of touches, in as few group commits as the
+// batch size allows (see session.BatchToucher).
+func (s *Store) TouchMany(ctx context.Context, touches []session.Touch, errs []error) {
+	reqs := make([]writeReq, 0, len(touches))
+	idx := make([]int, 0, len(touches))
+	for i, t := range touches {
+		req, err := touchReq(ctx, t)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		reqs = append(reqs, req)
+		idx = append(idx, i)
+	}
+	results := make([]error, len(reqs))
+	s.batcher.writeAll(reqs, results)
+	for j, i := range idx {
+		errs[i] = results[j]
+	}
+}
+
+func touchReq(ctx context.Context, t session.Touch) (writeReq, error) {
+	a := t.Activity
+	lastSeen, err := toNanos(a.At)
+	if err != nil {
+		return writeReq{}, wrap("touch", err)
+	}
+	var device any // NULL keeps the stored value
+	if t.SealedDevice != nil {
+		device = t.SealedDevice
+	}
+	return newWriteReq(ctx, "touch", touchSQL, session.ErrNotFound,
+		a.Location, a.AP, lastSeen, int64(t.Roams), octets(a.InputOctets), octets(a.OutputOctets),
+		nasAddr(a.NAS.Addr), a.NAS.ID, a.NAS.AcctSessionID, device, t.ID), nil
 }
 
 const touchSQL = `UPDATE sessions SET

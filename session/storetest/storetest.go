@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"NotFound", testNotFound},
 		{"Rebind", testRebind},
 		{"Touch", testTouch},
+		{"TouchMany", testTouchMany},
 		{"Revoke", testRevoke},
 		{"Live", testLive},
 		{"LiveStopsAtError", testLiveStopsAtError},
@@ -423,6 +424,53 @@ func testTouch(t *testing.T, open Opener) {
 			expectRecord(t, mustGet(t, s, r.ID), want)
 			expectRecord(t, mustGet(t, s, other.ID), other)
 		})
+	}
+}
+
+// testTouchMany: a store that is a session.BatchToucher writes each touch
+// of one call as Touch would, and says ErrNotFound for a missing session
+// without failing the others.
+func testTouchMany(t *testing.T, open Opener) {
+	s := start(t, open)
+	bt, ok := s.Store.(session.BatchToucher)
+	if !ok {
+		t.Skip("not a session.BatchToucher")
+	}
+	ctx := context.Background()
+	later := base.Add(10 * time.Minute)
+	nas := session.NAS{Addr: netip.MustParseAddr("192.0.2.7"), ID: "bahnhof-ap-1", AcctSessionID: "B-1"}
+	var touches []session.Touch
+	var want []session.Record
+	for i := range 300 { // more than one group commit holds
+		r := record(t, time.Hour)
+		mustCreate(t, s, r)
+		a := session.Activity{At: later.Add(time.Duration(i) * time.Second), Location: fmt.Sprintf("loc-%d", i%7), AP: "ap-1",
+			InputOctets: uint64(i), NAS: nas}
+		touches = append(touches, session.Touch{ID: r.ID, Activity: a, Roams: i, SealedDevice: []byte(fmt.Sprint("device ", i))})
+		r.CurrentLocation, r.AP, r.LastSeen, r.Roams, r.NAS = a.Location, a.AP, a.At, i, nas
+		if i != 0 {
+			r.InputOctets = uint64(i)
+		}
+		r.SealedDevice = []byte(fmt.Sprint("device ", i))
+		want = append(want, r)
+		if i == 150 {
+			touches = append(touches, session.Touch{ID: NewID(t), Activity: a})
+			want = append(want, session.Record{})
+		}
+	}
+	errs := make([]error, len(touches))
+	bt.TouchMany(ctx, touches, errs)
+	for i, w := range want {
+		if w.ID == "" {
+			if !errors.Is(errs[i], session.ErrNotFound) {
+				t.Errorf("touch %d of a missing session: %v, want ErrNotFound", i, errs[i])
+			}
+			continue
+		}
+		if errs[i] != nil {
+			t.Fatalf("touch %d: %v", i, errs[i])
+		}
+		expectRecord(t, mustGet(t, s, w.ID), w)
 	}
 }
 
