@@ -135,7 +135,10 @@ func Open(ctx context.Context, o Options) (*Recorder, error) {
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: url.Values{
 		// Statistics may lose the last moments before a power cut;
 		// NORMAL keeps the file consistent without an fsync per batch.
-		"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)"},
+		// The page cache as the session store's writer has it (see
+		// session/sqlite writerCache): the seen-device index is written at
+		// random places.
+		"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)", "cache_size(-32768)"},
 	}.Encode()}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {

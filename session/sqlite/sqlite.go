@@ -41,6 +41,12 @@ const (
 	// the start-up scan; a few connections are plenty and each costs a page
 	// cache.
 	maxReaders = 4
+	// writerCache is the writer's page cache: up to 32 MiB, taken as
+	// pages are used. SQLite's default (2 MB) holds a few thousand
+	// sessions' pages; beyond that every background write of a moved
+	// session read its B-tree pages back with pread (16 % of the CPU at
+	// 100 000 sessions under roaming load, make bench-radius PROFILE=…).
+	writerCache = "cache_size(-32768)"
 )
 
 // Open opens the store at path, creating the file (mode 0600, and its
@@ -66,6 +72,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			// FULL: a commit is on stable storage before it returns, so
 			// an acknowledged sign-in survives kill -9 and power loss.
 			"synchronous(FULL)",
+			writerCache,
 		},
 		// Writers take the write lock at BEGIN, never halfway through.
 		"_txlock": {"immediate"},
