@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -193,7 +194,7 @@ func TestBatchCountsAsOneByOne(t *testing.T) {
 	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 	now := func() time.Time { return day.Add(30 * time.Hour) }
 	var events []session.Event
-	for i := range 60 {
+	for i := range 150 { // multi-row chunks of 64 and 8, and single rows
 		at := day.Add(time.Duration(i) * 37 * time.Minute)
 		kinds := []session.EventKind{session.EventSignIn, session.EventRoam, session.EventRoam, session.EventRebind, session.EventEnd, "other"}
 		dev := []string{"k1", "k2", "k3", ""}[i%4]
@@ -234,6 +235,18 @@ func TestBatchCountsAsOneByOne(t *testing.T) {
 	}
 	if a, b := dump(one), dump(all); a != b || strings.Count(a, "\n") < 100 {
 		t.Fatalf("one by one:\n%s\nin one batch:\n%s", a, b)
+	}
+	// The raw rows, as the events say, whatever statement inserted them.
+	var want strings.Builder
+	for _, e := range events {
+		loc := e.Session.CurrentLocation
+		if e.Kind == session.EventSignIn || loc == "" {
+			loc = e.Session.Location
+		}
+		fmt.Fprintf(&want, "%d%s%s%s%s%s\n", e.At.Unix(), e.Kind, e.Session.Network, loc, e.Session.AP, e.Reason)
+	}
+	if got, _, _ := strings.Cut(dump(all), "--\n"); got != want.String() {
+		t.Fatalf("raw events:\n%s\nwant:\n%s", got, want.String())
 	}
 }
 
