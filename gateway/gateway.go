@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	g.mgr = mgr
 	log.Info("sessions loaded", "live", rep.Loaded, "refused", rep.Rejected, "sealed_by_older_version", rep.Upgraded)
 
-	reg := newRegistry(mgr)
+	reg := newRegistry(mgr, store)
 	hist, err := history.Open(ctx, history.Options{
 		Path: filepath.Join(cfg.DataDir, "history.db"), Retention: cfg.Retention,
 		Registerer: reg, Logger: log.With("component", "history"),

@@ -18,7 +18,7 @@ import (
 
 // newRegistry is the one Prometheus registry every server registers on and
 // the admin listener serves at /metrics.
-func newRegistry(mgr *session.Manager) *prometheus.Registry {
+func newRegistry(mgr *session.Manager, store session.Store) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -73,7 +73,23 @@ func newRegistry(mgr *session.Manager) *prometheus.Registry {
 			Name: "roamgate_session_crisis_sessions", Help: "Live sessions created while crisis mode was active.",
 		}, func() float64 { return float64(mgr.Stats().Crisis) }),
 	)
+	if log, ok := store.(activityLog); ok {
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "roamgate_session_store_activity_unfolded", Help: "Activity appended to the SQLite store's log since its last fold into the sessions rows.",
+			}, func() float64 { n, _ := log.ActivityLog(); return float64(n) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "roamgate_session_store_fold_failures_total", Help: "Folds of the SQLite store's activity log that failed (the log keeps the activity; the next fold retries).",
+			}, func() float64 { _, n := log.ActivityLog(); return float64(n) }),
+		)
+	}
 	return reg
+}
+
+// activityLog is a store that appends activity and folds it later
+// (session/sqlite).
+type activityLog interface {
+	ActivityLog() (unfolded int64, foldFailures uint64)
 }
 
 // bandwidths are the networks' limits in the form RADIUS sends them.

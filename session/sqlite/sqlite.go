@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -29,6 +31,16 @@ type Store struct {
 	// writer nor each other, so Get and Live never queue behind a Create, and
 	// a Live callback may call back into the store without deadlocking.
 	r *sql.DB
+
+	// The fold of the activity log (activity.go): touches appended since
+	// the last, a nudge when there are foldRows, the folder's life, and
+	// the folds that failed (the log keeps their activity).
+	unfolded   atomic.Int64
+	foldNow    chan struct{}
+	foldStop   chan struct{}
+	foldDone   chan struct{}
+	foldMu     sync.Mutex // one fold at a time
+	foldErrors atomic.Uint64
 }
 
 var _ session.Store = (*Store)(nil)
@@ -117,7 +129,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, wrap("open", err)
 	}
-	return &Store{w: w, r: r, batcher: newBatcher(w)}, nil
+	s := &Store{w: w, r: r, batcher: newBatcher(w),
+		foldNow: make(chan struct{}, 1), foldStop: make(chan struct{}), foldDone: make(chan struct{})}
+	var left int
+	if err := r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM activity LIMIT 1)`).Scan(&left); err != nil {
+		s.batcher.close()
+		r.Close()
+		w.Close()
+		return nil, wrap("open", err)
+	}
+	s.unfolded.Store(int64(left)) // a log a crash left is folded at the first tick
+	go s.folder()
+	return s, nil
 }
 
 // dsn builds a file: URI, so that any path (with '?', '#' or '%' in it)
@@ -141,8 +164,14 @@ func createFile(path string) error {
 // Close closes the store. The last connection to close checkpoints the WAL
 // into the database file.
 func (s *Store) Close() error {
+	close(s.foldStop)
+	<-s.foldDone
 	s.batcher.close() // commits what is queued first
-	if err := errors.Join(s.r.Close(), s.w.Close()); err != nil {
+	// Fold what is left, so that the file on its own has every session as
+	// it is (for a backup or sqlite3); readers would apply the log anyway.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := errors.Join(s.fold(ctx), s.r.Close(), s.w.Close()); err != nil {
 		return wrap("close", err)
 	}
 	return nil
@@ -196,15 +225,26 @@ const insertSQL = `INSERT INTO sessions (` + columns + `)
 
 // Get returns the record with the given ID or session.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (session.Record, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+columns+` FROM sessions WHERE id = ?`, id)
-	r, err := scan(row)
-	if errors.Is(err, sql.ErrNoRows) {
+	var r session.Record
+	found := false
+	err := s.withActivity(ctx, "get", id, `SELECT `+columns+` FROM sessions WHERE id = ?`, []any{id},
+		func(rec session.Record) error { r, found = rec, true; return nil })
+	if err != nil {
+		return session.Record{}, err
+	}
+	if !found {
 		return session.Record{}, wrap("get", session.ErrNotFound)
 	}
-	if err != nil {
-		return session.Record{}, wrap("get", err)
-	}
 	return r, nil
+}
+
+// Ping tells whether the store answers (for /readyz).
+func (s *Store) Ping(ctx context.Context) error {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM sessions LIMIT 1)`).Scan(&n); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
 }
 
 // Rebind moves a session to a new MAC key and token; session.ErrNotFound if
@@ -233,7 +273,11 @@ func (s *Store) Touch(ctx context.Context, id string, a session.Activity, roams 
 	// Through the group commit too: accounting waits for this write
 	// (durable before the Accounting-Response), and many NASes report at
 	// once.
-	return s.batcher.write(req)
+	if err := s.batcher.write(req); err != nil {
+		return err
+	}
+	s.appended(1)
+	return nil
 }
 
 // TouchMany does Touch for each of touches, in as few group commits as the
@@ -252,9 +296,14 @@ func (s *Store) TouchMany(ctx context.Context, touches []session.Touch, errs []e
 	}
 	results := make([]error, len(reqs))
 	s.batcher.writeAll(reqs, results)
+	n := 0
 	for j, i := range idx {
 		errs[i] = results[j]
+		if results[j] == nil {
+			n++
+		}
 	}
+	s.appended(n)
 }
 
 func touchReq(ctx context.Context, t session.Touch) (writeReq, error) {
@@ -271,12 +320,6 @@ func touchReq(ctx context.Context, t session.Touch) (writeReq, error) {
 		a.Location, a.AP, lastSeen, int64(t.Roams), octets(a.InputOctets), octets(a.OutputOctets),
 		nasAddr(a.NAS.Addr), a.NAS.ID, a.NAS.AcctSessionID, device, t.ID), nil
 }
-
-const touchSQL = `UPDATE sessions SET
-	current_location = ?, ap = ?, last_seen = ?, roams = ?,
-	input_octets = coalesce(?, input_octets), output_octets = coalesce(?, output_octets),
-	nas_addr = ?, nas_id = ?, acct_session_id = ?, sealed_device = coalesce(?, sealed_device)
-	WHERE id = ?`
 
 // Revoke marks a session revoked; session.ErrNotFound if absent. Revoking a
 // revoked session is not an error.
@@ -307,25 +350,7 @@ func (s *Store) DeleteEnded(ctx context.Context, before time.Time) (int, error) 
 // Live calls fn for every session that is not revoked and expires after now,
 // in no particular order; it stops at fn's first error and returns it.
 func (s *Store) Live(ctx context.Context, now time.Time, fn func(session.Record) error) error {
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT `+columns+` FROM sessions WHERE revoked = 0 AND expires > ?`, bound(now))
-	if err != nil {
-		return wrap("live", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scan(rows)
-		if err != nil {
-			return wrap("live", err)
-		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return wrap("live", err)
-	}
-	return nil
+	return s.withActivity(ctx, "live", "", `SELECT `+columns+` FROM sessions WHERE revoked = 0 AND expires > ?`, []any{bound(now)}, fn)
 }
 
 type scanner interface{ Scan(dest ...any) error }

@@ -236,3 +236,57 @@ func TestGroupCommit(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTouchMany is the background writes of moves at city scale:
+// 100 000 sessions, and the Manager's writer handing the store 700 moved
+// sessions at a time (100 ms of make bench-radius's roaming load), each a
+// random session; the time per touch includes the Close that writes the
+// last of them into the sessions rows.
+//
+//	go test -run '^$' -bench TouchMany -benchtime 300000x ./session/sqlite/
+func BenchmarkTouchMany(b *testing.B) {
+	const sessions, perCall = 100_000, 700
+	path := filepath.Join(b.TempDir(), "sessions.db")
+	s := open(b, path)
+	ids := make([]string, sessions)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for w := range 64 {
+		wg.Go(func() {
+			for i := w; i < sessions; i += 64 {
+				r := newRecord(b)
+				r.SealedDevice = make([]byte, 60)
+				ids[i] = r.ID
+				if err := s.Create(context.Background(), r); err != nil {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() != 0 {
+		b.Fatalf("%d creates failed", failed.Load())
+	}
+	device := make([]byte, 60)
+	touches := make([]session.Touch, perCall)
+	errs := make([]error, perCall)
+	at := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += perCall {
+		for j := range touches {
+			at = at.Add(time.Microsecond)
+			touches[j] = session.Touch{ID: ids[(done+j)*7919%sessions], Roams: done + j, SealedDevice: device,
+				Activity: session.Activity{At: at, Location: "loc001", AP: "02-AA-00-00-01-07", NAS: session.NAS{ID: "loc001-ap07"}}}
+		}
+		s.TouchMany(context.Background(), touches, errs)
+		for _, err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
