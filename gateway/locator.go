@@ -6,8 +6,12 @@ import (
 	"slices"
 	"strings"
 
+	"roamgate/radius"
 	"roamgate/session"
 )
+
+// The RADIUS server gives the locator the values of a request uncopied.
+var _ radius.AttributeLocator = (*locator)(nil)
 
 // locator maps what an access point tells about itself (NAS-Identifier, its
 // MAC, the SSID, its address) to a location and network of the site. It is
@@ -140,8 +144,8 @@ func (l *locator) Locate(nasID, apMAC, ssid string, nasIP netip.Addr) (location,
 }
 
 // LocateAttributes is Locate for the values as the RADIUS server reads them
-// from a request, the AP MAC parsed: it spares the server copying them into
-// strings on every request.
+// from a request, the AP MAC parsed (radius.AttributeLocator): it spares the
+// server copying them into strings on every request.
 func (l *locator) LocateAttributes(nasID []byte, apMAC session.MAC, haveAP bool, ssid []byte, nasIP netip.Addr) (location, network string) {
 	return answer(l, first(l, nasID, apMAC, haveAP, nasIP), ssid)
 }
