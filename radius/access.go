@@ -331,8 +331,21 @@ func (s *Server) locate(c *client, src netip.AddrPort, req *request) string {
 	} else if a := req.nasIPv6Address; len(a) == 16 {
 		nasIP = netip.AddrFrom16([16]byte(a))
 	}
-	ap, ssid := splitCalledStationID(req.calledStationID)
-	if loc, _ := s.locator.Locate(string(req.nasIdentifier), ap, ssid, nasIP); loc != "" {
+	var loc string
+	if s.attrLocator != nil {
+		// What splitCalledStationID gives, uncopied (session.ParseMAC reads
+		// the MAC's String back as the MAC).
+		m, n := calledAPLen(req.calledStationID)
+		var ssid []byte
+		if n > 0 && len(req.calledStationID) > n {
+			ssid = req.calledStationID[n+1:]
+		}
+		loc, _ = s.attrLocator.LocateAttributes(req.nasIdentifier, m, n > 0, ssid, nasIP)
+	} else {
+		ap, ssid := splitCalledStationID(req.calledStationID)
+		loc, _ = s.locator.Locate(string(req.nasIdentifier), ap, ssid, nasIP)
+	}
+	if loc != "" {
 		return loc
 	}
 	return c.location

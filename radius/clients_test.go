@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"roamgate/session"
 )
 
 func TestClientTableLookup(t *testing.T) {
@@ -134,5 +136,59 @@ func TestScanAttributes(t *testing.T) {
 				t.Errorf("scanAttributes = %d, %v; want %d, %v", off, err, tt.wantOff, tt.wantErr)
 			}
 		})
+	}
+}
+
+// bothLocator is a fakeLocator that has LocateAttributes too, and records
+// its calls to it as the Locate call they stand for.
+type bothLocator struct {
+	fakeLocator
+	attrCalls int
+}
+
+func (l *bothLocator) LocateAttributes(nasID []byte, apMAC session.MAC, haveAP bool, ssid []byte, nasIP netip.Addr) (string, string) {
+	l.attrCalls++
+	ap := ""
+	if haveAP {
+		ap = apMAC.String()
+	}
+	return l.fakeLocator.Locate(string(nasID), ap, string(ssid), nasIP)
+}
+
+// TestLocateAttributes checks that a Locator with LocateAttributes gets what
+// Locate would: the same NAS-Identifier, AP MAC, SSID and address.
+func TestLocateAttributes(t *testing.T) {
+	plain := &fakeLocator{byNAS: map[string]string{"ap-1": "bahnhof"}}
+	attrs := &bothLocator{fakeLocator: fakeLocator{byNAS: plain.byNAS}}
+	newServer := func(l Locator) *Server {
+		s, err := New(testConfig(), Deps{Sessions: newFakeSessions(), Locator: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	withPlain, withAttrs := newServer(plain), newServer(attrs)
+	c := &client{location: "from-the-client-table"}
+	src := netip.MustParseAddrPort("[::ffff:192.0.2.7]:1812")
+	for i, tc := range []struct {
+		nasID, called, nasIP []byte
+	}{
+		{[]byte("ap-1"), []byte("AA-BB-CC-DD-EE-FF:WiFi4EU"), nil},
+		{[]byte("ap-2"), []byte("aabb.ccdd.eeff:Stadt: WLAN"), []byte{10, 0, 0, 1}},
+		{nil, []byte("AA-BB-CC-DD-EE-FF:"), nil},
+		{[]byte(""), []byte("AA-BB-CC-DD-EE-FF"), nil},
+		{[]byte("ap-1"), []byte("WiFi4EU"), nil},
+		{[]byte("ap-1"), []byte("AA-BB-CC-DD-EE-FFX"), nil},
+		{nil, nil, nil},
+	} {
+		req := &request{nasIdentifier: tc.nasID, calledStationID: tc.called, nasIPAddress: tc.nasIP}
+		calls := attrs.attrCalls
+		want, got := withPlain.locate(c, src, req), withAttrs.locate(c, src, req)
+		if attrs.attrCalls != calls+1 {
+			t.Errorf("%d: LocateAttributes not called", i)
+		}
+		if got != want || attrs.lastCall() != plain.lastCall() {
+			t.Errorf("%d: LocateAttributes gave %q for %+v, Locate %q for %+v", i, got, attrs.lastCall(), want, plain.lastCall())
+		}
 	}
 }

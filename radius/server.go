@@ -62,6 +62,18 @@ type Locator interface {
 	Locate(nasID, apMAC, ssid string, nasIP netip.Addr) (location, network string)
 }
 
+// AttributeLocator is a Locator that also takes a request's values as the
+// server reads them from the packet, which spares it copying them into
+// strings on every request; the server calls LocateAttributes instead of
+// Locate when the Locator has it. The arguments are Locate's: the
+// NAS-Identifier, the AP MAC of Called-Station-Id already parsed (haveAP
+// false where Locate gets ""), the SSID, the NAS address. They are slices
+// of the datagram: LocateAttributes must not keep them.
+type AttributeLocator interface {
+	Locator
+	LocateAttributes(nasID []byte, apMAC session.MAC, haveAP bool, ssid []byte, nasIP netip.Addr) (location, network string)
+}
+
 // Deps are the server's collaborators.
 type Deps struct {
 	// Sessions answers "has this device a live session?". Required; in the
@@ -122,6 +134,7 @@ type Server struct {
 	clients     clientTable
 	sessions    Sessions
 	locator     Locator
+	attrLocator AttributeLocator // locator, if it is one
 	networks    map[string]Bandwidth
 	idleTimeout time.Duration
 	log         *slog.Logger
@@ -188,6 +201,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		done:        make(chan struct{}),
 		coaSem:      make(chan struct{}, 64),
 	}
+	s.attrLocator, _ = deps.Locator.(AttributeLocator)
 	s.dups.init()
 	for l := range s.latency {
 		s.latency[l] = newLatencyHistogram(listener(l))
