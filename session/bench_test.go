@@ -135,3 +135,16 @@ func BenchmarkIndexByMAC(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStats walks the whole index, as Stats, Live and the metrics do:
+// the cost of Range over 100k sessions.
+func BenchmarkStats(b *testing.B) {
+	const sessions = 100_000
+	m, _ := benchManager(b, sessions)
+	b.ReportAllocs()
+	for b.Loop() {
+		if st := m.Stats(); st.Active != sessions {
+			b.Fatalf("Active = %d, want %d", st.Active, sessions)
+		}
+	}
+}

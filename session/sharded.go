@@ -133,6 +133,11 @@ func (m *shardedMap[K, V, H]) Range(f func(K, V) bool) {
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.RLock()
+		if n := len(s.m); cap(buf) < n {
+			// Shards hold about as many keys as each other: room for
+			// a little more than this one's, once, not append's doublings.
+			buf = make([]pair, 0, n+n/4)
+		}
 		buf = buf[:0]
 		for k, v := range s.m {
 			buf = append(buf, pair{k, v})
