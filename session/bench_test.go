@@ -90,3 +90,61 @@ func BenchmarkByMAC(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkIndexByMAC is the index lookup alone, keys already hashed: the
+// HMAC of ByMAC costs more than the lookup and would hide it. At a million
+// sessions the index no longer fits in the CPU's caches.
+func BenchmarkIndexByMAC(b *testing.B) {
+	for _, sessions := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) {
+			var x index
+			h, err := NewHasher(make([]byte, 32))
+			if err != nil {
+				b.Fatal(err)
+			}
+			keys := make([]MACKey, sessions)
+			now := time.Now()
+			for i := range keys {
+				keys[i] = h.Key(MAC{0xda, 0xa1, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)})
+				s := Session{ID: fmt.Sprintf("%032x", i), MACKey: keys[i], Created: now, Expires: now.Add(4 * time.Hour), LastSeen: now}
+				x.put(&entry{s: s, exp: s.Expires})
+			}
+			b.Run("hit", func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if x.byMAC(keys[i%sessions]) == nil {
+						b.Fatal("miss")
+					}
+					i += 7919 // a prime stride: no help from the caches' neighbours
+				}
+			})
+			b.Run("parallel", func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					i := 0
+					for pb.Next() {
+						if x.byMAC(keys[i%sessions]) == nil {
+							b.Error("miss")
+							return
+						}
+						i += 7919
+					}
+				})
+			})
+		})
+	}
+}
+
+// BenchmarkStats walks the whole index, as Stats, Live and the metrics do:
+// the cost of Range over 100k sessions.
+func BenchmarkStats(b *testing.B) {
+	const sessions = 100_000
+	m, _ := benchManager(b, sessions)
+	b.ReportAllocs()
+	for b.Loop() {
+		if st := m.Stats(); st.Active != sessions {
+			b.Fatalf("Active = %d, want %d", st.Active, sessions)
+		}
+	}
+}

@@ -8,7 +8,7 @@ import (
 )
 
 // entry is an immutable snapshot of a session in the index; changes replace
-// the pointer, so readers never lock.
+// the pointer, so readers hold no lock while they use one.
 type entry struct {
 	s   Session
 	exp time.Time // from the verified token
@@ -41,18 +41,18 @@ func (p place) same(nas NAS, ap string) bool {
 
 func (p place) known() bool { return p.nas != (NAS{}) || p.ap != "" }
 
-// index maps session IDs and MAC keys to entries. Reads are lock-free
-// (sync.Map is built for read-mostly keys); writers serialise on mu so that
-// the two maps stay consistent.
+// index maps session IDs and MAC keys to entries. Readers take one shard's
+// read lock of a shardedMap and never wait for each other; writers
+// serialise on mu so that the maps stay consistent.
 type index struct {
 	mu   sync.Mutex
-	ids  sync.Map // string → *entry
-	macs sync.Map // MACKey → *entry
+	ids  shardedMap[string, *entry, stringHash[string]]
+	macs shardedMap[MACKey, *entry, stringHash[MACKey]]
 	// Client addresses map to session IDs, not entries, so that replacing
 	// an entry never leaves a stale pointer behind; the newest report of an
 	// address wins (a DHCP lease moved to another device).
-	ips   sync.Map // netip.Addr → string
-	v6    sync.Map // netip.Prefix (masked) → string
+	ips   shardedMap[netip.Addr, string, addrHash]
+	v6    shardedMap[netip.Prefix, string, prefixHash] // masked prefixes
 	count atomic.Int64
 	// nases maps a NAS address to the IDs of the sessions it reported
 	// last (Session.NAS.Addr), so that an Accounting-On or -Off touches
@@ -68,7 +68,7 @@ var v6Lookups = [...]int{64, 56, 48}
 func (x *index) byIP(ip netip.Addr) *entry {
 	ip = ip.Unmap()
 	if v, ok := x.ips.Load(ip); ok {
-		if e := x.byID(v.(string)); e != nil && e.s.Device.IP == ip {
+		if e := x.byID(v); e != nil && e.s.Device.IP == ip {
 			return e
 		}
 	}
@@ -76,7 +76,7 @@ func (x *index) byIP(ip netip.Addr) *entry {
 		for _, bits := range v6Lookups {
 			p, _ := ip.Prefix(bits)
 			if v, ok := x.v6.Load(p); ok {
-				if e := x.byID(v.(string)); e != nil && masked(e.s.Device.IPv6Prefix) == p {
+				if e := x.byID(v); e != nil && masked(e.s.Device.IPv6Prefix) == p {
 					return e
 				}
 			}
@@ -181,19 +181,13 @@ func (x *index) claimAddrs(e *entry) {
 }
 
 func (x *index) byID(id string) *entry {
-	v, ok := x.ids.Load(id)
-	if !ok {
-		return nil
-	}
-	return v.(*entry)
+	e, _ := x.ids.Load(id)
+	return e
 }
 
 func (x *index) byMAC(k MACKey) *entry {
-	v, ok := x.macs.Load(k)
-	if !ok {
-		return nil
-	}
-	return v.(*entry)
+	e, _ := x.macs.Load(k)
+	return e
 }
 
 func (x *index) put(e *entry) {
@@ -266,13 +260,9 @@ func (x *index) claimAddr(id string, ip netip.Addr) (Session, bool) {
 
 // store must be called with mu held.
 func (x *index) store(e *entry) {
-	prev, loaded := x.ids.Swap(e.s.ID, e)
+	old, loaded := x.ids.Swap(e.s.ID, e)
 	if !loaded {
 		x.count.Add(1)
-	}
-	var old *entry
-	if loaded {
-		old = prev.(*entry)
 	}
 	x.reindex(old, e)
 	if e.s.MACKey != "" {
@@ -292,14 +282,14 @@ func (x *index) load(e *entry) {
 	// moved) stays with the one seen last.
 	if ip := e.s.Device.IP; ip.IsValid() {
 		if v, ok := x.ips.Load(ip); ok {
-			if cur := x.byID(v.(string)); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
+			if cur := x.byID(v); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
 				defer x.ips.Store(ip, cur.s.ID)
 			}
 		}
 	}
 	if p := masked(e.s.Device.IPv6Prefix); p.IsValid() {
 		if v, ok := x.v6.Load(p); ok {
-			if cur := x.byID(v.(string)); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
+			if cur := x.byID(v); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
 				defer x.v6.Store(p, cur.s.ID)
 			}
 		}
@@ -555,8 +545,7 @@ func (x *index) drop(ended func(*entry) bool) int {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	n := 0
-	x.ids.Range(func(k, v any) bool {
-		e := v.(*entry)
+	x.ids.Range(func(k string, e *entry) bool {
 		if !ended(e) {
 			return true
 		}
@@ -575,8 +564,8 @@ func (x *index) drop(ended func(*entry) bool) int {
 }
 
 func (x *index) each(f func(*entry)) {
-	x.ids.Range(func(_, v any) bool {
-		f(v.(*entry))
+	x.ids.Range(func(_ string, e *entry) bool {
+		f(e)
 		return true
 	})
 }
