@@ -82,6 +82,20 @@ func TestOverload(t *testing.T) {
 	}
 	close(sessions.release)
 	released = true
+	// Wait until the workers have caught up with what was read, or the
+	// request below could meet a queue still full and be dropped as
+	// overload in turn (exchange does not retransmit, as an AP would).
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		st := ts.Stats()
+		if st.Accepted+st.Dropped.Overload == st.Received {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the workers did not catch up after the release; stats %+v", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	// Caught up: a new request is answered.
 	resp := mustExchange(t, sign(t, newRequest(layeh.CodeAccessRequest, testSecret, attr{rfc2865.CallingStationID_Type, "02-1A-2B-3C-4D-5E"})), ts.AuthAddr())
 	if resp.Code != layeh.CodeAccessAccept {
