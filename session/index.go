@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 )
 
 // entry is an immutable snapshot of a session in the index; changes replace
@@ -47,7 +48,7 @@ func (p place) known() bool { return p.nas != (NAS{}) || p.ap != "" }
 type index struct {
 	mu   sync.Mutex
 	ids  shardedMap[string, *entry, stringHash[string]]
-	macs shardedMap[MACKey, *entry, stringHash[MACKey]]
+	macs shardedMap[macSum, *entry, sumHash]
 	// Client addresses map to session IDs, not entries, so that replacing
 	// an entry never leaves a stale pointer behind; the newest report of an
 	// address wins (a DHCP lease moved to another device).
@@ -185,7 +186,9 @@ func (x *index) byID(id string) *entry {
 	return e
 }
 
-func (x *index) byMAC(k MACKey) *entry {
+func (x *index) byMAC(k MACKey) *entry { return x.bySum(k.sum()) }
+
+func (x *index) bySum(k macSum) *entry {
 	e, _ := x.macs.Load(k)
 	return e
 }
@@ -224,7 +227,7 @@ func (x *index) unbind(id string, key MACKey) {
 		e.s.Device.MAC, e.s.Device.HasMAC = MAC{}, false
 		return true
 	})
-	x.macs.CompareAndDelete(key, old)
+	x.macs.CompareAndDelete(key.sum(), old)
 }
 
 // claimAddr records that the device of session id signed in again from ip
@@ -260,13 +263,14 @@ func (x *index) claimAddr(id string, ip netip.Addr) (Session, bool) {
 
 // store must be called with mu held.
 func (x *index) store(e *entry) {
+	e.s.intern()
 	old, loaded := x.ids.Swap(e.s.ID, e)
 	if !loaded {
 		x.count.Add(1)
 	}
 	x.reindex(old, e)
 	if e.s.MACKey != "" {
-		x.macs.Store(e.s.MACKey, e)
+		x.macs.Store(e.s.MACKey.sum(), e)
 	}
 }
 
@@ -347,10 +351,29 @@ func (x *index) modifyLocked(id string, f func(e *entry) bool) (*entry, bool) {
 	x.reindex(old, e)
 	if e.s.MACKey != "" {
 		if cur := x.byMAC(e.s.MACKey); cur == nil || cur.s.ID == id {
-			x.macs.Store(e.s.MACKey, e)
+			x.macs.Store(e.s.MACKey.sum(), e)
 		}
 	}
 	return e, true
+}
+
+// intern returns the canonical copy of s. The names of networks,
+// locations, access points and NASes are few (hundreds) and shared by up
+// to a million sessions: one copy each, instead of one allocation per
+// session, is less for the GC to mark and keeps the strings the RADIUS hot
+// path compares in the CPU's caches. The unique package drops a copy no
+// session holds any longer.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
+// intern replaces s's shared names by their canonical copies (see intern).
+func (s *Session) intern() {
+	s.Network, s.Location = intern(s.Network), intern(s.Location)
+	s.CurrentLocation, s.AP, s.NAS.ID = intern(s.CurrentLocation), intern(s.AP), intern(s.NAS.ID)
 }
 
 // report is what a report of activity is to the session.
@@ -411,6 +434,7 @@ func classifyReport(e *entry, a Activity) report {
 // another location, stale that it was a report of an association the
 // device has left, which changes nothing (see ActivityKind).
 func (x *index) touch(id string, a Activity) (s Session, roamed, stale, ok bool) {
+	a.NAS.ID, a.AP, a.Location = intern(a.NAS.ID), intern(a.AP), intern(a.Location)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	e, ok := x.modifyLocked(id, func(e *entry) bool {
@@ -534,7 +558,7 @@ func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) (prev s
 	e.s.MACKey, e.s.RandomMAC = key, random
 	e.s.Device.MAC, e.s.Device.HasMAC = mac, true
 	if old != "" {
-		x.macs.CompareAndDelete(old, cur)
+		x.macs.CompareAndDelete(old.sum(), cur)
 	}
 	x.store(e)
 	return prev
@@ -553,7 +577,7 @@ func (x *index) drop(ended func(*entry) bool) int {
 		x.reindex(e, nil)
 		if e.s.MACKey != "" {
 			if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID == e.s.ID {
-				x.macs.Delete(e.s.MACKey)
+				x.macs.Delete(e.s.MACKey.sum())
 			}
 		}
 		x.count.Add(-1)
@@ -576,7 +600,7 @@ func (x *index) replace(e *entry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if old := x.byID(e.s.ID); old != nil && old.s.MACKey != "" && old.s.MACKey != e.s.MACKey {
-		x.macs.CompareAndDelete(old.s.MACKey, old)
+		x.macs.CompareAndDelete(old.s.MACKey.sum(), old)
 	}
 	x.store(e)
 }

@@ -126,13 +126,41 @@ func NewHasher(siteKey []byte) (*Hasher, error) {
 
 // Key returns the MACKey of m.
 func (h *Hasher) Key(m MAC) MACKey {
+	sum := h.sum(m)
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return MACKey(out[:])
+}
+
+// macSum is a MACKey as the index holds it: the 32 bytes of the hash
+// rather than 64 hex digits in a string of their own. A map compares it in
+// place, where a string key means following a pointer to another cache
+// line, and the RADIUS hot path finds a session without encoding (or
+// allocating) the key.
+type macSum [sha256.Size]byte
+
+// sum returns the hash of m, the bytes Key encodes.
+func (h *Hasher) sum(m MAC) macSum {
 	st := h.pool.Get().(*hmacState)
 	st.h.Reset()
 	st.mac = m
 	st.h.Write(st.mac[:])
 	st.h.Sum(st.sum[:0])
-	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], st.sum[:])
+	out := macSum(st.sum)
 	h.pool.Put(st)
-	return MACKey(out[:])
+	return out
+}
+
+// sum returns the bytes of k as Hasher.sum made them. A key Key did not
+// make (only tests make others) is hashed with SHA-256, so that it still
+// has one index slot of its own: to land on the slot of a real key it
+// would need a SHA-256 preimage of that key's HMAC.
+func (k MACKey) sum() macSum {
+	var s macSum
+	if len(k) == hex.EncodedLen(len(s)) {
+		if _, err := hex.Decode(s[:], []byte(k)); err == nil {
+			return s
+		}
+	}
+	return sha256.Sum256([]byte(k))
 }

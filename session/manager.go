@@ -457,7 +457,7 @@ func (m *Manager) displace(ctx context.Context, id string, key MACKey) {
 // ByMAC returns the live session of a device: the RADIUS hot path. It does
 // no I/O. Errors: ErrNotFound, ErrRevoked, ErrExpired.
 func (m *Manager) ByMAC(mac MAC) (Session, error) {
-	return m.byKey(m.hasher.Key(mac))
+	return m.live(m.index.bySum(m.hasher.sum(mac)))
 }
 
 // ByMACKey is ByMAC for an already hashed address.
