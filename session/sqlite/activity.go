@@ -1,11 +1,12 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
+	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 
 	"roamgate/session"
@@ -44,11 +45,34 @@ const touchSQL = `INSERT INTO activity (sid, id, current_location, ap, last_seen
 const activityColumns = `seq, sid, id, current_location, ap, last_seen, roams,
 	input_octets, output_octets, nas_addr, nas_id, acct_session_id, sealed_device, sealed_device IS NULL`
 
-const foldSQL = `UPDATE sessions SET
-	current_location = ?, ap = ?, last_seen = ?, roams = ?,
-	input_octets = coalesce(?, input_octets), output_octets = coalesce(?, output_octets),
-	nas_addr = ?, nas_id = ?, acct_session_id = ?, sealed_device = coalesce(?, sealed_device)
-	WHERE rowid = ? AND id = ?`
+// The fold reads of each touch in the log only its sequence number, its
+// session's rowid and which of octets and device it has (foldScanSQL, on
+// a reader: the writer is not held for it), picks per session the touches
+// whose values are the newest, and has SQLite apply them in chunks, in
+// rowid order: foldApplySQL takes a chunk as a JSON array of [touch,
+// touch with input octets, … output octets, … device] sequence numbers (0:
+// none), so that the values never leave SQLite. The ID of each touch must
+// be the session row's: a rowid that another session took over is left
+// alone, and so are the older session's octets and device. It was ~20 µs
+// per touch at 100 000 sessions (BenchmarkFold) when the log's rows went
+// through database/sql into a map of every row's values and back one
+// UPDATE each.
+const foldScanSQL = `SELECT seq, sid, (input_octets IS NOT NULL) | ((output_octets IS NOT NULL) << 1) | ((sealed_device IS NOT NULL) << 2)
+	FROM activity WHERE seq <= ? ORDER BY seq`
+
+const foldApplySQL = `UPDATE sessions SET
+	current_location = m.current_location, ap = m.ap, last_seen = m.last_seen, roams = m.roams,
+	input_octets = coalesce((SELECT input_octets FROM activity WHERE seq = j.value ->> 1 AND id = m.id), sessions.input_octets),
+	output_octets = coalesce((SELECT output_octets FROM activity WHERE seq = j.value ->> 2 AND id = m.id), sessions.output_octets),
+	nas_addr = m.nas_addr, nas_id = m.nas_id, acct_session_id = m.acct_session_id,
+	sealed_device = coalesce((SELECT sealed_device FROM activity WHERE seq = j.value ->> 3 AND id = m.id), sessions.sealed_device)
+FROM json_each(?) AS j JOIN activity AS m ON m.seq = j.value ->> 0
+WHERE sessions.rowid = m.sid AND sessions.id = m.id`
+
+// newest are the touches of one session's rowid whose values a fold
+// applies: the newest, the newest with input octets, with output octets,
+// with a device (sequence numbers, 0 for none).
+type newest [4]int64
 
 // activity is one appended row, or several of one session's folded into
 // the values the last of them leaves.
@@ -109,25 +133,6 @@ func (a activity) apply(r *session.Record) {
 			r.SealedDevice = nil // as the driver reads an empty BLOB back
 		}
 	}
-}
-
-func (a activity) foldArgs() []any {
-	var device any
-	if a.device != nil {
-		device = a.device
-	}
-	var in, out any
-	if a.in.Valid {
-		in = a.in.Int64
-	}
-	if a.out.Valid {
-		out = a.out.Int64
-	}
-	var seen any
-	if a.lastSeen.Valid {
-		seen = a.lastSeen.Int64
-	}
-	return []any{a.location, a.ap, seen, a.roams, in, out, a.nasAddr, a.nasID, a.acctSess, device, a.sid, a.id}
 }
 
 // sessionKey is a row of sessions as an activity row names it.
@@ -261,52 +266,90 @@ func (s *Store) fold(ctx context.Context) error {
 	s.foldMu.Lock()
 	defer s.foldMu.Unlock()
 	s.unfolded.Store(0)
-	pending, last, err := pendingActivity(ctx, s.r, `SELECT `+activityColumns+` FROM activity ORDER BY seq`)
-	if err != nil {
+	var last int64
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM activity`).Scan(&last); err != nil {
 		return wrap("fold", err)
 	}
 	if last == 0 {
 		return nil
 	}
-	keys := make([]sessionKey, 0, len(pending))
-	for k := range pending {
-		keys = append(keys, k)
+	chunks, err := s.foldPlan(ctx, last)
+	if err != nil {
+		return wrap("fold", err)
 	}
-	// In rowid order: the rows of one page are written together.
-	slices.SortFunc(keys, func(a, b sessionKey) int {
-		return cmp.Or(cmp.Compare(a.sid, b.sid), cmp.Compare(a.id, b.id))
-	})
-	for {
-		n := min(len(keys), foldChunk)
-		if err := s.foldChunk(ctx, keys[:n], pending, n == len(keys), last); err != nil {
+	for i, c := range chunks {
+		if err := s.foldApply(ctx, c, i == len(chunks)-1, last); err != nil {
 			return wrap("fold", err)
 		}
-		keys = keys[n:]
-		if len(keys) == 0 {
-			return nil
-		}
 	}
+	return nil
 }
 
-// foldChunk updates the sessions of keys in one transaction; the last one
-// also removes the log up to last.
-func (s *Store) foldChunk(ctx context.Context, keys []sessionKey, pending map[sessionKey]activity, lastChunk bool, last int64) error {
+// foldPlan reads the log up to last and returns the JSON arrays foldApply
+// takes, foldChunk sessions each, in rowid order.
+func (s *Store) foldPlan(ctx context.Context, last int64) ([][]byte, error) {
+	rows, err := s.r.QueryContext(ctx, foldScanSQL, last)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	bySid := map[int64]newest{}
+	for rows.Next() {
+		var seq, sid, has int64
+		if err := rows.Scan(&seq, &sid, &has); err != nil {
+			return nil, err
+		}
+		n := bySid[sid]
+		n[0] = seq // in order: each is newer than the one before
+		for i := range 3 {
+			if has&(1<<i) != 0 {
+				n[i+1] = seq
+			}
+		}
+		bySid[sid] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sids := slices.Sorted(maps.Keys(bySid))
+	var chunks [][]byte
+	for len(sids) > 0 {
+		k := min(len(sids), foldChunk)
+		b := make([]byte, 0, k*48)
+		b = append(b, '[')
+		for i, sid := range sids[:k] {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			n := bySid[sid]
+			b = append(b, '[')
+			for j, seq := range n {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendInt(b, seq, 10)
+			}
+			b = append(b, ']')
+		}
+		chunks = append(chunks, append(b, ']'))
+		sids = sids[k:]
+	}
+	if len(chunks) == 0 {
+		chunks = append(chunks, []byte("[]")) // still remove the log
+	}
+	return chunks, nil
+}
+
+// foldApply updates the sessions of one chunk in one transaction; the last
+// one also removes the log up to last.
+func (s *Store) foldApply(ctx context.Context, chunk []byte, lastChunk bool, last int64) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if len(keys) > 0 {
-		st, err := tx.PrepareContext(ctx, foldSQL)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, k := range keys {
-			if _, err := st.ExecContext(ctx, pending[k].foldArgs()...); err != nil {
-				return err
-			}
-		}
+	if _, err := tx.ExecContext(ctx, foldApplySQL, string(chunk)); err != nil {
+		return err
 	}
 	if lastChunk {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM activity WHERE seq <= ?`, last); err != nil {
