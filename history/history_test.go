@@ -288,3 +288,49 @@ func TestPurgeForgetsKnownDevices(t *testing.T) {
 		t.Fatalf("after the purge: seen %d, devices %d, want 2 and 4 (the device's rows written again)", s, d)
 	}
 }
+
+// TestRestartRecallsKnownDevices: a writer that starts in the middle of an
+// hour reads the devices that hour and day already counted from the file
+// (instead of asking it once per device), and counts them no second time.
+func TestRestartRecallsKnownDevices(t *testing.T) {
+	hour := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return hour.Add(30 * time.Minute) }
+	path := filepath.Join(t.TempDir(), "history.db")
+	ctx := context.Background()
+	openAt := func() *Recorder {
+		r, err := Open(ctx, Options{Path: path, Zone: time.UTC, Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	record := func(r *Recorder, mac string) {
+		r.Record(ev(session.EventRoam, hour.Add(10*time.Minute), "s-"+mac, mac, "wifi4eu", "bahnhof", "ap1"))
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := openAt()
+	record(r, "k1")
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r = openAt()
+	defer r.Close()
+	record(r, "k2")
+	k1 := r.w.deviceTag(session.Session{ID: "s-k1", MACKey: "k1"})
+	for _, p := range []periodKey{{"hour", hour.Unix()}, {"day", hour.Truncate(24 * time.Hour).Unix()}} {
+		if _, ok := r.w.known[p][k1]; !ok {
+			t.Errorf("the device counted before the restart is not known in %v (%d known)", p, len(r.w.known[p]))
+		}
+	}
+	record(r, "k1")
+	var seen, devices int
+	if err := r.db.QueryRow(`SELECT (SELECT count(*) FROM seen), (SELECT sum(count) FROM devices)`).Scan(&seen, &devices); err != nil {
+		t.Fatal(err)
+	}
+	if seen != 4 || devices != 4 {
+		t.Fatalf("seen %d, devices %d, want 4 and 4 (two devices, each once an hour and once a day)", seen, devices)
+	}
+}
