@@ -305,6 +305,9 @@ func (g *Gateway) Manager() *session.Manager { return g.mgr }
 // ReadBatches).
 func (g *Gateway) RADIUS() *radius.Server { return g.radius }
 
+// Store is the session store (for tests and tools).
+func (g *Gateway) Store() session.Store { return g.store }
+
 // PrintBanner tells the operator where everything listens.
 func (g *Gateway) PrintBanner(w io.Writer) {
 	a := g.Addrs()

@@ -76,7 +76,7 @@ func newRegistry(mgr *session.Manager, store session.Store) *prometheus.Registry
 	if log, ok := store.(activityLog); ok {
 		reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "roamgate_session_store_activity_unfolded", Help: "Activity appended to the SQLite store's log since its last fold into the sessions rows.",
+				Name: "roamgate_session_store_activity_unfolded", Help: "Touches in the SQLite store's activity log that no fold into the sessions rows has applied yet.",
 			}, func() float64 { n, _ := log.ActivityLog(); return float64(n) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "roamgate_session_store_fold_failures_total", Help: "Folds of the SQLite store's activity log that failed (the log keeps the activity; the next fold retries).",

@@ -277,13 +277,16 @@ for s in $SERVERS; do
 done
 
 # roamgate_drained — true once roamgate's store writes are done: nothing
-# pending and the count written unchanged for 0.4 s.
+# pending, nothing in the SQLite store's activity log left to fold (it
+# folds at the latest 30 s after a touch: without this its fold of a
+# run's last moves fell into the next server's run, uncounted), and the
+# count written unchanged for 0.4 s.
 roamgate_drained() {
 	local a b
 	a=$(cat "$work/roamgate.status")
 	sleep 0.4
 	b=$(cat "$work/roamgate.status")
-	[ "$a" = "$b" ] && [[ $b == "pending 0 "* ]]
+	[ "$a" = "$b" ] && [[ $b == "pending 0 unfolded 0 "* ]]
 }
 
 # profile_segment LABEL — roamgate starts its next CPU profile segment.

@@ -160,7 +160,7 @@ func runServe(ctx context.Context, c serveConfig, log *slog.Logger, ready func(*
 	sctx, stopStatus := context.WithCancel(ctx)
 	defer stopStatus()
 	if c.status != "" {
-		go writeStatus(sctx, c.status, mgr)
+		go writeStatus(sctx, c.status, mgr, g.Store())
 	}
 
 	var before, after runtime.MemStats
@@ -187,15 +187,22 @@ func runServe(ctx context.Context, c serveConfig, log *slog.Logger, ready func(*
 	return err
 }
 
-// writeStatus rewrites path with the manager's activity counters until ctx
-// ends: "pending N written M".
-func writeStatus(ctx context.Context, path string, mgr *session.Manager) {
+// writeStatus rewrites path with the manager's activity counters and the
+// touches the store's log holds unfolded (SQLite) until ctx ends:
+// "pending N unfolded U written M". The bench's drain waits for both to be
+// 0, so that the fold of a run's moves is counted to that run.
+func writeStatus(ctx context.Context, path string, mgr *session.Manager, store session.Store) {
+	log, _ := store.(interface{ ActivityLog() (int64, uint64) })
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	tmp := path + ".tmp"
 	for {
 		c := mgr.Counters()
-		if os.WriteFile(tmp, fmt.Appendf(nil, "pending %d written %d\n", c.ActivityPending, c.ActivityWritten), 0o644) == nil {
+		var unfolded int64
+		if log != nil {
+			unfolded, _ = log.ActivityLog()
+		}
+		if os.WriteFile(tmp, fmt.Appendf(nil, "pending %d unfolded %d written %d\n", c.ActivityPending, unfolded, c.ActivityWritten), 0o644) == nil {
 			os.Rename(tmp, path)
 		}
 		select {

@@ -215,15 +215,17 @@ func (s *Store) withActivity(ctx context.Context, op string, idOnly string, quer
 	return nil
 }
 
-// ActivityLog reports the touches appended since the last fold began and
-// how many folds failed (their activity stays in the log; readers apply it
-// and the next fold tries again), for metrics.
+// ActivityLog reports the touches in the log that no fold has applied yet
+// and how many folds failed (their activity stays in the log; readers
+// apply it and the next fold tries again), for metrics.
 func (s *Store) ActivityLog() (unfolded int64, foldFailures uint64) {
-	return s.unfolded.Load(), s.foldErrors.Load()
+	// A fold may take rows out before their append is counted.
+	return max(s.logged.Load(), 0), s.foldErrors.Load()
 }
 
 // appended counts touches for the fold, and starts it once foldRows wait.
 func (s *Store) appended(n int) {
+	s.logged.Add(int64(n))
 	if n > 0 && s.unfolded.Add(int64(n)) >= foldRows {
 		select {
 		case s.foldNow <- struct{}{}:
@@ -243,7 +245,7 @@ func (s *Store) folder() {
 		case <-s.foldStop:
 			return
 		case <-tick.C:
-			if s.unfolded.Load() == 0 {
+			if s.logged.Load() <= 0 {
 				continue
 			}
 		case <-s.foldNow:
@@ -273,7 +275,7 @@ func (s *Store) fold(ctx context.Context) error {
 	if last == 0 {
 		return nil
 	}
-	chunks, err := s.foldPlan(ctx, last)
+	chunks, rows, err := s.foldPlan(ctx, last)
 	if err != nil {
 		return wrap("fold", err)
 	}
@@ -282,23 +284,26 @@ func (s *Store) fold(ctx context.Context) error {
 			return wrap("fold", err)
 		}
 	}
+	s.logged.Add(-rows)
 	return nil
 }
 
 // foldPlan reads the log up to last and returns the JSON arrays foldApply
-// takes, foldChunk sessions each, in rowid order.
-func (s *Store) foldPlan(ctx context.Context, last int64) ([][]byte, error) {
+// takes, foldChunk sessions each, in rowid order, and how many touches
+// they fold.
+func (s *Store) foldPlan(ctx context.Context, last int64) (chunks [][]byte, touches int64, err error) {
 	rows, err := s.r.QueryContext(ctx, foldScanSQL, last)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer rows.Close()
 	bySid := map[int64]newest{}
 	for rows.Next() {
 		var seq, sid, has int64
 		if err := rows.Scan(&seq, &sid, &has); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
+		touches++
 		n := bySid[sid]
 		n[0] = seq // in order: each is newer than the one before
 		for i := range 3 {
@@ -309,10 +314,9 @@ func (s *Store) foldPlan(ctx context.Context, last int64) ([][]byte, error) {
 		bySid[sid] = n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	sids := slices.Sorted(maps.Keys(bySid))
-	var chunks [][]byte
 	for len(sids) > 0 {
 		k := min(len(sids), foldChunk)
 		b := make([]byte, 0, k*48)
@@ -337,7 +341,7 @@ func (s *Store) foldPlan(ctx context.Context, last int64) ([][]byte, error) {
 	if len(chunks) == 0 {
 		chunks = append(chunks, []byte("[]")) // still remove the log
 	}
-	return chunks, nil
+	return chunks, touches, nil
 }
 
 // foldApply updates the sessions of one chunk in one transaction; the last

@@ -181,7 +181,7 @@ func TestFoldChangesNothingReadersSee(t *testing.T) {
 	if err := s.r.QueryRow(`SELECT max(seq) FROM activity`).Scan(&last); err != nil {
 		t.Fatal(err)
 	}
-	chunks, err := s.foldPlan(ctx, last)
+	chunks, _, err := s.foldPlan(ctx, last)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,5 +386,33 @@ func BenchmarkFold(b *testing.B) {
 	b.ReportMetric(float64(folded.Nanoseconds())/float64(b.N*touches), "ns/touch")
 	if n := logRows(b, s); n != 0 {
 		b.Fatalf("%d rows left in the log", n)
+	}
+}
+
+// TestActivityLogCountsWhatNoFoldApplied: the gauge behind
+// roamgate_session_store_activity_unfolded counts the touches in the log
+// until a fold has applied them, not until one begins.
+func TestActivityLogCountsWhatNoFoldApplied(t *testing.T) {
+	s := openInternal(t, filepath.Join(t.TempDir(), "sessions.db"))
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	r := record(t, now)
+	if err := s.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.Touch(ctx, r.ID, session.Activity{At: now.Add(time.Duration(i) * time.Second), Location: "rathaus"}, i, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := s.ActivityLog(); n != 3 {
+		t.Fatalf("ActivityLog = %d before a fold, want 3", n)
+	}
+	if err := s.fold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.ActivityLog(); n != 0 || logRows(t, s) != 0 {
+		t.Fatalf("ActivityLog = %d, %d rows in the log after a fold, want 0", n, logRows(t, s))
 	}
 }

@@ -36,6 +36,7 @@ type Store struct {
 	// the last, a nudge when there are foldRows, the folder's life, and
 	// the folds that failed (the log keeps their activity).
 	unfolded   atomic.Int64
+	logged     atomic.Int64 // touches in the log that no fold applied yet
 	foldNow    chan struct{}
 	foldStop   chan struct{}
 	foldDone   chan struct{}
@@ -132,13 +133,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s := &Store{w: w, r: r, batcher: newBatcher(w),
 		foldNow: make(chan struct{}, 1), foldStop: make(chan struct{}), foldDone: make(chan struct{})}
 	var left int
-	if err := r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM activity LIMIT 1)`).Scan(&left); err != nil {
+	if err := r.QueryRowContext(ctx, `SELECT count(*) FROM activity`).Scan(&left); err != nil {
 		s.batcher.close()
 		r.Close()
 		w.Close()
 		return nil, wrap("open", err)
 	}
 	s.unfolded.Store(int64(left)) // a log a crash left is folded at the first tick
+	s.logged.Store(int64(left))
 	go s.folder()
 	return s, nil
 }
