@@ -261,15 +261,14 @@ func parseMACAttr(v []byte) (session.MAC, bool) {
 }
 
 // parseMAC is session.ParseMAC for bytes of the request. The string it
-// passes aliases the datagram without copying (the hot path would otherwise
-// allocate for every MAC): ParseMAC keeps nothing of it but, on failure, the
-// error, which is dropped here at once.
+// passes aliases the bytes without copying (the hot path would otherwise
+// allocate for every MAC); ScanMAC keeps nothing of it, so neither the
+// datagram nor a password decoded on the stack escapes to the heap.
 func parseMAC(v []byte) (session.MAC, bool) {
 	if len(v) == 0 {
 		return session.MAC{}, false
 	}
-	m, err := session.ParseMAC(unsafe.String(unsafe.SliceData(v), len(v)))
-	return m, err == nil
+	return session.ScanMAC(unsafe.String(unsafe.SliceData(v), len(v)))
 }
 
 // appendMAC appends m as session.MAC.String writes it ("aa:bb:…").

@@ -37,19 +37,25 @@ func (b benchSessions) ByID(string) (session.Session, error)   { return b.s, nil
 func (b benchSessions) UAMSecret(string) string                { return "" }
 func (b benchSessions) NASRestarted(netip.Addr, string) int    { return 0 }
 
+// benchServer answers from benchSessions' one session.
+func benchServer(tb testing.TB) *Server {
+	srv, err := New(testConfig(), Deps{
+		Sessions:    benchSessions{mac: liveMAC, s: session.Session{ID: liveID}},
+		IdleTimeout: 15 * time.Minute,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv
+}
+
 // BenchmarkAccessRequest is the whole handling of one MAC-authentication
 // Access-Request as an access point sends it: client lookup, framing,
 // Message-Authenticator check, parse, MAC parse, session lookup, reply
 // building, Message-Authenticator and Response Authenticator. The socket
 // read and write are not included.
 func BenchmarkAccessRequest(b *testing.B) {
-	srv, err := New(testConfig(), Deps{
-		Sessions:    benchSessions{mac: liveMAC, s: session.Session{ID: liveID}},
-		IdleTimeout: 15 * time.Minute,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv := benchServer(b)
 	src := netip.MustParseAddr("127.0.0.1")
 	// Distinct requests (identifier and authenticator), so that the
 	// duplicate cache sees new requests as an access point's would; the
@@ -117,4 +123,53 @@ func packet(b testing.TB, mac string) []byte {
 		b.Fatal(err)
 	}
 	return buf
+}
+
+// TestPAPPasswordAllocatesNothing: MAC authentication with the MAC as
+// User-Password (as most access points send it) allocates no more than
+// without a password — the password is decoded and parsed on the stack.
+// Each request is a new one (identifier, authenticator, source port), as
+// in BenchmarkAccessRequest.
+func TestPAPPasswordAllocatesNothing(t *testing.T) {
+	srv := benchServer(t)
+	const mac = "02-1A-2B-3C-4D-5E"
+	request := func(password bool) func(testing.TB) []byte {
+		return func(t testing.TB) []byte {
+			p := newRequest(layeh.CodeAccessRequest, testSecret,
+				attr{rfc2865.UserName_Type, mac},
+				attr{rfc2865.CallingStationID_Type, mac},
+				attr{rfc2865.CalledStationID_Type, "02-AA-BB-CC-DD-EE:WiFi4EU"},
+				attr{rfc2865.NASIdentifier_Type, "bahnhof-ap1"})
+			if password {
+				if err := rfc2865.UserPassword_SetString(p, mac); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p.Identifier = byte(rand.Uint32())
+			b, err := sign(t, p).Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+	}
+	allocs := func(build func(testing.TB) []byte) float64 {
+		const runs = 200
+		pkts := make([][]byte, runs+1) // AllocsPerRun runs once more to warm up
+		for i := range pkts {
+			pkts[i] = build(t)
+		}
+		i := 0
+		return testing.AllocsPerRun(runs, func() {
+			src := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(1000+i))
+			if _, out := srv.handle(authListener, src, pkts[i]); out.reply != layeh.CodeAccessAccept {
+				t.Fatalf("outcome %+v, want an Access-Accept", out)
+			}
+			i++
+		})
+	}
+	plain, pap := allocs(request(false)), allocs(request(true))
+	if pap > plain {
+		t.Fatalf("%.1f allocations per request with User-Password, %.1f without", pap, plain)
+	}
 }

@@ -22,7 +22,27 @@ type MAC [6]byte
 // aabbccddeeff (hostapd), aabb.ccdd.eeff (Cisco), in any letter case.
 // Everything else, including EUI-64 and mixed separators, is rejected.
 func ParseMAC(s string) (MAC, error) {
-	var m MAC
+	m, problem, pos := scanMAC(s)
+	switch {
+	case problem == "":
+		return m, nil
+	case pos > 0:
+		return MAC{}, fmt.Errorf("%w: %q: %s %d", ErrInvalidMAC, truncate(s), problem, pos)
+	}
+	return MAC{}, fmt.Errorf("%w: %q: %s", ErrInvalidMAC, truncate(s), problem)
+}
+
+// ScanMAC is ParseMAC without the error, for hot paths: it keeps nothing
+// of s, so that s may alias a buffer that is reused (a datagram, a
+// decrypted password on the stack) without escaping to the heap.
+func ScanMAC(s string) (MAC, bool) {
+	m, problem, _ := scanMAC(s)
+	return m, problem == ""
+}
+
+// scanMAC parses s; problem (with a position, if pos > 0) says what is
+// wrong, "" if nothing.
+func scanMAC(s string) (m MAC, problem string, pos int) {
 	var digits [12]byte
 	n := 0
 	switch len(s) {
@@ -33,7 +53,7 @@ func ParseMAC(s string) (MAC, error) {
 		for i := 0; i < len(s); i++ {
 			if i%5 == 4 {
 				if s[i] != '.' {
-					return m, fmt.Errorf("%w: %q: expected '.' at position %d", ErrInvalidMAC, truncate(s), i+1)
+					return MAC{}, "expected '.' at position", i + 1
 				}
 				continue
 			}
@@ -43,12 +63,12 @@ func ParseMAC(s string) (MAC, error) {
 	case 17: // aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff
 		sep := s[2]
 		if sep != ':' && sep != '-' {
-			return m, fmt.Errorf("%w: %q: separator must be ':' or '-'", ErrInvalidMAC, truncate(s))
+			return MAC{}, "separator must be ':' or '-'", 0
 		}
 		for i := 0; i < len(s); i++ {
 			if i%3 == 2 {
 				if s[i] != sep {
-					return m, fmt.Errorf("%w: %q: mixed or misplaced separators", ErrInvalidMAC, truncate(s))
+					return MAC{}, "mixed or misplaced separators", 0
 				}
 				continue
 			}
@@ -56,12 +76,12 @@ func ParseMAC(s string) (MAC, error) {
 			n++
 		}
 	default:
-		return m, fmt.Errorf("%w: %q: want 12 hex digits as aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabbccddeeff or aabb.ccdd.eeff", ErrInvalidMAC, truncate(s))
+		return MAC{}, "want 12 hex digits as aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabbccddeeff or aabb.ccdd.eeff", 0
 	}
 	if _, err := hex.Decode(m[:], digits[:n]); err != nil {
-		return MAC{}, fmt.Errorf("%w: %q: not hexadecimal", ErrInvalidMAC, truncate(s))
+		return MAC{}, "not hexadecimal", 0
 	}
-	return m, nil
+	return m, "", 0
 }
 
 // truncate keeps hostile input from blowing up error messages and logs.

@@ -37,6 +37,9 @@ func TestParseMAC(t *testing.T) {
 			if m != (session.MAC{0xaa, 0xbb, 0xcc, 0x0d, 0xee, 0xff}) {
 				t.Errorf("ParseMAC(%q) bytes = % x", tt.in, m[:])
 			}
+			if s, ok := session.ScanMAC(tt.in); !ok || s != m {
+				t.Errorf("ScanMAC(%q) = %s, %v; ParseMAC gives %s", tt.in, s, ok, m)
+			}
 		})
 	}
 }
@@ -85,6 +88,9 @@ func TestParseMACRejects(t *testing.T) {
 			}
 			if !m.IsZero() {
 				t.Errorf("ParseMAC(%q) returned %s with its error, want the zero MAC", tt.in, m)
+			}
+			if s, ok := session.ScanMAC(tt.in); ok || !s.IsZero() {
+				t.Errorf("ScanMAC(%q) = %s, %v; want the zero MAC, false", tt.in, s, ok)
 			}
 			if len(err.Error()) > 256 {
 				t.Errorf("error message is %d bytes long: hostile input must be truncated", len(err.Error()))
