@@ -575,22 +575,22 @@ func (w *writer) insertRaw(ctx context.Context, tx *sql.Tx, events []session.Eve
 // into a large B-tree), where one read of the period's rows costs ~1 µs
 // a device. (Under make bench-radius with roaming, a fresh server's
 // history writer spent most of its time on those inserts.)
-func (w *writer) recall(ctx context.Context, tx *sql.Tx, p periodKey) error {
-	if _, ok := w.known[p]; ok {
+func (w *writer) recall(ctx context.Context, tx *sql.Tx, p periodKey) (err error) {
+	set, started := w.knownSet(p)
+	if !started {
 		return nil
 	}
-	for k := range w.known {
-		if k.period == p.period && k.start > p.start {
-			return nil // an older period: its events ask the file
+	defer func() {
+		if err != nil {
+			delete(w.known, p) // read again next time
 		}
-	}
-	set := map[[tagSize]byte]struct{}{}
+	}()
 	rows, err := tx.QueryContext(ctx, `SELECT device FROM seen WHERE period = ? AND start = ? LIMIT ?`, p.period, p.start, maxKnown)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	var b []byte
+	var b sql.RawBytes
 	for rows.Next() {
 		if err := rows.Scan(&b); err != nil {
 			return err
@@ -599,40 +599,38 @@ func (w *writer) recall(ctx context.Context, tx *sql.Tx, p periodKey) error {
 			set[[tagSize]byte(b)] = struct{}{}
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return err
+	return rows.Err()
+}
+
+// knownSet returns the devices known for p. For the newest period of its
+// kind it starts the set if there is none (started), forgetting the older
+// period's; for an older period it returns nil: its events ask the file.
+func (w *writer) knownSet(p periodKey) (set map[[tagSize]byte]struct{}, started bool) {
+	if set, ok := w.known[p]; ok {
+		return set, false
+	}
+	for k := range w.known {
+		if k.period == p.period && k.start > p.start {
+			return nil, false
+		}
 	}
 	for k := range w.known {
 		if k.period == p.period {
-			delete(w.known, k) // an older period
+			delete(w.known, k)
 		}
 	}
+	set = map[[tagSize]byte]struct{}{}
 	w.known[p] = set
-	return nil
+	return set, true
 }
 
 // remember adds the devices of the committed batch to known, for the newest
 // hour and day only.
 func (w *writer) remember() {
 	for k := range w.seen {
-		set, ok := w.known[k.periodKey]
-		if !ok {
-			newest := true
-			for p := range w.known {
-				if p.period == k.period && p.start > k.start {
-					newest = false
-				}
-			}
-			if !newest {
-				continue
-			}
-			for p := range w.known {
-				if p.period == k.period {
-					delete(w.known, p) // an older period
-				}
-			}
-			set = map[[tagSize]byte]struct{}{}
-			w.known[k.periodKey] = set
+		set, _ := w.knownSet(k.periodKey)
+		if set == nil {
+			continue
 		}
 		if len(set) < maxKnown {
 			set[k.device] = struct{}{}
