@@ -2,12 +2,14 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,6 +113,35 @@ func (r *Replicated) PrimaryAddr(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("redistest: no Sentinel names the primary: %v", lastErr)
 }
 
+// settledPrimary is the primary every running Sentinel names, none of them
+// in a failover; an error when they disagree or one is failing over.
+func (r *Replicated) settledPrimary(ctx context.Context) (string, error) {
+	agreed := ""
+	for _, s := range r.Sentinels {
+		if !s.Running() {
+			continue
+		}
+		sc := goredis.NewSentinelClient(&goredis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+		m, err := sc.Master(ctx, MasterName).Result()
+		sc.Close()
+		if err != nil {
+			return "", err
+		}
+		if strings.Contains(m["flags"], "failover") {
+			return "", fmt.Errorf("redistest: Sentinel %s is failing over (%s)", s.Addr(), m["flags"])
+		}
+		addr := net.JoinHostPort(m["ip"], m["port"])
+		if agreed != "" && addr != agreed {
+			return "", fmt.Errorf("redistest: the Sentinels disagree: %s and %s", agreed, addr)
+		}
+		agreed = addr
+	}
+	if agreed == "" {
+		return "", errors.New("redistest: no Sentinel runs")
+	}
+	return agreed, nil
+}
+
 // Server returns the server listening at addr, or nil.
 func (r *Replicated) Server(addr string) *Server {
 	for _, s := range r.Servers {
@@ -121,15 +152,21 @@ func (r *Replicated) Server(addr string) *Server {
 	return nil
 }
 
-// WaitPrimary waits until the Sentinels name a running primary other than
-// not (the address of one that was killed; "" for any) that answers as a
-// primary, and returns it. A timeout fails t, the calling (sub)test.
+// WaitPrimary waits until every running Sentinel names the same running
+// primary other than not (the address of one that was killed; "" for any),
+// none of them is still in the failover, and that server answers as a
+// primary; it returns it. A Sentinel names the promoted replica while it is
+// still reconfiguring the others, and one that has not yet heard the new
+// configuration still names the killed server: bringing that server back
+// then (Rejoin) can make the lagging Sentinel demote the new primary under
+// the restarted, empty one — the failure CI saw once, the Sentinels naming
+// the killed server again. A timeout fails t, the calling (sub)test.
 func (r *Replicated) WaitPrimary(t testing.TB, within time.Duration, not string) *Server {
 	t.Helper()
 	ctx := context.Background()
 	var p *Server
-	waitFor(t, within, "a new primary", func() bool {
-		addr, err := r.PrimaryAddr(ctx)
+	waitFor(t, within, "a new primary every Sentinel agrees on", func() bool {
+		addr, err := r.settledPrimary(ctx)
 		if err != nil || addr == not {
 			return false
 		}
@@ -179,7 +216,7 @@ func (r *Replicated) Rejoin(t testing.TB, s *Server) {
 	ctx := context.Background()
 	s.Restart()
 	c := s.Client()
-	waitFor(t, 45*time.Second, s.Addr()+" rejoins as a replica", func() bool {
+	rejoined := func() bool {
 		addr, err := r.PrimaryAddr(ctx)
 		if err != nil {
 			return false
@@ -188,7 +225,18 @@ func (r *Replicated) Rejoin(t testing.TB, s *Server) {
 		return info(ctx, c, "replication", "role") == "slave" &&
 			info(ctx, c, "replication", "master_port") == port &&
 			info(ctx, c, "replication", "master_link_status") == "up"
-	})
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	for !rejoined() {
+		if time.Now().After(deadline) {
+			for _, sp := range r.Sentinels {
+				t.Logf("Sentinel %s:\n%s", sp.Addr(), sp.Log())
+			}
+			t.Fatalf("redistest: %s rejoins as a replica: not within 45s (role %q, master_port %q, link %q)", s.Addr(),
+				info(ctx, c, "replication", "role"), info(ctx, c, "replication", "master_port"), info(ctx, c, "replication", "master_link_status"))
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval, bounded by the deadline
+	}
 	r.WaitReplicated(t, 30*time.Second)
 }
 
