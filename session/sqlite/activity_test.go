@@ -416,3 +416,47 @@ func TestActivityLogCountsWhatNoFoldApplied(t *testing.T) {
 		t.Fatalf("ActivityLog = %d, %d rows in the log after a fold, want 0", n, logRows(t, s))
 	}
 }
+
+// TestTouchManyKeepsBytesAndOrder: TouchMany keeps every byte of what it
+// is given (NAS-Identifier and Acct-Session-Id come from access points: not
+// always UTF-8, quotes and control characters included), and of two
+// touches of one session in one call the later is what readers and the
+// fold see. (It guarded a variant that appended a group commit's touches
+// as one JSON array in one INSERT … SELECT FROM json_each: 20–50 % more
+// CPU per touch than the prepared statement per touch, so not landed.)
+func TestTouchManyKeepsBytesAndOrder(t *testing.T) {
+	s := openInternal(t, filepath.Join(t.TempDir(), "sessions.db"))
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	r := record(t, now)
+	if err := s.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	odd := "\xff\xfe\"\\\x00\n\u00e4]},"
+	first := session.Touch{ID: r.ID, Roams: 1, SealedDevice: []byte("first"),
+		Activity: session.Activity{At: now.Add(time.Second), Location: "bahnhof", AP: "ap-1", InputOctets: 5}}
+	second := session.Touch{ID: r.ID, Roams: 2, SealedDevice: []byte(odd),
+		Activity: session.Activity{At: now.Add(2 * time.Second), Location: "stadtpark" + odd, AP: odd,
+			OutputOctets: 1 << 63, NAS: session.NAS{ID: odd, AcctSessionID: odd, Addr: netip.MustParseAddr("2001:db8::1")}}}
+	errs := make([]error, 2)
+	s.TouchMany(ctx, []session.Touch{first, second}, errs)
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	want := r
+	want.CurrentLocation, want.AP, want.LastSeen, want.Roams, want.NAS = second.Activity.Location, odd, second.Activity.At, 2, second.Activity.NAS
+	want.InputOctets, want.OutputOctets, want.SealedDevice = 5, 1<<63, []byte(odd)
+	for _, when := range []string{"before the fold", "after the fold"} {
+		got, err := s.Get(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s:\n got %+v\nwant %+v", when, got, want)
+		}
+		if err := s.fold(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
