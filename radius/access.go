@@ -152,10 +152,6 @@ func chapOK(req *request, password []byte) bool {
 // LastSeen as well.
 const seenRefresh = 5 * time.Minute
 
-// acceptSize is room for an Access-Accept without reallocation: header,
-// Message-Authenticator, three integers, Class, bandwidth.
-const acceptSize = 192
-
 // accept records where the session was seen and builds the Access-Accept.
 // When the session is already known to be where the request says, nothing
 // is recorded, and nothing allocated to find that out.
@@ -189,13 +185,28 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess sessio
 		s.noteNAS(req, nasAddr) // for re-authorising devices at this NAS (nasdir.go)
 	}
 
-	resp := newReplyTo(req, layeh.CodeAccessAccept, true, acceptSize)
-	resp.addInteger(rfc2865.SessionTimeout_Type, seconds(s.sessions.TimeLeft(sess)))
-	if d := s.cfg.InterimInterval; d > 0 {
-		resp.addInteger(rfc2869.AcctInterimInterval_Type, seconds(d))
+	var bandwidth layeh.Packet
+	if bw, ok := s.networks[sess.Network]; ok && bw != (Bandwidth{}) {
+		addBandwidth(&bandwidth, c.kind, bw)
 	}
-	if d := s.idleTimeout; d > 0 {
-		resp.addInteger(rfc2865.IdleTimeout_Type, seconds(d))
+	interim, idle := s.cfg.InterimInterval, s.idleTimeout
+	size := integerLen + 2 + len(sess.ID) + attributesLen(bandwidth.Attributes)
+	if interim > 0 {
+		size += integerLen
+	}
+	if idle > 0 {
+		size += integerLen
+	}
+	if c.dialect.acceptUserName {
+		size += 2 + len(sess.ID)
+	}
+	resp := newReplyTo(req, layeh.CodeAccessAccept, true, size)
+	resp.addInteger(rfc2865.SessionTimeout_Type, seconds(s.sessions.TimeLeft(sess)))
+	if interim > 0 {
+		resp.addInteger(rfc2869.AcctInterimInterval_Type, seconds(interim))
+	}
+	if idle > 0 {
+		resp.addInteger(rfc2865.IdleTimeout_Type, seconds(idle))
 	}
 	// Class comes back in accounting and names the session without the MAC.
 	resp.addString(rfc2865.Class_Type, sess.ID)
@@ -204,11 +215,7 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess sessio
 		// Disconnect-Request can (dialect.go, coova).
 		resp.addString(rfc2865.UserName_Type, sess.ID)
 	}
-	if bw, ok := s.networks[sess.Network]; ok && bw != (Bandwidth{}) {
-		var p layeh.Packet
-		addBandwidth(&p, c.kind, bw)
-		resp.addAttributes(p.Attributes)
-	}
+	resp.addAttributes(bandwidth.Attributes)
 	return resp, v
 }
 
@@ -231,7 +238,7 @@ func reject(req *request, v verdict) (answer, verdict) {
 	case rejectWrongDevice:
 		msg = msgWrongDevice
 	}
-	resp := newReplyTo(req, layeh.CodeAccessReject, true, headerLen+2+authLen+2+len(msg)+32)
+	resp := newReplyTo(req, layeh.CodeAccessReject, true, 2+len(msg))
 	resp.addString(rfc2865.ReplyMessage_Type, msg)
 	return resp, v
 }

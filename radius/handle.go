@@ -130,7 +130,7 @@ func (s *Server) statusServer(c *client, l listener, b []byte, out outcome) ([]b
 	if l == acctListener {
 		code = layeh.CodeAccountingResponse
 	}
-	resp := newReplyTo(&req, code, true, 64)
+	resp := newReplyTo(&req, code, true, 0)
 	resp.echoProxyState(&req)
 	reply, err := resp.finish(c)
 	if err != nil {
