@@ -61,15 +61,26 @@ func (s *Server) access(c *client, src netip.AddrPort, req *request) (answer, ve
 			}
 		}
 	}
-	sess, err := s.sessions.ByMAC(mac)
+	sess, err := s.byMAC(mac)
 	if err != nil {
 		// Crisis mode (crisis.go): while it is active every device gets in.
-		var ok bool
-		if sess, ok = s.crisisAdmit(c, src, req, mac); !ok {
+		crisis, ok := s.crisisAdmit(c, src, req, mac)
+		if !ok {
 			return reject(req, rejectNoSession)
 		}
+		sess = &crisis
 	}
 	return s.accept(c, src, req, sess, acceptMAC)
+}
+
+// byMAC is Sessions.ByMAC, without a copy of the session where the
+// Sessions can (SharedSessions). The session must not be changed.
+func (s *Server) byMAC(mac session.MAC) (*session.Session, error) {
+	if s.shared != nil {
+		return s.shared.ByMACShared(mac)
+	}
+	sess, err := s.sessions.ByMAC(mac)
+	return &sess, err
 }
 
 // uam checks a UAM login: User-Name is the session ID, the password the
@@ -93,10 +104,10 @@ func (s *Server) uam(c *client, src netip.AddrPort, req *request, id string) (an
 			return reject(req, rejectBadPassword)
 		}
 	}
-	if !s.uamDevice(req, sess) {
+	if !s.uamDevice(req, &sess) {
 		return reject(req, rejectWrongDevice)
 	}
-	return s.accept(c, src, req, sess, v)
+	return s.accept(c, src, req, &sess, v)
 }
 
 // uamDevice reports whether a UAM login comes from the session's device.
@@ -111,7 +122,7 @@ func (s *Server) uam(c *client, src netip.AddrPort, req *request, id string) (an
 // displaced from its MAC, or signed in without a MAC, holds none): binding
 // the MAC at the first login instead would let a forced login take a
 // device over. Without Calling-Station-Id there is nothing to compare.
-func (s *Server) uamDevice(req *request, sess session.Session) bool {
+func (s *Server) uamDevice(req *request, sess *session.Session) bool {
 	if req.callingStationID == nil {
 		return true
 	}
@@ -119,7 +130,7 @@ func (s *Server) uamDevice(req *request, sess session.Session) bool {
 	if !ok {
 		return false
 	}
-	owner, err := s.sessions.ByMAC(mac)
+	owner, err := s.byMAC(mac)
 	return err == nil && owner.ID == sess.ID
 }
 
@@ -155,7 +166,7 @@ const seenRefresh = 5 * time.Minute
 // accept records where the session was seen and builds the Access-Accept.
 // When the session is already known to be where the request says, nothing
 // is recorded, and nothing allocated to find that out.
-func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess session.Session, v verdict) (answer, verdict) {
+func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess *session.Session, v verdict) (answer, verdict) {
 	var apBuf [17]byte
 	ap := apBuf[:0]
 	if m, ok := calledAP(req.calledStationID); ok {
@@ -175,13 +186,13 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess sessio
 		// CoovaChilli says the device's address in its Access-Requests
 		// (chilli.c chilli_req_attrs: Framed-IP-Address from hisip): the
 		// NAS vouches for it, as in accounting.
-		var err error
-		sess, err = s.sessions.Seen(sess.ID, session.Activity{Kind: session.ActivityAccess, Location: loc, AP: string(ap), NAS: nas,
+		seen, err := s.sessions.Seen(sess.ID, session.Activity{Kind: session.ActivityAccess, Location: loc, AP: string(ap), NAS: nas,
 			IP: framedIP(req.framedIPAddress), IPv6Prefix: framedIPv6Prefix(req.framedIPv6Prefix)})
 		if err != nil {
 			// The session ended between the lookup and now.
 			return reject(req, rejectNoSession)
 		}
+		sess = &seen
 		s.noteNAS(req, nasAddr) // for re-authorising devices at this NAS (nasdir.go)
 	}
 
@@ -201,7 +212,7 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess sessio
 		size += 2 + len(sess.ID)
 	}
 	resp := newReplyTo(req, layeh.CodeAccessAccept, true, size)
-	resp.addInteger(rfc2865.SessionTimeout_Type, seconds(s.sessions.TimeLeft(sess)))
+	resp.addInteger(rfc2865.SessionTimeout_Type, seconds(s.sessions.TimeLeft(*sess)))
 	if interim > 0 {
 		resp.addInteger(rfc2869.AcctInterimInterval_Type, seconds(interim))
 	}

@@ -44,6 +44,14 @@ type Sessions interface {
 	TimeLeft(session.Session) time.Duration
 }
 
+// SharedSessions is implemented by a Sessions whose MAC lookup can hand out
+// the session as its index holds it rather than a copy (the
+// *session.Manager does: ByMACShared); the server then uses it for MAC
+// authentication, reads the session and never changes it.
+type SharedSessions interface {
+	ByMACShared(session.MAC) (*session.Session, error)
+}
+
 // Bandwidth is the per-device rate limit of a network, in kbit/s; 0 is no
 // limit in that direction.
 type Bandwidth struct {
@@ -133,6 +141,7 @@ type Server struct {
 	cfg         Config
 	clients     clientTable
 	sessions    Sessions
+	shared      SharedSessions // sessions, when it is one; else nil
 	locator     Locator
 	attrLocator AttributeLocator // locator, if it is one
 	networks    map[string]Bandwidth
@@ -190,6 +199,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg:         cfg,
 		clients:     clients,
 		sessions:    deps.Sessions,
+		shared:      sharedSessions(deps.Sessions),
 		locator:     deps.Locator,
 		networks:    deps.Networks,
 		idleTimeout: deps.IdleTimeout,
@@ -568,4 +578,9 @@ func codeString(c layeh.Code) string {
 		return "none"
 	}
 	return c.String()
+}
+
+func sharedSessions(s Sessions) SharedSessions {
+	shared, _ := s.(SharedSessions)
+	return shared
 }

@@ -10,7 +10,7 @@ func (m *Manager) Live() []Session {
 	now := m.now()
 	var out []Session
 	m.index.each(func(e *entry) {
-		if e.s.Revoked || !now.Before(e.exp) || m.idle(e.s, now) {
+		if e.s.Revoked || !now.Before(e.exp) || m.idle(&e.s, now) {
 			return
 		}
 		out = append(out, e.s)
@@ -31,7 +31,7 @@ func (m *Manager) CountByAP() map[string]int {
 	now := m.now()
 	out := map[string]int{}
 	m.index.each(func(e *entry) {
-		if e.s.Revoked || !now.Before(e.exp) || m.idle(e.s, now) {
+		if e.s.Revoked || !now.Before(e.exp) || m.idle(&e.s, now) {
 			return
 		}
 		out[e.s.AP]++

@@ -460,6 +460,21 @@ func (m *Manager) ByMAC(mac MAC) (Session, error) {
 	return m.live(m.index.bySum(m.hasher.sum(mac)))
 }
 
+// ByMACShared is ByMAC without copying the session out of the index: the
+// RADIUS server's path. A Session is ~340 octets over six cache lines, and
+// at 100 000 sessions and more the index's are not in the CPU's caches:
+// the copy cost ~270 ns a lookup at a million sessions, more than the map.
+// The session is the index's own, which nothing changes (a change replaces
+// it); the caller must not change it either, nor keep it longer than it
+// needs its values.
+func (m *Manager) ByMACShared(mac MAC) (*Session, error) {
+	e := m.index.bySum(m.hasher.sum(mac))
+	if e == nil {
+		return nil, ErrNotFound
+	}
+	return &e.s, m.check(e)
+}
+
 // ByMACKey is ByMAC for an already hashed address.
 func (m *Manager) ByMACKey(key MACKey) (Session, error) { return m.byKey(key) }
 
@@ -498,20 +513,26 @@ func (m *Manager) live(e *entry) (Session, error) {
 	if e == nil {
 		return Session{}, ErrNotFound
 	}
+	return e.s, m.check(e)
+}
+
+// check says whether the session of e is live: nil, ErrRevoked or
+// ErrExpired.
+func (m *Manager) check(e *entry) error {
 	if e.s.Revoked {
-		return e.s, ErrRevoked
+		return ErrRevoked
 	}
 	now := m.now()
-	if !now.Before(e.exp) || m.idle(e.s, now) {
-		return e.s, ErrExpired
+	if !now.Before(e.exp) || m.idle(&e.s, now) {
+		return ErrExpired
 	}
 	if m.counters.storeDown.Load() {
 		m.counters.failStatic.Add(1)
 	}
-	return e.s, nil
+	return nil
 }
 
-func (m *Manager) idle(s Session, now time.Time) bool {
+func (m *Manager) idle(s *Session, now time.Time) bool {
 	return m.policy.IdleTimeout > 0 && now.Sub(s.LastSeen) > m.policy.IdleTimeout
 }
 
@@ -954,7 +975,7 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 		case !now.Before(e.exp):
 			gone, why = append(gone, e.s), append(why, EndExpired)
 			return true
-		case m.idle(e.s, now):
+		case m.idle(&e.s, now):
 			gone, why = append(gone, e.s), append(why, EndIdle)
 			return true
 		}
@@ -985,7 +1006,7 @@ func (m *Manager) Stats() Stats {
 	now := m.now()
 	st := Stats{ByLocation: map[string]int{}, ByNetwork: map[string]int{}, CrisisByLocation: map[string]int{}}
 	m.index.each(func(e *entry) {
-		if e.s.Revoked || !now.Before(e.exp) || m.idle(e.s, now) {
+		if e.s.Revoked || !now.Before(e.exp) || m.idle(&e.s, now) {
 			return
 		}
 		st.Active++

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -566,6 +567,50 @@ func TestManagerStats(t *testing.T) {
 	}
 	if fmt.Sprint(st.ByNetwork) != fmt.Sprint(wantNet) {
 		t.Errorf("ByNetwork = %v, want %v", st.ByNetwork, wantNet)
+	}
+}
+
+// TestByMACSharedIsByMAC: the RADIUS server's lookup without a copy
+// answers as ByMAC does for a live, an idle, a revoked and an unknown
+// device, and the session it hands out is the index's immutable one: a
+// move replaces it rather than changing what the caller holds.
+func TestByMACSharedIsByMAC(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	ctx := context.Background()
+	h.create(t, "da:a1:19:00:03:01", "wifi4eu", "bahnhof")
+	h.clock.Add(31 * time.Minute) // idle has been away longer than IdleTimeout
+	live, _ := h.create(t, "da:a1:19:00:03:02", "wifi4eu", "bahnhof")
+	revoked, _ := h.create(t, "da:a1:19:00:03:03", "wifi4eu", "bahnhof")
+	if err := h.m.Revoke(ctx, revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		mac  string
+		want error
+	}{{"da:a1:19:00:03:01", session.ErrExpired}, {"da:a1:19:00:03:02", nil}, {"da:a1:19:00:03:03", session.ErrRevoked}, {"da:a1:19:00:03:04", session.ErrNotFound}} {
+		mac := mustMAC(t, c.mac)
+		byValue, err1 := h.m.ByMAC(mac)
+		shared, err2 := h.m.ByMACShared(mac)
+		if !errors.Is(err1, c.want) || !errors.Is(err2, c.want) {
+			t.Errorf("%s: ByMAC %v, ByMACShared %v, want %v", c.mac, err1, err2, c.want)
+		}
+		if err2 == nil && !reflect.DeepEqual(*shared, byValue) {
+			t.Errorf("%s: ByMACShared %+v, ByMAC %+v", c.mac, *shared, byValue)
+		}
+	}
+	held, err := h.m.ByMACShared(mustMAC(t, "da:a1:19:00:03:02"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := *held
+	if _, err := h.m.Seen(live.ID, session.Activity{Location: "stadtpark", AP: "ap-stadtpark"}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*held, before) {
+		t.Errorf("a move changed the session a caller holds: %+v, was %+v", *held, before)
+	}
+	if now, err := h.m.ByMACShared(mustMAC(t, "da:a1:19:00:03:02")); err != nil || now.CurrentLocation != "stadtpark" {
+		t.Errorf("after the move: %+v, %v; want the session at stadtpark", now, err)
 	}
 }
 
