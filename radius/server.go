@@ -420,20 +420,43 @@ const batchSize = 32
 // batch is datagrams read together, handled by one worker, and answered
 // together.
 type batch struct {
-	in  []ipv4.Message // ReadBatch's messages; in[:n] hold datagrams
+	bufs [batchSize][]byte         // the datagrams' buffers, layeh.MaxPacketLength each
+	lens [batchSize]int            // bufs[i][:lens[i]] is datagram i
+	srcs [batchSize]netip.AddrPort // and where it came from
+	n    int                       // datagrams read
+	rd   readState                 // the read system call's view of bufs
+	at   time.Time
+
 	out []ipv4.Message // replies, addressed to the requests' sources
-	n   int
-	at  time.Time
-	res [batchSize]outcome // what became of in[i], for Server.observe
+	// The replies' addresses, reused: none is allocated per reply.
+	outAddrs [batchSize]net.UDPAddr
+	outIPs   [batchSize][net.IPv6len]byte
+
+	res [batchSize]outcome // what became of datagram i, for Server.observe
 }
 
 func newBatch() *batch {
-	b := &batch{in: make([]ipv4.Message, batchSize), out: make([]ipv4.Message, batchSize)}
-	for i := range b.in {
-		b.in[i].Buffers = [][]byte{make([]byte, layeh.MaxPacketLength)}
+	b := &batch{out: make([]ipv4.Message, batchSize)}
+	for i := range b.bufs {
+		b.bufs[i] = make([]byte, layeh.MaxPacketLength)
 		b.out[i].Buffers = [][]byte{nil}
 	}
+	b.initRead()
 	return b
+}
+
+// reply addresses out[k] to src with reply.
+func (b *batch) reply(k int, reply []byte, src netip.AddrPort) {
+	a, ip := &b.outAddrs[k], src.Addr()
+	if ip.Is4() {
+		*(*[4]byte)(b.outIPs[k][:4]) = ip.As4()
+		a.IP = b.outIPs[k][:4]
+	} else {
+		b.outIPs[k] = ip.As16()
+		a.IP = b.outIPs[k][:]
+	}
+	a.Port, a.Zone = int(src.Port()), ip.Zone()
+	b.out[k].Buffers[0], b.out[k].Addr = reply, a
 }
 
 var batchPool = sync.Pool{New: func() any { return newBatch() }}
@@ -458,11 +481,15 @@ func newBatchConn(conn *net.UDPConn) batchConn {
 func (s *Server) reader(conn *net.UDPConn, l listener, q chan<- *batch) {
 	defer s.wg.Done()
 	defer close(q)
-	bc := newBatchConn(conn)
+	br, err := newBatchReader(conn)
+	if err != nil {
+		s.log.Error("radius: socket", "listener", l.String(), "err", err)
+		return
+	}
 	var backoff time.Duration
 	for {
 		b := batchPool.Get().(*batch)
-		n, err := bc.ReadBatch(b.in, 0)
+		n, err := br.read(b)
 		if err != nil {
 			batchPool.Put(b)
 			if errors.Is(err, net.ErrClosed) || s.stopping() {
@@ -489,15 +516,14 @@ func (s *Server) reader(conn *net.UDPConn, l listener, q chan<- *batch) {
 		case q <- b:
 		default:
 			for i := range n {
-				m := &b.in[i]
 				s.stats.received.Add(1)
 				s.stats.dropped[dropOverload].Add(1)
 				if s.observe != nil {
 					out := outcome{drop: dropOverload}
-					if m.N > 0 {
-						out.code = layeh.Code(m.Buffers[0][0])
+					if b.lens[i] > 0 {
+						out.code = layeh.Code(b.bufs[i][0])
 					}
-					s.observe(l, addrPort(m.Addr), out)
+					s.observe(l, b.srcs[i], out)
 				}
 			}
 			batchPool.Put(b)
@@ -515,13 +541,6 @@ func (s *Server) stopping() bool {
 	}
 }
 
-func addrPort(a net.Addr) netip.AddrPort {
-	if u, ok := a.(*net.UDPAddr); ok {
-		return u.AddrPort()
-	}
-	return netip.AddrPort{}
-}
-
 // worker handles and answers queued batches until the queue is closed.
 func (s *Server) worker(conn *net.UDPConn, l listener, q <-chan *batch) {
 	defer s.wg.Done()
@@ -530,12 +549,11 @@ func (s *Server) worker(conn *net.UDPConn, l listener, q <-chan *batch) {
 	for b := range q {
 		k := 0
 		for i := range b.n {
-			m := &b.in[i]
-			src := addrPort(m.Addr)
-			reply, out := s.handle(l, src, m.Buffers[0][:m.N])
+			src := b.srcs[i]
+			reply, out := s.handle(l, src, b.bufs[i][:b.lens[i]])
 			b.res[i] = out
 			if reply != nil {
-				b.out[k].Buffers[0], b.out[k].Addr = reply, m.Addr
+				b.reply(k, reply, src)
 				k++
 			}
 			if debug {
@@ -562,8 +580,7 @@ func (s *Server) worker(conn *net.UDPConn, l listener, q <-chan *batch) {
 		if s.observe != nil {
 			// Tests only: report after the replies are sent.
 			for i := range b.n {
-				m := &b.in[i]
-				s.observe(l, addrPort(m.Addr), b.res[i])
+				s.observe(l, b.srcs[i], b.res[i])
 			}
 		}
 		for i := range k {
