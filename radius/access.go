@@ -201,17 +201,7 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess *sessi
 		addBandwidth(&bandwidth, c.kind, bw)
 	}
 	interim, idle := s.cfg.InterimInterval, s.idleTimeout
-	size := integerLen + 2 + len(sess.ID) + attributesLen(bandwidth.Attributes)
-	if interim > 0 {
-		size += integerLen
-	}
-	if idle > 0 {
-		size += integerLen
-	}
-	if c.dialect.acceptUserName {
-		size += 2 + len(sess.ID)
-	}
-	resp := newReplyTo(req, layeh.CodeAccessAccept, true, size)
+	resp := newReplyTo(req, layeh.CodeAccessAccept, true)
 	resp.addInteger(rfc2865.SessionTimeout_Type, seconds(s.sessions.TimeLeft(*sess)))
 	if interim > 0 {
 		resp.addInteger(rfc2869.AcctInterimInterval_Type, seconds(interim))
@@ -249,7 +239,7 @@ func reject(req *request, v verdict) (answer, verdict) {
 	case rejectWrongDevice:
 		msg = msgWrongDevice
 	}
-	resp := newReplyTo(req, layeh.CodeAccessReject, true, 2+len(msg))
+	resp := newReplyTo(req, layeh.CodeAccessReject, true)
 	resp.addString(rfc2865.ReplyMessage_Type, msg)
 	return resp, v
 }

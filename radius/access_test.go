@@ -124,7 +124,7 @@ func TestAcceptRecordsChanges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, out := srv.handle(authListener, netip.MustParseAddrPort("127.0.0.1:5000"), b)
+			_, out := srv.handle(authListener, netip.MustParseAddrPort("127.0.0.1:5000"), b, replyBuffer())
 			if out.reply != layeh.CodeAccessAccept {
 				t.Fatalf("outcome %+v", out)
 			}

@@ -38,7 +38,7 @@ const storeTimeout = 3 * time.Second
 // are gone from it, so the presence of the sessions it reported last is
 // cleared (the sessions live on).
 func (s *Server) accounting(c *client, src netip.AddrPort, req *request) (answer, dropReason) {
-	resp := newReplyTo(req, layeh.CodeAccountingResponse, false, 0)
+	resp := newReplyTo(req, layeh.CodeAccountingResponse, false)
 	status, ok := integer(req.acctStatusType)
 	if !ok {
 		s.stats.accounting[acctOther].Add(1)

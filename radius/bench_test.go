@@ -78,13 +78,14 @@ func BenchmarkAccessRequest(b *testing.B) {
 		{"reject", packets("02-1A-2B-3C-4D-FF"), layeh.CodeAccessReject},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			if _, out := srv.handle(authListener, netip.MustParseAddrPort("127.0.0.2:1"), bc.pkts[0]); out.reply != bc.want {
+			buf := replyBuffer()
+			if _, out := srv.handle(authListener, netip.MustParseAddrPort("127.0.0.2:1"), bc.pkts[0], buf); out.reply != bc.want {
 				b.Fatalf("outcome %+v, want %v", out, bc.want)
 			}
 			b.ReportAllocs()
 			i, port := 0, uint16(1)
 			for b.Loop() {
-				srv.handle(authListener, netip.AddrPortFrom(src, port), bc.pkts[i])
+				srv.handle(authListener, netip.AddrPortFrom(src, port), bc.pkts[i], buf)
 				if i++; i == distinct {
 					i, port = 0, port+1
 				}
@@ -94,9 +95,9 @@ func BenchmarkAccessRequest(b *testing.B) {
 			b.ReportAllocs()
 			var ports atomic.Uint32
 			b.RunParallel(func(pb *testing.PB) {
-				i, port := 0, uint16(ports.Add(1000))
+				i, port, buf := 0, uint16(ports.Add(1000)), replyBuffer()
 				for pb.Next() {
-					srv.handle(authListener, netip.AddrPortFrom(src, port), bc.pkts[i])
+					srv.handle(authListener, netip.AddrPortFrom(src, port), bc.pkts[i], buf)
 					if i++; i == distinct {
 						i, port = 0, port+1
 					}
@@ -166,9 +167,10 @@ func TestPAPPasswordAllocatesNothing(t *testing.T) {
 		for i := range pkts {
 			pkts[i] = build(t)
 		}
+		buf := replyBuffer()
 		handle := func(i int) {
 			src := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(1000+i))
-			if _, out := srv.handle(authListener, src, pkts[i]); out.reply != layeh.CodeAccessAccept {
+			if _, out := srv.handle(authListener, src, pkts[i], buf); out.reply != layeh.CodeAccessAccept {
 				t.Fatalf("outcome %+v, want an Access-Accept", out)
 			}
 		}

@@ -25,8 +25,16 @@ type dupKey struct {
 }
 
 type dupEntry struct {
-	auth [authLen]byte
-	// reply is nil while the request is being handled.
+	auth     [authLen]byte
+	inFlight bool // being handled; reply is then the buffer to copy it into
+	// reply is the cache's own copy of the reply: the worker builds a
+	// reply in its batch's buffer, which is reused for the next batch, and
+	// the cache copies it here (finish) and out of here (begin) under the
+	// shard's lock. The buffer is reused when the entry is replaced or
+	// expires, so a request costs the collector nothing: a reply allocated
+	// per request and kept for DuplicateWindow was the last allocation of
+	// an Access-Accept, and each collection's mark work runs on the
+	// answering core (docs/BENCHMARKS.md, "Phase 2, the collector").
 	reply   []byte
 	expires time.Time
 }
@@ -53,7 +61,15 @@ type dupShard struct {
 	mu        sync.Mutex
 	m         map[dupKey]dupEntry
 	nextSweep time.Time
+	// free holds the buffers of swept entries for new ones, at most
+	// dupFreePerShard.
+	free [][]byte
 }
+
+// dupFreePerShard bounds the buffers kept for new entries: enough for the
+// identifiers that expire in one sweep interval at the rates an access
+// point network sends, little memory (64 shards × 256 × ~128 octets).
+const dupFreePerShard = 256
 
 func (c *dupCache) init() {
 	for i := range c.shards {
@@ -66,26 +82,34 @@ func (c *dupCache) shard(k dupKey) *dupShard {
 }
 
 // begin looks a request up. For a new request it records it as in flight;
-// the caller must then call finish or abort.
-func (c *dupCache) begin(k dupKey, auth *[authLen]byte, now time.Time) (dupState, []byte) {
+// the caller must then call finish or abort. A reply to resend is copied
+// into dst, which must have room for layeh.MaxPacketLength octets.
+func (c *dupCache) begin(k dupKey, auth *[authLen]byte, now time.Time, dst []byte) (dupState, []byte) {
 	sh := c.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if e, ok := sh.m[k]; ok && e.auth == *auth {
-		if e.reply == nil {
+	e, ok := sh.m[k]
+	if ok && e.auth == *auth {
+		if e.inFlight {
 			return dupInFlight, nil
 		}
 		if now.Before(e.expires) {
-			return dupResend, e.reply
+			return dupResend, append(dst[:0], e.reply...)
 		}
 	}
 	// A new request, or one reusing the identifier of an older one: the
 	// older entry is replaced (RFC 5080 §2.2.2), even if still in flight;
 	// its finish will then find a different authenticator and keep out.
-	sh.m[k] = dupEntry{auth: *auth}
+	// The new entry takes over the older one's buffer.
+	buf := e.reply
+	if !ok {
+		buf = sh.takeFree()
+	}
+	sh.m[k] = dupEntry{auth: *auth, inFlight: true, reply: buf[:0]}
 	if now.After(sh.nextSweep) {
 		for k, e := range sh.m {
-			if e.reply != nil && now.After(e.expires) {
+			if !e.inFlight && now.After(e.expires) {
+				sh.putFree(e.reply)
 				delete(sh.m, k)
 			}
 		}
@@ -94,13 +118,16 @@ func (c *dupCache) begin(k dupKey, auth *[authLen]byte, now time.Time) (dupState
 	return dupNew, nil
 }
 
-// finish stores the reply of a request begun before. reply must not be
-// changed afterwards.
+// finish stores a copy of the reply of a request begun before.
 func (c *dupCache) finish(k dupKey, auth *[authLen]byte, reply []byte, now time.Time) {
 	sh := c.shard(k)
 	sh.mu.Lock()
-	if e, ok := sh.m[k]; ok && e.auth == *auth {
-		sh.m[k] = dupEntry{auth: *auth, reply: reply, expires: now.Add(DuplicateWindow)}
+	if e, ok := sh.m[k]; ok && e.auth == *auth && e.inFlight {
+		buf := e.reply[:0]
+		if cap(buf) < len(reply) {
+			buf = make([]byte, 0, dupBufferSize(len(reply)))
+		}
+		sh.m[k] = dupEntry{auth: *auth, reply: append(buf, reply...), expires: now.Add(DuplicateWindow)}
 	}
 	sh.mu.Unlock()
 }
@@ -111,7 +138,33 @@ func (c *dupCache) abort(k dupKey, auth *[authLen]byte) {
 	sh := c.shard(k)
 	sh.mu.Lock()
 	if e, ok := sh.m[k]; ok && e.auth == *auth {
+		sh.putFree(e.reply)
 		delete(sh.m, k)
 	}
 	sh.mu.Unlock()
+}
+
+// dupBufferSize is the capacity of a new buffer for an n-octet reply:
+// rounded up so that the replies of one access point, which differ by a
+// few octets (a longer Reply-Message, one more attribute), fit the buffer
+// their identifier's entry had.
+func dupBufferSize(n int) int {
+	return max(128, (n+63)&^63)
+}
+
+func (sh *dupShard) takeFree() []byte {
+	n := len(sh.free)
+	if n == 0 {
+		return nil
+	}
+	b := sh.free[n-1]
+	sh.free[n-1] = nil
+	sh.free = sh.free[:n-1]
+	return b
+}
+
+func (sh *dupShard) putFree(b []byte) {
+	if cap(b) > 0 && len(sh.free) < dupFreePerShard {
+		sh.free = append(sh.free, b[:0])
+	}
 }

@@ -62,13 +62,15 @@
 //     authentication, more for accounting, whose durable write waits on the
 //     disk) handle a batch and send its replies in one sendmmsg. The sockets
 //     ask the kernel for large buffers to absorb bursts.
-//   - Handling is one function, Server.handle(listener, source, bytes) →
-//     reply bytes or nil, with no I/O of its own but the Sessions calls. It
-//     is what the fuzz tests and the benchmark call. It checks the client,
-//     framing and authenticators first (cheap for us, costly for an
-//     attacker), then the duplicate cache, then reads the attributes in
-//     place (no copy of the packet) and builds the reply in one buffer, which
-//     the duplicate cache keeps.
+//   - Handling is one function, Server.handle(listener, source, bytes,
+//     reply buffer) → reply bytes or nil, with no I/O of its own but the
+//     Sessions calls. It is what the fuzz tests and the benchmark call. It
+//     checks the client, framing and authenticators first (cheap for us,
+//     costly for an attacker), then the duplicate cache, then reads the
+//     attributes in place (no copy of the packet) and builds the reply in
+//     the batch's buffer for the datagram; the duplicate cache copies it
+//     into a buffer of its own that it reuses, so that answering a device
+//     where its session already is allocates nothing.
 //   - An Access-Request from where its session already is (same location,
 //     AP and NAS, seen within the last 5 minutes and a quarter of the idle
 //     timeout) records nothing: the hot path is

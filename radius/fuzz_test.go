@@ -55,7 +55,7 @@ func FuzzHandlePacket(f *testing.F) {
 		in := bytes.Clone(b)
 		checkParseRequest(t, b)
 		before := srv.Stats()
-		reply, out := srv.handle(l, src, b)
+		reply, out := srv.handle(l, src, b, replyBuffer())
 		sessions.takeSeen()
 
 		if !bytes.Equal(in, b) {
@@ -134,7 +134,7 @@ func checkParseRequest(t *testing.T, b []byte) {
 	if err != nil {
 		t.Fatalf("scanAttributes accepted what layeh.Parse refuses: %v", err)
 	}
-	got := parseRequest(framed, []byte(testSecret))
+	got := parseRequest(framed, []byte(testSecret), nil)
 	if got.code() != want.Code || !bytes.Equal(got.authenticator(), want.Authenticator[:]) {
 		t.Fatalf("header differs from layeh.Parse")
 	}
@@ -239,7 +239,7 @@ func fuzzSigned(f *testing.F, code layeh.Code) {
 		}
 		checkParseRequest(t, b)
 		port++ // a new source each time: no input is a retransmission
-		reply, out := srv.handle(l, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), b)
+		reply, out := srv.handle(l, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), b, replyBuffer())
 		sessions.takeSeen()
 		if reply == nil {
 			if out.drop == dropNone {

@@ -33,15 +33,17 @@ type outcome struct {
 }
 
 // handle processes one datagram from src that arrived on l and returns the
-// reply to send, or nil to stay silent. It does no I/O besides the Sessions
-// and Locator calls (and, for accounting, the durable record), keeps no
-// reference to b, and counts everything.
+// reply to send, or nil to stay silent. The reply is built in replyBuf
+// (layeh.MaxPacketLength octets, the worker's for this datagram), so that
+// answering allocates nothing. It does no I/O besides the Sessions and
+// Locator calls (and, for accounting, the durable record), keeps no
+// reference to b or replyBuf, and counts everything.
 //
 // The order is fixed by what each step costs an attacker and us: the client
 // table first (unknown sources cost nothing), then framing and code, then the
 // authenticators, then the duplicate cache, and only then parsing and the
 // session lookup.
-func (s *Server) handle(l listener, src netip.AddrPort, b []byte) (reply []byte, out outcome) {
+func (s *Server) handle(l listener, src netip.AddrPort, b, replyBuf []byte) (reply []byte, out outcome) {
 	s.stats.received.Add(1)
 	if len(b) > 0 {
 		out.code = layeh.Code(b[0])
@@ -74,14 +76,14 @@ func (s *Server) handle(l listener, src netip.AddrPort, b []byte) (reply []byte,
 
 	if out.code == layeh.CodeStatusServer {
 		// RFC 5997 §3: answered every time, never from the duplicate cache.
-		return s.statusServer(c, l, b, out)
+		return s.statusServer(c, l, b, replyBuf, out)
 	}
 
 	// The request is authentic, so its key can be trusted.
 	key := dupKey{src: src, l: l, code: out.code, id: b[1]}
 	auth := (*[authLen]byte)(b[4:headerLen])
 	now := time.Now()
-	switch st, cached := s.dups.begin(key, auth, now); st {
+	switch st, cached := s.dups.begin(key, auth, now, replyBuf); st {
 	case dupResend:
 		s.stats.resent.Add(1)
 		out.reply, out.resent = layeh.Code(cached[0]), true
@@ -90,7 +92,7 @@ func (s *Server) handle(l listener, src netip.AddrPort, b []byte) (reply []byte,
 		return s.drop(out, dropInFlight)
 	}
 
-	req := parseRequest(b, c.secret)
+	req := parseRequest(b, c.secret, replyBuf)
 	var resp answer
 	var v verdict
 	switch out.code {
@@ -124,13 +126,13 @@ func (s *Server) handle(l listener, src netip.AddrPort, b []byte) (reply []byte,
 // statusServer answers Status-Server (RFC 5997): Access-Accept on the
 // authentication port, Accounting-Response on the accounting port, with a
 // Message-Authenticator in both.
-func (s *Server) statusServer(c *client, l listener, b []byte, out outcome) ([]byte, outcome) {
-	req := parseRequest(b, c.secret)
+func (s *Server) statusServer(c *client, l listener, b, replyBuf []byte, out outcome) ([]byte, outcome) {
+	req := parseRequest(b, c.secret, replyBuf)
 	code := layeh.CodeAccessAccept
 	if l == acctListener {
 		code = layeh.CodeAccountingResponse
 	}
-	resp := newReplyTo(&req, code, true, 0)
+	resp := newReplyTo(&req, code, true)
 	resp.echoProxyState(&req)
 	reply, err := resp.finish(c)
 	if err != nil {

@@ -354,3 +354,7 @@ func getInt(t *testing.T, p *layeh.Packet, typ layeh.Type) (uint32, bool) {
 	}
 	return v, true
 }
+
+// replyBuffer is a buffer for Server.handle to build a reply in, as a
+// worker's batch has for each datagram.
+func replyBuffer() []byte { return make([]byte, 0, layeh.MaxPacketLength) }

@@ -145,15 +145,15 @@ func TestDuplicateInFlight(t *testing.T) {
 
 	done := make(chan []byte)
 	go func() {
-		reply, _ := srv.handle(authListener, src, first)
+		reply, _ := srv.handle(authListener, src, first, replyBuffer())
 		done <- reply
 	}()
 	<-sessions.entered // the original is in flight
 
-	if reply, out := srv.handle(authListener, src, first); reply != nil || out.drop != dropInFlight {
+	if reply, out := srv.handle(authListener, src, first, replyBuffer()); reply != nil || out.drop != dropInFlight {
 		t.Errorf("retransmission in flight: outcome %+v, want drop %v", out, dropInFlight)
 	}
-	newReply, out := srv.handle(authListener, src, second)
+	newReply, out := srv.handle(authListener, src, second, replyBuffer())
 	if newReply == nil || out.reply != layeh.CodeAccessAccept || out.resent {
 		t.Fatalf("new request with the same identifier: outcome %+v", out)
 	}
@@ -164,7 +164,7 @@ func TestDuplicateInFlight(t *testing.T) {
 	}
 	// The newer request owns the identifier now: its retransmission gets
 	// its own reply from the cache.
-	again, out := srv.handle(authListener, src, second)
+	again, out := srv.handle(authListener, src, second, replyBuffer())
 	if !out.resent || !bytes.Equal(again, newReply) {
 		t.Errorf("retransmission of the newer request: outcome %+v, same bytes %v", out, bytes.Equal(again, newReply))
 	}

@@ -1,6 +1,7 @@
 package radius
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -11,14 +12,14 @@ import (
 	"layeh.com/radius/rfc2866"
 )
 
-// TestRepliesAreAllocatedExactly: every reply's buffer is allocated for
-// exactly what it holds — no room to spare, which the duplicate cache
-// would keep for DuplicateWindow and the collector go through for every
-// request, and no second allocation for growing it. Across the attributes
-// an Access-Accept may carry (Acct-Interim-Interval, Idle-Timeout,
-// User-Name for CoovaChilli, each family's bandwidth attributes) and the
-// Proxy-State every reply echoes.
-func TestRepliesAreAllocatedExactly(t *testing.T) {
+// TestRepliesOutliveTheWorkersBuffer: a reply is built in the worker's
+// buffer for its datagram, which the next batch reuses, so the duplicate
+// cache must keep a copy of its own and resend that. Across the replies'
+// sizes (each family's Access-Accept, with and without Idle-Timeout and
+// Proxy-State; rejects; Accounting-Response) the buffer is overwritten after
+// each answer and the retransmission must still get the very same,
+// authentic reply. Status-Server is answered afresh every time (RFC 5997).
+func TestRepliesOutliveTheWorkersBuffer(t *testing.T) {
 	const mac = "02-1A-2B-3C-4D-5E" // liveMAC
 	for _, vendor := range []string{"", "coova", "mikrotik", "aruba-instant", "wispr"} {
 		for _, idle := range []time.Duration{0, 10 * time.Minute} {
@@ -57,18 +58,85 @@ func TestRepliesAreAllocatedExactly(t *testing.T) {
 						t.Fatal(err)
 					}
 					src := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(2000+i))
-					reply, out := srv.handle(c.l, src, b)
+					buf := replyBuffer()
+					reply, out := srv.handle(c.l, src, b, buf)
 					if out.reply != c.want {
 						t.Fatalf("%s, %s: outcome %+v, want %v", name, c.what, out, c.want)
 					}
-					if len(reply) != cap(reply) {
-						t.Errorf("%s, %s: %d octets in a buffer of %d", name, c.what, len(reply), cap(reply))
+					if !layeh.IsAuthenticResponse(reply, b, []byte(testSecret)) {
+						t.Fatalf("%s, %s: reply is not authentic", name, c.what)
 					}
 					if proxied && len(reply) < 2*2+len("proxy-1")+len("a longer proxy state, 2") {
 						t.Errorf("%s, %s: %d octets, too short for the Proxy-State echo", name, c.what, len(reply))
 					}
+					first := bytes.Clone(reply)
+					for k := range buf[:cap(buf)] {
+						buf[:cap(buf)][k] = 0xA5
+					}
+					again, out := srv.handle(c.l, src, b, buf)
+					if want := c.p.Code != layeh.CodeStatusServer; out.resent != want {
+						t.Fatalf("%s, %s: retransmission resent %v, want %v (outcome %+v)", name, c.what, out.resent, want, out)
+					}
+					if !bytes.Equal(again, first) {
+						t.Errorf("%s, %s: retransmission answered with\n%x\nnot\n%x", name, c.what, again, first)
+					}
 				}
 			}
 		}
+	}
+}
+
+// TestDuplicateCacheAllocatesNothing: once warm, the duplicate cache
+// keeps replies without allocating — when a source reuses its identifiers
+// (an entry takes over its predecessor's buffer) and when entries expire
+// and new sources come (the sweep hands their buffers to the new ones).
+// A reply allocated per request was the last allocation of an
+// Access-Accept, and the collector's work runs on the answering core.
+func TestDuplicateCacheAllocatesNothing(t *testing.T) {
+	var c dupCache
+	c.init()
+	src := netip.MustParseAddr("127.0.0.1")
+	replies := [][]byte{make([]byte, 38), make([]byte, 90), make([]byte, 20), make([]byte, 128)}
+	dst := replyBuffer()
+	now := time.Unix(1e9, 0)
+	var auth [authLen]byte
+	n := 0
+	request := func(port uint16, id byte) {
+		n++
+		auth[0], auth[1], auth[2] = byte(n), byte(n>>8), byte(n>>16)
+		k := dupKey{src: netip.AddrPortFrom(src, port), code: layeh.CodeAccessRequest, id: id}
+		if st, _ := c.begin(k, &auth, now, dst); st != dupNew {
+			t.Fatalf("request %d: state %v, want new", n, st)
+		}
+		c.finish(k, &auth, replies[n%len(replies)], now)
+		if st, resent := c.begin(k, &auth, now, dst); st != dupResend || len(resent) != len(replies[n%len(replies)]) {
+			t.Fatalf("request %d: retransmission state %v with %d octets", n, st, len(resent))
+		}
+	}
+	reuse := func() {
+		for id := range 256 {
+			request(1812, byte(id))
+		}
+	}
+	reuse() // warm: every identifier has an entry
+	if a := testing.AllocsPerRun(20, reuse); a != 0 {
+		t.Errorf("identifiers reused: %.1f allocations per 256 requests, want 0", a)
+	}
+
+	port := uint16(2000)
+	newSource := func() {
+		// Every entry of the source before has expired: the sweep frees
+		// their buffers for this one's.
+		now = now.Add(DuplicateWindow + 2*time.Second)
+		port++
+		for id := range 256 {
+			request(port, byte(id))
+		}
+	}
+	for range 3 {
+		newSource() // warm: the free lists and the maps' tables
+	}
+	if a := testing.AllocsPerRun(20, newSource); a != 0 {
+		t.Errorf("new sources: %.1f allocations per 256 requests, want 0", a)
 	}
 }

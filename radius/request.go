@@ -33,15 +33,15 @@ type request struct {
 	inOctets, inGigawords, outOctets, outGigawords      []byte
 	framedIPAddress, framedIPv6Prefix                   []byte
 
-	// proxyStateLen is the octets of the Proxy-State attributes, which
-	// every reply echoes (answer.echoProxyState).
-	proxyStateLen int
+	// replyBuf is where the reply is built (newReplyTo): the worker's
+	// buffer for this datagram, of layeh.MaxPacketLength octets.
+	replyBuf []byte
 }
 
 // parseRequest reads a framed packet whose attributes scanAttributes has
-// checked.
-func parseRequest(b, secret []byte) request {
-	r := request{b: b, secret: secret}
+// checked; its reply will be built in replyBuf.
+func parseRequest(b, secret, replyBuf []byte) request {
+	r := request{b: b, secret: secret, replyBuf: replyBuf}
 	for i := headerLen; i < len(b); i += int(b[i+1]) {
 		v := b[i+2 : i+int(b[i+1]) : i+int(b[i+1])]
 		var p *[]byte
@@ -86,9 +86,6 @@ func parseRequest(b, secret []byte) request {
 			p = &r.framedIPAddress
 		case rfc3162.FramedIPv6Prefix_Type:
 			p = &r.framedIPv6Prefix
-		case rfc2865.ProxyState_Type:
-			r.proxyStateLen += len(v) + 2
-			continue
 		default:
 			continue
 		}
@@ -147,29 +144,19 @@ func (r *request) password(buf *[maxPassword]byte) (pw []byte, ok bool) {
 	return pw, true
 }
 
-// answer builds a reply in wire format, appending attributes to one buffer:
-// the only allocation of a reply, since the bytes are kept by the duplicate
-// cache.
+// answer builds a reply in wire format, appending attributes to the
+// request's replyBuf: building a reply allocates nothing, and the duplicate
+// cache keeps a copy in a buffer of its own that it reuses (dedup.go).
 type answer struct {
 	b []byte
 }
 
 // newReplyTo starts the reply to r. Access-Accept, Access-Reject and the
 // answers to Status-Server carry a Message-Authenticator as first attribute,
-// signed by finish. attrs is the octets of the attributes the caller adds
-// (type and length included): the buffer is allocated for exactly those,
-// the Message-Authenticator and the Proxy-State echo, since the duplicate
-// cache keeps it for DuplicateWindow — room to spare is garbage the
-// collector must go through for every request (an Access-Accept was 192
-// octets allocated for ~90 written).
-func newReplyTo(r *request, code layeh.Code, withMA bool, attrs int) answer {
-	size := headerLen + attrs + r.proxyStateLen
-	if withMA {
-		size += 2 + authLen
-	}
-	b := make([]byte, headerLen, size)
-	b[0], b[1] = byte(code), r.b[1]
-	copy(b[4:headerLen], r.authenticator())
+// signed by finish.
+func newReplyTo(r *request, code layeh.Code, withMA bool) answer {
+	b := append(r.replyBuf[:0], byte(code), r.b[1], 0, 0)
+	b = append(b, r.authenticator()...)
 	if withMA {
 		b = append(b, byte(typeMessageAuthenticator), 2+authLen)
 		b = append(b, zeroAuth[:]...)
@@ -189,9 +176,6 @@ func (p *answer) addString(t layeh.Type, v string) {
 	p.b = append(p.b, v...)
 }
 
-// integerLen is the octets of an integer attribute (addInteger).
-const integerLen = 6
-
 func (p *answer) addInteger(t layeh.Type, v uint32) {
 	p.b = append(p.b, byte(t), 6)
 	p.b = binary.BigEndian.AppendUint32(p.b, v)
@@ -205,17 +189,6 @@ func (p *answer) addAttributes(as layeh.Attributes) {
 			p.add(a.Type, a.Attribute)
 		}
 	}
-}
-
-// attributesLen is the octets addAttributes appends for as.
-func attributesLen(as layeh.Attributes) int {
-	n := 0
-	for _, a := range as {
-		if len(a.Attribute) <= 253 {
-			n += 2 + len(a.Attribute)
-		}
-	}
-	return n
 }
 
 // echoProxyState copies the request's Proxy-State attributes, unmodified and

@@ -427,7 +427,10 @@ type batch struct {
 	rd   readState                 // the read system call's view of bufs
 	at   time.Time
 
-	out []ipv4.Message // replies, addressed to the requests' sources
+	// replyBufs[i] is where the reply to datagram i is built,
+	// layeh.MaxPacketLength each (Server.handle).
+	replyBufs [batchSize][]byte
+	out       []ipv4.Message // replies, addressed to the requests' sources
 	// The replies' addresses, reused: none is allocated per reply.
 	outAddrs [batchSize]net.UDPAddr
 	outIPs   [batchSize][net.IPv6len]byte
@@ -439,6 +442,7 @@ func newBatch() *batch {
 	b := &batch{out: make([]ipv4.Message, batchSize)}
 	for i := range b.bufs {
 		b.bufs[i] = make([]byte, layeh.MaxPacketLength)
+		b.replyBufs[i] = make([]byte, 0, layeh.MaxPacketLength)
 		b.out[i].Buffers = [][]byte{nil}
 	}
 	b.initRead()
@@ -550,7 +554,7 @@ func (s *Server) worker(conn *net.UDPConn, l listener, q <-chan *batch) {
 		k := 0
 		for i := range b.n {
 			src := b.srcs[i]
-			reply, out := s.handle(l, src, b.bufs[i][:b.lens[i]])
+			reply, out := s.handle(l, src, b.bufs[i][:b.lens[i]], b.replyBufs[i])
 			b.res[i] = out
 			if reply != nil {
 				b.reply(k, reply, src)
