@@ -80,7 +80,7 @@ func (s *Server) handle(l listener, src netip.AddrPort, b, replyBuf []byte) (rep
 	}
 
 	// The request is authentic, so its key can be trusted.
-	key := dupKey{src: src, l: l, code: out.code, id: b[1]}
+	key := newDupKey(src, l, out.code, b[1])
 	auth := (*[authLen]byte)(b[4:headerLen])
 	now := time.Now()
 	switch st, cached := s.dups.begin(key, auth, now, replyBuf); st {

@@ -104,7 +104,7 @@ func TestDuplicateCacheAllocatesNothing(t *testing.T) {
 	request := func(port uint16, id byte) {
 		n++
 		auth[0], auth[1], auth[2] = byte(n), byte(n>>8), byte(n>>16)
-		k := dupKey{src: netip.AddrPortFrom(src, port), code: layeh.CodeAccessRequest, id: id}
+		k := newDupKey(netip.AddrPortFrom(src, port), authListener, layeh.CodeAccessRequest, id)
 		if st, _ := c.begin(k, &auth, now, dst); st != dupNew {
 			t.Fatalf("request %d: state %v, want new", n, st)
 		}
@@ -138,5 +138,32 @@ func TestDuplicateCacheAllocatesNothing(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(20, newSource); a != 0 {
 		t.Errorf("new sources: %.1f allocations per 256 requests, want 0", a)
+	}
+}
+
+// TestDupKeyTellsRequestsApart: each part of RFC 5080's key — source
+// address (IPv4 or IPv6) and port, socket, code, identifier — makes a
+// different key, and the same request the same one.
+func TestDupKeyTellsRequestsApart(t *testing.T) {
+	base := func() (netip.AddrPort, listener, layeh.Code, byte) {
+		return netip.MustParseAddrPort("10.0.0.1:1812"), authListener, layeh.CodeAccessRequest, 7
+	}
+	src, l, code, id := base()
+	k := newDupKey(src, l, code, id)
+	if newDupKey(base()) != k {
+		t.Fatal("the same request gives different keys")
+	}
+	others := map[string]dupKey{
+		"address":      newDupKey(netip.MustParseAddrPort("10.0.0.2:1812"), l, code, id),
+		"IPv6 address": newDupKey(netip.MustParseAddrPort("[2001:db8::1]:1812"), l, code, id),
+		"port":         newDupKey(netip.MustParseAddrPort("10.0.0.1:1813"), l, code, id),
+		"socket":       newDupKey(src, acctListener, code, id),
+		"code":         newDupKey(src, l, layeh.CodeAccountingRequest, id),
+		"identifier":   newDupKey(src, l, code, id+1),
+	}
+	for what, o := range others {
+		if o == k {
+			t.Errorf("another %s gives the same key", what)
+		}
 	}
 }
