@@ -36,6 +36,19 @@ func openInternal(t testing.TB, path string) *Store {
 	return s
 }
 
+// storeWithSession opens a store in a temporary directory, closed when
+// the test ends, with one session created now.
+func storeWithSession(t *testing.T) (*Store, session.Record, time.Time) {
+	s := openInternal(t, filepath.Join(t.TempDir(), "sessions.db"))
+	t.Cleanup(func() { s.Close() })
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	r := record(t, now)
+	if err := s.Create(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	return s, r, now
+}
+
 func record(t testing.TB, now time.Time) session.Record {
 	return session.Record{
 		Session: session.Session{ID: newID(t), MACKey: session.MACKey(newID(t)),
@@ -393,14 +406,8 @@ func BenchmarkFold(b *testing.B) {
 // roamgate_session_store_activity_unfolded counts the touches in the log
 // until a fold has applied them, not until one begins.
 func TestActivityLogCountsWhatNoFoldApplied(t *testing.T) {
-	s := openInternal(t, filepath.Join(t.TempDir(), "sessions.db"))
-	defer s.Close()
+	s, r, now := storeWithSession(t)
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	r := record(t, now)
-	if err := s.Create(ctx, r); err != nil {
-		t.Fatal(err)
-	}
 	for i := range 3 {
 		if err := s.Touch(ctx, r.ID, session.Activity{At: now.Add(time.Duration(i) * time.Second), Location: "rathaus"}, i, nil); err != nil {
 			t.Fatal(err)
@@ -425,14 +432,8 @@ func TestActivityLogCountsWhatNoFoldApplied(t *testing.T) {
 // as one JSON array in one INSERT … SELECT FROM json_each: 20–50 % more
 // CPU per touch than the prepared statement per touch, so not landed.)
 func TestTouchManyKeepsBytesAndOrder(t *testing.T) {
-	s := openInternal(t, filepath.Join(t.TempDir(), "sessions.db"))
-	defer s.Close()
+	s, r, now := storeWithSession(t)
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	r := record(t, now)
-	if err := s.Create(ctx, r); err != nil {
-		t.Fatal(err)
-	}
 	odd := "\xff\xfe\"\\\x00\n\u00e4]},"
 	first := session.Touch{ID: r.ID, Roams: 1, SealedDevice: []byte("first"),
 		Activity: session.Activity{At: now.Add(time.Second), Location: "bahnhof", AP: "ap-1", InputOctets: 5}}
