@@ -40,7 +40,7 @@ type dupEntry struct {
 	auth     [authLen]byte
 	inFlight bool // being handled; reply is then the buffer to copy it into
 	// reply is the cache's own copy of the reply: the worker builds a
-	// reply in its batch's buffer, which is reused for the next batch, and
+	// reply in a buffer of its own, which it reuses for the next batch, and
 	// the cache copies it here (finish) and out of here (begin) under the
 	// shard's lock. The buffer is reused when the entry is replaced or
 	// expires, so a request costs the collector nothing: a reply allocated

@@ -68,7 +68,7 @@
 //     checks the client, framing and authenticators first (cheap for us,
 //     costly for an attacker), then the duplicate cache, then reads the
 //     attributes in place (no copy of the packet) and builds the reply in
-//     the batch's buffer for the datagram; the duplicate cache copies it
+//     the worker's buffer for the datagram; the duplicate cache copies it
 //     into a buffer of its own that it reuses, so that answering a device
 //     where its session already is allocates nothing.
 //   - An Access-Request from where its session already is (same location,

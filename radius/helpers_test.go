@@ -168,6 +168,15 @@ type testServer struct {
 // returns ErrServerClosed then.
 func startServer(t testing.TB, cfg Config, deps Deps) *testServer {
 	t.Helper()
+	ts := listenServer(t, cfg, deps)
+	ts.serve(t)
+	return ts
+}
+
+// listenServer makes a server and opens its sockets, without serving
+// them yet: datagrams sent to it wait in the sockets' buffers.
+func listenServer(t testing.TB, cfg Config, deps Deps) *testServer {
+	t.Helper()
 	srv, err := New(cfg, deps)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -183,9 +192,15 @@ func startServer(t testing.TB, cfg Config, deps Deps) *testServer {
 	if err := srv.Listen(); err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
+	return ts
+}
+
+// serve runs the server until the test ends and checks that Serve returns
+// ErrServerClosed then.
+func (ts *testServer) serve(t testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
+	go func() { served <- ts.Serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -197,7 +212,6 @@ func startServer(t testing.TB, cfg Config, deps Deps) *testServer {
 			t.Error("Serve did not return after its context was cancelled")
 		}
 	})
-	return ts
 }
 
 // nextOutcome waits for the server to have handled the next datagram.
@@ -356,5 +370,5 @@ func getInt(t *testing.T, p *layeh.Packet, typ layeh.Type) (uint32, bool) {
 }
 
 // replyBuffer is a buffer for Server.handle to build a reply in, as a
-// worker's batch has for each datagram.
+// worker has for each datagram of a batch.
 func replyBuffer() []byte { return make([]byte, 0, layeh.MaxPacketLength) }

@@ -3,6 +3,7 @@ package radius
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -165,5 +166,66 @@ func TestDupKeyTellsRequestsApart(t *testing.T) {
 		if o == k {
 			t.Errorf("another %s gives the same key", what)
 		}
+	}
+}
+
+// TestBatchRepliesAreTheirOwn: the replies to the datagrams of one read
+// (recvmmsg) are built in the worker's buffers, one per datagram, and sent
+// together (sendmmsg): each must be its own request's reply. The requests
+// wait in the socket's buffer before the server starts serving, so that
+// its first read returns them together; accepts and rejects alternate, so
+// that the replies differ in length too.
+func TestBatchRepliesAreTheirOwn(t *testing.T) {
+	ts := listenServer(t, testConfig(), Deps{Sessions: newFakeSessions()})
+	conn, err := net.DialUDP("udp", nil, ts.AuthAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const n = batchSize
+	reqs, want := make([][]byte, n), make([]layeh.Code, n)
+	for i := range n {
+		mac, code := "02-1A-2B-3C-4D-5E", layeh.CodeAccessAccept // liveMAC
+		if i%2 == 1 {
+			mac, code = fmt.Sprintf("02-00-00-00-01-%02X", i), layeh.CodeAccessReject
+		}
+		p := newRequest(layeh.CodeAccessRequest, testSecret, attr{rfc2865.CallingStationID_Type, mac})
+		p.Identifier = byte(i)
+		b, err := sign(t, p).Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		reqs[i], want[i] = b, code
+	}
+	ts.serve(t)
+
+	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]bool, n)
+	buf := make([]byte, layeh.MaxPacketLength)
+	for left := n; left > 0; left-- {
+		m, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("%d of %d replies: %v", n-left, n, err)
+		}
+		r := buf[:m]
+		id := int(r[1])
+		if id >= n || got[id] {
+			t.Fatalf("a second or unasked-for reply with identifier %d", id)
+		}
+		got[id] = true
+		if !layeh.IsAuthenticResponse(r, reqs[id], []byte(testSecret)) {
+			t.Errorf("the reply with identifier %d is not the reply to its request", id)
+		}
+		if layeh.Code(r[0]) != want[id] {
+			t.Errorf("request %d answered with %v, want %v", id, layeh.Code(r[0]), want[id])
+		}
+	}
+	if b := ts.AuthReadBatches(); b.Reads[0] == b.Total() {
+		t.Fatalf("no read returned more than one datagram (%s): nothing was batched", b)
 	}
 }

@@ -427,10 +427,7 @@ type batch struct {
 	rd   readState                 // the read system call's view of bufs
 	at   time.Time
 
-	// replyBufs[i] is where the reply to datagram i is built,
-	// layeh.MaxPacketLength each (Server.handle).
-	replyBufs [batchSize][]byte
-	out       []ipv4.Message // replies, addressed to the requests' sources
+	out []ipv4.Message // replies, addressed to the requests' sources
 	// The replies' addresses, reused: none is allocated per reply.
 	outAddrs [batchSize]net.UDPAddr
 	outIPs   [batchSize][net.IPv6len]byte
@@ -442,7 +439,6 @@ func newBatch() *batch {
 	b := &batch{out: make([]ipv4.Message, batchSize)}
 	for i := range b.bufs {
 		b.bufs[i] = make([]byte, layeh.MaxPacketLength)
-		b.replyBufs[i] = make([]byte, 0, layeh.MaxPacketLength)
 		b.out[i].Buffers = [][]byte{nil}
 	}
 	b.initRead()
@@ -550,11 +546,19 @@ func (s *Server) worker(conn *net.UDPConn, l listener, q <-chan *batch) {
 	defer s.wg.Done()
 	bc := newBatchConn(conn)
 	debug := s.log.Enabled(context.Background(), slog.LevelDebug)
+	// The worker's buffers to build replies in (Server.handle), one per
+	// datagram of a batch: a batch's replies are sent before the next batch
+	// is handled, so they are the worker's, not each batch's — a full
+	// queue holds hundreds of batches.
+	var replyBufs [batchSize][]byte
+	for i := range replyBufs {
+		replyBufs[i] = make([]byte, 0, layeh.MaxPacketLength)
+	}
 	for b := range q {
 		k := 0
 		for i := range b.n {
 			src := b.srcs[i]
-			reply, out := s.handle(l, src, b.bufs[i][:b.lens[i]], b.replyBufs[i])
+			reply, out := s.handle(l, src, b.bufs[i][:b.lens[i]], replyBufs[i])
 			b.res[i] = out
 			if reply != nil {
 				b.reply(k, reply, src)
