@@ -564,13 +564,22 @@ func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) (prev s
 	return prev
 }
 
-// drop removes the entries for which ended is true and returns how many.
-func (x *index) drop(ended func(*entry) bool) int {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+// drop removes the entries for which ended is true, calls dropped (if not
+// nil) with each one it removed, and returns how many. ended is called
+// without mu, dropped with it held. The range takes mu per entry it
+// removes, not for the whole range: at a million sessions a range takes a
+// few hundred milliseconds, and every writer — a move, a sign-in — would
+// wait for it. An entry that a writer replaced after the range read it is
+// left alone: the replacement is newer than what ended was asked about.
+func (x *index) drop(ended func(*entry) bool, dropped func(*entry)) int {
 	n := 0
 	x.ids.Range(func(k string, e *entry) bool {
 		if !ended(e) {
+			return true
+		}
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		if x.byID(k) != e {
 			return true
 		}
 		x.ids.Delete(k)
@@ -582,6 +591,9 @@ func (x *index) drop(ended func(*entry) bool) int {
 		}
 		x.count.Add(-1)
 		n++
+		if dropped != nil {
+			dropped(e)
+		}
 		return true
 	})
 	return n

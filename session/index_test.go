@@ -44,7 +44,7 @@ func TestIndexLoadPicksLastSeen(t *testing.T) {
 					t.Errorf("count = %d, want %d", got, len(tt.entries))
 				}
 				// Dropping a loser keeps the winner's MAC.
-				x.drop(func(e *entry) bool { return e.s.ID != tt.want })
+				x.drop(func(e *entry) bool { return e.s.ID != tt.want }, nil)
 				if got := x.byMAC("k"); got == nil || got.s.ID != tt.want {
 					t.Errorf("after dropping the others, byMAC = %v, want %s", got, tt.want)
 				}
@@ -94,7 +94,7 @@ func TestIndexNASSet(t *testing.T) {
 	}
 	// Session 1 moves from b to a; 4 is dropped; 7 is replaced at b.
 	x.update(fmt.Sprintf("%032x", 1), func(s *Session) { s.NAS = NAS{Addr: a, ID: "ap-a"} })
-	x.drop(func(e *entry) bool { return e.s.ID == fmt.Sprintf("%032x", 4) })
+	x.drop(func(e *entry) bool { return e.s.ID == fmt.Sprintf("%032x", 4) }, nil)
 	x.replace(&entry{s: Session{ID: fmt.Sprintf("%032x", 7), NAS: NAS{Addr: b, ID: "ap-b"}}, exp: t0.Add(time.Hour)})
 	onlyID := func(id string) func(NAS) bool { return func(n NAS) bool { return n.ID == id } }
 	if got := x.clearPresence(a, onlyID("ap-a")); len(got) != 1 || got[0] != fmt.Sprintf("%032x", 1) {
@@ -120,4 +120,49 @@ func (x *index) nasSessions() int {
 		n += len(set)
 	}
 	return n
+}
+
+// TestDropLetsWritersIn: drop's range (the sweep's, once a minute over
+// every session) does not hold the index's writers back — a writer that
+// replaces an entry while the range is under way gets in, as a move or a
+// sign-in must — and an entry replaced after the range read it is not
+// dropped: its replacement is newer than what the range asked about.
+func TestDropLetsWritersIn(t *testing.T) {
+	t0 := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
+	var x index
+	const n = 100
+	for i := range n {
+		x.load(&entry{s: Session{ID: fmt.Sprintf("%032x", i), MACKey: MACKey(fmt.Sprint("k", i)), LastSeen: t0}, exp: t0.Add(time.Hour)})
+	}
+	target := fmt.Sprintf("%032x", 7)
+	fresh := &entry{s: Session{ID: target, MACKey: "k7", LastSeen: t0.Add(time.Minute)}, exp: t0.Add(time.Hour)}
+	var dropped []string
+	done := make(chan int, 1)
+	go func() {
+		done <- x.drop(func(e *entry) bool {
+			if e.s.ID == target && e != fresh {
+				x.replace(fresh) // a writer in the middle of the range
+			}
+			return e.s.LastSeen.Equal(t0) // not seen since t0: ended
+		}, func(e *entry) { dropped = append(dropped, e.s.ID) })
+	}()
+	select {
+	case got := <-done:
+		if got != n-1 || len(dropped) != n-1 {
+			t.Errorf("drop removed %d and reported %d entries, want %d", got, len(dropped), n-1)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a writer could not replace an entry while drop ranged: drop holds the writers' lock for its whole range")
+	}
+	if x.byID(target) != fresh || x.byMAC("k7") != fresh {
+		t.Error("the entry replaced during the range was dropped")
+	}
+	for _, id := range dropped {
+		if id == target {
+			t.Error("drop reported the replaced entry as dropped")
+		}
+	}
+	if c := x.count.Load(); c != 1 {
+		t.Errorf("count = %d after the drop, want 1", c)
+	}
 }

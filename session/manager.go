@@ -969,17 +969,15 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 	var gone []Session
 	var why []EndReason
 	n := m.index.drop(func(e *entry) bool {
+		return e.s.Revoked || !now.Before(e.exp) || m.idle(&e.s, now)
+	}, func(e *entry) {
 		switch {
 		case e.s.Revoked: // announced when revoked
-			return true
 		case !now.Before(e.exp):
 			gone, why = append(gone, e.s), append(why, EndExpired)
-			return true
-		case m.idle(&e.s, now):
+		default:
 			gone, why = append(gone, e.s), append(why, EndIdle)
-			return true
 		}
-		return false
 	})
 	for i, s := range gone {
 		m.ended(s, why[i])

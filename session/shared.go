@@ -230,7 +230,7 @@ func (m *Manager) resync(ctx context.Context) error {
 		}
 	}
 	if len(gone) > 0 {
-		m.index.drop(func(e *entry) bool { _, g := gone[e.s.ID]; return g })
+		m.index.drop(func(e *entry) bool { _, g := gone[e.s.ID]; return g }, nil)
 	}
 	m.counters.feedResyncs.Add(1)
 	m.log.Info("session: change feed restored", "adopted", adopted, "revoked", revoked, "gone", len(gone))
