@@ -46,8 +46,14 @@ func (c *recvCall) recv(fd uintptr) bool {
 	for i := range c.hs {
 		c.hs[i].hdr.Namelen = syscall.SizeofSockaddrInet6 // the kernel sets it to the source's
 	}
-	got, _, e := syscall.Syscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.hs[0])), batchSize, 0, 0, 0)
-	if e == syscall.EAGAIN || e == syscall.EINTR {
+	got, e := uintptr(0), syscall.EINTR
+	for e == syscall.EINTR {
+		// Interrupted is not empty: retried at once, since the runtime's
+		// poller (edge-triggered) would not wake the reader again for
+		// datagrams already queued.
+		got, _, e = syscall.Syscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.hs[0])), batchSize, 0, 0, 0)
+	}
+	if e == syscall.EAGAIN {
 		return false
 	}
 	c.n, c.errno = int(got), e

@@ -417,8 +417,7 @@ func (s *Server) UnsignedClients() []string {
 // requests instead of two each.
 const batchSize = 32
 
-// batch is datagrams read together, handled by one worker, and answered
-// together.
+// batch is datagrams read together and handled by one worker.
 type batch struct {
 	bufs [batchSize][]byte         // the datagrams' buffers, layeh.MaxPacketLength each
 	lens [batchSize]int            // bufs[i][:lens[i]] is datagram i
@@ -426,37 +425,51 @@ type batch struct {
 	n    int                       // datagrams read
 	rd   readState                 // the read system call's view of bufs
 	at   time.Time
-
-	out []ipv4.Message // replies, addressed to the requests' sources
-	// The replies' addresses, reused: none is allocated per reply.
-	outAddrs [batchSize]net.UDPAddr
-	outIPs   [batchSize][net.IPv6len]byte
-
-	res [batchSize]outcome // what became of datagram i, for Server.observe
 }
 
 func newBatch() *batch {
-	b := &batch{out: make([]ipv4.Message, batchSize)}
+	b := &batch{}
 	for i := range b.bufs {
 		b.bufs[i] = make([]byte, layeh.MaxPacketLength)
-		b.out[i].Buffers = [][]byte{nil}
 	}
 	b.initRead()
 	return b
 }
 
-// reply addresses out[k] to src with reply.
-func (b *batch) reply(k int, reply []byte, src netip.AddrPort) {
-	a, ip := &b.outAddrs[k], src.Addr()
+// replies are a worker's answers to the batch it handles. A worker sends a
+// batch's replies before it takes the next batch, so they are built and
+// addressed in buffers of the worker's, reused for every batch, not in each
+// batch's: a full queue holds hundreds of batches.
+type replies struct {
+	bufs [batchSize][]byte // where the reply to datagram i is built (Server.handle)
+	out  []ipv4.Message    // the replies to send, addressed to the requests' sources
+	// The replies' addresses, reused: none is allocated per reply.
+	addrs [batchSize]net.UDPAddr
+	ips   [batchSize][net.IPv6len]byte
+	res   [batchSize]outcome // what became of datagram i, for Server.observe
+}
+
+func newReplies() *replies {
+	r := &replies{out: make([]ipv4.Message, batchSize)}
+	for i := range r.bufs {
+		r.bufs[i] = make([]byte, 0, layeh.MaxPacketLength)
+		r.out[i].Buffers = [][]byte{nil}
+	}
+	return r
+}
+
+// address makes out[k] the reply b to src.
+func (r *replies) address(k int, b []byte, src netip.AddrPort) {
+	a, ip := &r.addrs[k], src.Addr()
 	if ip.Is4() {
-		*(*[4]byte)(b.outIPs[k][:4]) = ip.As4()
-		a.IP = b.outIPs[k][:4]
+		*(*[4]byte)(r.ips[k][:4]) = ip.As4()
+		a.IP = r.ips[k][:4]
 	} else {
-		b.outIPs[k] = ip.As16()
-		a.IP = b.outIPs[k][:]
+		r.ips[k] = ip.As16()
+		a.IP = r.ips[k][:]
 	}
 	a.Port, a.Zone = int(src.Port()), ip.Zone()
-	b.out[k].Buffers[0], b.out[k].Addr = reply, a
+	r.out[k].Buffers[0], r.out[k].Addr = b, a
 }
 
 var batchPool = sync.Pool{New: func() any { return newBatch() }}
@@ -546,22 +559,15 @@ func (s *Server) worker(conn *net.UDPConn, l listener, q <-chan *batch) {
 	defer s.wg.Done()
 	bc := newBatchConn(conn)
 	debug := s.log.Enabled(context.Background(), slog.LevelDebug)
-	// The worker's buffers to build replies in (Server.handle), one per
-	// datagram of a batch: a batch's replies are sent before the next batch
-	// is handled, so they are the worker's, not each batch's — a full
-	// queue holds hundreds of batches.
-	var replyBufs [batchSize][]byte
-	for i := range replyBufs {
-		replyBufs[i] = make([]byte, 0, layeh.MaxPacketLength)
-	}
+	r := newReplies()
 	for b := range q {
 		k := 0
 		for i := range b.n {
 			src := b.srcs[i]
-			reply, out := s.handle(l, src, b.bufs[i][:b.lens[i]], replyBufs[i])
-			b.res[i] = out
+			reply, out := s.handle(l, src, b.bufs[i][:b.lens[i]], r.bufs[i])
+			r.res[i] = out
 			if reply != nil {
-				b.reply(k, reply, src)
+				r.address(k, reply, src)
 				k++
 			}
 			if debug {
@@ -570,11 +576,11 @@ func (s *Server) worker(conn *net.UDPConn, l listener, q <-chan *batch) {
 			}
 		}
 		for sent := 0; sent < k; {
-			n, err := bc.WriteBatch(b.out[sent:k], 0)
+			n, err := bc.WriteBatch(r.out[sent:k], 0)
 			if err != nil {
 				// Skip the reply the kernel refused and send the rest.
 				s.stats.sendErrors.Add(1)
-				s.log.Warn("radius: send", "to", b.out[sent].Addr.String(), "err", err)
+				s.log.Warn("radius: send", "to", r.out[sent].Addr.String(), "err", err)
 				n = max(n, 1)
 			}
 			sent += n
@@ -588,11 +594,11 @@ func (s *Server) worker(conn *net.UDPConn, l listener, q <-chan *batch) {
 		if s.observe != nil {
 			// Tests only: report after the replies are sent.
 			for i := range b.n {
-				s.observe(l, b.srcs[i], b.res[i])
+				s.observe(l, b.srcs[i], r.res[i])
 			}
 		}
 		for i := range k {
-			b.out[i].Buffers[0], b.out[i].Addr = nil, nil
+			r.out[i].Buffers[0], r.out[i].Addr = nil, nil
 		}
 		batchPool.Put(b)
 	}
