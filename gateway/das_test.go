@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,6 +13,7 @@ import (
 
 	"roamgate/internal/testtool"
 	"roamgate/radius"
+	"roamgate/session"
 )
 
 // browserClient keeps cookies and does not follow redirects.
@@ -123,5 +125,52 @@ func TestUnsignedClientOnDashboard(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "without Message-Authenticator"); n != 1 {
 		t.Errorf("logged %d times, want once", n)
+	}
+}
+
+// TestRevokeAgain: an operator's second revocation of a session is not
+// refused. It answers 200 and sends the Disconnect-Request again: the
+// operator retries a revocation whose answer was an error (during a
+// store's failover the write can be applied and announced without its
+// answer arriving, cmd/roamgate TestDrillLoseSiteA), and must be able to
+// make sure of it. A session that is not there stays 404.
+func TestRevokeAgain(t *testing.T) {
+	needTool(t, "radclient")
+	nasPort, disconnects := testNAS(t, "testing123")
+	cfg := testConfig(t, t.TempDir())
+	cfg.RADIUS.Clients[0].CoAPort = nasPort
+	gw := startGateway(t, cfg, io.Discard)
+	addrs := gw.g.Addrs()
+
+	const mac = "da:a1:19:00:0c:02"
+	c := browserClient(t)
+	if resp := submit(t, c, "http://"+addrs.Portal+"/?client_mac="+mac+"&nas_id=bahnhof-ap-1&ssid=WiFi4EU", url.Values{"terms": {"1"}, "accept": {"1"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	expectAccept(t, addrs.RADIUSAuth, macAuth(mac, "bahnhof-ap-1"), 25*time.Hour)
+	m, _ := session.ParseMAC(mac)
+	s, err := gw.g.Manager().ByMAC(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := adminToken(t, addrs.Admin, gw.g.DemoPassword())
+	for try := 1; try <= 2; try++ {
+		if got := adminDo(t, addrs.Admin, "POST", "/api/v1/sessions/"+s.ID+"/revoke", tok); got != http.StatusOK {
+			t.Fatalf("revocation %d: status %d, want 200", try, got)
+		}
+		select {
+		case p := <-disconnects:
+			if got := string(p.Get(31)); got != "DA-A1-19-00-0C-02" { // Calling-Station-Id
+				t.Errorf("Disconnect-Request %d for %q, want the device", try, got)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the access point got no Disconnect-Request for revocation %d", try)
+		}
+	}
+	if _, err := gw.g.Manager().ByID(s.ID); !errors.Is(err, session.ErrRevoked) {
+		t.Errorf("after the revocations ByID: %v, want ErrRevoked", err)
+	}
+	if got := adminDo(t, addrs.Admin, "POST", "/api/v1/sessions/0123456789abcdef0123456789abcdef/revoke", tok); got != http.StatusNotFound {
+		t.Errorf("revoking an unknown session: %d, want 404", got)
 	}
 }

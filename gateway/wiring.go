@@ -193,9 +193,16 @@ type revoker struct {
 	rad *radius.Server
 }
 
+// A session this gateway already holds revoked is revoked again, not
+// refused: the revocation is written to the store once more and the
+// Disconnect-Request sent. An operator retries a revocation whose answer
+// was an error — during a store's failover the write may have been applied
+// and its change announced to this gateway, yet not be on the primary that
+// took over — and must be able to make sure of it; the session ends (its
+// event, its count) once all the same (session.Manager.Revoke).
 func (r revoker) Revoke(ctx context.Context, id string) (admin.RevokeResult, error) {
 	s, err := r.mgr.ByID(id)
-	if err != nil {
+	if err != nil && !errors.Is(err, session.ErrRevoked) {
 		return admin.RevokeResult{}, err
 	}
 	if err := r.mgr.Revoke(ctx, id); err != nil {

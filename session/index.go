@@ -538,8 +538,23 @@ func (x *index) clearPresence(addr netip.Addr, match func(NAS) bool) []string {
 	return changed
 }
 
-func (x *index) revoke(id string) {
-	x.update(id, func(s *Session) { s.Revoked = true })
+// revoke marks session id revoked. It returns the session and whether this
+// call ended it: false when the index does not hold it or holds it revoked
+// already (a retried revocation, or one the store's feed brought first), so
+// that a session ends — its event, its Disconnect — once.
+func (x *index) revoke(id string) (Session, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	ended := false
+	e, ok := x.modifyLocked(id, func(e *entry) bool {
+		ended = !e.s.Revoked
+		e.s.Revoked = true
+		return ended
+	})
+	if !ok || !ended {
+		return Session{}, false
+	}
+	return e.s, true
 }
 
 // rebind moves session id to MAC key and returns the ID of the session

@@ -887,9 +887,8 @@ func (m *Manager) Revoke(ctx context.Context, id string) error {
 	if err := m.store.Revoke(ctx, id); err != nil {
 		return fmt.Errorf("session: revoke: %w", err)
 	}
-	m.index.revoke(id)
-	if e := m.index.byID(id); e != nil {
-		m.ended(e.s, EndRevoked)
+	if s, ended := m.index.revoke(id); ended {
+		m.ended(s, EndRevoked)
 	}
 	return nil
 }

@@ -852,6 +852,58 @@ func TestManagerStoreFailures(t *testing.T) {
 	}
 }
 
+// ambiguousRevoke applies a revocation and then reports a failure, as a
+// store does whose primary wrote it but whose answer was lost in a
+// failover.
+type ambiguousRevoke struct {
+	session.Store
+	lost bool
+}
+
+func (a *ambiguousRevoke) Revoke(ctx context.Context, id string) error {
+	if err := a.Store.Revoke(ctx, id); err != nil || !a.lost {
+		return err
+	}
+	a.lost = false
+	return errDisk
+}
+
+// TestManagerRevokeRetried: a revocation whose answer was an error is
+// retried; the retry succeeds (the store's write is idempotent) and so does
+// a third, and the session ends — OnEnd, its event — exactly once.
+func TestManagerRevokeRetried(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	as := &ambiguousRevoke{lost: true}
+	h.wrap = func(s session.Store) session.Store { as.Store = s; return as }
+	h.restart(t)
+	ctx := context.Background()
+	var ends, events atomic.Int32
+	h.m.OnEnd(func(session.Session, session.EndReason) { ends.Add(1) })
+	h.m.OnEvent(func(e session.Event) {
+		if e.Kind == session.EventEnd {
+			events.Add(1)
+		}
+	})
+	s, _ := h.create(t, "da:a1:19:00:05:03", "wifi4eu", "bahnhof")
+	if err := h.m.Revoke(ctx, s.ID); !errors.Is(err, errDisk) {
+		t.Fatalf("first Revoke: %v, want the store's error", err)
+	}
+	for try := 2; try <= 3; try++ {
+		if err := h.m.Revoke(ctx, s.ID); err != nil {
+			t.Fatalf("Revoke, try %d: %v", try, err)
+		}
+		if _, err := h.m.ByID(s.ID); !errors.Is(err, session.ErrRevoked) {
+			t.Fatalf("after try %d ByID: %v, want ErrRevoked", try, err)
+		}
+	}
+	if r, err := h.store.Get(ctx, s.ID); err != nil || !r.Revoked {
+		t.Errorf("store: revoked=%v, %v", r.Revoked, err)
+	}
+	if n, m := ends.Load(), events.Load(); n != 1 || m != 1 {
+		t.Errorf("the session ended %d times (OnEnd) with %d end events, want once", n, m)
+	}
+}
+
 func TestManagerConcurrent(t *testing.T) {
 	h := newHarness(t, defaultPolicy())
 	ctx := context.Background()

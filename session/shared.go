@@ -65,15 +65,10 @@ func (m *Manager) applyChange(c Change, refetch chan<- string) {
 		m.reloadCrisis()
 		return
 	}
-	cur := m.index.byID(c.ID)
 	switch c.Kind {
 	case ChangeRevoked:
-		if cur == nil || cur.s.Revoked {
-			return
-		}
-		m.index.revoke(c.ID)
-		if e := m.index.byID(c.ID); e != nil {
-			m.ended(e.s, EndRevoked)
+		if s, ended := m.index.revoke(c.ID); ended {
+			m.ended(s, EndRevoked)
 		}
 	case ChangeCreated, ChangeRebound:
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -222,9 +217,8 @@ func (m *Manager) resync(ctx context.Context) error {
 		case err != nil:
 			return err
 		case r.Revoked:
-			m.index.revoke(id)
-			if e := m.index.byID(id); e != nil {
-				m.ended(e.s, EndRevoked)
+			if s, ended := m.index.revoke(id); ended {
+				m.ended(s, EndRevoked)
 			}
 			revoked++
 		}
