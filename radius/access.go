@@ -83,6 +83,15 @@ func (s *Server) byMAC(mac session.MAC) (*session.Session, error) {
 	return &sess, err
 }
 
+// timeLeft is Sessions.TimeLeft, without a copy of the session where the
+// Sessions can (SharedSessions).
+func (s *Server) timeLeft(sess *session.Session) time.Duration {
+	if s.shared != nil {
+		return s.shared.Until(sess.Expires)
+	}
+	return s.sessions.TimeLeft(*sess)
+}
+
 // uam checks a UAM login: User-Name is the session ID, the password the
 // session's UAM secret, by PAP or by CHAP, from the session's device.
 func (s *Server) uam(c *client, src netip.AddrPort, req *request, id string) (answer, verdict) {
@@ -202,7 +211,7 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess *sessi
 	}
 	interim, idle := s.cfg.InterimInterval, s.idleTimeout
 	resp := newReplyTo(req, layeh.CodeAccessAccept, true)
-	resp.addInteger(rfc2865.SessionTimeout_Type, seconds(s.sessions.TimeLeft(*sess)))
+	resp.addInteger(rfc2865.SessionTimeout_Type, seconds(s.timeLeft(sess)))
 	if interim > 0 {
 		resp.addInteger(rfc2869.AcctInterimInterval_Type, seconds(interim))
 	}

@@ -50,6 +50,10 @@ type Sessions interface {
 // authentication, reads the session and never changes it.
 type SharedSessions interface {
 	ByMACShared(session.MAC) (*session.Session, error)
+	// Until is Sessions.TimeLeft of a session that expires at t: a
+	// session held by pointer is not copied to ask (a copy reads every
+	// cache line of it).
+	Until(t time.Time) time.Duration
 }
 
 // Bandwidth is the per-device rate limit of a network, in kbit/s; 0 is no

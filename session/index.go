@@ -11,8 +11,8 @@ import (
 // entry is an immutable snapshot of a session in the index; changes replace
 // the pointer, so readers hold no lock while they use one.
 type entry struct {
+	exp time.Time // from the verified token; first, beside the session's hot fields
 	s   Session
-	exp time.Time // from the verified token
 	// since is when the session's current association (Session.NAS and
 	// AP) began (Unix nanoseconds, 0 if unknown), and prev the association
 	// it replaced (nil until the session first changes association):
