@@ -48,7 +48,7 @@ func (p place) known() bool { return p.nas != (NAS{}) || p.ap != "" }
 type index struct {
 	mu   sync.Mutex
 	ids  shardedMap[string, *entry, stringHash[string]]
-	macs shardedMap[macSum, *entry, sumHash]
+	macs sumTable
 	// Client addresses map to session IDs, not entries, so that replacing
 	// an entry never leaves a stale pointer behind; the newest report of an
 	// address wins (a DHCP lease moved to another device).

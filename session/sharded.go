@@ -58,12 +58,6 @@ func (addrHash) hash(a netip.Addr) uint64 {
 	return maphash.Bytes(shardSeed, b[:])
 }
 
-// sumHash picks the shard of a macSum. The sums are HMACs under the site
-// key, evenly spread already; the seed is there as for every other key.
-type sumHash struct{}
-
-func (sumHash) hash(k macSum) uint64 { return maphash.Bytes(shardSeed, k[:]) }
-
 type prefixHash struct{}
 
 func (prefixHash) hash(p netip.Prefix) uint64 {
