@@ -68,19 +68,19 @@ func (s *Server) access(c *client, src netip.AddrPort, req *request) (answer, ve
 		if !ok {
 			return reject(req, rejectNoSession)
 		}
-		sess = &crisis
+		sess = session.Held{Session: &crisis}
 	}
 	return s.accept(c, src, req, sess, acceptMAC)
 }
 
 // byMAC is Sessions.ByMAC, without a copy of the session where the
 // Sessions can (SharedSessions). The session must not be changed.
-func (s *Server) byMAC(mac session.MAC) (*session.Session, error) {
+func (s *Server) byMAC(mac session.MAC) (session.Held, error) {
 	if s.shared != nil {
 		return s.shared.ByMACShared(mac)
 	}
 	sess, err := s.sessions.ByMAC(mac)
-	return &sess, err
+	return session.Held{Session: &sess}, err
 }
 
 // timeLeft is Sessions.TimeLeft, without a copy of the session where the
@@ -116,7 +116,7 @@ func (s *Server) uam(c *client, src netip.AddrPort, req *request, id string) (an
 	if !s.uamDevice(req, &sess) {
 		return reject(req, rejectWrongDevice)
 	}
-	return s.accept(c, src, req, &sess, v)
+	return s.accept(c, src, req, session.Held{Session: &sess}, v)
 }
 
 // uamDevice reports whether a UAM login comes from the session's device.
@@ -175,7 +175,7 @@ const seenRefresh = 5 * time.Minute
 // accept records where the session was seen and builds the Access-Accept.
 // When the session is already known to be where the request says, nothing
 // is recorded, and nothing allocated to find that out.
-func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess *session.Session, v verdict) (answer, verdict) {
+func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess session.Held, v verdict) (answer, verdict) {
 	var apBuf [17]byte
 	ap := apBuf[:0]
 	if m, ok := calledAP(req.calledStationID); ok {
@@ -201,7 +201,7 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess *sessi
 			// The session ended between the lookup and now.
 			return reject(req, rejectNoSession)
 		}
-		sess = &seen
+		sess = session.Held{Session: &seen}
 		s.noteNAS(req, nasAddr) // for re-authorising devices at this NAS (nasdir.go)
 	}
 
@@ -211,7 +211,7 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess *sessi
 	}
 	interim, idle := s.cfg.InterimInterval, s.idleTimeout
 	resp := newReplyTo(req, layeh.CodeAccessAccept, true)
-	resp.addInteger(rfc2865.SessionTimeout_Type, seconds(s.timeLeft(sess)))
+	resp.addInteger(rfc2865.SessionTimeout_Type, seconds(s.timeLeft(sess.Session)))
 	if interim > 0 {
 		resp.addInteger(rfc2869.AcctInterimInterval_Type, seconds(interim))
 	}
@@ -219,11 +219,11 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess *sessi
 		resp.addInteger(rfc2865.IdleTimeout_Type, seconds(idle))
 	}
 	// Class comes back in accounting and names the session without the MAC.
-	resp.addString(rfc2865.Class_Type, sess.ID)
+	resp.addID(rfc2865.Class_Type, sess)
 	if c.dialect.acceptUserName {
 		// The NAS names the device by it from now on, so a
 		// Disconnect-Request can (dialect.go, coova).
-		resp.addString(rfc2865.UserName_Type, sess.ID)
+		resp.addID(rfc2865.UserName_Type, sess)
 	}
 	resp.addAttributes(bandwidth.Attributes)
 	return resp, v

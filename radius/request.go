@@ -10,6 +10,8 @@ import (
 	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc2869"
 	"layeh.com/radius/rfc3162"
+
+	"roamgate/session"
 )
 
 // request is an authentic request with the attributes the handlers read,
@@ -174,6 +176,14 @@ func (p *answer) add(t layeh.Type, v []byte) {
 func (p *answer) addString(t layeh.Type, v string) {
 	p.b = append(p.b, byte(t), byte(2+len(v)))
 	p.b = append(p.b, v...)
+}
+
+// addID adds the session's ID as attribute t (session.Held.AppendID).
+func (p *answer) addID(t layeh.Type, s session.Held) {
+	p.b = append(p.b, byte(t), 0)
+	at := len(p.b)
+	p.b = s.AppendID(p.b)
+	p.b[at-1] = byte(2 + len(p.b) - at)
 }
 
 func (p *answer) addInteger(t layeh.Type, v uint32) {

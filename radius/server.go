@@ -49,7 +49,7 @@ type Sessions interface {
 // *session.Manager does: ByMACShared); the server then uses it for MAC
 // authentication, reads the session and never changes it.
 type SharedSessions interface {
-	ByMACShared(session.MAC) (*session.Session, error)
+	ByMACShared(session.MAC) (session.Held, error)
 	// Until is Sessions.TimeLeft of a session that expires at t: a
 	// session held by pointer is not copied to ask (a copy reads every
 	// cache line of it).

@@ -166,3 +166,35 @@ func TestDropLetsWritersIn(t *testing.T) {
 		t.Errorf("count = %d after the drop, want 1", c)
 	}
 }
+
+// TestHeldAppendID: the ID an Access-Accept carries is the session's own,
+// from the octets the index decoded when the ID is what newID makes, from
+// the string as it is otherwise (IDs only tests make) — never a
+// re-encoding that differs from it.
+func TestHeldAppendID(t *testing.T) {
+	made, err := newID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{made, "0123456789abcdef0123456789abcdef", "0123456789ABCDEF0123456789ABCDEF",
+		"s-1", "zz23456789abcdef0123456789abcdef", "00000000000000000000000000000000"} {
+		var x index
+		x.put(&entry{s: Session{ID: id, MACKey: MACKey("k-" + id)}})
+		e := x.bySum(MACKey("k-" + id).sum())
+		if e == nil {
+			t.Fatalf("%s: not in the index", id)
+		}
+		decoded := e.id != [16]byte{}
+		if want := id == made || id == "0123456789abcdef0123456789abcdef"; decoded != want {
+			t.Errorf("%s: decoded %v, want %v", id, decoded, want)
+		}
+		if got := string(Held{Session: &e.s, id: &e.id}.AppendID([]byte("x"))); got != "x"+id {
+			t.Errorf("AppendID wrote %q, want %q", got, "x"+id)
+		}
+		// A change of the session keeps the octets with it.
+		x.update(id, func(s *Session) { s.CurrentLocation = "stadtpark" })
+		if e2 := x.bySum(MACKey("k-" + id).sum()); e2 == e || e2.id != e.id {
+			t.Errorf("%s: the replaced entry's octets %x, were %x", id, e2.id, e.id)
+		}
+	}
+}

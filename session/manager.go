@@ -467,12 +467,12 @@ func (m *Manager) ByMAC(mac MAC) (Session, error) {
 // The session is the index's own, which nothing changes (a change replaces
 // it); the caller must not change it either, nor keep it longer than it
 // needs its values.
-func (m *Manager) ByMACShared(mac MAC) (*Session, error) {
+func (m *Manager) ByMACShared(mac MAC) (Held, error) {
 	e := m.index.bySum(m.hasher.sum(mac))
 	if e == nil {
-		return nil, ErrNotFound
+		return Held{}, ErrNotFound
 	}
-	return &e.s, m.check(e)
+	return Held{Session: &e.s, id: &e.id}, m.check(e)
 }
 
 // ByMACKey is ByMAC for an already hashed address.

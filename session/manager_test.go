@@ -594,20 +594,28 @@ func TestByMACSharedIsByMAC(t *testing.T) {
 		if !errors.Is(err1, c.want) || !errors.Is(err2, c.want) {
 			t.Errorf("%s: ByMAC %v, ByMACShared %v, want %v", c.mac, err1, err2, c.want)
 		}
-		if err2 == nil && !reflect.DeepEqual(*shared, byValue) {
-			t.Errorf("%s: ByMACShared %+v, ByMAC %+v", c.mac, *shared, byValue)
+		if err2 == nil && !reflect.DeepEqual(*shared.Session, byValue) {
+			t.Errorf("%s: ByMACShared %+v, ByMAC %+v", c.mac, *shared.Session, byValue)
+		}
+		if err2 == nil {
+			if id := string(shared.AppendID([]byte("Class="))); id != "Class="+byValue.ID {
+				t.Errorf("%s: AppendID wrote %q, want the ID %s", c.mac, id, byValue.ID)
+			}
 		}
 	}
 	held, err := h.m.ByMACShared(mustMAC(t, "da:a1:19:00:03:02"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := *held
+	before := *held.Session
 	if _, err := h.m.Seen(live.ID, session.Activity{Location: "stadtpark", AP: "ap-stadtpark"}); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(*held, before) {
-		t.Errorf("a move changed the session a caller holds: %+v, was %+v", *held, before)
+	if !reflect.DeepEqual(*held.Session, before) {
+		t.Errorf("a move changed the session a caller holds: %+v, was %+v", *held.Session, before)
+	}
+	if now, err := h.m.ByMACShared(mustMAC(t, "da:a1:19:00:03:02")); err != nil || string(now.AppendID(nil)) != live.ID {
+		t.Errorf("after the move AppendID wrote %q (%v), want %s", now.AppendID(nil), err, live.ID)
 	}
 	if now, err := h.m.ByMACShared(mustMAC(t, "da:a1:19:00:03:02")); err != nil || now.CurrentLocation != "stadtpark" {
 		t.Errorf("after the move: %+v, %v; want the session at stadtpark", now, err)
