@@ -325,7 +325,6 @@ func (x *index) store(e *entry) {
 func (x *index) load(e *entry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	e.decodeID() // also for an entry reachable by ID only (store decodes the others again)
 	// Likewise an address that two stored sessions carry (a lease that
 	// moved) stays with the one seen last.
 	if ip := e.s.Device.IP; ip.IsValid() {
@@ -345,6 +344,7 @@ func (x *index) load(e *entry) {
 	if e.s.MACKey != "" {
 		if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
 			// e is reachable by ID (and token) only.
+			e.decodeID() // as store does
 			if _, loaded := x.ids.Swap(e.s.ID, e); !loaded {
 				x.count.Add(1)
 			}

@@ -34,7 +34,7 @@ type Session struct {
 	// RandomMAC records that the MAC is locally administered (a phone's
 	// private address), so a change of MAC is expected rather than suspicious.
 	RandomMAC bool
-	// Network is where the session started.
+	// Network is the network (networks[].id) the session started on.
 	Network string
 	// CurrentLocation and AP are where the device was seen last.
 	CurrentLocation string
