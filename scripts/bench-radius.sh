@@ -40,7 +40,12 @@
 # a temporary copy), PROFILE (a directory: roamgate's CPU and allocation
 # profiles of the serving time go there; the CPU profile in segments,
 # cpu.pprof.N, one per load run and one per wait for the store, listed in
-# PROFILE/segments).
+# PROFILE/segments), TRACE (with PROFILE: a segment's number, 4 for the first
+# closed-loop run; roamgate's execution trace of it goes to PROFILE/trace.out,
+# for what its goroutines wait on: go tool trace -pprof=sync|syscall|sched),
+# RG_GOMAXPROCS (roamgate's GOMAXPROCS once its sessions exist, 1: one core's
+# worth; 2 lets a goroutine run while another is stuck in a system call such
+# as SQLite's fsync, still on the one CPU).
 set -euo pipefail
 
 SESSIONS=${SESSIONS:-100000}
@@ -60,6 +65,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 DATA_DIR=${DATA_DIR:-}
 PROFILE=${PROFILE:-}
+TRACE=${TRACE:-}
 SECRET=bench-secret-0123456789
 
 cd "$(dirname "$0")/.."
@@ -126,9 +132,10 @@ if has roamgate; then
 		mkdir -p "$PROFILE"
 		echo "cpu.pprof: start-up and sweep set-up" >"$PROFILE/segments"
 		prof=(-cpuprofile "$PROFILE/cpu.pprof" -memprofile "$PROFILE/mem.pprof")
+		[ -z "$TRACE" ] || prof+=(-trace "$PROFILE/trace.out" -trace-segment "$TRACE")
 	fi
 	"$load" serve "${town[@]}" -dir "$dir" -auth "127.0.0.1:$rg_auth" -acct "127.0.0.1:$rg_acct" -secret "$SECRET" \
-		-gomaxprocs 1 -status "$work/roamgate.status" "${prof[@]}" >"$work/roamgate.out" 2>"$work/roamgate.err" &
+		-gomaxprocs "${RG_GOMAXPROCS:-1}" -status "$work/roamgate.status" "${prof[@]}" >"$work/roamgate.out" 2>"$work/roamgate.err" &
 	pid[roamgate]=$!
 	port[roamgate]=$rg_auth
 fi

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,6 +33,12 @@ type serveConfig struct {
 	status     string
 	cpuProfile string
 	memProfile string
+	// trace, if set, is where the execution trace of CPU profile segment
+	// traceSegment goes: what the serving goroutines wait for, which a
+	// CPU profile does not show.
+	trace        string
+	traceSegment int
+	traceFile    *os.File // while tracing
 }
 
 // serve runs roamgate as a town runs it — gateway.New and Gateway.Run with
@@ -56,6 +63,8 @@ func serve(args []string) error {
 	fs.StringVar(&c.status, "status", "", "file to rewrite every 100 ms with the activity writes pending and done (to wait for the store to catch up)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the serving time to this file; each SIGUSR1 ends it and starts the next in FILE.1, FILE.2 …")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the serving time to this file at exit")
+	fs.StringVar(&c.trace, "trace", "", "write an execution trace of CPU profile segment -trace-segment to this file (with -cpuprofile)")
+	fs.IntVar(&c.traceSegment, "trace-segment", 4, "the CPU profile segment (FILE.N) the execution trace covers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -136,7 +145,7 @@ func runServe(ctx context.Context, c serveConfig, log *slog.Logger, ready func(*
 	runtime.GC()
 
 	if c.cpuProfile != "" {
-		stop, err := profileSegments(c.cpuProfile)
+		stop, err := profileSegments(c.cpuProfile, c.traceOf)
 		if err != nil {
 			return err
 		}
@@ -262,7 +271,29 @@ func createSessions(ctx context.Context, mgr *session.Manager, t town, n int) (i
 // profileSegments writes a CPU profile to path until the next SIGUSR1, then
 // to path.1 until the one after, and so on, so that a harness can profile
 // its load runs apart from what lies between them. stop ends the last.
-func profileSegments(path string) (stop func(), err error) {
+// traceOf starts the execution trace when CPU profile segment n is
+// c.traceSegment and stops it when another begins (n < 0: the end).
+func (c *serveConfig) traceOf(n int) {
+	switch {
+	case c.traceFile != nil:
+		trace.Stop()
+		c.traceFile.Close()
+		c.traceFile = nil
+	case c.trace == "" || n != c.traceSegment:
+	default:
+		f, err := os.Create(c.trace)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "roamgate-load serve: trace:", err)
+			return
+		}
+		c.traceFile = f
+	}
+}
+
+func profileSegments(path string, segment func(n int)) (stop func(), err error) {
 	start := func(name string) (*os.File, error) {
 		f, err := os.Create(name)
 		if err != nil {
@@ -288,15 +319,18 @@ func profileSegments(path string) (stop func(), err error) {
 			case <-done:
 				pprof.StopCPUProfile()
 				f.Close()
+				segment(-1)
 				return
 			case <-usr1:
 				pprof.StopCPUProfile()
 				f.Close()
 				if f, err = start(fmt.Sprintf("%s.%d", path, n)); err != nil {
 					fmt.Fprintln(os.Stderr, "roamgate-load serve: cpu profile:", err)
+					segment(-1)
 					<-done
 					return
 				}
+				segment(n)
 			}
 		}
 	}()
