@@ -271,28 +271,7 @@ func createSessions(ctx context.Context, mgr *session.Manager, t town, n int) (i
 // profileSegments writes a CPU profile to path until the next SIGUSR1, then
 // to path.1 until the one after, and so on, so that a harness can profile
 // its load runs apart from what lies between them. stop ends the last.
-// traceOf starts the execution trace when CPU profile segment n is
-// c.traceSegment and stops it when another begins (n < 0: the end).
-func (c *serveConfig) traceOf(n int) {
-	switch {
-	case c.traceFile != nil:
-		trace.Stop()
-		c.traceFile.Close()
-		c.traceFile = nil
-	case c.trace == "" || n != c.traceSegment:
-	default:
-		f, err := os.Create(c.trace)
-		if err == nil {
-			err = trace.Start(f)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "roamgate-load serve: trace:", err)
-			return
-		}
-		c.traceFile = f
-	}
-}
-
+// segment is told the number of each segment as it begins, -1 at the end.
 func profileSegments(path string, segment func(n int)) (stop func(), err error) {
 	start := func(name string) (*os.File, error) {
 		f, err := os.Create(name)
@@ -339,4 +318,28 @@ func profileSegments(path string, segment func(n int)) (stop func(), err error) 
 		close(done)
 		<-finished
 	}, nil
+}
+
+// traceOf starts the execution trace when CPU profile segment n is
+// c.traceSegment and stops it when another begins (n < 0: the end).
+func (c *serveConfig) traceOf(n int) {
+	switch {
+	case c.traceFile != nil:
+		trace.Stop()
+		c.traceFile.Close()
+		c.traceFile = nil
+	case c.trace == "" || n != c.traceSegment:
+	default:
+		f, err := os.Create(c.trace)
+		if err == nil {
+			if err = trace.Start(f); err != nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "roamgate-load serve: trace:", err)
+			return
+		}
+		c.traceFile = f
+	}
 }
