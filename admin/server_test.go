@@ -263,7 +263,8 @@ func TestScenarioAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A retry (the operator's first answer may have been an error)
-		// succeeds and ends nothing more: the counts below stay.
+		// succeeds; that the session still ends once is
+		// session.TestManagerRevokeRetried's.
 		if resp, body := ops.do("POST", "/api/v1/sessions/"+sc.roamer+"/revoke", nil, nil); resp.StatusCode != http.StatusOK {
 			t.Errorf("second revoke: %d %s, want 200", resp.StatusCode, body)
 		}

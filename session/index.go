@@ -85,8 +85,9 @@ func (p place) same(nas NAS, ap string) bool {
 func (p place) known() bool { return p.nas != (NAS{}) || p.ap != "" }
 
 // index maps session IDs and MAC keys to entries. Readers take one shard's
-// read lock of a shardedMap and never wait for each other; writers
-// serialise on mu so that the maps stay consistent.
+// read lock (of a shardedMap, or of the sumTable for MAC keys) and never
+// wait for each other; writers serialise on mu so that the maps stay
+// consistent.
 type index struct {
 	mu   sync.Mutex
 	ids  shardedMap[string, *entry, stringHash[string]]

@@ -41,8 +41,9 @@ type shard[K comparable, V comparable] struct {
 type keyHash[K any] interface{ hash(K) uint64 }
 
 // shardSeed seeds the shard hashes. Per process, so that which keys share a
-// shard cannot be known from outside; the keys the index holds (session IDs,
-// MAC keys) are random or keyed hashes anyway.
+// shard cannot be known from outside (session IDs are random; client
+// addresses are not, and a device can pick its own). MAC keys are in a
+// sumTable, whose keys — HMACs under the site key — are their own hash.
 var shardSeed = maphash.MakeSeed()
 
 // stringHash hashes every byte of a string key: keys that differ only in
