@@ -83,13 +83,22 @@ func (s *Server) byMAC(mac session.MAC) (session.Held, error) {
 	return session.Held{Session: &sess}, err
 }
 
-// timeLeft is Sessions.TimeLeft, without a copy of the session where the
-// Sessions can (SharedSessions).
-func (s *Server) timeLeft(sess *session.Session) time.Duration {
-	if s.shared != nil {
-		return s.shared.Until(sess.Expires)
+// timeLeft is Sessions.TimeLeft, without a copy of the session or another
+// clock read where the Sessions found it live (SharedSessions).
+func (s *Server) timeLeft(sess session.Held) time.Duration {
+	if !sess.CheckedAt().IsZero() {
+		return sess.TimeLeft()
 	}
-	return s.sessions.TimeLeft(*sess)
+	return s.sessions.TimeLeft(*sess.Session)
+}
+
+// seenAgo is how long ago the session was seen last: by the Manager's clock
+// when it found the session live, else by this one.
+func seenAgo(sess session.Held) time.Duration {
+	if at := sess.CheckedAt(); !at.IsZero() {
+		return at.Sub(sess.LastSeen)
+	}
+	return time.Since(sess.LastSeen)
 }
 
 // uam checks a UAM login: User-Name is the session ID, the password the
@@ -184,7 +193,7 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess sessio
 	loc := s.locate(c, src, req)
 	nasAddr := src.Addr().Unmap()
 	if sess.CurrentLocation != loc || sess.AP != string(ap) || sess.NAS.Addr != nasAddr || sess.NAS.ID != string(req.nasIdentifier) ||
-		time.Since(sess.LastSeen) > s.seenRefresh() {
+		seenAgo(sess) > s.seenRefresh() {
 		// An authentication is where the device is now: a new association
 		// if the place or the Acct-Session-Id (CoovaChilli sends it) differs
 		// (see session.ActivityAccess).
@@ -211,7 +220,7 @@ func (s *Server) accept(c *client, src netip.AddrPort, req *request, sess sessio
 	}
 	interim, idle := s.cfg.InterimInterval, s.idleTimeout
 	resp := newReplyTo(req, layeh.CodeAccessAccept, true)
-	resp.addInteger(rfc2865.SessionTimeout_Type, seconds(s.timeLeft(sess.Session)))
+	resp.addInteger(rfc2865.SessionTimeout_Type, seconds(s.timeLeft(sess)))
 	if interim > 0 {
 		resp.addInteger(rfc2869.AcctInterimInterval_Type, seconds(interim))
 	}

@@ -44,6 +44,12 @@ type outcome struct {
 // authenticators, then the duplicate cache, and only then parsing and the
 // session lookup.
 func (s *Server) handle(l listener, src netip.AddrPort, b, replyBuf []byte) (reply []byte, out outcome) {
+	return s.handleAt(l, src, b, replyBuf, time.Now())
+}
+
+// handleAt is handle for a datagram read at now (a batch's read time: one
+// clock read for the batch, not one per datagram).
+func (s *Server) handleAt(l listener, src netip.AddrPort, b, replyBuf []byte, now time.Time) (reply []byte, out outcome) {
 	s.stats.received.Add(1)
 	if len(b) > 0 {
 		out.code = layeh.Code(b[0])
@@ -82,7 +88,6 @@ func (s *Server) handle(l listener, src netip.AddrPort, b, replyBuf []byte) (rep
 	// The request is authentic, so its key can be trusted.
 	key := newDupKey(src, l, out.code, b[1])
 	auth := (*[authLen]byte)(b[4:headerLen])
-	now := time.Now()
 	switch st, cached := s.dups.begin(key, auth, now, replyBuf); st {
 	case dupResend:
 		s.stats.resent.Add(1)

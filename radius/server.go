@@ -49,11 +49,9 @@ type Sessions interface {
 // *session.Manager does: ByMACShared); the server then uses it for MAC
 // authentication, reads the session and never changes it.
 type SharedSessions interface {
+	// ByMACShared is Sessions.ByMAC; the Held also says when it was found
+	// live and its TimeLeft then, so that the answer reads no clock again.
 	ByMACShared(session.MAC) (session.Held, error)
-	// Until is Sessions.TimeLeft of a session that expires at t: a
-	// session held by pointer is not copied to ask (a copy reads every
-	// cache line of it).
-	Until(t time.Time) time.Duration
 }
 
 // Bandwidth is the per-device rate limit of a network, in kbit/s; 0 is no
@@ -568,7 +566,7 @@ func (s *Server) worker(conn *net.UDPConn, l listener, q <-chan *batch) {
 		k := 0
 		for i := range b.n {
 			src := b.srcs[i]
-			reply, out := s.handle(l, src, b.bufs[i][:b.lens[i]], r.bufs[i])
+			reply, out := s.handleAt(l, src, b.bufs[i][:b.lens[i]], r.bufs[i], b.at)
 			r.res[i] = out
 			if reply != nil {
 				r.address(k, reply, src)

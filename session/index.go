@@ -55,6 +55,21 @@ func (e *entry) decodeID() {
 type Held struct {
 	*Session
 	id *[16]byte // nil or zero: Session.ID is used as it is
+	at time.Time // the Manager's clock when the session was found live
+}
+
+// CheckedAt is the Manager's time at which the session was found live, zero
+// if unknown (a Held made of a copy). An answer reads the clock once: at a
+// million sessions the four reads it made were 3.5 % of the RADIUS core.
+func (h Held) CheckedAt() time.Time { return h.at }
+
+// TimeLeft is how long the session had until it ends by lifetime, at
+// CheckedAt (Manager.TimeLeft then); 0 if it had passed.
+func (h Held) TimeLeft() time.Duration {
+	if d := h.Expires.Sub(h.at); d > 0 {
+		return d
+	}
+	return 0
 }
 
 // AppendID appends the session's ID to b.

@@ -472,7 +472,8 @@ func (m *Manager) ByMACShared(mac MAC) (Held, error) {
 	if e == nil {
 		return Held{}, ErrNotFound
 	}
-	return Held{Session: &e.s, id: &e.id}, m.check(e)
+	now := m.now()
+	return Held{Session: &e.s, id: &e.id, at: now}, m.checkAt(e, now)
 }
 
 // ByMACKey is ByMAC for an already hashed address.
@@ -518,11 +519,12 @@ func (m *Manager) live(e *entry) (Session, error) {
 
 // check says whether the session of e is live: nil, ErrRevoked or
 // ErrExpired.
-func (m *Manager) check(e *entry) error {
+func (m *Manager) check(e *entry) error { return m.checkAt(e, m.now()) }
+
+func (m *Manager) checkAt(e *entry, now time.Time) error {
 	if e.s.Revoked {
 		return ErrRevoked
 	}
-	now := m.now()
 	if !now.Before(e.exp) || m.idle(&e.s, now) {
 		return ErrExpired
 	}

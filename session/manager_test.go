@@ -601,6 +601,10 @@ func TestByMACSharedIsByMAC(t *testing.T) {
 			if id := string(shared.AppendID([]byte("Class="))); id != "Class="+byValue.ID {
 				t.Errorf("%s: AppendID wrote %q, want the ID %s", c.mac, id, byValue.ID)
 			}
+			// The answer's one clock read is the Manager's.
+			if at, left := shared.CheckedAt(), shared.TimeLeft(); !at.Equal(h.clock.Now()) || left != h.m.TimeLeft(byValue) || left <= 0 {
+				t.Errorf("%s: checked at %v with %v left, want %v with %v", c.mac, at, left, h.clock.Now(), h.m.TimeLeft(byValue))
+			}
 		}
 	}
 	held, err := h.m.ByMACShared(mustMAC(t, "da:a1:19:00:03:02"))
