@@ -170,7 +170,7 @@ func BenchmarkAcceptReads(b *testing.B) {
 					b.Fatal(err)
 				}
 				if s.CurrentLocation != "bahnhof" || s.AP != "" || s.NAS.Addr.IsValid() || s.NAS.ID != "" ||
-					time.Since(s.LastSeen) > time.Hour || s.Network != "wifi4eu" || m.Until(s.Expires) <= 0 {
+					s.CheckedAt().Sub(s.LastSeen) > time.Hour || s.Network != "wifi4eu" || s.TimeLeft() <= 0 {
 					b.Fatal("the session is not where it was")
 				}
 				if n := len(s.AppendID(reply[:0])); n != 32 {

@@ -538,15 +538,11 @@ func (m *Manager) idle(s *Session, now time.Time) bool {
 	return m.policy.IdleTimeout > 0 && now.Sub(s.LastSeen) > m.policy.IdleTimeout
 }
 
-// TimeLeft is how long s has until it ends by lifetime.
-func (m *Manager) TimeLeft(s Session) time.Duration { return m.Until(s.Expires) }
-
-// Until is how long until t by the Manager's clock, 0 if t has passed:
-// TimeLeft of a session whose expiry is t, for a caller that holds the
-// session by pointer (ByMACShared) — a copy of it reads every cache line
-// of the session, and the RADIUS hot path needs only this one.
-func (m *Manager) Until(t time.Time) time.Duration {
-	if d := t.Sub(m.now()); d > 0 {
+// TimeLeft is how long s has until it ends by lifetime, 0 if that has
+// passed. (A session held by ByMACShared says it without another clock
+// read: Held.TimeLeft.)
+func (m *Manager) TimeLeft(s Session) time.Duration {
+	if d := s.Expires.Sub(m.now()); d > 0 {
 		return d
 	}
 	return 0
