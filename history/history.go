@@ -328,12 +328,15 @@ func (r *Recorder) eventCounter(kind session.EventKind) prometheus.Counter {
 // a batch allocates little: its prepared statements, and the batch's counts,
 // which it writes once per row however many events of the batch add to it.
 type writer struct {
-	insertEvent, addHourly, insertSeen, addDevices *sql.Stmt
-	// insertEvents[i] inserts eventChunks[i] events in one statement: a
+	insertSeen, addDevices *sql.Stmt
+	// Raw events and hourly counts go several rows to a statement: a
 	// statement's round through database/sql and the VM costs more than
-	// the row it adds (16 µs per roam event under make bench-radius).
-	insertEvents [len(eventChunks)]*sql.Stmt
-	eventArgs    []any
+	// the row it adds (16 µs per roam event under make bench-radius; the
+	// hourly upserts, one per access point a batch saw, took more than the
+	// raw events after those were chunked).
+	insertEvents, addHourly chunkedStmt
+	args                    []any
+	hourRows                []hourRow
 
 	events   []session.Event
 	hourly   map[hourKey]hourCounts
@@ -359,6 +362,11 @@ type hourKey struct {
 	network, location, ap string
 }
 
+type hourRow struct {
+	hourKey
+	hourCounts
+}
+
 // hourCounts are the counted kinds, in the order of the hourly columns.
 type hourCounts [4]int64
 
@@ -376,21 +384,78 @@ type seenKey struct {
 	device [tagSize]byte
 }
 
-// eventChunks are the numbers of raw events one statement inserts, largest
-// first; what is left of a batch after them goes one by one.
-var eventChunks = [...]int{64, 8}
+// rowChunks are the numbers of rows one statement writes, largest first;
+// what is left of a batch after them goes one by one.
+var rowChunks = [...]int{64, 8}
 
-// insertEventsSQL inserts n events in one statement (6n parameters, far
-// below SQLite's limit of 32 766).
-func insertEventsSQL(n int) string {
-	return `INSERT INTO events(at, kind, network, location, ap, reason) VALUES ` +
-		strings.TrimSuffix(strings.Repeat(`(?,?,?,?,?,?),`, n), ",")
+// chunkedStmt writes rows rowChunks at a time (stmts[i] writes
+// rowChunks[i] rows; the last, one).
+type chunkedStmt struct {
+	stmts [len(rowChunks) + 1]*sql.Stmt
+}
+
+// prepare readies the statement for every chunk size: head, then n times
+// the row's placeholders, then tail (8n parameters at most here, far below
+// SQLite's limit of 32 766).
+func (c *chunkedStmt) prepare(ctx context.Context, db *sql.DB, head, row, tail string) error {
+	for i := range c.stmts {
+		n := 1
+		if i < len(rowChunks) {
+			n = rowChunks[i]
+		}
+		st, err := db.PrepareContext(ctx, head+strings.TrimSuffix(strings.Repeat(row+",", n), ",")+tail)
+		if err != nil {
+			return err
+		}
+		c.stmts[i] = st
+	}
+	return nil
+}
+
+// exec writes rows rows on tx; appendRow appends row i's values to args.
+// args is the writer's buffer, handed back cleared.
+func (c *chunkedStmt) exec(ctx context.Context, tx *sql.Tx, rows int, args []any, appendRow func(args []any, i int) []any) ([]any, error) {
+	defer func() { clear(args) }() // the values of the last chunk: no references kept
+	var inTx [len(rowChunks) + 1]*sql.Stmt // the statements on tx, as used
+	for done := 0; done < rows; {
+		i, n := len(rowChunks), 1
+		for j, size := range rowChunks {
+			if rows-done >= size {
+				i, n = j, size
+				break
+			}
+		}
+		if inTx[i] == nil {
+			inTx[i] = tx.StmtContext(ctx, c.stmts[i])
+		}
+		args = args[:0]
+		for r := done; r < done+n; r++ {
+			args = appendRow(args, r)
+		}
+		if _, err := inTx[i].ExecContext(ctx, args...); err != nil {
+			return args[:0], err
+		}
+		done += n
+	}
+	return args[:0], nil
+}
+
+func (c *chunkedStmt) close() {
+	for _, st := range c.stmts {
+		if st != nil {
+			st.Close()
+		}
+	}
 }
 
 const (
-	insertEventSQL = `INSERT INTO events(at, kind, network, location, ap, reason) VALUES (?,?,?,?,?,?)`
-	addHourlySQL   = `INSERT INTO hourly(hour, network, location, ap, signins, roams, rebinds, ends) VALUES (?,?,?,?,?,?,?,?)
-		ON CONFLICT(hour, network, location, ap) DO UPDATE SET signins = signins + excluded.signins,
+	insertEventsHead = `INSERT INTO events(at, kind, network, location, ap, reason) VALUES `
+	insertEventsRow  = `(?,?,?,?,?,?)`
+	addHourlyHead    = `INSERT INTO hourly(hour, network, location, ap, signins, roams, rebinds, ends) VALUES `
+	addHourlyRow     = `(?,?,?,?,?,?,?,?)`
+	// No row of a statement has the key of another (they come from a map),
+	// so each conflict is with a row written before the statement.
+	addHourlyTail = ` ON CONFLICT(hour, network, location, ap) DO UPDATE SET signins = signins + excluded.signins,
 		roams = roams + excluded.roams, rebinds = rebinds + excluded.rebinds, ends = ends + excluded.ends`
 	insertSeenSQL = `INSERT OR IGNORE INTO seen(period, start, device) VALUES (?,?,?)`
 	addDevicesSQL = `INSERT INTO devices(period, start, count) VALUES (?,?,?)
@@ -402,7 +467,7 @@ func (w *writer) prepare(ctx context.Context, db *sql.DB) error {
 	for _, p := range []struct {
 		stmt  **sql.Stmt
 		query string
-	}{{&w.insertEvent, insertEventSQL}, {&w.addHourly, addHourlySQL}, {&w.insertSeen, insertSeenSQL}, {&w.addDevices, addDevicesSQL}} {
+	}{{&w.insertSeen, insertSeenSQL}, {&w.addDevices, addDevicesSQL}} {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
 			w.close()
@@ -410,13 +475,10 @@ func (w *writer) prepare(ctx context.Context, db *sql.DB) error {
 		}
 		*p.stmt = st
 	}
-	for i, n := range eventChunks {
-		st, err := db.PrepareContext(ctx, insertEventsSQL(n))
-		if err != nil {
-			w.close()
-			return err
-		}
-		w.insertEvents[i] = st
+	if err := errors.Join(w.insertEvents.prepare(ctx, db, insertEventsHead, insertEventsRow, ""),
+		w.addHourly.prepare(ctx, db, addHourlyHead, addHourlyRow, addHourlyTail)); err != nil {
+		w.close()
+		return err
 	}
 	w.hourly = map[hourKey]hourCounts{}
 	w.seen = map[seenKey]struct{}{}
@@ -427,11 +489,13 @@ func (w *writer) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (w *writer) close() {
-	for _, st := range append([]*sql.Stmt{w.insertEvent, w.addHourly, w.insertSeen, w.addDevices}, w.insertEvents[:]...) {
+	for _, st := range []*sql.Stmt{w.insertSeen, w.addDevices} {
 		if st != nil {
 			st.Close()
 		}
 	}
+	w.insertEvents.close()
+	w.addHourly.close()
 }
 
 // insert writes the events in one transaction: each raw event, and the
@@ -490,13 +554,15 @@ func (r *Recorder) insert(ctx context.Context, events []session.Event) error {
 			}
 		}
 	}
-	if len(w.hourly) > 0 {
-		addHourly := tx.StmtContext(ctx, w.addHourly)
-		for k, c := range w.hourly {
-			if _, err := addHourly.ExecContext(ctx, k.hour, k.network, k.location, k.ap, c[0], c[1], c[2], c[3]); err != nil {
-				return err
-			}
-		}
+	w.hourRows = w.hourRows[:0]
+	for k, c := range w.hourly {
+		w.hourRows = append(w.hourRows, hourRow{k, c})
+	}
+	if w.args, err = w.addHourly.exec(ctx, tx, len(w.hourRows), w.args, func(args []any, i int) []any {
+		r := &w.hourRows[i]
+		return append(args, r.hour, r.network, r.location, r.ap, r.hourCounts[0], r.hourCounts[1], r.hourCounts[2], r.hourCounts[3])
+	}); err != nil {
+		return err
 	}
 	if len(w.seen) > 0 {
 		insertSeen := tx.StmtContext(ctx, w.insertSeen)
@@ -535,37 +601,15 @@ func eventLocation(e session.Event) string {
 	return e.Session.Location
 }
 
-// insertRaw inserts the raw events, as many per statement as eventChunks
+// insertRaw inserts the raw events, as many per statement as rowChunks
 // allow, the rest one by one.
-func (w *writer) insertRaw(ctx context.Context, tx *sql.Tx, events []session.Event) error {
-	defer func() { clear(w.eventArgs); w.eventArgs = w.eventArgs[:0] }()
-	var inTx [len(eventChunks) + 1]*sql.Stmt // the statements on tx, as used
-	for len(events) > 0 {
-		i, n := len(eventChunks), 1
-		for j, c := range eventChunks {
-			if len(events) >= c {
-				i, n = j, c
-				break
-			}
-		}
-		if inTx[i] == nil {
-			st := w.insertEvent
-			if i < len(eventChunks) {
-				st = w.insertEvents[i]
-			}
-			inTx[i] = tx.StmtContext(ctx, st)
-		}
-		w.eventArgs = w.eventArgs[:0]
-		for _, e := range events[:n] {
-			s := e.Session
-			w.eventArgs = append(w.eventArgs, e.At.Unix(), string(e.Kind), s.Network, eventLocation(e), s.AP, string(e.Reason))
-		}
-		if _, err := inTx[i].ExecContext(ctx, w.eventArgs...); err != nil {
-			return err
-		}
-		events = events[n:]
-	}
-	return nil
+func (w *writer) insertRaw(ctx context.Context, tx *sql.Tx, events []session.Event) (err error) {
+	w.args, err = w.insertEvents.exec(ctx, tx, len(events), w.args, func(args []any, i int) []any {
+		e := &events[i]
+		s := &e.Session
+		return append(args, e.At.Unix(), string(e.Kind), s.Network, eventLocation(*e), s.AP, string(e.Reason))
+	})
+	return err
 }
 
 // recall fills known for p from the file the first time p is needed, if

@@ -194,7 +194,7 @@ func TestBatchCountsAsOneByOne(t *testing.T) {
 	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 	now := func() time.Time { return day.Add(30 * time.Hour) }
 	var events []session.Event
-	for i := range 150 { // multi-row chunks of 64 and 8, and single rows
+	for i := range 150 { // multi-row chunks of 64 and 8, and single rows (raw and hourly)
 		at := day.Add(time.Duration(i) * 37 * time.Minute)
 		kinds := []session.EventKind{session.EventSignIn, session.EventRoam, session.EventRoam, session.EventRebind, session.EventEnd, "other"}
 		dev := []string{"k1", "k2", "k3", ""}[i%4]
@@ -247,6 +247,14 @@ func TestBatchCountsAsOneByOne(t *testing.T) {
 	}
 	if got, _, _ := strings.Cut(dump(all), "--\n"); got != want.String() {
 		t.Fatalf("raw events:\n%s\nwant:\n%s", got, want.String())
+	}
+	// The hourly counts too went in multi-row statements of both sizes.
+	var hourly int
+	if err := all.db.QueryRow(`SELECT count(*) FROM hourly`).Scan(&hourly); err != nil {
+		t.Fatal(err)
+	}
+	if hourly < rowChunks[0]+rowChunks[1] {
+		t.Fatalf("%d hourly rows: fewer than a chunk of each size, the test proves less than it says", hourly)
 	}
 }
 
