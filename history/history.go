@@ -415,7 +415,8 @@ func (c *chunkedStmt) prepare(ctx context.Context, db *sql.DB, head, row, tail s
 // exec writes rows rows on tx; appendRow appends row i's values to args.
 // args is the writer's buffer, handed back cleared.
 func (c *chunkedStmt) exec(ctx context.Context, tx *sql.Tx, rows int, args []any, appendRow func(args []any, i int) []any) ([]any, error) {
-	defer func() { clear(args) }() // the values of the last chunk: no references kept
+	// Clear the values of the last chunk: the buffer keeps no references.
+	defer func() { clear(args) }()
 	var inTx [len(rowChunks) + 1]*sql.Stmt // the statements on tx, as used
 	for done := 0; done < rows; {
 		i, n := len(rowChunks), 1
