@@ -24,12 +24,15 @@ type entry struct {
 	s  Session
 	// since is when the session's current association (Session.NAS and
 	// AP) began (Unix nanoseconds, 0 if unknown), and prev the association
-	// it replaced (nil until the session first changes association):
+	// it replaced (not known until the session first changes association):
 	// reports of an older association never move the session (see touch).
 	// Both are known only in memory; after a restart every association is
 	// as new as any. Kept small: there is one entry per live session.
 	since int64
-	prev  *place
+	prev  place
+	// c is the chunk the entry is a slot of (see chunk.go); nil in an
+	// entry the index has not adopted.
+	c *entryChunk
 }
 
 // decodeID sets e.id from e.s.ID where that is 32 lower-case hex digits,
@@ -118,6 +121,14 @@ type index struct {
 	// only that NAS's sessions instead of scanning the index. Only
 	// writers use it, under mu; lookups by MAC, ID and address never do.
 	nases map[netip.Addr]map[string]struct{}
+	// The chunks the entries are slots of (see chunk.go), cur the one new
+	// entries go to, sparse those that fell below half live, and
+	// sweeping how many drops are under way (they hold compaction back).
+	// Only writers use them, under mu.
+	chunks   []*entryChunk
+	cur      *entryChunk
+	sparse   []*entryChunk
+	sweeping int
 }
 
 // v6Lookups are the prefix lengths tried for an IPv6 client address, for
@@ -252,16 +263,16 @@ func (x *index) bySum(k macSum) *entry {
 }
 
 func (x *index) put(e *entry) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lock()
+	defer x.unlock()
 	x.store(e)
 }
 
 // putOwner is put for a new session that takes its MAC over: it returns
 // the ID of the session that had the MAC, if another ("" if none).
 func (x *index) putOwner(e *entry) (prev string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lock()
+	defer x.unlock()
 	if e.s.MACKey != "" {
 		if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID != e.s.ID {
 			prev = cur.s.ID
@@ -274,8 +285,8 @@ func (x *index) putOwner(e *entry) (prev string) {
 // unbind takes MAC key from the session id (see Manager.displace): it keeps
 // its ID, token and addresses, and forgets the device's MAC.
 func (x *index) unbind(id string, key MACKey) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lock()
+	defer x.unlock()
 	old := x.byID(id)
 	if old == nil || old.s.MACKey != key {
 		return
@@ -298,8 +309,8 @@ func (x *index) unbind(id string, key MACKey) {
 // returns the session as it is afterwards, and false if it is not there.
 func (x *index) claimAddr(id string, ip netip.Addr) (Session, bool) {
 	ip = ip.Unmap()
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lock()
+	defer x.unlock()
 	e, ok := x.modifyLocked(id, func(e *entry) bool {
 		if !ip.IsValid() || e.s.Revoked {
 			return false
@@ -319,14 +330,10 @@ func (x *index) claimAddr(id string, ip netip.Addr) (Session, bool) {
 	return e.s, true
 }
 
-// store must be called with mu held.
-func (x *index) store(e *entry) {
-	e.s.intern()
-	e.decodeID()
-	old, loaded := x.ids.Swap(e.s.ID, e)
-	if !loaded {
-		x.count.Add(1)
-	}
+// store puts a copy of tmpl in the index (see adopt). mu must be held.
+func (x *index) store(tmpl *entry) {
+	e := x.adopt(tmpl)
+	old := x.setID(e)
 	x.reindex(old, e)
 	if e.s.MACKey != "" {
 		x.macs.Store(e.s.MACKey.sum(), e)
@@ -339,8 +346,8 @@ func (x *index) store(e *entry) {
 // returns them in no particular order, so the MAC goes to the session the
 // device was seen with last, not to whichever was read last.
 func (x *index) load(e *entry) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lock()
+	defer x.unlock()
 	// Likewise an address that two stored sessions carry (a lease that
 	// moved) stays with the one seen last.
 	if ip := e.s.Device.IP; ip.IsValid() {
@@ -360,10 +367,8 @@ func (x *index) load(e *entry) {
 	if e.s.MACKey != "" {
 		if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID != e.s.ID && seenLater(cur.s, e.s) {
 			// e is reachable by ID (and token) only.
-			e.decodeID() // as store does
-			if _, loaded := x.ids.Swap(e.s.ID, e); !loaded {
-				x.count.Add(1)
-			}
+			e = x.adopt(e)
+			x.setID(e)
 			x.reindex(nil, e)
 			return
 		}
@@ -385,8 +390,8 @@ func seenLater(a, b Session) bool {
 
 // update replaces the entry of id with f's result, keeping MAC mappings.
 func (x *index) update(id string, f func(s *Session)) (Session, bool) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lock()
+	defer x.unlock()
 	return x.updateLocked(id, f)
 }
 
@@ -403,11 +408,13 @@ func (x *index) modifyLocked(id string, f func(e *entry) bool) (*entry, bool) {
 	if old == nil {
 		return nil, false
 	}
-	e := &entry{s: old.s, exp: old.exp, id: old.id, since: old.since, prev: old.prev}
+	e := x.newEntry(old)
 	if !f(e) {
+		x.abandon(e)
 		return old, true
 	}
-	x.ids.Store(id, e)
+	e.own()
+	x.setID(e)
 	x.reindex(old, e)
 	if e.s.MACKey != "" {
 		if cur := x.byMAC(e.s.MACKey); cur == nil || cur.s.ID == id {
@@ -454,7 +461,7 @@ func classifyReport(e *entry, a Activity) report {
 		// location) is about the session as it is.
 		return reportCurrent
 	}
-	if a.Kind != ActivityAccess && e.prev != nil && e.prev.same(a.NAS, a.AP) && !cur.same(a.NAS, a.AP) {
+	if a.Kind != ActivityAccess && e.prev.known() && e.prev.same(a.NAS, a.AP) && !cur.same(a.NAS, a.AP) {
 		return reportStale // the association the device left
 	}
 	switch a.Kind {
@@ -495,8 +502,8 @@ func classifyReport(e *entry, a Activity) report {
 // device has left, which changes nothing (see ActivityKind).
 func (x *index) touch(id string, a Activity) (s Session, roamed, stale, ok bool) {
 	a.NAS.ID, a.AP, a.Location = intern(a.NAS.ID), intern(a.AP), intern(a.Location)
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lock()
+	defer x.unlock()
 	e, ok := x.modifyLocked(id, func(e *entry) bool {
 		kind := classifyReport(e, a)
 		switch kind {
@@ -505,7 +512,7 @@ func (x *index) touch(id string, a Activity) (s Session, roamed, stale, ok bool)
 			return false
 		case reportNew:
 			if left := placeOf(e.s); left.known() {
-				e.prev = &left
+				e.prev = left
 			}
 			e.since = a.At.UnixNano()
 			if a.NAS != (NAS{}) {
@@ -578,8 +585,8 @@ func (x *index) touch(id string, a Activity) (s Session, roamed, stale, ok bool)
 // (Accounting-On/Off), so they are no longer there. It returns the IDs of
 // the sessions it changed. It visits only that NAS's sessions.
 func (x *index) clearPresence(addr netip.Addr, match func(NAS) bool) []string {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lock()
+	defer x.unlock()
 	set := x.nases[addr]
 	ids := make([]string, 0, len(set))
 	for id := range set {
@@ -603,8 +610,8 @@ func (x *index) clearPresence(addr netip.Addr, match func(NAS) bool) []string {
 // already (a retried revocation, or one the store's feed brought first), so
 // that a session ends — its event, its Disconnect — once.
 func (x *index) revoke(id string) (Session, bool) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lock()
+	defer x.unlock()
 	ended := false
 	e, ok := x.modifyLocked(id, func(e *entry) bool {
 		ended = !e.s.Revoked
@@ -620,8 +627,8 @@ func (x *index) revoke(id string) (Session, bool) {
 // rebind moves session id to MAC key and returns the ID of the session
 // that had that MAC, if another ("" if none).
 func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) (prev string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lock()
+	defer x.unlock()
 	cur := x.byID(id)
 	if cur == nil {
 		return ""
@@ -646,31 +653,44 @@ func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) (prev s
 // few hundred milliseconds, and every writer — a move, a sign-in — would
 // wait for it. An entry that a writer replaced after the range read it is
 // left alone: the replacement is newer than what ended was asked about.
+// Compaction waits until the range is done (it would replace entries the
+// range has yet to ask about), and then frees what the drop left.
 func (x *index) drop(ended func(*entry) bool, dropped func(*entry)) int {
+	x.lock()
+	x.sweeping++
+	x.unlock()
 	n := 0
 	x.ids.Range(func(k string, e *entry) bool {
 		if !ended(e) {
 			return true
 		}
-		x.mu.Lock()
-		defer x.mu.Unlock()
+		x.lock()
+		defer x.unlock()
 		if x.byID(k) != e {
 			return true
 		}
-		x.ids.Delete(k)
+		x.deleteID(e)
 		x.reindex(e, nil)
 		if e.s.MACKey != "" {
 			if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID == e.s.ID {
 				x.macs.Delete(e.s.MACKey.sum())
 			}
 		}
-		x.count.Add(-1)
 		n++
 		if dropped != nil {
 			dropped(e)
 		}
 		return true
 	})
+	x.lock()
+	x.sweeping--
+	x.unlock()
+	// One chunk per hold of mu, so that writers get in between.
+	for compacted := true; compacted; {
+		x.mu.Lock()
+		compacted = x.sweeping == 0 && x.compact()
+		x.mu.Unlock()
+	}
 	return n
 }
 
@@ -684,8 +704,8 @@ func (x *index) each(f func(*entry)) {
 // replace puts e in place of the entry with its ID, moving the MAC mapping
 // if the MAC key changed.
 func (x *index) replace(e *entry) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.lock()
+	defer x.unlock()
 	if old := x.byID(e.s.ID); old != nil && old.s.MACKey != "" && old.s.MACKey != e.s.MACKey {
 		x.macs.CompareAndDelete(old.s.MACKey.sum(), old)
 	}

@@ -35,9 +35,10 @@ func TestIndexLoadPicksLastSeen(t *testing.T) {
 				if got := x.byMAC("k"); got == nil || got.s.ID != tt.want {
 					t.Errorf("byMAC = %v, want %s", got, tt.want)
 				}
+				// The index holds copies of what it is given.
 				for _, e := range tt.entries {
-					if x.byID(e.s.ID) != e {
-						t.Errorf("byID(%s) lost", e.s.ID)
+					if got := x.byID(e.s.ID); got == nil || got == e || got.s != e.s {
+						t.Errorf("byID(%s) = %v, want a copy of %v", e.s.ID, got, e)
 					}
 				}
 				if got := x.count.Load(); got != int64(len(tt.entries)) {
@@ -140,7 +141,7 @@ func TestDropLetsWritersIn(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- x.drop(func(e *entry) bool {
-			if e.s.ID == target && e != fresh {
+			if e.s.ID == target && e.s != fresh.s {
 				x.replace(fresh) // a writer in the middle of the range
 			}
 			return e.s.LastSeen.Equal(t0) // not seen since t0: ended
@@ -154,7 +155,7 @@ func TestDropLetsWritersIn(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a writer could not replace an entry while drop ranged: drop holds the writers' lock for its whole range")
 	}
-	if x.byID(target) != fresh || x.byMAC("k7") != fresh {
+	if e := x.byID(target); e == nil || e.s != fresh.s || x.byMAC("k7") != e {
 		t.Error("the entry replaced during the range was dropped")
 	}
 	for _, id := range dropped {

@@ -1,0 +1,170 @@
+package session
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// checkChunks asserts the chunks' bookkeeping against the ID map: each
+// chunk's live count is the number of its slots the map holds, the counts
+// add up to the index's, and the map holds no entry of a forgotten chunk.
+func checkChunks(t *testing.T, x *index) {
+	t.Helper()
+	held := map[*entryChunk]int{}
+	x.each(func(e *entry) { held[e.c]++ })
+	total := 0
+	for i, c := range x.chunks {
+		if c.pos != i {
+			t.Fatalf("chunk %d says it is at %d", i, c.pos)
+		}
+		if c.live != held[c] {
+			t.Fatalf("chunk %d: live %d, the ID map holds %d of its entries", i, c.live, held[c])
+		}
+		total += c.live
+		delete(held, c)
+	}
+	if len(held) != 0 {
+		t.Fatalf("the ID map holds entries of %d chunks the index forgot", len(held))
+	}
+	// The sparse chunks are chunks in use: one forgotten there would be
+	// memory the collector cannot free.
+	for i, c := range x.sparse {
+		if c.pos < 0 || x.chunks[c.pos] != c || c.sparseAt != i+1 {
+			t.Fatalf("sparse chunk %d: at %d of the chunks, says it is sparse chunk %d", i, c.pos, c.sparseAt-1)
+		}
+	}
+	if n := x.count.Load(); int64(total) != n {
+		t.Fatalf("chunks hold %d live entries, count is %d", total, n)
+	}
+}
+
+// TestChunksCompact moves sessions about at random, as a day of roaming
+// does, and checks that every session is still what its moves made it,
+// that the bookkeeping holds, and that the dead slots the moves leave are
+// given back: the chunks stay within a quarter (and two chunks) of the
+// live entries.
+func TestChunksCompact(t *testing.T) {
+	const n = 20 * chunkEntries
+	var x index
+	nas := netip.MustParseAddr("10.0.0.1")
+	t0 := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	acct := make([]string, n)
+	for i := range n {
+		x.put(&entry{s: Session{ID: fmt.Sprintf("%032x", i), MACKey: MACKey(fmt.Sprint("k-", i))}, exp: t0.Add(time.Hour)})
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := range 10 * n {
+		i := rng.IntN(n)
+		acct[i] = fmt.Sprintf("%08x%08x", i, step)
+		a := Activity{Kind: ActivityAccess, At: t0.Add(time.Duration(step) * time.Millisecond),
+			AP: fmt.Sprintf("ap-%d", step%40), NAS: NAS{Addr: nas, ID: "nas", AcctSessionID: acct[i]}}
+		if _, _, _, ok := x.touch(fmt.Sprintf("%032x", i), a); !ok {
+			t.Fatalf("session %d not found at step %d", i, step)
+		}
+	}
+	checkChunks(t, &x)
+	if slots := len(x.chunks) * chunkEntries; slots > n+n/4+2*chunkEntries {
+		t.Errorf("%d chunks (%d slots) for %d live entries: the dead slots were not given back", len(x.chunks), slots, n)
+	}
+	for i := range n {
+		id, key := fmt.Sprintf("%032x", i), MACKey(fmt.Sprint("k-", i))
+		e := x.byID(id)
+		if e == nil || x.byMAC(key) != e {
+			t.Fatalf("session %d: by ID %v, by MAC %v", i, e, x.byMAC(key))
+		}
+		if e.s.MACKey != key || e.s.NAS.AcctSessionID != acct[i] {
+			t.Errorf("session %d: MAC key %q, Acct-Session-Id %q; want %q, %q", i, e.s.MACKey, e.s.NAS.AcctSessionID, key, acct[i])
+		}
+	}
+	// Ending most sessions frees their chunks once the drop is done.
+	x.drop(func(e *entry) bool { return e.s.ID[31] != '0' }, nil)
+	checkChunks(t, &x)
+	live := int(x.count.Load())
+	if slots := len(x.chunks) * chunkEntries; slots > live+live/4+2*chunkEntries {
+		t.Errorf("after the drop: %d slots for %d live entries", slots, live)
+	}
+}
+
+// TestAbandonedSlot: a change that changes nothing (a stale report, a
+// repeated revocation) gives its slot back and leaves the entry as it was.
+func TestAbandonedSlot(t *testing.T) {
+	var x index
+	x.put(&entry{s: Session{ID: "a", MACKey: "k"}})
+	before := x.byID("a")
+	used := x.cur.used
+	if _, ended := x.revoke("a"); !ended {
+		t.Fatal("first revocation did not end the session")
+	}
+	if _, ended := x.revoke("a"); ended {
+		t.Fatal("second revocation ended it again")
+	}
+	if x.cur.used != used+1 {
+		t.Errorf("%d slots used after one change and one no-op, want %d", x.cur.used, used+1)
+	}
+	if before.s.Revoked || !x.byID("a").s.Revoked {
+		t.Error("the change was not a new entry, or was lost")
+	}
+	checkChunks(t, &x)
+}
+
+// TestIndexHeapObjects: the index is about one heap object per session
+// (its ID string), not one for each of its strings and its previous
+// association: the number of objects is what one garbage collection marks
+// (see chunk.go, BenchmarkIndexGC).
+func TestIndexHeapObjects(t *testing.T) {
+	const n = 20_000
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	var x index
+	nas := netip.MustParseAddr("10.0.0.1")
+	for i := range n {
+		id := fmt.Sprintf("%032x", i)
+		x.put(&entry{s: Session{ID: id, MACKey: MACKey(fmt.Sprint("k-", i))}})
+		for step := range 2 {
+			x.touch(id, Activity{AP: fmt.Sprintf("ap-%d", step), NAS: NAS{Addr: nas, ID: "nas", AcctSessionID: fmt.Sprintf("%08x%08x", i, step)}})
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms1)
+	runtime.KeepAlive(&x)
+	if perSession := float64(ms1.HeapObjects-ms0.HeapObjects) / n; perSession > 1.5 {
+		t.Errorf("%.2f heap objects per session, want about 1", perSession)
+	}
+}
+
+// TestIndexMemoryAfterMoves: after every session moved, several times, in
+// random order (a day of roaming), the index takes about the memory it
+// took when they signed in: the slots the moves left dead are freed.
+func TestIndexMemoryAfterMoves(t *testing.T) {
+	const n = 40 * chunkEntries
+	var x index
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	nas := netip.MustParseAddr("10.0.0.1")
+	for i := range n {
+		x.put(&entry{s: Session{ID: fmt.Sprintf("%032x", i), MACKey: MACKey(fmt.Sprint("k-", i))}})
+	}
+	signedIn := heap() - before
+	rng := rand.New(rand.NewPCG(3, 4))
+	for step := range 6 * n {
+		i := rng.IntN(n)
+		x.touch(fmt.Sprintf("%032x", i), Activity{AP: fmt.Sprintf("ap-%d", step%40), NAS: NAS{Addr: nas, ID: "nas", AcctSessionID: fmt.Sprintf("%08x%08x", i, step)}})
+	}
+	checkChunks(t, &x)
+	moved := heap() - before
+	runtime.KeepAlive(&x)
+	t.Logf("the index took %d KiB after the sign-ins and %d KiB after the moves", signedIn>>10, moved>>10)
+	if moved > signedIn*3/2 {
+		t.Errorf("the index took %d KiB after the sign-ins and %d KiB after the moves: the dead slots stay", signedIn>>10, moved>>10)
+	}
+}
