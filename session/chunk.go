@@ -218,9 +218,9 @@ func (x *index) wasteful() bool {
 }
 
 // compact moves the live entries of a sparse chunk into the current
-// chunk, when the chunks are wasteful, and reports whether it did. One
-// chunk at a time, each under one hold of mu: at most chunkEntries moves.
-// mu must be held.
+// chunk, when the chunks are wasteful, and reports whether it freed the
+// chunk (drop repeats it until it does not). One chunk at a time, each
+// under one hold of mu: at most chunkEntries moves. mu must be held.
 func (x *index) compact() bool {
 	if !x.wasteful() {
 		return false
@@ -246,8 +246,9 @@ func (x *index) compact() bool {
 			x.modifyLocked(e.s.ID, func(*entry) bool { return true })
 		}
 	}
-	if sparse.live == 0 {
-		x.forget(sparse) // if no entry was live, no release did
+	if sparse.live != 0 {
+		return false // cannot be: every live entry is in the ID map
 	}
+	x.forget(sparse) // if no entry was live, no release did
 	return true
 }

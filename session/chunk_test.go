@@ -168,3 +168,71 @@ func TestIndexMemoryAfterMoves(t *testing.T) {
 		t.Errorf("the index took %d KiB after the sign-ins and %d KiB after the moves: the dead slots stay", signedIn>>10, moved>>10)
 	}
 }
+
+// TestChunksReadersDuringMoves reads entries without a lock, as RADIUS does,
+// while a writer moves the sessions about, ends some and signs them in again
+// (compaction runs between the writes): every entry a reader finds is
+// whole — its MAC key and Acct-Session-Id are those of its own session —
+// which it would not be if a slot were written after it was published.
+// Under -race (make test) this also checks the slots' publication.
+func TestChunksReadersDuringMoves(t *testing.T) {
+	const n = 8 * chunkEntries
+	var x index
+	nas := netip.MustParseAddr("10.0.0.1")
+	id := func(i int) string { return fmt.Sprintf("%032x", i) }
+	key := func(i int) MACKey { return MACKey(fmt.Sprint("k-", i)) }
+	for i := range n {
+		x.put(&entry{s: Session{ID: id(i), MACKey: key(i), NAS: NAS{AcctSessionID: fmt.Sprintf("%d/0", i)}}})
+	}
+	stop := make(chan struct{})
+	errs := make(chan error, 2)
+	for r := range 2 {
+		go func() {
+			rng := rand.New(rand.NewPCG(uint64(r), 9))
+			for reads := 0; ; reads++ {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				i := rng.IntN(n)
+				e := x.byMAC(key(i))
+				if e == nil {
+					e = x.byID(id(i))
+				}
+				if e == nil {
+					continue // ended, not yet signed in again
+				}
+				var owner, step int
+				if _, err := fmt.Sscanf(e.s.NAS.AcctSessionID, "%d/%d", &owner, &step); err != nil || e.s.ID != id(i) || e.s.MACKey != key(i) || owner != i {
+					errs <- fmt.Errorf("read %d: looking for session %d found ID %s, MAC key %q, Acct-Session-Id %q", reads, i, e.s.ID, e.s.MACKey, e.s.NAS.AcctSessionID)
+					return
+				}
+			}
+		}()
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for step := 1; step <= 20*n; step++ {
+		i := rng.IntN(n)
+		switch {
+		case step%1000 == 0:
+			// End a tenth of the sessions and sign them in again.
+			x.drop(func(e *entry) bool { return e.s.ID[31] == byte('0'+step/1000%10) }, nil)
+			for j := range n {
+				if x.byID(id(j)) == nil {
+					x.put(&entry{s: Session{ID: id(j), MACKey: key(j), NAS: NAS{AcctSessionID: fmt.Sprintf("%d/%d", j, step)}}})
+				}
+			}
+		default:
+			x.touch(id(i), Activity{AP: fmt.Sprintf("ap-%d", step%40), NAS: NAS{Addr: nas, ID: "nas", AcctSessionID: fmt.Sprintf("%d/%d", i, step)}})
+		}
+	}
+	close(stop)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkChunks(t, &x)
+}
