@@ -16,13 +16,13 @@ import "unsafe"
 // publishes it, and never reused, so a reader needs no lock to read an
 // entry it found (as before). A change takes a new slot and leaves the old
 // one dead; the collector frees a chunk once its every slot is dead and no
-// reader holds one, and compaction (index.compact) moves the few live
-// entries out of chunks that are mostly dead.
+// reader holds one, and compaction (index.compact) moves the live entries
+// out of the sparsest chunks when the dead slots add up.
 
 // chunkEntries is how many entries a chunk has: moving a chunk's live
 // entries out (compact) is done under the writers' lock, so a chunk is
-// small enough for that to take tens of microseconds, and large enough
-// that a million sessions are a few thousand chunks.
+// small enough for that to take at most a few hundred microseconds, and
+// large enough that a million sessions are a few thousand chunks.
 const chunkEntries = 256
 
 // chunkTextPerEntry is the room a chunk has for its entries' strings, on
