@@ -241,7 +241,7 @@ func TestRunAgainstRoamgate(t *testing.T) {
 		t.Error("no session moved to another location")
 	}
 	stop()
-	for _, want := range []string{"created 40 sessions", "roams", "datagrams per read"} {
+	for _, want := range []string{"created 40 sessions", "roams", "0 folds failed", "datagrams per read"} {
 		if !strings.Contains(summary.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, summary.String())
 		}

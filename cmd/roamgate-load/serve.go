@@ -189,6 +189,13 @@ func runServe(ctx context.Context, c serveConfig, log *slog.Logger, ready func(*
 		after.NumGC-before.NumGC, after.HeapInuse>>20)
 	fmt.Fprintf(w, "sessions: %d roams, %d activity writes to the store (%d failed, %d pending)\n",
 		roams.Load(), mc.ActivityWritten, mc.ActivityFailed, mc.ActivityPending)
+	if al, ok := g.Store().(interface{ ActivityLog() (int64, uint64) }); ok {
+		// A fold that fails (its one-minute deadline on a busy core) is
+		// done again from the start: work a run pays for that its own
+		// numbers do not explain.
+		unfolded, failures := al.ActivityLog()
+		fmt.Fprintf(w, "store: %d touches unfolded, %d folds failed\n", unfolded, failures)
+	}
 	fmt.Fprintf(w, "read batches (auth): %s\n", g.RADIUS().AuthReadBatches())
 	if errors.Is(err, context.Canceled) {
 		err = nil
