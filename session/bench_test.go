@@ -23,7 +23,7 @@ func (nopStore) Close() error                                               { re
 
 // benchManager returns a Manager with n live sessions in its index and their
 // MACs.
-func benchManager(b *testing.B, n int) (*Manager, []MAC) {
+func benchManager(b testing.TB, n int) (*Manager, []MAC) {
 	b.Helper()
 	now := time.Now()
 	ring, err := OpenKeyRing(b.TempDir(), 24*time.Hour, now)

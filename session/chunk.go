@@ -188,17 +188,6 @@ func (x *index) dropSparse(c *entryChunk) {
 	c.sparseAt = 0
 }
 
-// lock and unlock take and release mu for a writer. unlock compacts
-// first, so that compaction runs between writers, never inside one.
-func (x *index) lock() { x.mu.Lock() }
-
-func (x *index) unlock() {
-	if x.sweeping == 0 {
-		x.compact()
-	}
-	x.mu.Unlock()
-}
-
 // popSparse returns a chunk that fell below half live, nil if none did.
 func (x *index) popSparse() *entryChunk {
 	if len(x.sparse) == 0 {
@@ -217,10 +206,24 @@ func (x *index) wasteful() bool {
 	return slots > live+live/4+2*chunkEntries
 }
 
+// compactAll compacts until the chunks are no longer wasteful, one chunk
+// per hold of mu so that writers get in between. The Manager's background
+// writer calls it after the changes it writes (Manager.flushLoop), and
+// drop after its range: never a writer on the RADIUS request path, where
+// moving a chunk's entries would delay an answer by up to a few hundred
+// microseconds.
+func (x *index) compactAll() {
+	for compacted := true; compacted; {
+		x.mu.Lock()
+		compacted = x.sweeping == 0 && x.compact()
+		x.mu.Unlock()
+	}
+}
+
 // compact moves the live entries of a sparse chunk into the current
 // chunk, when the chunks are wasteful, and reports whether it freed the
-// chunk (drop repeats it until it does not). One chunk at a time, each
-// under one hold of mu: at most chunkEntries moves. mu must be held.
+// chunk (compactAll repeats it until it does not). At most chunkEntries
+// moves. mu must be held.
 func (x *index) compact() bool {
 	if !x.wasteful() {
 		return false

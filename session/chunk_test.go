@@ -44,9 +44,9 @@ func checkChunks(t *testing.T, x *index) {
 
 // TestChunksCompact moves sessions about at random, as a day of roaming
 // does, and checks that every session is still what its moves made it,
-// that the bookkeeping holds, and that the dead slots the moves leave are
-// given back: the chunks stay within a quarter (and two chunks) of the
-// live entries.
+// that the bookkeeping holds, and that compaction gives the dead slots the
+// moves leave back: the chunks stay within a quarter (and two chunks) of
+// the live entries.
 func TestChunksCompact(t *testing.T) {
 	const n = 20 * chunkEntries
 	var x index
@@ -65,7 +65,11 @@ func TestChunksCompact(t *testing.T) {
 		if _, _, _, ok := x.touch(fmt.Sprintf("%032x", i), a); !ok {
 			t.Fatalf("session %d not found at step %d", i, step)
 		}
+		if step%100 == 0 {
+			x.compactAll() // as the Manager's background writer does
+		}
 	}
+	x.compactAll()
 	checkChunks(t, &x)
 	if slots := len(x.chunks) * chunkEntries; slots > n+n/4+2*chunkEntries {
 		t.Errorf("%d chunks (%d slots) for %d live entries: the dead slots were not given back", len(x.chunks), slots, n)
@@ -159,7 +163,11 @@ func TestIndexMemoryAfterMoves(t *testing.T) {
 	for step := range 6 * n {
 		i := rng.IntN(n)
 		x.touch(fmt.Sprintf("%032x", i), Activity{AP: fmt.Sprintf("ap-%d", step%40), NAS: NAS{Addr: nas, ID: "nas", AcctSessionID: fmt.Sprintf("%08x%08x", i, step)}})
+		if step%100 == 0 {
+			x.compactAll()
+		}
 	}
+	x.compactAll()
 	checkChunks(t, &x)
 	moved := heap() - before
 	runtime.KeepAlive(&x)
@@ -171,7 +179,7 @@ func TestIndexMemoryAfterMoves(t *testing.T) {
 
 // TestChunksReadersDuringMoves reads entries without a lock, as RADIUS does,
 // while a writer moves the sessions about, ends some and signs them in again
-// (compaction runs between the writes): every entry a reader finds is
+// and compacts now and then: every entry a reader finds is
 // whole — its MAC key and Acct-Session-Id are those of its own session —
 // which it would not be if a slot were written after it was published.
 // Under -race (make test) this also checks the slots' publication.
@@ -224,6 +232,8 @@ func TestChunksReadersDuringMoves(t *testing.T) {
 					x.put(&entry{s: Session{ID: id(j), MACKey: key(j), NAS: NAS{AcctSessionID: fmt.Sprintf("%d/%d", j, step)}}})
 				}
 			}
+		case step%100 == 0:
+			x.compactAll() // as the Manager's background writer does
 		default:
 			x.touch(id(i), Activity{AP: fmt.Sprintf("ap-%d", step%40), NAS: NAS{Addr: nas, ID: "nas", AcctSessionID: fmt.Sprintf("%d/%d", i, step)}})
 		}
@@ -235,4 +245,36 @@ func TestChunksReadersDuringMoves(t *testing.T) {
 		}
 	}
 	checkChunks(t, &x)
+}
+
+// TestManagerCompactsIndex: the Manager's background writer, woken by the
+// moves it writes, gives the dead slots back — not the RADIUS request
+// that made the move.
+func TestManagerCompactsIndex(t *testing.T) {
+	const n = 20 * chunkEntries
+	m, macs := benchManager(t, n)
+	nas := netip.MustParseAddr("10.0.0.1")
+	rng := rand.New(rand.NewPCG(7, 8))
+	for step := range 6 * n {
+		i := rng.IntN(n)
+		id := m.index.bySum(m.hasher.sum(macs[i])).s.ID
+		if _, err := m.Seen(id, Activity{Location: fmt.Sprint("loc-", step%7), AP: fmt.Sprintf("ap-%d", step%40),
+			NAS: NAS{Addr: nas, ID: "nas", AcctSessionID: fmt.Sprintf("%d/%d", i, step)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wasteful := func() bool {
+		m.index.mu.Lock()
+		defer m.index.mu.Unlock()
+		return m.index.wasteful()
+	}
+	for deadline := time.Now().Add(10 * time.Second); wasteful(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			m.index.mu.Lock()
+			chunks := len(m.index.chunks)
+			m.index.mu.Unlock()
+			t.Fatalf("%d chunks for %d live entries 10 s after the moves: the background writer did not compact", chunks, n)
+		}
+	}
+	checkChunks(t, &m.index)
 }

@@ -263,16 +263,16 @@ func (x *index) bySum(k macSum) *entry {
 }
 
 func (x *index) put(e *entry) {
-	x.lock()
-	defer x.unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	x.store(e)
 }
 
 // putOwner is put for a new session that takes its MAC over: it returns
 // the ID of the session that had the MAC, if another ("" if none).
 func (x *index) putOwner(e *entry) (prev string) {
-	x.lock()
-	defer x.unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	if e.s.MACKey != "" {
 		if cur := x.byMAC(e.s.MACKey); cur != nil && cur.s.ID != e.s.ID {
 			prev = cur.s.ID
@@ -285,8 +285,8 @@ func (x *index) putOwner(e *entry) (prev string) {
 // unbind takes MAC key from the session id (see Manager.displace): it keeps
 // its ID, token and addresses, and forgets the device's MAC.
 func (x *index) unbind(id string, key MACKey) {
-	x.lock()
-	defer x.unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	old := x.byID(id)
 	if old == nil || old.s.MACKey != key {
 		return
@@ -309,8 +309,8 @@ func (x *index) unbind(id string, key MACKey) {
 // returns the session as it is afterwards, and false if it is not there.
 func (x *index) claimAddr(id string, ip netip.Addr) (Session, bool) {
 	ip = ip.Unmap()
-	x.lock()
-	defer x.unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	e, ok := x.modifyLocked(id, func(e *entry) bool {
 		if !ip.IsValid() || e.s.Revoked {
 			return false
@@ -346,8 +346,8 @@ func (x *index) store(tmpl *entry) {
 // returns them in no particular order, so the MAC goes to the session the
 // device was seen with last, not to whichever was read last.
 func (x *index) load(e *entry) {
-	x.lock()
-	defer x.unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	// Likewise an address that two stored sessions carry (a lease that
 	// moved) stays with the one seen last.
 	if ip := e.s.Device.IP; ip.IsValid() {
@@ -390,8 +390,8 @@ func seenLater(a, b Session) bool {
 
 // update replaces the entry of id with f's result, keeping MAC mappings.
 func (x *index) update(id string, f func(s *Session)) (Session, bool) {
-	x.lock()
-	defer x.unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	return x.updateLocked(id, f)
 }
 
@@ -502,8 +502,8 @@ func classifyReport(e *entry, a Activity) report {
 // device has left, which changes nothing (see ActivityKind).
 func (x *index) touch(id string, a Activity) (s Session, roamed, stale, ok bool) {
 	a.NAS.ID, a.AP, a.Location = intern(a.NAS.ID), intern(a.AP), intern(a.Location)
-	x.lock()
-	defer x.unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	e, ok := x.modifyLocked(id, func(e *entry) bool {
 		kind := classifyReport(e, a)
 		switch kind {
@@ -585,8 +585,8 @@ func (x *index) touch(id string, a Activity) (s Session, roamed, stale, ok bool)
 // (Accounting-On/Off), so they are no longer there. It returns the IDs of
 // the sessions it changed. It visits only that NAS's sessions.
 func (x *index) clearPresence(addr netip.Addr, match func(NAS) bool) []string {
-	x.lock()
-	defer x.unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	set := x.nases[addr]
 	ids := make([]string, 0, len(set))
 	for id := range set {
@@ -610,8 +610,8 @@ func (x *index) clearPresence(addr netip.Addr, match func(NAS) bool) []string {
 // already (a retried revocation, or one the store's feed brought first), so
 // that a session ends — its event, its Disconnect — once.
 func (x *index) revoke(id string) (Session, bool) {
-	x.lock()
-	defer x.unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	ended := false
 	e, ok := x.modifyLocked(id, func(e *entry) bool {
 		ended = !e.s.Revoked
@@ -627,8 +627,8 @@ func (x *index) revoke(id string) (Session, bool) {
 // rebind moves session id to MAC key and returns the ID of the session
 // that had that MAC, if another ("" if none).
 func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) (prev string) {
-	x.lock()
-	defer x.unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	cur := x.byID(id)
 	if cur == nil {
 		return ""
@@ -656,16 +656,16 @@ func (x *index) rebind(id string, old, key MACKey, random bool, mac MAC) (prev s
 // Compaction waits until the range is done (it would replace entries the
 // range has yet to ask about), and then frees what the drop left.
 func (x *index) drop(ended func(*entry) bool, dropped func(*entry)) int {
-	x.lock()
+	x.mu.Lock()
 	x.sweeping++
-	x.unlock()
+	x.mu.Unlock()
 	n := 0
 	x.ids.Range(func(k string, e *entry) bool {
 		if !ended(e) {
 			return true
 		}
-		x.lock()
-		defer x.unlock()
+		x.mu.Lock()
+		defer x.mu.Unlock()
 		if x.byID(k) != e {
 			return true
 		}
@@ -682,15 +682,10 @@ func (x *index) drop(ended func(*entry) bool, dropped func(*entry)) int {
 		}
 		return true
 	})
-	x.lock()
+	x.mu.Lock()
 	x.sweeping--
-	x.unlock()
-	// One chunk per hold of mu, so that writers get in between.
-	for compacted := true; compacted; {
-		x.mu.Lock()
-		compacted = x.sweeping == 0 && x.compact()
-		x.mu.Unlock()
-	}
+	x.mu.Unlock()
+	x.compactAll()
 	return n
 }
 
@@ -704,8 +699,8 @@ func (x *index) each(f func(*entry)) {
 // replace puts e in place of the entry with its ID, moving the MAC mapping
 // if the MAC key changed.
 func (x *index) replace(e *entry) {
-	x.lock()
-	defer x.unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	if old := x.byID(e.s.ID); old != nil && old.s.MACKey != "" && old.s.MACKey != e.s.MACKey {
 		x.macs.CompareAndDelete(old.s.MACKey.sum(), old)
 	}

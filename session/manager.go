@@ -694,6 +694,9 @@ func (m *Manager) flushLoop() {
 			}
 			last = time.Now()
 		}
+		// The changes that woke the writer left dead slots in the
+		// index's chunks: free them here, off the request path.
+		m.index.compactAll()
 		if m.flush() {
 			backoff = minRetry
 			continue
