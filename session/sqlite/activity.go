@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"maps"
 	"net/netip"
 	"slices"
@@ -32,10 +34,14 @@ const (
 	foldRows = 1 << 16
 	// foldEvery: touches appended are folded at the latest this long after.
 	foldEvery = 30 * time.Second
-	// foldChunk is how many sessions one fold transaction updates: the
-	// writer is held for a few milliseconds at a time, and sign-ins queue
-	// behind it no longer than that.
-	foldChunk = 2048
+	// foldSessions is how many sessions one fold transaction updates, and
+	// foldPause the rest the fold takes after each: at ~15 µs a session a
+	// transaction holds the core for about a millisecond, and the RADIUS
+	// answers that arrived meanwhile go next (with GOMAXPROCS 1, as in
+	// make bench-radius, a transaction of 2 048 sessions held the only P
+	// ~30 ms).
+	foldSessions = 64
+	foldPause    = 200 * time.Microsecond
 )
 
 const touchSQL = `INSERT INTO activity (sid, id, current_location, ap, last_seen, roams,
@@ -51,14 +57,19 @@ const activityColumns = `seq, sid, id, current_location, ap, last_seen, roams,
 // whose values are the newest, and has SQLite apply them in chunks, in
 // rowid order: foldApplySQL takes a chunk as a JSON array of [touch,
 // touch with input octets, … output octets, … device] sequence numbers (0:
-// none), so that the values never leave SQLite. The ID of each touch must
+// none), so that the values never leave SQLite. Then it removes the log
+// up to the last touch it applied, oldest first, foldRemove rows a
+// transaction: a range of the log is a run of its pages, whereas the
+// touches of a chunk of sessions are spread over all of them (removing
+// them with their chunk rewrote each page of the log once per chunk, and
+// doubled the fold's CPU in BenchmarkFold). The ID of each touch must
 // be the session row's: a rowid that another session took over is left
 // alone, and so are the older session's octets and device. It was ~20 µs
 // per touch at 100 000 sessions (BenchmarkFold) when the log's rows went
 // through database/sql into a map of every row's values and back one
 // UPDATE each.
 const foldScanSQL = `SELECT seq, sid, (input_octets IS NOT NULL) | ((output_octets IS NOT NULL) << 1) | ((sealed_device IS NOT NULL) << 2)
-	FROM activity WHERE seq <= ? ORDER BY seq`
+	FROM activity WHERE seq BETWEEN ? AND ? ORDER BY seq`
 
 const foldApplySQL = `UPDATE sessions SET
 	current_location = m.current_location, ap = m.ap, last_seen = m.last_seen, roams = m.roams,
@@ -68,6 +79,14 @@ const foldApplySQL = `UPDATE sessions SET
 	sealed_device = coalesce((SELECT sealed_device FROM activity WHERE seq = j.value ->> 3 AND id = m.id), sessions.sealed_device)
 FROM json_each(?) AS j JOIN activity AS m ON m.seq = j.value ->> 0
 WHERE sessions.rowid = m.sid AND sessions.id = m.id`
+
+// foldRemove is how many touches one transaction removes from the log, and
+// foldWindow how many a round of the fold plans at most: a fold cut off
+// (its deadline, a crash) loses no more work than that.
+const (
+	foldRemove = 4096
+	foldWindow = 4 * foldRows
+)
 
 // newest are the touches of one session's rowid whose values a fold
 // applies: the newest, the newest with input octets, with output octets,
@@ -251,7 +270,7 @@ func (s *Store) folder() {
 		case <-s.foldNow:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if err := s.fold(ctx); err != nil {
+		if err := s.fold(ctx, true); err != nil {
 			// The log keeps the activity, and readers apply it; the next
 			// fold tries again.
 			s.foldErrors.Add(1)
@@ -261,49 +280,86 @@ func (s *Store) folder() {
 }
 
 // fold applies the activity log to the sessions rows and removes what it
-// applied. Any part of it may fail or be cut off by a crash: applying a
-// session's newest values again gives the same row, so the next fold just
-// does it again.
-func (s *Store) fold(ctx context.Context) error {
+// applied, a chunk at a time (pausing after each when pause is set), at
+// most foldWindow touches of the log a round. Any part of it may fail or
+// be cut off by a crash: applying a session's newest values again gives
+// the same row, and the log goes oldest first, so that what is left of
+// it, applied on top of the rows, still gives what the whole log does;
+// the next fold does again what was not removed, no more than a round.
+func (s *Store) fold(ctx context.Context, pause bool) error {
+	return s.foldBy(ctx, pause, foldWindow)
+}
+
+// foldBy is fold with rounds of window touches.
+func (s *Store) foldBy(ctx context.Context, pause bool, window int64) error {
 	s.foldMu.Lock()
 	defer s.foldMu.Unlock()
 	s.unfolded.Store(0)
-	var last int64
-	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM activity`).Scan(&last); err != nil {
+	var first, end int64
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM activity`).Scan(&first, &end); err != nil {
 		return wrap("fold", err)
 	}
-	if last == 0 {
+	if end == 0 {
 		return nil
 	}
-	chunks, rows, err := s.foldPlan(ctx, last)
-	if err != nil {
-		return wrap("fold", err)
-	}
-	for i, c := range chunks {
-		if err := s.foldApply(ctx, c, i == len(chunks)-1, last); err != nil {
-			return wrap("fold", err)
+	rest := func() error {
+		if !pause {
+			return nil
+		}
+		// A sleep, not runtime.Gosched: only a goroutine that parks lets
+		// the scheduler poll the network for the RADIUS readers (a
+		// yielding one is still runnable and runs again first).
+		select {
+		case <-time.After(foldPause):
+			return nil
+		case <-ctx.Done():
+			return wrap("fold", ctx.Err())
 		}
 	}
-	s.logged.Add(-rows)
+	for first <= end {
+		last := min(first+window-1, end)
+		chunks, err := s.foldPlan(ctx, first, last, foldSessions)
+		if err != nil {
+			return wrap("fold", err)
+		}
+		for _, c := range chunks {
+			if err := s.foldApply(ctx, c); err != nil {
+				return wrap("fold", err)
+			}
+			if err := rest(); err != nil {
+				return err
+			}
+		}
+		for upTo := first - 1; upTo < last; {
+			upTo = min(upTo+foldRemove, last)
+			n, err := s.foldExec(ctx, `DELETE FROM activity WHERE seq <= ?`, upTo)
+			if err != nil {
+				return wrap("fold", err)
+			}
+			s.logged.Add(-n)
+			if err := rest(); err != nil {
+				return err
+			}
+		}
+		first = last + 1
+	}
 	return nil
 }
 
-// foldPlan reads the log up to last and returns the JSON arrays foldApply
-// takes, foldChunk sessions each, in rowid order, and how many touches
-// they fold.
-func (s *Store) foldPlan(ctx context.Context, last int64) (chunks [][]byte, touches int64, err error) {
-	rows, err := s.r.QueryContext(ctx, foldScanSQL, last)
+// foldPlan reads the log from first to last and returns the JSON arrays
+// foldApply takes, perChunk sessions each, in rowid order.
+func (s *Store) foldPlan(ctx context.Context, first, last int64, perChunk int) ([][]byte, error) {
+	rows, err := s.r.QueryContext(ctx, foldScanSQL, first, last)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
 	bySid := map[int64]newest{}
 	for rows.Next() {
 		var seq, sid, has int64
 		if err := rows.Scan(&seq, &sid, &has); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		touches++
 		n := bySid[sid]
 		n[0] = seq // in order: each is newer than the one before
 		for i := range 3 {
@@ -314,20 +370,20 @@ func (s *Store) foldPlan(ctx context.Context, last int64) (chunks [][]byte, touc
 		bySid[sid] = n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	sids := slices.Sorted(maps.Keys(bySid))
-	for len(sids) > 0 {
-		k := min(len(sids), foldChunk)
-		b := make([]byte, 0, k*48)
+	var chunks [][]byte
+	for start := 0; start < len(sids); start += perChunk {
+		part := sids[start:min(start+perChunk, len(sids))]
+		b := make([]byte, 0, len(part)*48)
 		b = append(b, '[')
-		for i, sid := range sids[:k] {
+		for i, sid := range part {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			n := bySid[sid]
 			b = append(b, '[')
-			for j, seq := range n {
+			for j, seq := range bySid[sid] {
 				if j > 0 {
 					b = append(b, ',')
 				}
@@ -336,29 +392,46 @@ func (s *Store) foldPlan(ctx context.Context, last int64) (chunks [][]byte, touc
 			b = append(b, ']')
 		}
 		chunks = append(chunks, append(b, ']'))
-		sids = sids[k:]
 	}
-	if len(chunks) == 0 {
-		chunks = append(chunks, []byte("[]")) // still remove the log
-	}
-	return chunks, touches, nil
+	return chunks, nil
 }
 
-// foldApply updates the sessions of one chunk in one transaction; the last
-// one also removes the log up to last.
-func (s *Store) foldApply(ctx context.Context, chunk []byte, lastChunk bool, last int64) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+// foldApply updates the sessions of one chunk in one transaction.
+func (s *Store) foldApply(ctx context.Context, chunk []byte) error {
+	_, err := s.foldExec(ctx, foldApplySQL, string(chunk))
+	return err
+}
+
+// foldExec runs one of the fold's statements on the writer's connection
+// with synchronous=NORMAL: its commit is not fsynced. A fold commits ~1 000
+// times; an fsync is a system call that holds the Go scheduler's P while
+// it waits (the only one, with GOMAXPROCS 1), and in a trace of make
+// bench-radius the fold's system calls were 0.6 s of 13. That keeps every promise: a kill -9
+// loses nothing either way (the commit is in the kernel's cache), and on
+// power loss the WAL keeps a prefix of its commits — a sign-in or a touch
+// (FULL) syncs the fold's commits before it, and a fold's commits lost
+// after it leave rows that the log still holds, which the next fold
+// applies again.
+func (s *Store) foldExec(ctx context.Context, query string, args ...any) (n int64, err error) {
+	conn, err := s.w.Conn(ctx) // the only one: the batcher waits for it
 	if err != nil {
-		return err
+		return 0, err
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, foldApplySQL, string(chunk)); err != nil {
-		return err
-	}
-	if lastChunk {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM activity WHERE seq <= ?`, last); err != nil {
-			return err
+	defer func() {
+		// Back to FULL before another writer gets the connection; if
+		// that fails, the connection goes (a new one opens with FULL).
+		if _, restore := conn.ExecContext(context.Background(), `PRAGMA synchronous = FULL`); restore != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, restore)
 		}
+		conn.Close()
+	}()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return 0, err
 	}
-	return tx.Commit()
+	res, err := conn.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

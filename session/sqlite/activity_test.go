@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/netip"
@@ -188,33 +189,36 @@ func TestFoldChangesNothingReadersSee(t *testing.T) {
 		t.Fatalf("the last touch is not what Get sees: %+v", r)
 	}
 
-	// A fold cut off after its first chunk: sessions rows half updated,
-	// the log all there.
+	// A fold cut off after two of its four chunks: their sessions rows
+	// updated, the log all there.
 	var last int64
 	if err := s.r.QueryRow(`SELECT max(seq) FROM activity`).Scan(&last); err != nil {
 		t.Fatal(err)
 	}
-	chunks, _, err := s.foldPlan(ctx, last)
+	logged := logRows(t, s)
+	chunks, err := s.foldPlan(ctx, 1, last, len(ids)/4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(chunks) != 1 {
-		t.Fatalf("%d chunks for %d sessions", len(chunks), len(ids))
+	if len(chunks) != 4 {
+		t.Fatalf("%d chunks for %d sessions, %d a chunk", len(chunks), len(ids), len(ids)/4)
 	}
-	// The first half of the chunk's sessions.
-	var plan [][4]int64
-	if err := json.Unmarshal(chunks[0], &plan); err != nil {
-		t.Fatal(err)
+	for _, c := range chunks {
+		var plan [][4]int64
+		if err := json.Unmarshal(c, &plan); err != nil {
+			t.Fatal(err)
+		}
+		if len(plan) != len(ids)/4 {
+			t.Fatalf("a chunk of %d sessions, want %d", len(plan), len(ids)/4)
+		}
 	}
-	if len(plan) != len(ids) {
-		t.Fatalf("%d sessions to fold, want %d", len(plan), len(ids))
+	for _, c := range chunks[:2] {
+		if err := s.foldApply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
 	}
-	half, err := json.Marshal(plan[:len(plan)/2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.foldApply(ctx, half, false, last); err != nil {
-		t.Fatal(err)
+	if n := logRows(t, s); n != logged {
+		t.Fatalf("%d rows in the log after two chunks, want %d", n, logged)
 	}
 	var changed int
 	if err := s.r.QueryRow(`SELECT count(*) FROM sessions WHERE roams = 6`).Scan(&changed); err != nil {
@@ -225,8 +229,41 @@ func TestFoldChangesNothingReadersSee(t *testing.T) {
 		t.Fatalf("%d sessions rows hold their last touch after half a fold, want some but not all", changed)
 	}
 	sameRecords(t, "after half a fold", everything(t, s, ids, now), before)
-	for range 2 {
-		if err := s.fold(ctx); err != nil {
+	// … or cut off while it removed the log, oldest first.
+	for _, c := range chunks[2:] {
+		if err := s.foldApply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.w.Exec(`DELETE FROM activity WHERE seq <= ?`, last/2); err != nil {
+		t.Fatal(err)
+	}
+	if n := logRows(t, s); n == 0 || n == logged {
+		t.Fatalf("%d rows in the log after half of it went, from %d", n, logged)
+	}
+	sameRecords(t, "after half the log went", everything(t, s, ids, now), before)
+	// More touches, every other one with octets and a device, folded in
+	// rounds of seven touches and then at once.
+	var touches []session.Touch
+	for i, id := range ids {
+		a := session.Activity{At: now.Add(time.Hour + time.Duration(i)*time.Second), Location: "loc9", AP: fmt.Sprint("ap-9-", i)}
+		var device []byte
+		if i%2 == 0 {
+			a.InputOctets, a.OutputOctets = uint64(900+i), uint64(950+i)
+			device = fmt.Appendf(nil, "device-9-%d", i)
+		}
+		touch(id, a, 9, device)
+		touches = append(touches, session.Touch{ID: id, Activity: a, Roams: 9, SealedDevice: device})
+	}
+	errs := make([]error, len(touches))
+	s.TouchMany(ctx, touches, errs)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	before = everything(t, s, ids, now)
+	sameRecords(t, "after more touches", before, model)
+	for _, window := range []int64{7, foldWindow} {
+		if err := s.foldBy(ctx, false, window); err != nil {
 			t.Fatal(err)
 		}
 		if n := logRows(t, s); n != 0 {
@@ -285,7 +322,7 @@ func TestFoldNeverAppliesToAnotherSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved.CurrentLocation, moved.AP, moved.Roams = "rathaus", "ap-y", 1
-	if err := s.fold(ctx); err != nil {
+	if err := s.fold(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []session.Record{moved, freshes[1]} {
@@ -391,7 +428,7 @@ func BenchmarkFold(b *testing.B) {
 		}
 		b.StartTimer()
 		start := time.Now()
-		if err := s.fold(ctx); err != nil {
+		if err := s.fold(ctx, false); err != nil {
 			b.Fatal(err)
 		}
 		folded += time.Since(start)
@@ -416,7 +453,7 @@ func TestActivityLogCountsWhatNoFoldApplied(t *testing.T) {
 	if n, _ := s.ActivityLog(); n != 3 {
 		t.Fatalf("ActivityLog = %d before a fold, want 3", n)
 	}
-	if err := s.fold(ctx); err != nil {
+	if err := s.fold(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.ActivityLog(); n != 0 || logRows(t, s) != 0 {
@@ -456,8 +493,34 @@ func TestTouchManyKeepsBytesAndOrder(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s:\n got %+v\nwant %+v", when, got, want)
 		}
-		if err := s.fold(ctx); err != nil {
+		if err := s.fold(ctx, false); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestFoldLeavesWritesFull: the fold commits with synchronous=NORMAL; the
+// sign-ins and touches after it must still be fsynced (FULL, 2) before
+// they are acknowledged.
+func TestFoldLeavesWritesFull(t *testing.T) {
+	s, r, now := storeWithSession(t)
+	ctx := context.Background()
+	for i := range 3 {
+		if err := s.Touch(ctx, r.ID, session.Activity{At: now.Add(time.Duration(i) * time.Second), Location: "bahnhof", AP: "ap-1"}, i, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.fold(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := logRows(t, s); n != 0 {
+		t.Fatalf("%d rows in the log after the fold", n)
+	}
+	var sync int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil {
+		t.Fatal(err)
+	}
+	if sync != 2 {
+		t.Fatalf("synchronous = %d on the writer after a fold, want 2 (FULL)", sync)
 	}
 }

@@ -173,7 +173,7 @@ func (s *Store) Close() error {
 	// it is (for a backup or sqlite3); readers would apply the log anyway.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := errors.Join(s.fold(ctx), s.r.Close(), s.w.Close()); err != nil {
+	if err := errors.Join(s.fold(ctx, false), s.r.Close(), s.w.Close()); err != nil {
 		return wrap("close", err)
 	}
 	return nil
