@@ -1,0 +1,166 @@
+// Command tracegaps reads a Go execution trace (make bench-radius
+// PROFILE=… TRACE=N writes one of roamgate) and reports the gaps in the
+// running of the goroutines that answer (by default RADIUS's readers and
+// workers): stretches of at least -min in which none of them ran, and what
+// ran on the Ps (or sat in a system call) meanwhile, by goroutine entry
+// function. With GOMAXPROCS 1 a request that arrives in such a gap waits
+// for it to end, so the gaps are where a p99 of tens of milliseconds
+// comes from. It is a separate module, so that golang.org/x/exp stays out
+// of roamgate's go.mod.
+//
+//	go run . -min 1ms /tmp/prof/trace.out
+package main
+
+import (
+	"cmp"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"regexp"
+	"slices"
+	"time"
+
+	"golang.org/x/exp/trace"
+)
+
+type stretch struct {
+	from, to trace.Time
+	g        trace.GoID
+	syscall  bool
+}
+
+func main() {
+	shortest := flag.Duration("min", time.Millisecond, "the shortest gap counted")
+	answer := flag.String("answer", `radius\.\(\*Server\)\.(reader|worker)`, "entry functions of the goroutines whose gaps count")
+	ignore := flag.String("ignore", `pprof\.profileWriter|signal\.loop`, "entry functions of goroutines that wait in system calls without holding a P")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		log.Fatal("usage: tracegaps [-min 1ms] [-answer re] [-ignore re] trace.out")
+	}
+	answers, ignored := regexp.MustCompile(*answer), regexp.MustCompile(*ignore)
+	f, err := os.Open(flag.Arg(0))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	stretches, entry, span, err := read(f)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var answering []stretch
+	for _, s := range stretches {
+		if answers.MatchString(entry[s.g]) && !s.syscall {
+			answering = append(answering, s)
+		}
+	}
+	if len(answering) == 0 {
+		log.Fatalf("no goroutine matching %q ran in the trace", *answer)
+	}
+	blame := map[string]time.Duration{}
+	var gaps []time.Duration
+	var idle time.Duration
+	end := answering[0].to
+	for _, a := range answering[1:] {
+		if a.from > end && time.Duration(a.from-end) >= *shortest {
+			from, to := end, a.from
+			gaps = append(gaps, time.Duration(to-from))
+			busy := time.Duration(0)
+			for _, s := range stretches {
+				if s.from >= to {
+					break
+				}
+				if s.to <= from || ignored.MatchString(entry[s.g]) {
+					continue
+				}
+				d := time.Duration(min(s.to, to) - max(s.from, from))
+				k := cmp.Or(entry[s.g], "(a goroutine that never blocked in the trace)")
+				if s.syscall {
+					k += " [in a system call]"
+				}
+				blame[k] += d
+				busy += d
+			}
+			idle += max(time.Duration(to-from)-busy, 0)
+		}
+		end = max(end, a.to)
+	}
+	slices.SortFunc(gaps, func(a, b time.Duration) int { return cmp.Compare(b, a) })
+	var total time.Duration
+	for _, g := range gaps {
+		total += g
+	}
+	fmt.Printf("trace of %v: %d gaps of at least %v, %v in all; the longest %v\n",
+		span.Round(time.Millisecond), len(gaps), *shortest, total.Round(time.Millisecond), gaps[:min(5, len(gaps))])
+	keys := make([]string, 0, len(blame))
+	for k := range blame {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(blame[b], blame[a]) })
+	fmt.Println("what ran in them:")
+	for _, k := range keys {
+		if blame[k] >= time.Millisecond {
+			fmt.Printf("  %-75s %v\n", k, blame[k].Round(time.Millisecond))
+		}
+	}
+	fmt.Printf("  %-75s %v\n", "(no goroutine: idle, or the thread not on the CPU)", idle.Round(time.Millisecond))
+}
+
+// read returns every stretch a goroutine ran or sat in a system call, in
+// order of start, each goroutine's entry function (the outermost frame of
+// a stack it blocked with) and the trace's span.
+func read(r io.Reader) ([]stretch, map[trace.GoID]string, time.Duration, error) {
+	tr, err := trace.NewReader(r)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var stretches []stretch
+	entry := map[trace.GoID]string{}
+	running := map[trace.GoID]trace.Time{}
+	inSyscall := map[trace.GoID]trace.Time{}
+	var first, last trace.Time
+	for {
+		ev, err := tr.ReadEvent()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		if first == 0 {
+			first = ev.Time()
+		}
+		last = ev.Time()
+		if ev.Kind() != trace.EventStateTransition {
+			continue
+		}
+		st := ev.StateTransition()
+		if st.Resource.Kind != trace.ResourceGoroutine {
+			continue
+		}
+		g := st.Resource.Goroutine()
+		from, to := st.Goroutine()
+		if from == trace.GoRunning && entry[g] == "" {
+			for frame := range ev.Stack().Frames() {
+				entry[g] = frame.Func // the last is the outermost
+			}
+		}
+		if t, ok := running[g]; ok && from == trace.GoRunning {
+			stretches = append(stretches, stretch{t, ev.Time(), g, false})
+			delete(running, g)
+		}
+		if t, ok := inSyscall[g]; ok && from == trace.GoSyscall {
+			stretches = append(stretches, stretch{t, ev.Time(), g, true})
+			delete(inSyscall, g)
+		}
+		switch to {
+		case trace.GoRunning:
+			running[g] = ev.Time()
+		case trace.GoSyscall:
+			inSyscall[g] = ev.Time()
+		}
+	}
+	slices.SortFunc(stretches, func(a, b stretch) int { return cmp.Compare(a.from, b.from) })
+	return stretches, entry, time.Duration(last - first), nil
+}
