@@ -34,6 +34,7 @@ type stretch struct {
 func main() {
 	shortest := flag.Duration("min", time.Millisecond, "the shortest gap counted")
 	answer := flag.String("answer", `radius\.\(\*Server\)\.(reader|worker)`, "entry functions of the goroutines whose gaps count")
+	longest := flag.Int("longest", 0, "list what ran in this many of the longest gaps")
 	ignore := flag.String("ignore", `pprof\.profileWriter|signal\.loop`, "entry functions of goroutines that wait in system calls without holding a P")
 	flag.Parse()
 	if flag.NArg() != 1 {
@@ -45,7 +46,7 @@ func main() {
 		log.Fatal(err)
 	}
 	defer f.Close()
-	stretches, entry, span, err := read(f)
+	stretches, entry, first, span, err := read(f)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -58,6 +59,12 @@ func main() {
 	if len(answering) == 0 {
 		log.Fatalf("no goroutine matching %q ran in the trace", *answer)
 	}
+	type gapInfo struct {
+		from trace.Time
+		d    time.Duration
+		what map[string]time.Duration
+	}
+	var detail []gapInfo
 	blame := map[string]time.Duration{}
 	var gaps []time.Duration
 	var idle time.Duration
@@ -67,6 +74,7 @@ func main() {
 			from, to := end, a.from
 			gaps = append(gaps, time.Duration(to-from))
 			busy := time.Duration(0)
+			gi := gapInfo{from, time.Duration(to - from), map[string]time.Duration{}}
 			for _, s := range stretches {
 				if s.from >= to {
 					break
@@ -80,9 +88,11 @@ func main() {
 					k += " [in a system call]"
 				}
 				blame[k] += d
+				gi.what[k] += d
 				busy += d
 			}
 			idle += max(time.Duration(to-from)-busy, 0)
+			detail = append(detail, gi)
 		}
 		end = max(end, a.to)
 	}
@@ -105,15 +115,25 @@ func main() {
 		}
 	}
 	fmt.Printf("  %-75s %v\n", "(no goroutine: idle, or the thread not on the CPU)", idle.Round(time.Millisecond))
+	if *longest > 0 {
+		slices.SortFunc(detail, func(a, b gapInfo) int { return cmp.Compare(b.d, a.d) })
+		for _, g := range detail[:min(*longest, len(detail))] {
+			fmt.Printf("gap of %v at %v:", g.d.Round(time.Microsecond), time.Duration(g.from-first).Round(time.Millisecond))
+			for k, d := range g.what {
+				fmt.Printf(" %s %v;", k, d.Round(time.Microsecond))
+			}
+			fmt.Println()
+		}
+	}
 }
 
 // read returns every stretch a goroutine ran or sat in a system call, in
 // order of start, each goroutine's entry function (the outermost frame of
-// a stack it blocked with) and the trace's span.
-func read(r io.Reader) ([]stretch, map[trace.GoID]string, time.Duration, error) {
+// a stack it blocked with), and when the trace begins and how long it is.
+func read(r io.Reader) ([]stretch, map[trace.GoID]string, trace.Time, time.Duration, error) {
 	tr, err := trace.NewReader(r)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, 0, err
 	}
 	var stretches []stretch
 	entry := map[trace.GoID]string{}
@@ -126,7 +146,7 @@ func read(r io.Reader) ([]stretch, map[trace.GoID]string, time.Duration, error) 
 			break
 		}
 		if err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, 0, err
 		}
 		if first == 0 {
 			first = ev.Time()
@@ -162,5 +182,5 @@ func read(r io.Reader) ([]stretch, map[trace.GoID]string, time.Duration, error) 
 		}
 	}
 	slices.SortFunc(stretches, func(a, b stretch) int { return cmp.Compare(a.from, b.from) })
-	return stretches, entry, time.Duration(last - first), nil
+	return stretches, entry, first, time.Duration(last - first), nil
 }
