@@ -41,8 +41,10 @@
 # profiles of the serving time go there; the CPU profile in segments,
 # cpu.pprof.N, one per load run and one per wait for the store, listed in
 # PROFILE/segments), TRACE (with PROFILE: a segment's number, 4 for the first
-# closed-loop run; roamgate's execution trace of it goes to PROFILE/trace.out,
-# for what its goroutines wait on: go tool trace -pprof=sync|syscall|sched),
+# closed-loop run, 7 for the fixed-rate run with ROUNDS=1 and two servers;
+# roamgate's execution trace of it goes to PROFILE/trace.out, for what its
+# goroutines wait on: go tool trace -pprof=sync|syscall|sched; and the report
+# ends with scripts/tracegaps' summary of it: what ran while RADIUS did not),
 # RG_GOMAXPROCS (roamgate's GOMAXPROCS once its sessions exist, 1: one core's
 # worth; 2 lets a goroutine run while another is stuck in a system call such
 # as SQLite's fsync, still on the one CPU).
@@ -406,3 +408,9 @@ for r in rows:
     if r['mode'].startswith('fixed rate'):
         print(f"{r['mode']}: {r['name']} p50 {r['p50_us']:.0f} µs, p99 {r['p99_us']:.0f} µs, p99.9 {r['p999_us']:.0f} µs, timeouts {r['timeouts']}, backlog {r['backlog']}")
 PY
+if [ -n "$PROFILE" ] && [ -n "$TRACE" ] && [ -s "$PROFILE/trace.out" ]; then
+	echo
+	echo "trace of segment $TRACE (scripts/tracegaps):"
+	tr=$(realpath "$PROFILE/trace.out")
+	(cd scripts/tracegaps && GOWORK=off GOFLAGS= go run . -longest 3 "$tr")
+fi
