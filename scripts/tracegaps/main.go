@@ -28,8 +28,16 @@ import (
 type stretch struct {
 	from, to trace.Time
 	g        trace.GoID
-	syscall  bool
+	kind     kind
 }
+
+type kind int
+
+const (
+	running  kind = iota
+	syscall       // in a system call (its P may or may not be taken)
+	runnable      // waiting for a P
+)
 
 func main() {
 	shortest := flag.Duration("min", time.Millisecond, "the shortest gap counted")
@@ -52,7 +60,7 @@ func main() {
 	}
 	var answering []stretch
 	for _, s := range stretches {
-		if answers.MatchString(entry[s.g]) && !s.syscall {
+		if answers.MatchString(entry[s.g]) && s.kind == running {
 			answering = append(answering, s)
 		}
 	}
@@ -67,7 +75,7 @@ func main() {
 	var detail []gapInfo
 	blame := map[string]time.Duration{}
 	var gaps []time.Duration
-	var idle time.Duration
+	var idle, waited time.Duration
 	end := answering[0].to
 	for _, a := range answering[1:] {
 		if a.from > end && time.Duration(a.from-end) >= *shortest {
@@ -75,6 +83,7 @@ func main() {
 			gaps = append(gaps, time.Duration(to-from))
 			busy := time.Duration(0)
 			gi := gapInfo{from, time.Duration(to - from), map[string]time.Duration{}}
+			var occupied, ready []stretch // in this gap: P work, answerers waiting for one
 			for _, s := range stretches {
 				if s.from >= to {
 					break
@@ -82,9 +91,16 @@ func main() {
 				if s.to <= from || ignored.MatchString(entry[s.g]) {
 					continue
 				}
+				if s.kind == runnable {
+					if answers.MatchString(entry[s.g]) {
+						ready = append(ready, s)
+					}
+					continue
+				}
+				occupied = append(occupied, s)
 				d := time.Duration(min(s.to, to) - max(s.from, from))
 				k := cmp.Or(entry[s.g], "(a goroutine that never blocked in the trace)")
-				if s.syscall {
+				if s.kind == syscall {
 					k += " [in a system call]"
 				}
 				blame[k] += d
@@ -92,6 +108,7 @@ func main() {
 				busy += d
 			}
 			idle += max(time.Duration(to-from)-busy, 0)
+			waited += unattended(from, to, occupied, ready)
 			detail = append(detail, gi)
 		}
 		end = max(end, a.to)
@@ -114,7 +131,8 @@ func main() {
 			fmt.Printf("  %-75s %v\n", k, blame[k].Round(time.Millisecond))
 		}
 	}
-	fmt.Printf("  %-75s %v\n", "(no goroutine: idle, or the thread not on the CPU)", idle.Round(time.Millisecond))
+	fmt.Printf("  %-75s %v\n", "(no goroutine ran: nothing to answer, or the thread off the CPU)", idle.Round(time.Millisecond))
+	fmt.Printf("  %-75s %v\n", "  of it, an answering goroutine runnable (no P for it)", waited.Round(time.Millisecond))
 	if *longest > 0 {
 		slices.SortFunc(detail, func(a, b gapInfo) int { return cmp.Compare(b.d, a.d) })
 		for _, g := range detail[:min(*longest, len(detail))] {
@@ -137,8 +155,9 @@ func read(r io.Reader) ([]stretch, map[trace.GoID]string, trace.Time, time.Durat
 	}
 	var stretches []stretch
 	entry := map[trace.GoID]string{}
-	running := map[trace.GoID]trace.Time{}
+	onP := map[trace.GoID]trace.Time{}
 	inSyscall := map[trace.GoID]trace.Time{}
+	waiting := map[trace.GoID]trace.Time{}
 	var first, last trace.Time
 	for {
 		ev, err := tr.ReadEvent()
@@ -166,21 +185,48 @@ func read(r io.Reader) ([]stretch, map[trace.GoID]string, trace.Time, time.Durat
 				entry[g] = frame.Func // the last is the outermost
 			}
 		}
-		if t, ok := running[g]; ok && from == trace.GoRunning {
-			stretches = append(stretches, stretch{t, ev.Time(), g, false})
-			delete(running, g)
+		if t, ok := onP[g]; ok && from == trace.GoRunning {
+			stretches = append(stretches, stretch{t, ev.Time(), g, running})
+			delete(onP, g)
 		}
 		if t, ok := inSyscall[g]; ok && from == trace.GoSyscall {
-			stretches = append(stretches, stretch{t, ev.Time(), g, true})
+			stretches = append(stretches, stretch{t, ev.Time(), g, syscall})
 			delete(inSyscall, g)
 		}
+		if t, ok := waiting[g]; ok && from == trace.GoRunnable {
+			stretches = append(stretches, stretch{t, ev.Time(), g, runnable})
+			delete(waiting, g)
+		}
 		switch to {
+		case trace.GoRunnable:
+			waiting[g] = ev.Time()
 		case trace.GoRunning:
-			running[g] = ev.Time()
+			onP[g] = ev.Time()
 		case trace.GoSyscall:
 			inSyscall[g] = ev.Time()
 		}
 	}
 	slices.SortFunc(stretches, func(a, b stretch) int { return cmp.Compare(a.from, b.from) })
 	return stretches, entry, first, time.Duration(last - first), nil
+}
+
+// unattended is how long within [from, to) no stretch of occupied covers
+// and one of ready does: an answering goroutine could run, and nothing ran.
+func unattended(from, to trace.Time, occupied, ready []stretch) time.Duration {
+	const step = 10 * time.Microsecond
+	covers := func(ss []stretch, t trace.Time) bool {
+		for _, s := range ss {
+			if s.from <= t && t < s.to {
+				return true
+			}
+		}
+		return false
+	}
+	var d time.Duration
+	for t := from; t < to; t += trace.Time(step) {
+		if !covers(occupied, t) && covers(ready, t) {
+			d += step
+		}
+	}
+	return d
 }
