@@ -406,12 +406,13 @@ func (s *Store) foldApply(ctx context.Context, chunk []byte) error {
 // with synchronous=NORMAL: its commit is not fsynced. A fold commits ~1 000
 // times; an fsync is a system call that holds the Go scheduler's P while
 // it waits (the only one, with GOMAXPROCS 1), and in a trace of make
-// bench-radius the fold's system calls were 0.6 s of 13. That keeps every promise: a kill -9
-// loses nothing either way (the commit is in the kernel's cache), and on
-// power loss the WAL keeps a prefix of its commits — a sign-in or a touch
-// (FULL) syncs the fold's commits before it, and a fold's commits lost
-// after it leave rows that the log still holds, which the next fold
-// applies again.
+// bench-radius the fold's system calls took 0.6 s of 13.
+//
+// That keeps every promise: a kill -9 loses nothing either way (the commit
+// is in the kernel's cache), and on power loss the WAL keeps a prefix of
+// its commits — a sign-in or a touch (FULL) syncs the fold's commits before
+// it, and a fold's commits lost after it leave rows that the log still
+// holds, which the next fold applies again.
 func (s *Store) foldExec(ctx context.Context, query string, args ...any) (n int64, err error) {
 	conn, err := s.w.Conn(ctx) // the only one: the batcher waits for it
 	if err != nil {
