@@ -199,3 +199,47 @@ func TestHeldAppendID(t *testing.T) {
 		}
 	}
 }
+
+// TestRangeRestsAndVisitsAll: a range over more entries than it visits
+// between two rests sees each entry once, and stops when told to.
+func TestRangeRestsAndVisitsAll(t *testing.T) {
+	var x index
+	const n = 3*rangePause + 7
+	for i := range n {
+		x.put(&entry{s: Session{ID: fmt.Sprintf("%032x", i)}})
+	}
+	seen := map[string]int{}
+	x.each(func(e *entry) { seen[e.s.ID]++ })
+	if len(seen) != n {
+		t.Fatalf("each saw %d entries of %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Fatalf("each saw %s %d times", id, c)
+		}
+	}
+	visited := 0
+	x.rangeIDs(func(string, *entry) bool { visited++; return visited < rangePause+1 })
+	if visited != rangePause+1 {
+		t.Fatalf("the range went on to %d entries after being told to stop at %d", visited, rangePause+1)
+	}
+	// Half the last hex digits are even characters ('0', '2', … 'b', 'd', 'f').
+	ended := func(e *entry) bool { return e.s.ID[31]%2 == 0 }
+	want := 0
+	x.each(func(e *entry) {
+		if ended(e) {
+			want++
+		}
+	})
+	if got := x.drop(ended, nil); got != want || want < n/3 {
+		t.Fatalf("drop removed %d of %d, want %d", got, n, want)
+	}
+	if live := int(x.count.Load()); live != n-want {
+		t.Fatalf("%d live after the drop, want %d", live, n-want)
+	}
+	x.each(func(e *entry) {
+		if ended(e) {
+			t.Fatalf("%s is still there", e.s.ID)
+		}
+	})
+}
