@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -522,5 +523,45 @@ func TestFoldLeavesWritesFull(t *testing.T) {
 	}
 	if sync != 2 {
 		t.Fatalf("synchronous = %d on the writer after a fold, want 2 (FULL)", sync)
+	}
+}
+
+// TestDeleteEndedUsesIndexes: the sweep's DELETE searches indexes; a scan
+// of every session (what its WHERE with OR did) was 0.4–0.7 s a minute at
+// a million sessions.
+func TestDeleteEndedUsesIndexes(t *testing.T) {
+	s := openInternal(t, filepath.Join(t.TempDir(), "sessions.db"))
+	defer s.Close()
+	rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+deleteEndedSQL, int64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	searches := 0
+	for _, step := range plan {
+		// Scanning sessions_revoked is fine: a partial index of the
+		// revoked sessions only.
+		if strings.HasPrefix(step, "SCAN sessions") && !strings.Contains(step, "INDEX sessions_revoked") {
+			t.Fatalf("the plan scans every session: %q", plan)
+		}
+		if strings.Contains(step, "USING COVERING INDEX sessions_expires") || strings.Contains(step, "USING COVERING INDEX sessions_revoked") ||
+			strings.Contains(step, "USING INDEX sessions_expires") || strings.Contains(step, "USING INDEX sessions_revoked") {
+			searches++
+		}
+	}
+	if searches < 3 {
+		t.Fatalf("the plan searches the indexes %d times, want 3: %q", searches, plan)
 	}
 }
