@@ -209,6 +209,14 @@ func (r *Recorder) Ping(ctx context.Context) error { return r.db.PingContext(ctx
 // written.
 const writeEvery = 100 * time.Millisecond
 
+// writeBatch is the most events one transaction writes: writeEvery's worth
+// at 10 000 events a second, so that a steady stream (devices roaming at
+// rush hour) is one transaction per writeEvery. Each transaction upserts
+// the hourly row of every access point its events name and commits, so
+// smaller batches cost more per event: at 256 a stream of 6 000 roams a
+// second across 400 access points was about 24 transactions a second.
+const writeBatch = 1024
+
 // purgeEvery is how often the writer applies the retention.
 const purgeEvery = time.Hour
 
@@ -216,7 +224,7 @@ func (r *Recorder) loop() {
 	defer close(r.done)
 	tick := time.NewTicker(purgeEvery)
 	defer tick.Stop()
-	batch := make([]item, 0, 256)
+	batch := make([]item, 0, writeBatch)
 	pace := time.NewTimer(time.Hour)
 	pace.Stop()
 	var last time.Time
