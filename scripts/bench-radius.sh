@@ -48,7 +48,8 @@
 # ends with scripts/tracegaps' summary of it: what ran while RADIUS did not),
 # RG_GOMAXPROCS (roamgate's GOMAXPROCS once its sessions exist, 1: one core's
 # worth; 2 lets a goroutine run while another is stuck in a system call such
-# as SQLite's fsync, still on the one CPU).
+# as SQLite's fsync, still on the one CPU), RG_GOGC and RG_GOMEMLIMIT
+# (roamgate's GOGC and GOMEMLIMIT; the load generator keeps the defaults).
 set -euo pipefail
 
 SESSIONS=${SESSIONS:-100000}
@@ -141,7 +142,7 @@ if has roamgate; then
 		prof=(-cpuprofile "$PROFILE/cpu.pprof" -memprofile "$PROFILE/mem.pprof")
 		[ -z "$TRACE" ] || prof+=(-trace "$PROFILE/trace.out" -trace-segment "$TRACE")
 	fi
-	"$load" serve "${town[@]}" -dir "$dir" -auth "127.0.0.1:$rg_auth" -acct "127.0.0.1:$rg_acct" -secret "$SECRET" \
+	env ${RG_GOGC:+GOGC="$RG_GOGC"} ${RG_GOMEMLIMIT:+GOMEMLIMIT="$RG_GOMEMLIMIT"} "$load" serve "${town[@]}" -dir "$dir" -auth "127.0.0.1:$rg_auth" -acct "127.0.0.1:$rg_acct" -secret "$SECRET" \
 		-gomaxprocs "${RG_GOMAXPROCS:-1}" -status "$work/roamgate.status" "${prof[@]}" >"$work/roamgate.out" 2>"$work/roamgate.err" &
 	pid[roamgate]=$!
 	port[roamgate]=$rg_auth
