@@ -711,8 +711,19 @@ func (m *Manager) flushLoop() {
 const flushEvery = 100 * time.Millisecond
 
 // flushChunk is how many sessions' activity flush hands a BatchToucher at
-// once (each chunk within touchTimeout).
-const flushChunk = 1024
+// once (each chunk within touchTimeout), and flushPause the rest it takes
+// after each. A chunk is one group commit on SQLite, ~30 µs of CPU a
+// session (sealing the device, the insert): with GOMAXPROCS 1, as in
+// make bench-radius, a flush of the ~600 sessions that moved in
+// flushEvery (5 % of 120 000 requests a second) held the only P for
+// 20–30 ms in one piece, the longest gaps in the RADIUS answers
+// (docs/BENCHMARKS.md); in chunks of 64 the answers that arrived
+// meanwhile go next after ~2 ms. The price is a commit (and an fsync)
+// per chunk instead of per flush.
+const (
+	flushChunk = 64
+	flushPause = 200 * time.Microsecond
+)
 
 // touchTimeout bounds one background write of activity (or one chunk).
 const touchTimeout = 5 * time.Second
@@ -774,6 +785,7 @@ func (m *Manager) flush() bool {
 			touches = append(touches, Touch{ID: id, Activity: a, Roams: e.s.Roams, SealedDevice: sealed})
 			if len(touches) == flushChunk {
 				writeMany()
+				time.Sleep(flushPause)
 			}
 			continue
 		}

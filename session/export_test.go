@@ -1,0 +1,4 @@
+package session
+
+// FlushChunk is flushChunk, for the external tests.
+const FlushChunk = flushChunk
