@@ -34,11 +34,11 @@ const chapPasswordLen = 1 + md5.Size
 // MAC authentication.
 func (s *Server) access(c *client, src netip.AddrPort, req *request) (answer, verdict) {
 	hasPAP, hasCHAP := req.userPassword != nil, req.chapPassword != nil
-	if (hasPAP || hasCHAP) && session.ValidID(string(req.userName)) {
+	if isUAM(req) {
 		return s.uam(c, src, req, string(req.userName))
 	}
 
-	mac, v := requestMAC(req)
+	mac, v := s.macOf(req)
 	if v != 0 {
 		return reject(req, v)
 	}
@@ -61,7 +61,7 @@ func (s *Server) access(c *client, src netip.AddrPort, req *request) (answer, ve
 			}
 		}
 	}
-	sess, err := s.byMAC(mac)
+	sess, err := s.byMACOf(req)
 	if err != nil {
 		// Crisis mode (crisis.go): while it is active every device gets in.
 		crisis, ok := s.crisisAdmit(c, src, req, mac)
@@ -71,6 +71,36 @@ func (s *Server) access(c *client, src netip.AddrPort, req *request) (answer, ve
 		sess = session.Held{Session: &crisis}
 	}
 	return s.accept(c, src, req, sess, acceptMAC)
+}
+
+// isUAM says whether an Access-Request is a UAM login: a User-Name that is
+// a session ID, with User-Password or CHAP-Password.
+func isUAM(req *request) bool {
+	return (req.userPassword != nil || req.chapPassword != nil) && session.ValidID(string(req.userName))
+}
+
+// macOf is macFromRequest, worked out once per request and kept in it, with
+// the MAC's index key where the Sessions make one (SharedSessions.HashMAC):
+// a worker's first pass over a batch (Server.begin) works it out for warm,
+// and the answer uses it.
+func (s *Server) macOf(req *request) (session.MAC, verdict) {
+	m := &req.mac
+	if !m.known {
+		m.known = true
+		m.mac, m.v = macFromRequest(req)
+		if m.v == 0 && s.shared != nil {
+			m.key, m.hashed = s.shared.HashMAC(m.mac), true
+		}
+	}
+	return m.mac, m.v
+}
+
+// byMACOf is byMAC for the MAC of req, which macOf has worked out.
+func (s *Server) byMACOf(req *request) (session.Held, error) {
+	if req.mac.hashed {
+		return s.shared.ByHashedMACShared(req.mac.key)
+	}
+	return s.byMAC(req.mac.mac)
 }
 
 // byMAC is Sessions.ByMAC, without a copy of the session where the
@@ -265,7 +295,7 @@ func reject(req *request, v verdict) (answer, verdict) {
 // requestMAC finds the device's MAC: Calling-Station-Id first, User-Name as
 // fallback, in any notation session.ParseMAC accepts. If both hold a MAC and
 // they differ, the request is refused. A non-zero verdict is the reject.
-func requestMAC(req *request) (mac session.MAC, v verdict) {
+func macFromRequest(req *request) (mac session.MAC, v verdict) {
 	fromCSI, okCSI := parseMACAttr(req.callingStationID)
 	fromUN, okUN := parseMACAttr(req.userName)
 	switch {

@@ -66,11 +66,15 @@
 //     reply buffer) → reply bytes or nil, with no I/O of its own but the
 //     Sessions calls. It is what the fuzz tests and the benchmark call. It
 //     checks the client, framing and authenticators first (cheap for us,
-//     costly for an attacker), then the duplicate cache, then reads the
-//     attributes in place (no copy of the packet) and builds the reply in
+//     costly for an attacker), reads the attributes in place (no copy of
+//     the packet), then asks the duplicate cache, and builds the reply in
 //     the worker's buffer for the datagram; the duplicate cache copies it
 //     into a buffer of its own that it reuses, so that answering a device
-//     where its session already is allocates nothing.
+//     where its session already is allocates nothing. A worker runs it in
+//     two halves over a batch (begin up to the duplicate cache for every
+//     datagram, then finish for each), and between them has the Sessions
+//     read the index lines of all the batch's MAC lookups at once
+//     (session.Manager.Warm), so that their cache misses overlap.
 //   - An Access-Request from where its session already is (same location,
 //     AP and NAS, seen within the last 5 minutes and a quarter of the idle
 //     timeout) records nothing: the hot path is

@@ -38,6 +38,18 @@ type request struct {
 	// replyBuf is where the reply is built (newReplyTo): the worker's
 	// buffer for this datagram, of layeh.MaxPacketLength octets.
 	replyBuf []byte
+
+	// mac is the MAC of MAC authentication, worked out once (Server.macOf).
+	mac requestMAC
+}
+
+// requestMAC is what Server.macOf worked out of a request.
+type requestMAC struct {
+	known  bool
+	mac    session.MAC
+	v      verdict // not 0: no MAC to authenticate (macFromRequest)
+	hashed bool    // key is mac with its index key
+	key    session.HashedMAC
 }
 
 // parseRequest reads a framed packet whose attributes scanAttributes has

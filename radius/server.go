@@ -52,6 +52,13 @@ type SharedSessions interface {
 	// ByMACShared is Sessions.ByMAC; the Held also says when it was found
 	// live and its TimeLeft then, so that the answer reads no clock again.
 	ByMACShared(session.MAC) (session.Held, error)
+	// HashMAC, Warm and ByHashedMACShared look a batch's MACs up in two
+	// passes (session/warm.go): HashMAC computes each one's index key
+	// once, Warm reads the index lines of all of them at once, and
+	// ByHashedMACShared is then ByMACShared for each.
+	HashMAC(session.MAC) session.HashedMAC
+	Warm([]session.HashedMAC)
+	ByHashedMACShared(session.HashedMAC) (session.Held, error)
 }
 
 // Bandwidth is the per-device rate limit of a network, in kbit/s; 0 is no
@@ -449,6 +456,10 @@ type replies struct {
 	addrs [batchSize]net.UDPAddr
 	ips   [batchSize][net.IPv6len]byte
 	res   [batchSize]outcome // what became of datagram i, for Server.observe
+	// The batch between the halves of handling (Server.begin, finish) and
+	// the MAC keys for warm.
+	pending [batchSize]pending
+	keys    [batchSize]session.HashedMAC
 }
 
 func newReplies() *replies {
@@ -563,10 +574,15 @@ func (s *Server) worker(conn *net.UDPConn, l listener, q <-chan *batch) {
 	debug := s.log.Enabled(context.Background(), slog.LevelDebug)
 	r := newReplies()
 	for b := range q {
+		ps := r.pending[:b.n]
+		for i := range ps {
+			s.begin(&ps[i], l, b.srcs[i], b.bufs[i][:b.lens[i]], r.bufs[i], b.at)
+		}
+		s.warm(ps, r.keys[:])
 		k := 0
-		for i := range b.n {
+		for i := range ps {
 			src := b.srcs[i]
-			reply, out := s.handleAt(l, src, b.bufs[i][:b.lens[i]], r.bufs[i], b.at)
+			reply, out := s.finish(&ps[i])
 			r.res[i] = out
 			if reply != nil {
 				r.address(k, reply, src)
@@ -602,6 +618,7 @@ func (s *Server) worker(conn *net.UDPConn, l listener, q <-chan *batch) {
 		for i := range k {
 			r.out[i].Buffers[0], r.out[i].Addr = nil, nil
 		}
+		clear(ps) // no reference to the batch's buffers
 		batchPool.Put(b)
 	}
 }

@@ -467,8 +467,10 @@ func (m *Manager) ByMAC(mac MAC) (Session, error) {
 // The session is the index's own, which nothing changes (a change replaces
 // it); the caller must not change it either, nor keep it longer than it
 // needs its values.
-func (m *Manager) ByMACShared(mac MAC) (Held, error) {
-	e := m.index.bySum(m.hasher.sum(mac))
+func (m *Manager) ByMACShared(mac MAC) (Held, error) { return m.heldBySum(m.hasher.sum(mac)) }
+
+func (m *Manager) heldBySum(sum macSum) (Held, error) {
+	e := m.index.bySum(sum)
 	if e == nil {
 		return Held{}, ErrNotFound
 	}

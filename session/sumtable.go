@@ -45,8 +45,10 @@ const (
 	maxLoadNum, maxLoadDen = 3, 4
 )
 
-func (t *sumTable) shard(k *macSum) *sumShard {
-	return &t.shards[binary.LittleEndian.Uint64(k[0:8])%shardCount]
+func (t *sumTable) shard(k *macSum) *sumShard { return &t.shards[t.shardIndex(k)] }
+
+func (t *sumTable) shardIndex(k *macSum) int {
+	return int(binary.LittleEndian.Uint64(k[0:8]) % shardCount)
 }
 
 // home is where k's probe starts in an array of mask+1 slots: other octets
