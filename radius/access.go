@@ -1,6 +1,7 @@
 package radius
 
 import (
+	"bytes"
 	"crypto/md5"
 	"crypto/subtle"
 	"math"
@@ -55,7 +56,7 @@ func (s *Server) access(c *client, src netip.AddrPort, req *request) (answer, ve
 		if !ok {
 			return reject(req, rejectBadPassword)
 		}
-		if len(pw) > 0 {
+		if len(pw) > 0 && !req.namesMAC(pw) {
 			if m, ok := parseMAC(pw); !ok || m != mac {
 				return reject(req, rejectBadPassword)
 			}
@@ -87,7 +88,7 @@ func (s *Server) macOf(req *request) (session.MAC, verdict) {
 	m := &req.mac
 	if !m.known {
 		m.known = true
-		m.mac, m.v = macFromRequest(req)
+		m.mac, m.v, m.named = macFromRequest(req)
 		if m.v == 0 && s.shared != nil {
 			m.key, m.hashed = s.shared.HashMAC(m.mac), true
 		}
@@ -292,21 +293,42 @@ func reject(req *request, v verdict) (answer, verdict) {
 	return resp, v
 }
 
-// requestMAC finds the device's MAC: Calling-Station-Id first, User-Name as
-// fallback, in any notation session.ParseMAC accepts. If both hold a MAC and
-// they differ, the request is refused. A non-zero verdict is the reject.
-func macFromRequest(req *request) (mac session.MAC, v verdict) {
+// macFromRequest finds the device's MAC: Calling-Station-Id first,
+// User-Name as fallback, in any notation session.ParseMAC accepts. If both
+// hold a MAC and they differ, the request is refused. A non-zero verdict is
+// the reject; named says which attributes hold the MAC (see namesMAC).
+func macFromRequest(req *request) (mac session.MAC, v verdict, named macAttrs) {
 	fromCSI, okCSI := parseMACAttr(req.callingStationID)
-	fromUN, okUN := parseMACAttr(req.userName)
+	var fromUN session.MAC
+	var okUN bool
+	if okCSI && bytes.Equal(req.userName, req.callingStationID) {
+		// The same octets, as access points mostly send them: parsed once
+		// (parsing was 4 % of an answer, three times per request).
+		fromUN, okUN = fromCSI, true
+	} else {
+		fromUN, okUN = parseMACAttr(req.userName)
+	}
 	switch {
 	case okCSI && okUN && fromCSI != fromUN:
-		return mac, rejectMACMismatch
+		return mac, rejectMACMismatch, named
 	case okCSI:
-		return fromCSI, 0
+		return fromCSI, 0, macAttrs{csi: true, userName: okUN}
 	case okUN:
-		return fromUN, 0
+		return fromUN, 0, macAttrs{userName: true}
 	}
-	return mac, rejectNoMAC
+	return mac, rejectNoMAC, named
+}
+
+// macAttrs says which of Calling-Station-Id and User-Name hold a request's
+// MAC.
+type macAttrs struct{ csi, userName bool }
+
+// namesMAC reports whether b is the octets of an attribute that holds the
+// request's MAC (macOf must have found one): then b names the MAC without
+// being parsed. Octets of an attribute that is not a MAC do not count.
+func (req *request) namesMAC(b []byte) bool {
+	n := req.mac.named
+	return (n.csi && bytes.Equal(b, req.callingStationID)) || (n.userName && bytes.Equal(b, req.userName))
 }
 
 func parseMACAttr(v []byte) (session.MAC, bool) {

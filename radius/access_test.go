@@ -138,3 +138,60 @@ func TestAcceptRecordsChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestMACAuthPassword: the password of MAC authentication must name the
+// request's MAC. The same octets as an attribute that holds the MAC need
+// no parsing, but the octets of an attribute that is no MAC prove nothing.
+func TestMACAuthPassword(t *testing.T) {
+	const live = "02-1A-2B-3C-4D-5E" // liveMAC
+	tests := []struct {
+		name          string
+		csi, userName string // "" = absent
+		password      string
+		accept        bool
+		wantReplyMsg  string
+	}{
+		{"all three the same octets", live, live, live, true, ""},
+		{"the User-Name's octets, no Calling-Station-Id", "", live, live, true, ""},
+		{"another notation of the MAC", live, live, "021a2b3c4d5e", true, ""},
+		{"User-Name and Calling-Station-Id differ in case only", live, "02-1a-2b-3c-4d-5e", live, true, ""},
+		{"another MAC", live, live, "02-1A-2B-3C-4D-5F", false, msgBadPassword},
+		{"the octets of a Calling-Station-Id that is no MAC", "lobby-kiosk", live, "lobby-kiosk", false, msgBadPassword},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := New(testConfig(), Deps{Sessions: newFakeSessions()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var attrs []attr
+			if tt.csi != "" {
+				attrs = append(attrs, attr{rfc2865.CallingStationID_Type, tt.csi})
+			}
+			if tt.userName != "" {
+				attrs = append(attrs, attr{rfc2865.UserName_Type, tt.userName})
+			}
+			p := newRequest(layeh.CodeAccessRequest, testSecret, attrs...)
+			if err := rfc2865.UserPassword_SetString(p, tt.password); err != nil {
+				t.Fatal(err)
+			}
+			b, err := sign(t, p).Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			reply, out := srv.handle(authListener, netip.MustParseAddrPort("127.0.0.1:5000"), b, replyBuffer())
+			if want := map[bool]layeh.Code{true: layeh.CodeAccessAccept, false: layeh.CodeAccessReject}[tt.accept]; out.reply != want {
+				t.Fatalf("%v, want %v", out.reply, want)
+			}
+			if tt.wantReplyMsg != "" {
+				r, err := layeh.Parse(reply, []byte(testSecret))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := rfc2865.ReplyMessage_GetString(r); got != tt.wantReplyMsg {
+					t.Errorf("Reply-Message %q, want %q", got, tt.wantReplyMsg)
+				}
+			}
+		})
+	}
+}

@@ -47,8 +47,9 @@ type request struct {
 type requestMAC struct {
 	known  bool
 	mac    session.MAC
-	v      verdict // not 0: no MAC to authenticate (macFromRequest)
-	hashed bool    // key is mac with its index key
+	v      verdict  // not 0: no MAC to authenticate (macFromRequest)
+	named  macAttrs // the attributes that hold mac
+	hashed bool     // key is mac with its index key
 	key    session.HashedMAC
 }
 
