@@ -70,22 +70,26 @@ type dupCache struct {
 }
 
 type dupShard struct {
-	mu        sync.Mutex
-	m         map[dupKey]dupEntry
+	mu sync.Mutex
+	// The entries are the map's by pointer, so that a request costs one
+	// lookup when it begins and one when it finishes, and changes its
+	// entry in place (with entries as values each also stored it back:
+	// a second hash and probe and a 72-octet copy).
+	m         map[dupKey]*dupEntry
 	nextSweep time.Time
-	// free holds the buffers of swept entries for new ones, at most
+	// free holds swept entries, with their buffers, for new keys: at most
 	// dupFreePerShard.
-	free [][]byte
+	free []*dupEntry
 }
 
-// dupFreePerShard bounds the buffers kept for new entries: enough for the
+// dupFreePerShard bounds the entries kept for new keys: enough for the
 // identifiers that expire in one sweep interval at the rates an access
-// point network sends, little memory (64 shards × 256 × ~128 octets).
+// point network sends, little memory (64 shards × 256 × ~200 octets).
 const dupFreePerShard = 256
 
 func (c *dupCache) init() {
 	for i := range c.shards {
-		c.shards[i].m = make(map[dupKey]dupEntry)
+		c.shards[i].m = make(map[dupKey]*dupEntry)
 	}
 }
 
@@ -100,8 +104,8 @@ func (c *dupCache) begin(k dupKey, auth *[authLen]byte, now time.Time, dst []byt
 	sh := c.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.m[k]
-	if ok && e.auth == *auth {
+	e := sh.m[k]
+	if e != nil && e.auth == *auth {
 		if e.inFlight {
 			return dupInFlight, nil
 		}
@@ -112,16 +116,16 @@ func (c *dupCache) begin(k dupKey, auth *[authLen]byte, now time.Time, dst []byt
 	// A new request, or one reusing the identifier of an older one: the
 	// older entry is replaced (RFC 5080 §2.2.2), even if still in flight;
 	// its finish will then find a different authenticator and keep out.
-	// The new entry takes over the older one's buffer.
-	buf := e.reply
-	if !ok {
-		buf = sh.takeFree()
+	// The new request takes over the older one's entry and buffer.
+	if e == nil {
+		e = sh.takeFree()
+		sh.m[k] = e
 	}
-	sh.m[k] = dupEntry{auth: *auth, inFlight: true, reply: buf[:0]}
+	*e = dupEntry{auth: *auth, inFlight: true, reply: e.reply[:0]}
 	if now.After(sh.nextSweep) {
 		for k, e := range sh.m {
 			if !e.inFlight && now.After(e.expires) {
-				sh.putFree(e.reply)
+				sh.putFree(e)
 				delete(sh.m, k)
 			}
 		}
@@ -134,12 +138,12 @@ func (c *dupCache) begin(k dupKey, auth *[authLen]byte, now time.Time, dst []byt
 func (c *dupCache) finish(k dupKey, auth *[authLen]byte, reply []byte, now time.Time) {
 	sh := c.shard(k)
 	sh.mu.Lock()
-	if e, ok := sh.m[k]; ok && e.auth == *auth && e.inFlight {
+	if e := sh.m[k]; e != nil && e.auth == *auth && e.inFlight {
 		buf := e.reply[:0]
 		if cap(buf) < len(reply) {
 			buf = make([]byte, 0, dupBufferSize(len(reply)))
 		}
-		sh.m[k] = dupEntry{auth: *auth, reply: append(buf, reply...), expires: now.Add(DuplicateWindow)}
+		e.reply, e.inFlight, e.expires = append(buf, reply...), false, now.Add(DuplicateWindow)
 	}
 	sh.mu.Unlock()
 }
@@ -149,9 +153,9 @@ func (c *dupCache) finish(k dupKey, auth *[authLen]byte, reply []byte, now time.
 func (c *dupCache) abort(k dupKey, auth *[authLen]byte) {
 	sh := c.shard(k)
 	sh.mu.Lock()
-	if e, ok := sh.m[k]; ok && e.auth == *auth {
-		sh.putFree(e.reply)
+	if e := sh.m[k]; e != nil && e.auth == *auth {
 		delete(sh.m, k)
+		sh.putFree(e)
 	}
 	sh.mu.Unlock()
 }
@@ -164,19 +168,20 @@ func dupBufferSize(n int) int {
 	return max(128, (n+63)&^63)
 }
 
-func (sh *dupShard) takeFree() []byte {
+// takeFree returns a free entry, or a new one.
+func (sh *dupShard) takeFree() *dupEntry {
 	n := len(sh.free)
 	if n == 0 {
-		return nil
+		return new(dupEntry)
 	}
-	b := sh.free[n-1]
+	e := sh.free[n-1]
 	sh.free[n-1] = nil
 	sh.free = sh.free[:n-1]
-	return b
+	return e
 }
 
-func (sh *dupShard) putFree(b []byte) {
-	if cap(b) > 0 && len(sh.free) < dupFreePerShard {
-		sh.free = append(sh.free, b[:0])
+func (sh *dupShard) putFree(e *dupEntry) {
+	if len(sh.free) < dupFreePerShard {
+		sh.free = append(sh.free, e)
 	}
 }
