@@ -26,8 +26,12 @@ const MasterName = "roamgate"
 // defaults, 30 s and 3 min, are for production and stay in the runbook).
 const (
 	// SentinelDownAfter is down-after-milliseconds: how long the primary
-	// must not answer before a Sentinel calls it down.
-	SentinelDownAfter = 1000 * time.Millisecond
+	// must not answer before a Sentinel calls it down. Not shorter: at
+	// 1 s, CI's TestStoreSentinel/AdminGeneration saw a replica promoted a
+	// second before stall for just over a second under the full suite's
+	// load, and the Sentinels failed over again to the killed primary
+	// that Rejoin had just restarted, which then never became a replica.
+	SentinelDownAfter = 3000 * time.Millisecond
 	// SentinelFailoverTimeout is failover-timeout.
 	SentinelFailoverTimeout = 5 * time.Second
 )
