@@ -23,9 +23,9 @@ import (
 // durable as before: the same group commit), and a fold applies the appended
 // rows to the sessions rows in the background, each session's newest values
 // once, in rowid order, so that a page is written once for all the sessions
-// on it (twice where one of the fold's transactions ends on it). Get and Live read the sessions rows with the activity not yet folded
-// applied on top, from one snapshot, so the fold changes nothing a reader
-// sees.
+// on it (twice where one of the fold's transactions ends on it). Get and
+// Live read the sessions rows with the activity not yet folded applied on
+// top, from one snapshot, so the fold changes nothing a reader sees.
 
 const (
 	// foldRows: once this many touches were appended since the last fold,
