@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"roamgate/internal/testtool"
 )
 
 // TestChromiumDashboard is the acceptance walk in a real headless Chromium:
@@ -139,6 +141,7 @@ func newBrowser(t *testing.T, lang string) context.Context {
 		chromedp.Flag("lang", lang),
 		chromedp.Flag("accept-lang", lang), // the Accept-Language header
 		chromedp.WindowSize(1280, 800),
+		chromedp.Env(testtool.BrowserTempDir(t)),
 	)
 	t.Cleanup(cancelAlloc)
 	browser, cancelBrowser := chromedp.NewContext(alloc)

@@ -108,7 +108,7 @@ func TestAdminSeesTheTown(t *testing.T) {
 		chromedp.ExecPath("chromium"),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(t.TempDir()), chromedp.Env(testtool.BrowserTempDir(t)),
 		chromedp.WindowSize(1280, 800),
 	)
 	defer cancelAlloc()

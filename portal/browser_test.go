@@ -204,7 +204,7 @@ func assertAxe(t *testing.T, ctx context.Context, axe, page string) {
 func newChromium(t *testing.T, lang string, flags ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium(t)), chromedp.UserDataDir(t.TempDir()),
+		chromedp.ExecPath(chromium(t)), chromedp.UserDataDir(t.TempDir()), chromedp.Env(testtool.BrowserTempDir(t)),
 		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true),
 		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("no-first-run", true), chromedp.WindowSize(390, 844),

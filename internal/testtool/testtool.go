@@ -54,3 +54,12 @@ func NeedIPv6Loopback(t testing.TB) {
 	}
 	l.Close()
 }
+
+// BrowserTempDir returns TMPDIR set to a directory of the test's own, for
+// a browser the test starts (chromedp.Env). Chromium puts the socket of
+// its profile lock in a directory of its own under TMPDIR and removes it
+// only when it exits by itself; a browser the test kills (as chromedp's
+// cancel does) left one such directory in /tmp per run, hundreds a day.
+func BrowserTempDir(t testing.TB) string {
+	return "TMPDIR=" + t.TempDir()
+}
