@@ -359,6 +359,36 @@ type writer struct {
 	// Purge forgets them (purgeGen), as it may delete those rows.
 	known    map[periodKey]map[[tagSize]byte]struct{}
 	knownGen uint64
+
+	unrested int // rows written since the last rest (wrote)
+}
+
+// restRows is how many rows the writer writes within a transaction
+// between two rests of restFor. A batch (writeEvery's events: ~250 at
+// 50 000 RADIUS requests a second with 5 % roaming) was 6–9 ms of CPU in
+// one piece, and with GOMAXPROCS 1, as in make bench-radius, nothing else
+// ran meanwhile: those were among the longest gaps in the RADIUS answers
+// (docs/BENCHMARKS.md, scripts/tracegaps). A goroutine that sleeps is
+// parked, so the scheduler polls the network and the answers waiting go
+// next; 64 rows are 0.2–0.6 ms. The transaction stays one (its upserts
+// of hourly rows are what smaller batches would multiply); it holds only
+// the history file's write lock, which no one else takes but Purge, which
+// runs on this goroutine between batches. In an otherwise idle process a
+// rest takes about a millisecond (Go's network poller waits in whole
+// milliseconds): BenchmarkRecord went from 3.4–5.1 to 20–28 µs an event
+// of wall time (the same CPU), still more than three times the most the
+// writer takes (writeBatch per writeEvery).
+const (
+	restRows = 64
+	restFor  = 100 * time.Microsecond
+)
+
+// wrote counts n rows written and rests once restRows have been.
+func (w *writer) wrote(n int) {
+	if w.unrested += n; w.unrested >= restRows {
+		w.unrested = 0
+		time.Sleep(restFor)
+	}
 }
 
 // maxKnown bounds the devices the writer remembers per period (about 20 MB
@@ -420,9 +450,10 @@ func (c *chunkedStmt) prepare(ctx context.Context, db *sql.DB, head, row, tail s
 	return nil
 }
 
-// exec writes rows rows on tx; appendRow appends row i's values to args.
-// args is the writer's buffer, handed back cleared.
-func (c *chunkedStmt) exec(ctx context.Context, tx *sql.Tx, rows int, args []any, appendRow func(args []any, i int) []any) ([]any, error) {
+// exec writes rows rows on tx; appendRow appends row i's values to args,
+// and wrote is told each statement's rows once it ran. args is the
+// writer's buffer, handed back cleared.
+func (c *chunkedStmt) exec(ctx context.Context, tx *sql.Tx, rows int, args []any, wrote func(int), appendRow func(args []any, i int) []any) ([]any, error) {
 	// Clear the values of the last chunk: the buffer keeps no references.
 	defer func() { clear(args) }()
 	var inTx [len(rowChunks) + 1]*sql.Stmt // the statements on tx, as used
@@ -444,6 +475,7 @@ func (c *chunkedStmt) exec(ctx context.Context, tx *sql.Tx, rows int, args []any
 		if _, err := inTx[i].ExecContext(ctx, args...); err != nil {
 			return args[:0], err
 		}
+		wrote(n)
 		done += n
 	}
 	return args[:0], nil
@@ -567,7 +599,7 @@ func (r *Recorder) insert(ctx context.Context, events []session.Event) error {
 	for k, c := range w.hourly {
 		w.hourRows = append(w.hourRows, hourRow{k, c})
 	}
-	if w.args, err = w.addHourly.exec(ctx, tx, len(w.hourRows), w.args, func(args []any, i int) []any {
+	if w.args, err = w.addHourly.exec(ctx, tx, len(w.hourRows), w.args, w.wrote, func(args []any, i int) []any {
 		r := &w.hourRows[i]
 		return append(args, r.hour, r.network, r.location, r.ap, r.hourCounts[0], r.hourCounts[1], r.hourCounts[2], r.hourCounts[3])
 	}); err != nil {
@@ -584,6 +616,7 @@ func (r *Recorder) insert(ctx context.Context, events []session.Event) error {
 			if n, _ := res.RowsAffected(); n == 1 {
 				w.devices[k.periodKey]++
 			}
+			w.wrote(1)
 		}
 	}
 	if len(w.devices) > 0 {
@@ -613,7 +646,7 @@ func eventLocation(e session.Event) string {
 // insertRaw inserts the raw events, as many per statement as rowChunks
 // allow, the rest one by one.
 func (w *writer) insertRaw(ctx context.Context, tx *sql.Tx, events []session.Event) (err error) {
-	w.args, err = w.insertEvents.exec(ctx, tx, len(events), w.args, func(args []any, i int) []any {
+	w.args, err = w.insertEvents.exec(ctx, tx, len(events), w.args, w.wrote, func(args []any, i int) []any {
 		e := &events[i]
 		s := &e.Session
 		return append(args, e.At.Unix(), string(e.Kind), s.Network, eventLocation(*e), s.AP, string(e.Reason))

@@ -293,6 +293,7 @@ func (s *Store) TouchMany(ctx context.Context, touches []session.Touch, errs []e
 			errs[i] = err
 			continue
 		}
+		req.background = true
 		reqs = append(reqs, req)
 		idx = append(idx, i)
 	}
