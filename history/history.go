@@ -360,34 +360,33 @@ type writer struct {
 	known    map[periodKey]map[[tagSize]byte]struct{}
 	knownGen uint64
 
-	unrested int // rows written since the last rest (wrote)
+	unrested int // rows written in this turn (wrote)
 }
 
-// restRows is how many rows the writer writes within a transaction
-// between two rests of restFor. A batch (writeEvery's events: ~250 at
-// 50 000 RADIUS requests a second with 5 % roaming) was 6–9 ms of CPU in
-// one piece, and with GOMAXPROCS 1, as in make bench-radius, nothing else
-// ran meanwhile: those were among the longest gaps in the RADIUS answers
-// (docs/BENCHMARKS.md, scripts/tracegaps). A goroutine that sleeps is
-// parked, so the scheduler polls the network and the answers waiting go
-// next; 64 rows are 0.2–0.6 ms. The transaction stays one (its upserts
-// of hourly rows are what smaller batches would multiply); it holds only
-// the history file's write lock, which no one else takes but Purge, which
-// runs on this goroutine between batches. In an otherwise idle process a
-// rest takes about a millisecond (Go's network poller waits in whole
-// milliseconds): BenchmarkRecord went from 3.4–5.1 to 20–28 µs an event
-// of wall time (the same CPU), still more than three times the most the
-// writer takes (writeBatch per writeEvery).
-const (
-	restRows = 64
-	restFor  = 100 * time.Microsecond
-)
+// restRows is how many rows the writer writes in one of the background
+// writers' turns (session.BackgroundTurn); a transaction takes as many as
+// it needs. A batch (writeEvery's events: ~250 at 50 000 RADIUS requests
+// a second with 5 % roaming) was 6–9 ms of CPU in one piece, and with
+// GOMAXPROCS 1, as in make bench-radius, nothing else ran meanwhile:
+// those were among the longest gaps in the RADIUS answers
+// (docs/BENCHMARKS.md, scripts/tracegaps); 64 rows are 0.2–0.6 ms. The
+// transaction stays one (its upserts of hourly rows are what smaller
+// batches would multiply); it holds only the history file's write lock,
+// which no one else takes but Purge, which runs on this goroutine between
+// batches. In an otherwise idle process the rest between two turns takes
+// about a millisecond (Go's network poller waits in whole milliseconds):
+// BenchmarkRecord went from 3.4–5.1 to 20–28 µs an event of wall time
+// (the same CPU), still more than three times the most the writer takes
+// (writeBatch per writeEvery).
+const restRows = 64
 
-// wrote counts n rows written and rests once restRows have been.
+// wrote counts n rows written and, once restRows have been, ends the
+// turn and waits for the next.
 func (w *writer) wrote(n int) {
 	if w.unrested += n; w.unrested >= restRows {
 		w.unrested = 0
-		time.Sleep(restFor)
+		session.BackgroundDone()
+		session.BackgroundTurn()
 	}
 }
 
@@ -560,6 +559,9 @@ func (r *Recorder) insert(ctx context.Context, events []session.Event) error {
 		return err
 	}
 	defer tx.Rollback()
+	session.BackgroundTurn()
+	defer session.BackgroundDone()
+	w.unrested = 0
 	// The statements run without ctx's deadline: the transaction has it
 	// (database/sql rolls it back when ctx ends, and every later statement
 	// fails), and a statement with a deadline of its own costs the driver a

@@ -1,9 +1,6 @@
 package session
 
-import (
-	"time"
-	"unsafe"
-)
+import "unsafe"
 
 // The index allocates its entries itself, a chunk of them at a time, so
 // that the garbage collector sees a few thousand objects where it saw
@@ -210,23 +207,22 @@ func (x *index) wasteful() bool {
 }
 
 // compactAll compacts until the chunks are no longer wasteful, one chunk
-// per hold of mu so that writers get in between, and rests (rangeRest)
-// after each chunk so that the RADIUS answers do too: with GOMAXPROCS 1
-// the chunks of one call ran back to back on the only P, 2 ms a flush
-// on average under 5 % roaming (make bench-radius, PROFILE), and a
-// goroutine that sleeps is parked, so the scheduler polls the network.
+// per hold of mu so that writers get in between, and one chunk per turn
+// of the background writers (BackgroundTurn) so that the RADIUS answers
+// do too: with GOMAXPROCS 1 the chunks of one call ran back to back on
+// the only P, 2 ms a flush on average under 5 % roaming (make
+// bench-radius, PROFILE).
 // The Manager's background writer calls it after the changes it writes
 // (Manager.flushLoop), and drop after its range: never a writer on the
 // RADIUS request path, where moving a chunk's entries would delay an
 // answer by up to a few hundred microseconds.
 func (x *index) compactAll() {
 	for compacted := true; compacted; {
+		BackgroundTurn()
 		x.mu.Lock()
 		compacted = x.sweeping == 0 && x.compact()
 		x.mu.Unlock()
-		if compacted {
-			time.Sleep(rangeRest)
-		}
+		BackgroundDone()
 	}
 }
 

@@ -770,7 +770,12 @@ func (m *Manager) flush() bool {
 		}
 		touches = touches[:0]
 	}
+	turn := false // the background writers' (BackgroundTurn), while a chunk is built
 	for id := range batch {
+		if many && !turn {
+			BackgroundTurn()
+			turn = true
+		}
 		e := m.index.byID(id)
 		if e == nil {
 			continue
@@ -786,6 +791,8 @@ func (m *Manager) flush() bool {
 			// Queued together, they share the store's group commits.
 			touches = append(touches, Touch{ID: id, Activity: a, Roams: e.s.Roams, SealedDevice: sealed})
 			if len(touches) == flushChunk {
+				BackgroundDone()
+				turn = false
 				writeMany()
 				time.Sleep(flushPause)
 			}
@@ -795,6 +802,9 @@ func (m *Manager) flush() bool {
 		err = m.store.Touch(ctx, id, a, e.s.Roams, sealed)
 		cancel()
 		result(id, err)
+	}
+	if turn {
+		BackgroundDone()
 	}
 	if len(touches) > 0 {
 		writeMany()

@@ -434,6 +434,11 @@ func (s *Store) foldExec(ctx context.Context, query string, args ...any) (n int6
 	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
 		return 0, err
 	}
+	// One statement, one of the background writers' turns: taken only
+	// once the connection is held, as the batcher takes its turns only
+	// inside its transaction on the same connection.
+	session.BackgroundTurn()
+	defer session.BackgroundDone()
 	res, err := conn.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, err

@@ -5,7 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
-	"time"
+
+	"roamgate/session"
 )
 
 // maxBatch bounds one group commit, so that a burst of sign-ins is
@@ -13,21 +14,16 @@ import (
 const maxBatch = 256
 
 // restEvery is how many statements a group commit of background writes
-// runs between two rests of restFor. The Manager's background writer
-// hands over the moves of 64 sessions at once (TouchMany), ~20 µs of CPU
-// each (make bench-radius, PROFILE), and with GOMAXPROCS 1, as there,
-// nothing else ran until the commit: the RADIUS answers waited for 1–2
-// ms. A goroutine that sleeps is parked, so the scheduler polls the
-// network and the answers waiting go next (the Manager's flushPause and
-// the fold's foldPause do the same between their transactions); 16
-// statements are ~0.3 ms. A commit with a write that a caller waits for
-// (a sign-in, accounting) does not rest: a sleep of 100 µs can take a
-// millisecond in an idle process (Go's network poller waits in whole
-// milliseconds), and a burst of sign-ins would wait for every one.
-const (
-	restEvery = 16
-	restFor   = 100 * time.Microsecond
-)
+// runs in one of the background writers' turns (session.BackgroundTurn).
+// The Manager's background writer hands over the moves of 64 sessions at
+// once (TouchMany), ~20 µs of CPU each (make bench-radius, PROFILE), and
+// with GOMAXPROCS 1, as there, nothing else ran until the commit: the
+// RADIUS answers waited for 1–2 ms; 16 statements are ~0.3 ms. A commit
+// with a write that a caller waits for (a sign-in, accounting) takes no
+// turns: the rest between two turns can take a millisecond in an idle
+// process (Go's network poller waits in whole milliseconds), and a burst
+// of sign-ins would wait for every one.
+const restEvery = 16
 
 var errClosed = errors.New("store is closed")
 
@@ -61,7 +57,7 @@ type writeReq struct {
 	args   []any
 	result chan error
 	// background: no one waits for this write but a background writer
-	// (TouchMany), so that its commit may rest (restEvery).
+	// (TouchMany), so that its commit may take turns (restEvery).
 	background bool
 }
 
@@ -186,13 +182,17 @@ func (b *batcher) commit(batch []writeReq) {
 	for _, req := range batch {
 		rest = rest && req.background
 	}
+	if rest {
+		session.BackgroundTurn()
+	}
 	written := false
 	for i, req := range batch {
 		if results[i] != nil {
 			continue
 		}
 		if rest && i > 0 && i%restEvery == 0 {
-			time.Sleep(restFor)
+			session.BackgroundDone()
+			session.BackgroundTurn()
 		}
 		if err := req.ctx.Err(); err != nil {
 			results[i] = wrap(req.op, err)
@@ -213,6 +213,9 @@ func (b *batcher) commit(batch []writeReq) {
 			continue
 		}
 		written = true
+	}
+	if rest {
+		session.BackgroundDone()
 	}
 	if !written {
 		tx.Rollback()
