@@ -375,7 +375,7 @@ type writer struct {
 // which no one else takes but Purge, which runs on this goroutine between
 // batches. In an otherwise idle process the rest between two turns takes
 // about a millisecond (Go's network poller waits in whole milliseconds):
-// BenchmarkRecord went from 3.4–5.1 to 20–28 µs an event of wall time
+// BenchmarkRecord went from 3.4–5.1 to 20–29 µs an event of wall time
 // (the same CPU), still more than three times the most the writer takes
 // (writeBatch per writeEvery).
 const restRows = 64
