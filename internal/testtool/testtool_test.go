@@ -140,3 +140,25 @@ func TestClock(t *testing.T) {
 		t.Errorf("after Set: %v", got)
 	}
 }
+
+// TestProcessCPUCountsWork: work on the CPU shows in ProcessCPU, and it
+// never goes back.
+func TestProcessCPUCountsWork(t *testing.T) {
+	start := ProcessCPU(t)
+	deadline := time.Now().Add(5 * time.Second)
+	x := uint64(1)
+	for ProcessCPU(t)-start < 20*time.Millisecond {
+		if time.Now().After(deadline) {
+			t.Fatalf("5 s of spinning added %v of CPU time", ProcessCPU(t)-start)
+		}
+		for range 100_000 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	if x == 0 {
+		t.Log(x) // keep the loop
+	}
+	if now := ProcessCPU(t); now < start {
+		t.Fatalf("ProcessCPU went back from %v to %v", start, now)
+	}
+}
