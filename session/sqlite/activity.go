@@ -32,8 +32,8 @@ const (
 	// the next begins (at most ~40 MB of log). A fold writes each page
 	// of the sessions table it touches once, however many of its sessions
 	// moved, so folding seldom costs less: at 100 000 sessions (~33 000
-	// pages) BenchmarkFold gave 14.6 µs a touch for a log of 65 535
-	// touches, 8.9 for 131 071 and 6.9 for 262 143. At the rates of a town
+	// pages) BenchmarkFold gave 16.0 µs of CPU a touch for a log of
+	// 65 535 touches and 8.5 for 262 143. At the rates of a town
 	// the timer (foldEvery) decides; this bounds the log under a flood.
 	foldRows = 1 << 18
 	// foldEvery: touches appended are folded at the latest this long after.
