@@ -42,6 +42,8 @@ type Store struct {
 	foldDone   chan struct{}
 	foldMu     sync.Mutex // one fold at a time
 	foldErrors atomic.Uint64
+	// The fold's statements, prepared once on the writer's connection.
+	foldApplyStmt, foldRemoveStmt *sql.Stmt
 }
 
 var _ session.Store = (*Store)(nil)
@@ -130,15 +132,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, wrap("open", err)
 	}
-	s := &Store{w: w, r: r, batcher: newBatcher(w),
-		foldNow: make(chan struct{}, 1), foldStop: make(chan struct{}), foldDone: make(chan struct{})}
+	apply, err1 := w.PrepareContext(ctx, foldApplySQL)
+	remove, err2 := w.PrepareContext(ctx, foldRemoveSQL)
 	var left int
-	if err := r.QueryRowContext(ctx, `SELECT count(*) FROM activity`).Scan(&left); err != nil {
-		s.batcher.close()
+	err3 := r.QueryRowContext(ctx, `SELECT count(*) FROM activity`).Scan(&left)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		for _, st := range []*sql.Stmt{apply, remove} {
+			if st != nil {
+				st.Close()
+			}
+		}
 		r.Close()
 		w.Close()
 		return nil, wrap("open", err)
 	}
+	s := &Store{w: w, r: r, batcher: newBatcher(w), foldApplyStmt: apply, foldRemoveStmt: remove,
+		foldNow: make(chan struct{}, 1), foldStop: make(chan struct{}), foldDone: make(chan struct{})}
 	s.unfolded.Store(int64(left)) // a log a crash left is folded at the first tick
 	s.logged.Store(int64(left))
 	go s.folder()
@@ -173,7 +182,7 @@ func (s *Store) Close() error {
 	// it is (for a backup or sqlite3); readers would apply the log anyway.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := errors.Join(s.fold(ctx, false), s.r.Close(), s.w.Close()); err != nil {
+	if err := errors.Join(s.fold(ctx, false), s.foldApplyStmt.Close(), s.foldRemoveStmt.Close(), s.r.Close(), s.w.Close()); err != nil {
 		return wrap("close", err)
 	}
 	return nil
