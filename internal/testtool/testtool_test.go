@@ -2,6 +2,8 @@ package testtool
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -160,5 +162,21 @@ func TestProcessCPUCountsWork(t *testing.T) {
 	}
 	if now := ProcessCPU(t); now < start {
 		t.Fatalf("ProcessCPU went back from %v to %v", start, now)
+	}
+}
+
+// TestProcessWrittenCountsWrites: bytes written to a file show in
+// ProcessWritten, at least as many as were written.
+func TestProcessWrittenCountsWrites(t *testing.T) {
+	start, ok := ProcessWritten(t)
+	if !ok {
+		t.Skip("this kernel does not count the bytes a process writes (/proc/self/io)")
+	}
+	const n = 1 << 20
+	if err := os.WriteFile(filepath.Join(t.TempDir(), "written"), make([]byte, n), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := ProcessWritten(t); now-start < n {
+		t.Fatalf("ProcessWritten grew by %d after writing %d bytes", now-start, n)
 	}
 }
