@@ -21,20 +21,25 @@ import (
 // store's writes took 29 % of the CPU under roaming load. Instead Touch
 // appends a row to the activity table (a few appended pages per commit, as
 // durable as before: the same group commit), and a fold applies the appended
-// rows to the sessions rows in the background, each session's newest values
-// once, in rowid order, so that a page is written once for all the sessions
-// on it (twice where one of the fold's transactions ends on it). Get and
-// Live read the sessions rows with the activity not yet folded applied on
-// top, from one snapshot, so the fold changes nothing a reader sees.
+// rows in the background, each session's newest values once, in rowid
+// order, so that a page is written once for all the sessions on it (twice
+// where one of the fold's transactions ends on it). It applies them to the
+// session's row in presence (migrations/0007_presence.sql), not in sessions:
+// ~230 bytes a session, not ~600 with the sealed token, so a quarter of the
+// pages to rewrite (3 700 against 14 300 at 100 000 sessions). Get and Live
+// read current_sessions (sessions joined with presence) with the activity
+// not yet folded applied on top, from one snapshot, so the fold changes
+// nothing a reader sees.
 
 const (
 	// foldRows: once this many touches were appended since the last fold,
 	// the next begins (at most ~40 MB of log). A fold writes each page
-	// of the sessions table it touches once, however many of its sessions
-	// moved, so folding seldom costs less: at 100 000 sessions (~33 000
-	// pages) BenchmarkFold gave 16.0 µs of CPU a touch for a log of
-	// 65 535 touches and 8.5 for 262 143. At the rates of a town
-	// the timer (foldEvery) decides; this bounds the log under a flood.
+	// of presence it touches once, however many of its sessions moved, so
+	// folding seldom costs less: at 100 000 sessions BenchmarkFold gave
+	// 10.9–11.4 µs of CPU and 1 100 bytes written a touch for a log of
+	// 65 535 touches, 7.4–9.4 µs and 590 bytes for 262 143
+	// (docs/BENCHMARKS.md). At the rates of a town the timer (foldEvery)
+	// decides; this bounds the log under a flood.
 	foldRows = 1 << 18
 	// foldEvery: touches appended are folded at the latest this long after.
 	foldEvery = 30 * time.Second
@@ -67,22 +72,23 @@ const activityColumns = `seq, sid, id, current_location, ap, last_seen, roams,
 // touches of a chunk of sessions are spread over all of them (removing
 // them with their chunk rewrote each page of the log once per chunk, and
 // doubled the fold's CPU in BenchmarkFold). The ID of each touch must
-// be the session row's: a rowid that another session took over is left
-// alone, and so are the older session's octets and device. It was ~20 µs
+// be the presence row's: the row of a session that took a deleted one's
+// rowid over is left alone, and so are the older session's octets and
+// device. It was ~20 µs
 // per touch at 100 000 sessions (BenchmarkFold) when the log's rows went
 // through database/sql into a map of every row's values and back one
 // UPDATE each.
 const foldScanSQL = `SELECT seq, sid, (input_octets IS NOT NULL) | ((output_octets IS NOT NULL) << 1) | ((sealed_device IS NOT NULL) << 2)
 	FROM activity WHERE seq BETWEEN ? AND ? ORDER BY seq`
 
-const foldApplySQL = `UPDATE sessions SET
+const foldApplySQL = `UPDATE presence SET
 	current_location = m.current_location, ap = m.ap, last_seen = m.last_seen, roams = m.roams,
-	input_octets = coalesce((SELECT input_octets FROM activity WHERE seq = j.value ->> 1 AND id = m.id), sessions.input_octets),
-	output_octets = coalesce((SELECT output_octets FROM activity WHERE seq = j.value ->> 2 AND id = m.id), sessions.output_octets),
+	input_octets = coalesce((SELECT input_octets FROM activity WHERE seq = j.value ->> 1 AND id = m.id), presence.input_octets),
+	output_octets = coalesce((SELECT output_octets FROM activity WHERE seq = j.value ->> 2 AND id = m.id), presence.output_octets),
 	nas_addr = m.nas_addr, nas_id = m.nas_id, acct_session_id = m.acct_session_id,
-	sealed_device = coalesce((SELECT sealed_device FROM activity WHERE seq = j.value ->> 3 AND id = m.id), sessions.sealed_device)
+	sealed_device = coalesce((SELECT sealed_device FROM activity WHERE seq = j.value ->> 3 AND id = m.id), presence.sealed_device)
 FROM json_each(?) AS j JOIN activity AS m ON m.seq = j.value ->> 0
-WHERE sessions.rowid = m.sid AND sessions.id = m.id`
+WHERE presence.sid = m.sid AND presence.id = m.id`
 
 // foldRemoveSQL removes the log up to a sequence number.
 const foldRemoveSQL = `DELETE FROM activity WHERE seq <= ?`
@@ -286,7 +292,7 @@ func (s *Store) folder() {
 	}
 }
 
-// fold applies the activity log to the sessions rows and removes what it
+// fold applies the activity log to the presence rows and removes what it
 // applied, a chunk at a time (pausing after each when pause is set), at
 // most foldWindow touches of the log a round. Any part of it may fail or
 // be cut off by a crash: applying a session's newest values again gives

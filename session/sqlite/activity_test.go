@@ -224,7 +224,7 @@ func TestFoldChangesNothingReadersSee(t *testing.T) {
 		t.Fatalf("%d rows in the log after two chunks, want %d", n, logged)
 	}
 	var changed int
-	if err := s.r.QueryRow(`SELECT count(*) FROM sessions WHERE roams = 6`).Scan(&changed); err != nil {
+	if err := s.r.QueryRow(`SELECT count(*) FROM current_sessions WHERE roams = 6`).Scan(&changed); err != nil {
 		t.Fatal(err)
 	}
 	if changed == 0 || changed >= 22 {
@@ -279,46 +279,59 @@ func TestFoldChangesNothingReadersSee(t *testing.T) {
 // TestFoldNeverAppliesToAnotherSession: the log names a session by rowid
 // and ID; sessions that took deleted ones' rowids over keep their own
 // values: one that moved since (its octets and device are its own, not
-// the old session's in the log before), one that did not.
+// the old session's, folded before it ended), one that did not (the old
+// session's activity still in the log).
 func TestFoldNeverAppliesToAnotherSession(t *testing.T) {
 	s := openInternal(t, filepath.Join(t.TempDir(), "sessions.db"))
 	defer s.Close()
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	var olds, freshes []session.Record
-	for range 2 {
+	var oldSids []int64
+	for i := range 2 {
 		old := record(t, now)
 		if err := s.Create(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		var sid int64
+		if err := s.r.QueryRow(`SELECT rowid FROM sessions WHERE id = ?`, old.ID).Scan(&sid); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Touch(ctx, old.ID, session.Activity{At: now, Location: "elsewhere", AP: "ap-x", InputOctets: 1, OutputOctets: 2},
 			3, []byte("old device")); err != nil {
 			t.Fatal(err)
 		}
+		if i == 0 {
+			// The first one's activity is folded (a row in presence that
+			// its end must take with it), the second's is still in the log.
+			if err := s.fold(ctx, false); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := s.Revoke(ctx, old.ID); err != nil {
 			t.Fatal(err)
 		}
-		olds = append(olds, old)
+		olds, oldSids = append(olds, old), append(oldSids, sid)
 	}
 	if n, err := s.DeleteEnded(ctx, now); err != nil || n != 2 {
 		t.Fatalf("DeleteEnded = %d, %v", n, err)
 	}
-	for _, old := range olds {
+	for i := range olds {
 		fresh := record(t, now)
 		if err := s.Create(ctx, fresh); err != nil {
 			t.Fatal(err)
 		}
-		var oldSid, freshSid int64
-		if err := s.r.QueryRow(`SELECT sid FROM activity WHERE id = ?`, old.ID).Scan(&oldSid); err != nil {
-			t.Fatal(err)
-		}
+		var freshSid int64
 		if err := s.r.QueryRow(`SELECT rowid FROM sessions WHERE id = ?`, fresh.ID).Scan(&freshSid); err != nil {
 			t.Fatal(err)
 		}
-		if oldSid != freshSid {
-			t.Fatalf("rowid %d not taken over (%d): the test proves nothing", oldSid, freshSid)
+		if oldSids[i] != freshSid {
+			t.Fatalf("rowid %d not taken over (%d): the test proves nothing", oldSids[i], freshSid)
 		}
 		freshes = append(freshes, fresh)
+	}
+	if n := logRows(t, s); n != 1 {
+		t.Fatalf("%d rows in the log, want the second old session's: the test proves nothing", n)
 	}
 	moved := freshes[0]
 	if err := s.Touch(ctx, moved.ID, session.Activity{At: now, Location: "rathaus", AP: "ap-y"}, 1, nil); err != nil {
@@ -368,7 +381,7 @@ func TestCloseFolds(t *testing.T) {
 	defer db.Close()
 	var loc string
 	var n int
-	if err := db.QueryRow(`SELECT current_location, (SELECT count(*) FROM activity) FROM sessions WHERE id = ?`, r.ID).Scan(&loc, &n); err != nil {
+	if err := db.QueryRow(`SELECT current_location, (SELECT count(*) FROM activity) FROM current_sessions WHERE id = ?`, r.ID).Scan(&loc, &n); err != nil {
 		t.Fatal(err)
 	}
 	if loc != "stadtpark" || n != 0 {

@@ -238,7 +238,7 @@ const insertSQL = `INSERT INTO sessions (` + columns + `)
 func (s *Store) Get(ctx context.Context, id string) (session.Record, error) {
 	var r session.Record
 	found := false
-	err := s.withActivity(ctx, "get", id, `SELECT `+columns+` FROM sessions WHERE id = ?`, []any{id},
+	err := s.withActivity(ctx, "get", id, `SELECT `+columns+` FROM current_sessions WHERE id = ?`, []any{id},
 		func(rec session.Record) error { r, found = rec, true; return nil })
 	if err != nil {
 		return session.Record{}, err
@@ -368,7 +368,7 @@ func (s *Store) DeleteEnded(ctx context.Context, before time.Time) (int, error) 
 // Live calls fn for every session that is not revoked and expires after now,
 // in no particular order; it stops at fn's first error and returns it.
 func (s *Store) Live(ctx context.Context, now time.Time, fn func(session.Record) error) error {
-	return s.withActivity(ctx, "live", "", `SELECT `+columns+` FROM sessions WHERE revoked = 0 AND expires > ?`, []any{bound(now)}, fn)
+	return s.withActivity(ctx, "live", "", `SELECT `+columns+` FROM current_sessions WHERE revoked = 0 AND expires > ?`, []any{bound(now)}, fn)
 }
 
 type scanner interface{ Scan(dest ...any) error }
