@@ -188,18 +188,27 @@ func TestAcceptanceMACAuth(t *testing.T) {
 		if got := testtool.Counter(t, r.metrics, "roamgate_radius_rejects_total", "reason", "no_session"); got != 1 {
 			t.Errorf("rejects_total{no_session} = %v, want 1", got)
 		}
-		mfs, err := r.metrics.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() == "roamgate_radius_request_duration_seconds" {
-				for _, m := range mf.GetMetric() {
-					if hasLabelValue(m, "auth") && m.GetHistogram().GetSampleCount() != 5 {
-						t.Errorf("auth latency samples = %d, want 5", m.GetHistogram().GetSampleCount())
+		// The worker observes a batch's latency after it sent the replies,
+		// so radclient may have the last one before it is counted.
+		samples := func() uint64 {
+			mfs, err := r.metrics.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, mf := range mfs {
+				if mf.GetName() == "roamgate_radius_request_duration_seconds" {
+					for _, m := range mf.GetMetric() {
+						if hasLabelValue(m, "auth") {
+							return m.GetHistogram().GetSampleCount()
+						}
 					}
 				}
 			}
+			return 0
+		}
+		testtool.Eventually(t, 5*time.Second, "5 auth latency samples", func() bool { return samples() >= 5 })
+		if got := samples(); got != 5 {
+			t.Errorf("auth latency samples = %d, want 5", got)
 		}
 	})
 	t.Run("revoked session is rejected at once", func(t *testing.T) {
