@@ -595,7 +595,28 @@ func TestFoldLeavesWritesFull(t *testing.T) {
 func TestDeleteEndedUsesIndexes(t *testing.T) {
 	s := openInternal(t, filepath.Join(t.TempDir(), "sessions.db"))
 	defer s.Close()
-	rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+deleteEndedSQL, int64(0))
+	plan := queryPlan(t, s, deleteEndedSQL, int64(0))
+	searches := 0
+	for _, step := range plan {
+		// Scanning sessions_revoked is fine: a partial index of the
+		// revoked sessions only.
+		if strings.HasPrefix(step, "SCAN sessions") && !strings.Contains(step, "INDEX sessions_revoked") {
+			t.Fatalf("the plan scans every session: %q", plan)
+		}
+		if strings.Contains(step, "USING COVERING INDEX sessions_expires") || strings.Contains(step, "USING COVERING INDEX sessions_revoked") ||
+			strings.Contains(step, "USING INDEX sessions_expires") || strings.Contains(step, "USING INDEX sessions_revoked") {
+			searches++
+		}
+	}
+	if searches < 3 {
+		t.Fatalf("the plan searches the indexes %d times, want 3: %q", searches, plan)
+	}
+}
+
+// queryPlan is the details of SQLite's plan for query.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -612,19 +633,106 @@ func TestDeleteEndedUsesIndexes(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	searches := 0
-	for _, step := range plan {
-		// Scanning sessions_revoked is fine: a partial index of the
-		// revoked sessions only.
-		if strings.HasPrefix(step, "SCAN sessions") && !strings.Contains(step, "INDEX sessions_revoked") {
+	return plan
+}
+
+// TestTouchManyFindsSessionsByIndex: TouchMany's statement walks its
+// array and finds each session through the ID's index; with the sessions
+// as the outer loop it would read every session for each statement.
+func TestTouchManyFindsSessionsByIndex(t *testing.T) {
+	s := openInternal(t, filepath.Join(t.TempDir(), "sessions.db"))
+	defer s.Close()
+	plan := queryPlan(t, s, touchManySQL, `[]`)
+	var walk, search int
+	for i, step := range plan {
+		switch {
+		case strings.HasPrefix(step, "SCAN sessions"):
 			t.Fatalf("the plan scans every session: %q", plan)
-		}
-		if strings.Contains(step, "USING COVERING INDEX sessions_expires") || strings.Contains(step, "USING COVERING INDEX sessions_revoked") ||
-			strings.Contains(step, "USING INDEX sessions_expires") || strings.Contains(step, "USING INDEX sessions_revoked") {
-			searches++
+		case strings.HasPrefix(step, "SCAN t"):
+			walk = i + 1
+		case strings.HasPrefix(step, "SEARCH s USING COVERING INDEX sqlite_autoindex_sessions_1 (id=?)"),
+			strings.HasPrefix(step, "SEARCH s USING INDEX sqlite_autoindex_sessions_1 (id=?)"):
+			search = i + 1
+		case strings.Contains(step, "TEMP B-TREE"):
+			t.Fatalf("the plan sorts the touches again: %q", plan)
 		}
 	}
-	if searches < 3 {
-		t.Fatalf("the plan searches the indexes %d times, want 3: %q", searches, plan)
+	if walk == 0 || search == 0 || search < walk {
+		t.Fatalf("want the array walked and each session searched by ID inside it: %q", plan)
+	}
+}
+
+// TestTouchManyChunks: the touches are written a statement per touchChunk;
+// a touch that cannot be stored (a time beyond what the log holds) or
+// whose session is missing gets its own error, at the start, the middle
+// and the end of a statement, and every other touch lands.
+func TestTouchManyChunks(t *testing.T) {
+	s, _, now := storeWithSession(t)
+	ctx := context.Background()
+	n := 2*touchChunk + 3
+	bad := map[int]string{0: "time", touchChunk - 1: "missing", touchChunk: "missing", touchChunk + 5: "time", n - 1: "time"}
+	touches := make([]session.Touch, n)
+	want := map[string]session.Record{}
+	for i := range touches {
+		r := record(t, now)
+		if bad[i] != "missing" {
+			if err := s.Create(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a := session.Activity{At: now.Add(time.Duration(i+1) * time.Second), Location: fmt.Sprint("loc-", i), AP: "ap-1", OutputOctets: uint64(i)}
+		if bad[i] == "time" {
+			a.At = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+			want[r.ID] = r
+		} else if bad[i] == "" {
+			r.CurrentLocation, r.AP, r.LastSeen, r.Roams = a.Location, a.AP, a.At, i
+			if i != 0 {
+				r.OutputOctets = uint64(i)
+			}
+			want[r.ID] = r
+		}
+		touches[i] = session.Touch{ID: r.ID, Activity: a, Roams: i}
+	}
+	errs := make([]error, n)
+	s.TouchMany(ctx, touches, errs)
+	for i, err := range errs {
+		switch bad[i] {
+		case "missing":
+			if !errors.Is(err, session.ErrNotFound) {
+				t.Errorf("touch %d of a missing session: %v, want ErrNotFound", i, err)
+			}
+		case "time":
+			if err == nil || !strings.Contains(err.Error(), "cannot be stored") {
+				t.Errorf("touch %d at 2300: %v, want the time refused", i, err)
+			}
+		default:
+			if err != nil {
+				t.Errorf("touch %d: %v", i, err)
+			}
+		}
+	}
+	if got := logRows(t, s); got != n-len(bad) {
+		t.Fatalf("%d rows in the log, want %d", got, n-len(bad))
+	}
+	for id, w := range want {
+		got, err := s.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, w) {
+			t.Fatalf("session %s:\n got %+v\nwant %+v", id, got, w)
+		}
+	}
+	// A call whose every touch is of a missing session writes nothing.
+	gone := []session.Touch{{ID: newID(t), Activity: touches[1].Activity}, {ID: newID(t), Activity: touches[2].Activity}}
+	errs = make([]error, len(gone))
+	s.TouchMany(ctx, gone, errs)
+	for i, err := range errs {
+		if !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("touch %d of a missing session: %v, want ErrNotFound", i, err)
+		}
+	}
+	if got := logRows(t, s); got != n-len(bad) {
+		t.Fatalf("%d rows in the log after touching missing sessions, want %d", got, n-len(bad))
 	}
 }

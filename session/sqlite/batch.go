@@ -13,7 +13,8 @@ import (
 // acknowledged in slices rather than after one huge transaction.
 const maxBatch = 256
 
-// restEvery is how many statements a group commit of background writes
+// restEvery is how many writes (statements, or touches where a statement
+// appends several: writeReq.weight) a group commit of background writes
 // runs in one of the background writers' turns (session.BackgroundTurn).
 // The Manager's background writer hands over the moves of 64 sessions at
 // once (TouchMany), ~20 µs of CPU each (make bench-radius, PROFILE), and
@@ -59,6 +60,11 @@ type writeReq struct {
 	// background: no one waits for this write but a background writer
 	// (TouchMany), so that its commit may take turns (restEvery).
 	background bool
+	// weight is how many writes the statement does, in restEvery's
+	// measure (0 counts as 1).
+	weight int
+	// check, if set, judges the statement's result instead of none.
+	check func(tx *sql.Tx, res sql.Result) error
 }
 
 func newBatcher(w *sql.DB) *batcher {
@@ -186,14 +192,17 @@ func (b *batcher) commit(batch []writeReq) {
 		session.BackgroundTurn()
 	}
 	written := false
+	done := 0 // writes in this turn
 	for i, req := range batch {
 		if results[i] != nil {
 			continue
 		}
-		if rest && i > 0 && i%restEvery == 0 {
+		if rest && done >= restEvery {
 			session.BackgroundDone()
 			session.BackgroundTurn()
+			done = 0
 		}
+		done += max(req.weight, 1)
 		if err := req.ctx.Err(); err != nil {
 			results[i] = wrap(req.op, err)
 			continue
@@ -208,7 +217,12 @@ func (b *batcher) commit(batch []writeReq) {
 			results[i] = wrap(req.op, err)
 			continue
 		}
-		if err := affected(req.op, res, req.none); err != nil {
+		if req.check != nil {
+			err = req.check(tx, res)
+		} else {
+			err = affected(req.op, res, req.none)
+		}
+		if err != nil {
 			results[i] = err
 			continue
 		}

@@ -291,33 +291,6 @@ func (s *Store) Touch(ctx context.Context, id string, a session.Activity, roams 
 	return nil
 }
 
-// TouchMany does Touch for each of touches, in as few group commits as the
-// batch size allows (see session.BatchToucher).
-func (s *Store) TouchMany(ctx context.Context, touches []session.Touch, errs []error) {
-	reqs := make([]writeReq, 0, len(touches))
-	idx := make([]int, 0, len(touches))
-	for i, t := range touches {
-		req, err := touchReq(ctx, t)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		req.background = true
-		reqs = append(reqs, req)
-		idx = append(idx, i)
-	}
-	results := make([]error, len(reqs))
-	s.batcher.writeAll(reqs, results)
-	n := 0
-	for j, i := range idx {
-		errs[i] = results[j]
-		if results[j] == nil {
-			n++
-		}
-	}
-	s.appended(n)
-}
-
 func touchReq(ctx context.Context, t session.Touch) (writeReq, error) {
 	a := t.Activity
 	lastSeen, err := toNanos(a.At)
@@ -440,13 +413,23 @@ var (
 
 // toNanos maps the zero time to NULL and any other time to Unix nanoseconds.
 func toNanos(t time.Time) (any, error) {
+	ns, ok, err := nanos(t)
+	if !ok {
+		return nil, err
+	}
+	return ns, nil
+}
+
+// nanos is t in Unix nanoseconds; ok is false for the zero time (NULL) and
+// for a time a column cannot hold (err).
+func nanos(t time.Time) (ns int64, ok bool, err error) {
 	if t.IsZero() {
-		return nil, nil
+		return 0, false, nil
 	}
 	if t.Before(minTime) || t.After(maxTime) {
-		return nil, fmt.Errorf("time %s cannot be stored as Unix nanoseconds", t.UTC().Format(time.RFC3339))
+		return 0, false, fmt.Errorf("time %s cannot be stored as Unix nanoseconds", t.UTC().Format(time.RFC3339))
 	}
-	return t.UnixNano(), nil
+	return t.UnixNano(), true, nil
 }
 
 // bound is t in Unix nanoseconds for a comparison, clamped to what a column
