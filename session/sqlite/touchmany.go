@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"strconv"
+	"sync"
 
 	"roamgate/session"
 )
@@ -54,84 +55,85 @@ const touchChunk = restEvery
 // TouchMany does Touch for each of touches, in as few group commits as the
 // batch size allows (see session.BatchToucher).
 func (s *Store) TouchMany(ctx context.Context, touches []session.Touch, errs []error) {
-	var chunks []touchChunkReq
-	buf := make([]byte, 0, 512*min(len(touches), touchChunk))
-	var c touchChunkReq
+	scratch := touchScratch.Get().(*[]byte)
+	defer touchScratch.Put(scratch)
+	buf := (*scratch)[:0]
+	carried := make([]int, 0, len(touches)) // the touches the statements carry, in order
+	missing := make([]bool, len(touches))   // by place in touches
+	var reqs []writeReq
+	var ends []int // reqs[j] carries carried[ends[j-1]:ends[j]]
+	finish := func() {
+		from := 0
+		if len(ends) > 0 {
+			from = ends[len(ends)-1]
+		}
+		if len(carried) == from {
+			return
+		}
+		buf = append(buf, ']')
+		arg := string(buf)
+		chunk := carried[from:]
+		req := newWriteReq(ctx, "touch", touchManySQL, nil, arg)
+		req.background, req.weight = true, len(chunk)
+		req.check = func(tx *sql.Tx, res sql.Result) error { return touchedAll(tx, res, arg, chunk, missing) }
+		reqs = append(reqs, req)
+		ends = append(ends, len(carried))
+		buf = buf[:0]
+	}
 	for i, t := range touches {
 		lastSeen, seen, err := nanos(t.Activity.At)
 		if err != nil {
 			errs[i] = wrap("touch", err)
 			continue
 		}
-		if len(c.touches) == 0 {
-			buf = append(buf[:0], '[')
+		if len(buf) == 0 {
+			buf = append(buf, '[')
 		} else {
 			buf = append(buf, ',')
 		}
 		buf = appendTouch(buf, t, lastSeen, seen)
-		c.touches = append(c.touches, i)
-		if len(c.touches) == touchChunk || i == len(touches)-1 {
-			chunks = append(chunks, c.finish(ctx, append(buf, ']')))
-			c = touchChunkReq{}
+		carried = append(carried, i)
+		if len(carried)%touchChunk == 0 {
+			finish()
 		}
 	}
-	if len(c.touches) > 0 { // the last touches failed before the end
-		chunks = append(chunks, c.finish(ctx, append(buf, ']')))
-	}
-	reqs := make([]writeReq, len(chunks))
-	for j := range chunks {
-		reqs[j] = chunks[j].req
-	}
+	finish()
+	*scratch = buf
 	results := make([]error, len(reqs))
 	s.batcher.writeAll(reqs, results)
-	n := 0
-	for j, c := range chunks {
-		for k, i := range c.touches {
+	n, from := 0, 0
+	for j, end := range ends {
+		for _, i := range carried[from:end] {
 			switch {
 			case results[j] != nil:
 				errs[i] = results[j]
-			case c.missing[k]:
+			case missing[i]:
 				errs[i] = wrap("touch", session.ErrNotFound)
 			default:
 				n++
 			}
 		}
+		from = end
 	}
 	s.appended(n)
 }
 
-// touchChunkReq is one statement of TouchMany: the touches it carries (their
-// places in TouchMany's touches) and which of them found no session.
-type touchChunkReq struct {
-	touches []int
-	missing []bool
-	req     writeReq
-}
+// touchScratch holds TouchMany's buffers for the JSON of a statement (each
+// statement's argument is a copy): one per call was 8 KiB allocated per 64
+// touches.
+var touchScratch = sync.Pool{New: func() any { return new([]byte) }}
 
-// finish makes c's request, its argument the JSON array in arg.
-func (c touchChunkReq) finish(ctx context.Context, arg []byte) touchChunkReq {
-	text := string(arg)
-	c.missing = make([]bool, len(c.touches))
-	c.req = newWriteReq(ctx, "touch", touchManySQL, nil, text)
-	c.req.background = true
-	c.req.weight = len(c.touches)
-	missing := c.missing
-	c.req.check = func(tx *sql.Tx, res sql.Result) error {
-		return touchedAll(tx, res, text, missing)
-	}
-	return c
-}
-
-// touchedAll checks a statement of TouchMany: if it appended fewer rows
-// than it had touches, it marks those whose session is missing, and says
+// touchedAll checks a statement of TouchMany, which carries the touches
+// chunk (their places in TouchMany's touches): if it appended fewer rows
+// than that, it marks in missing those whose session is missing, and says
 // ErrNotFound when none was appended (so that the group commit knows
 // nothing was written).
-func touchedAll(tx *sql.Tx, res sql.Result, arg string, missing []bool) error {
+func touchedAll(tx *sql.Tx, res sql.Result, arg string, chunk []int, missing []bool) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return wrap("touch", err)
 	}
-	if int(n) == len(missing) {
+	if int(n) == len(chunk) {
 		return nil
 	}
 	rows, err := tx.Query(touchMissingSQL, arg)
@@ -144,8 +146,8 @@ func touchedAll(tx *sql.Tx, res sql.Result, arg string, missing []bool) error {
 		if err := rows.Scan(&k); err != nil {
 			return wrap("touch", err)
 		}
-		if k >= 0 && k < len(missing) {
-			missing[k] = true
+		if k >= 0 && k < len(chunk) {
+			missing[chunk[k]] = true
 		}
 	}
 	if err := rows.Err(); err != nil {
