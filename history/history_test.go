@@ -342,3 +342,46 @@ func TestRestartRecallsKnownDevices(t *testing.T) {
 		t.Fatalf("seen %d, devices %d, want 4 and 4 (two devices, each once an hour and once a day)", seen, devices)
 	}
 }
+
+// TestRawEventsKeepOctets: whatever octets an access point or the
+// configuration gave a name (not necessarily UTF-8, JSON's or SQL's
+// special characters) are stored as they are, and the time as an integer.
+func TestRawEventsKeepOctets(t *testing.T) {
+	at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	r := open(t, func() time.Time { return at.Add(time.Hour) }, nil)
+	odd := "\xff\xfe\"\\\x00\n\u00e4]},"
+	events := []session.Event{
+		ev(session.EventRoam, at, "s1", "k1", "wifi4eu"+odd, "brückerfeld", odd),
+		ev(session.EventSignIn, at.Add(time.Second), "s2", "k2", "", "", ""),
+	}
+	events[0].Reason = session.EndReason(odd)
+	batch := make([]item, len(events))
+	for i, e := range events {
+		batch[i] = item{ev: e}
+	}
+	r.write(batch)
+	rows, err := r.db.Query(`SELECT at, typeof(at), kind, network, location, ap, reason FROM events ORDER BY rowid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var sec int64
+		var typ, kind, network, location, ap, reason string
+		if err := rows.Scan(&sec, &typ, &kind, &network, &location, &ap, &reason); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %s %q %q %q %q %q", sec, typ, kind, network, location, ap, reason))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		fmt.Sprintf("%d integer %q %q %q %q %q", at.Unix(), "roam", "wifi4eu"+odd, "brückerfeld", odd, odd),
+		fmt.Sprintf("%d integer %q %q %q %q %q", at.Unix()+1, "signin", "", "", "", ""),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("raw events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
