@@ -770,6 +770,7 @@ func (m *Manager) flush() bool {
 		}
 		touches = touches[:0]
 	}
+	var scratch deviceScratch
 	turn := false // the background writers' (BackgroundTurn), while a chunk is built
 	for id := range batch {
 		if many && !turn {
@@ -783,7 +784,7 @@ func (m *Manager) flush() bool {
 		// Write the index's view: it has the roam count and the newest values.
 		a := Activity{At: e.s.LastSeen, Location: e.s.CurrentLocation, AP: e.s.AP,
 			InputOctets: e.s.InputOctets, OutputOctets: e.s.OutputOctets, NAS: e.s.NAS}
-		sealed, err := m.sealDevice(id, e.s.Device, e.s.LastSeen)
+		sealed, err := m.sealDeviceWith(&scratch, id, e.s.Device, e.s.LastSeen)
 		if err != nil {
 			sealed = nil // keep the stored one
 		}

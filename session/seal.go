@@ -36,12 +36,16 @@ func newSealer(siteKey []byte) (*sealer, error) {
 }
 
 func (s *sealer) seal(aad string, plain []byte) ([]byte, error) {
+	return s.sealBytes([]byte(aad), plain)
+}
+
+func (s *sealer) sealBytes(aad, plain []byte) ([]byte, error) {
 	n := s.aead.NonceSize()
 	nonce := make([]byte, n, n+len(plain)+s.aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return s.aead.Seal(nonce, nonce, plain, []byte(aad)), nil
+	return s.aead.Seal(nonce, nonce, plain, aad), nil
 }
 
 var errSealed = errors.New("session: sealed value does not open")
@@ -127,7 +131,9 @@ func (m *Manager) openToken(r Record) (v1 bool, err error) {
 
 // deviceAAD binds a sealed device to its session and keeps it from being
 // swapped with the session's sealed token.
-func deviceAAD(id string) string { return "device\x00" + id }
+func deviceAAD(id string) string { return deviceAADPrefix + id }
+
+const deviceAADPrefix = "device\x00"
 
 // Device encoding: one flag byte, then the MAC, the address and the prefix
 // in fixed places (41 bytes), then since version 2 the session's LastSeen
@@ -147,7 +153,13 @@ const (
 )
 
 func encodeDevice(d Device, lastSeen time.Time) []byte {
-	b := make([]byte, deviceLen)
+	return appendDevice(nil, d, lastSeen)
+}
+
+// appendDevice appends d encoded to dst.
+func appendDevice(dst []byte, d Device, lastSeen time.Time) []byte {
+	dst = append(dst, make([]byte, deviceLen)...)
+	b := dst[len(dst)-deviceLen:]
 	if d.HasMAC {
 		b[0] |= devMAC
 		copy(b[1:7], d.MAC[:])
@@ -180,7 +192,7 @@ func encodeDevice(d Device, lastSeen time.Time) []byte {
 		ns = lastSeen.UnixNano()
 	}
 	binary.BigEndian.PutUint64(b[deviceLenV1:], uint64(ns))
-	return b
+	return dst
 }
 
 // decodeDevice reads a sealed device; lastSeen is zero when it was sealed
@@ -226,6 +238,19 @@ func decodeDevice(b []byte) (d Device, lastSeen time.Time, err error) {
 // it later must not revive the session (see openDevice).
 func (m *Manager) sealDevice(id string, d Device, lastSeen time.Time) ([]byte, error) {
 	return m.sealer.seal(deviceAAD(id), encodeDevice(d, lastSeen))
+}
+
+// deviceScratch is sealDeviceWith's buffers, for a caller that seals many
+// devices one after another (the background writer: every move of every
+// session), where the additional data and the plaintext were two of the
+// three allocations of each seal.
+type deviceScratch struct{ aad, plain []byte }
+
+// sealDeviceWith is sealDevice with the buffers of scratch.
+func (m *Manager) sealDeviceWith(scratch *deviceScratch, id string, d Device, lastSeen time.Time) ([]byte, error) {
+	scratch.aad = append(append(scratch.aad[:0], deviceAADPrefix...), id...)
+	scratch.plain = appendDevice(scratch.plain[:0], d, lastSeen)
+	return m.sealer.sealBytes(scratch.aad, scratch.plain)
 }
 
 // openDevice opens a record's sealed device and returns it with the

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -62,4 +63,37 @@ func FuzzDecodeDevice(f *testing.F) {
 			t.Fatalf("re-encoding %+v, %v gave %+v, %v, %v", d, seen, again, againSeen, err)
 		}
 	})
+}
+
+// TestSealDeviceWithScratch: the background writer's seals, through one
+// scratch, open as sealDevice's do, and a seal made earlier stays intact
+// when the scratch is used again.
+func TestSealDeviceWithScratch(t *testing.T) {
+	s, err := newSealer([]byte("site key of the test, thirty-two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{sealer: s}
+	seen := time.Unix(1_800_000_000, 42).UTC()
+	devices := []Device{{HasMAC: true, MAC: [6]byte{2, 0, 0, 0, 0, 1}, IP: netip.MustParseAddr("10.1.2.3")},
+		{IPv6Prefix: netip.MustParsePrefix("2001:db8:1::/48"), AddrByNAS: true}}
+	var scratch deviceScratch
+	var sealed [][]byte
+	for i, d := range devices {
+		b, err := m.sealDeviceWith(&scratch, fmt.Sprint("session-", i), d, seen.Add(time.Duration(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed = append(sealed, b)
+	}
+	for i, d := range devices {
+		id := fmt.Sprint("session-", i)
+		got, gotSeen, err := m.openDevice(Record{Session: Session{ID: id, LastSeen: seen.Add(time.Hour)}, SealedDevice: sealed[i]})
+		if err != nil || got != d || !gotSeen.Equal(seen.Add(time.Duration(i))) {
+			t.Fatalf("device %d: %+v at %v (%v), want %+v at %v", i, got, gotSeen, err, d, seen.Add(time.Duration(i)))
+		}
+		if _, _, err := m.openDevice(Record{Session: Session{ID: "another"}, SealedDevice: sealed[i]}); err == nil {
+			t.Fatalf("device %d opens as another session's", i)
+		}
+	}
 }
