@@ -102,6 +102,11 @@ const (
 	foldWindow = foldRows
 )
 
+// foldScanRows is how many touches of the log the fold's plan reads
+// between two rests: ~1 µs of CPU each in BenchmarkFold's profile, so
+// about a millisecond.
+const foldScanRows = 1024
+
 // newest are the touches of one session's rowid whose values a fold
 // applies: the newest, the newest with input octets, with output octets,
 // with a device (sequence numbers, 0 for none).
@@ -332,7 +337,7 @@ func (s *Store) foldBy(ctx context.Context, pause bool, window int64) error {
 	}
 	for first <= end {
 		last := min(first+window-1, end)
-		chunks, err := s.foldPlan(ctx, first, last, foldSessions)
+		chunks, err := s.foldPlan(ctx, first, last, foldSessions, rest)
 		if err != nil {
 			return wrap("fold", err)
 		}
@@ -361,34 +366,32 @@ func (s *Store) foldBy(ctx context.Context, pause bool, window int64) error {
 }
 
 // foldPlan reads the log from first to last and returns the JSON arrays
-// foldApply takes, perChunk sessions each, in rowid order.
-func (s *Store) foldPlan(ctx context.Context, first, last int64, perChunk int) ([][]byte, error) {
-	rows, err := s.r.QueryContext(ctx, foldScanSQL, first, last)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+// foldApply takes, perChunk sessions each, in rowid order. It reads
+// foldScanRows touches a query and calls rest after each: read in one
+// query, a round's ~75 000 touches (30 s of make bench-radius's roaming
+// load) were ~150 ms of CPU in one burst, which with one P held the
+// RADIUS readers until each preemption (every 10 ms): the longest gaps in
+// the execution trace of its fixed-rate pass when a fold fell into it,
+// 10–20 ms each (docs/BENCHMARKS.md).
+func (s *Store) foldPlan(ctx context.Context, first, last int64, perChunk int, rest func() error) ([][]byte, error) {
 	bySid := map[int64]newest{}
-	for rows.Next() {
-		var seq, sid, has int64
-		if err := rows.Scan(&seq, &sid, &has); err != nil {
+	for from := first; from <= last; from += foldScanRows {
+		if err := s.foldScan(ctx, from, min(from+foldScanRows-1, last), bySid); err != nil {
 			return nil, err
 		}
-		n := bySid[sid]
-		n[0] = seq // in order: each is newer than the one before
-		for i := range 3 {
-			if has&(1<<i) != 0 {
-				n[i+1] = seq
-			}
+		if err := rest(); err != nil {
+			return nil, err
 		}
-		bySid[sid] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	sids := slices.Sorted(maps.Keys(bySid))
 	var chunks [][]byte
-	for start := 0; start < len(sids); start += perChunk {
+	for start, planned := 0, 0; start < len(sids); start += perChunk {
+		if planned += perChunk; planned >= foldScanRows {
+			planned = 0
+			if err := rest(); err != nil {
+				return nil, err
+			}
+		}
 		part := sids[start:min(start+perChunk, len(sids))]
 		b := make([]byte, 0, len(part)*48)
 		b = append(b, '[')
@@ -408,6 +411,31 @@ func (s *Store) foldPlan(ctx context.Context, first, last int64, perChunk int) (
 		chunks = append(chunks, append(b, ']'))
 	}
 	return chunks, nil
+}
+
+// foldScan reads the touches from first to last (foldScanSQL) into
+// bySid, each session's newest.
+func (s *Store) foldScan(ctx context.Context, first, last int64, bySid map[int64]newest) error {
+	rows, err := s.r.QueryContext(ctx, foldScanSQL, first, last)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq, sid, has int64
+		if err := rows.Scan(&seq, &sid, &has); err != nil {
+			return err
+		}
+		n := bySid[sid]
+		n[0] = seq // in order: each is newer than the one before
+		for i := range 3 {
+			if has&(1<<i) != 0 {
+				n[i+1] = seq
+			}
+		}
+		bySid[sid] = n
+	}
+	return rows.Err()
 }
 
 // foldApply updates the sessions of one chunk in one transaction.

@@ -9,10 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	mrand "math/rand/v2"
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -199,7 +202,7 @@ func TestFoldChangesNothingReadersSee(t *testing.T) {
 		t.Fatal(err)
 	}
 	logged := logRows(t, s)
-	chunks, err := s.foldPlan(ctx, 1, last, len(ids)/4)
+	chunks, err := s.foldPlan(ctx, 1, last, len(ids)/4, func() error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,11 +410,21 @@ func stopFolder(s *Store) {
 // WAL's frames, the checkpoints).
 func BenchmarkFold(b *testing.B) {
 	for _, touches := range []int{1<<16 - 1, foldRows - 1} {
-		b.Run(fmt.Sprint("log=", touches), func(b *testing.B) { benchmarkFold(b, touches) })
+		b.Run(fmt.Sprint("log=", touches), func(b *testing.B) { benchmarkFold(b, touches, false) })
 	}
 }
 
-func benchmarkFold(b *testing.B, touches int) {
+// BenchmarkFoldPaced is the fold as the folder runs it (with its rests)
+// with one P, as make bench-radius runs roamgate, beside a goroutine that
+// sleeps 100 µs at a time: late-max-µs and late-p99-µs are how much later
+// than asked it woke, the longest and the 99th percentile. That is how
+// long the fold held the only P without a rest, the time a RADIUS answer
+// waited behind it.
+func BenchmarkFoldPaced(b *testing.B) {
+	b.Run(fmt.Sprint("log=", 1<<16-1), func(b *testing.B) { benchmarkFold(b, 1<<16-1, true) })
+}
+
+func benchmarkFold(b *testing.B, touches int, paced bool) {
 	const sessions = 100_000
 	s := openInternal(b, filepath.Join(b.TempDir(), "sessions.db"))
 	defer s.Close()
@@ -451,7 +464,8 @@ func benchmarkFold(b *testing.B, touches int) {
 	device := bytes.Repeat([]byte{1}, 76)
 	at := now
 	var folded, cpu time.Duration
-	var written int64 // bytes the fold wrote; -1 where not counted
+	var lateMax, lateP99 time.Duration // paced: the sleeper's, the worst round's
+	var written int64                  // bytes the fold wrote; -1 where not counted
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		for left := touches; left > 0; {
@@ -475,13 +489,39 @@ func benchmarkFold(b *testing.B, touches int) {
 			// smaller fold.
 			b.Fatalf("%d rows in the log before the fold, want %d", n, touches)
 		}
+		var late []time.Duration
+		stopSleeper := func() {}
+		if paced {
+			prev := runtime.GOMAXPROCS(1)
+			stop, done := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					t := time.Now()
+					time.Sleep(100 * time.Microsecond)
+					late = append(late, time.Since(t)-100*time.Microsecond)
+				}
+			}()
+			stopSleeper = func() { close(stop); <-done; runtime.GOMAXPROCS(prev) }
+		}
 		b.StartTimer()
 		start, startCPU := time.Now(), testtool.ProcessCPU(b)
 		startWritten, counted := testtool.ProcessWritten(b)
-		if err := s.fold(ctx, false); err != nil {
+		if err := s.fold(ctx, paced); err != nil {
 			b.Fatal(err)
 		}
 		folded += time.Since(start)
+		stopSleeper()
+		if paced {
+			slices.Sort(late)
+			lateMax = max(lateMax, late[len(late)-1])
+			lateP99 = max(lateP99, late[len(late)*99/100])
+		}
 		cpu += testtool.ProcessCPU(b) - startCPU
 		if now, _ := testtool.ProcessWritten(b); counted {
 			written += now - startWritten
@@ -497,6 +537,10 @@ func benchmarkFold(b *testing.B, touches int) {
 		// Unlike the CPU time on a shared VM, the same in every run: the
 		// WAL frames and checkpoints of the pages the fold rewrote.
 		b.ReportMetric(float64(written)/float64(b.N*touches), "written-B/touch")
+	}
+	if paced {
+		b.ReportMetric(float64(lateMax.Microseconds()), "late-max-µs")
+		b.ReportMetric(float64(lateP99.Microseconds()), "late-p99-µs")
 	}
 	if n := logRows(b, s); n != 0 {
 		b.Fatalf("%d rows left in the log", n)
@@ -734,5 +778,76 @@ func TestTouchManyChunks(t *testing.T) {
 	}
 	if got := logRows(t, s); got != n-len(bad) {
 		t.Fatalf("%d rows in the log after touching missing sessions, want %d", got, n-len(bad))
+	}
+}
+
+// TestFoldPlanRests: the fold's plan reads the log in steps, resting after
+// each, and a plan read in steps is the plan read at once.
+func TestFoldPlanRests(t *testing.T) {
+	s, r, now := storeWithSession(t)
+	stopFolder(s)
+	ctx := context.Background()
+	ids := []string{r.ID}
+	for range 9 {
+		r := record(t, now)
+		if err := s.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	const touches = 3*foldScanRows + 5
+	batch := make([]session.Touch, 0, touches)
+	for i := range touches {
+		var device []byte
+		if i%7 == 0 {
+			device = []byte{byte(i)}
+		}
+		batch = append(batch, session.Touch{ID: ids[i%len(ids)], Roams: i, SealedDevice: device,
+			Activity: session.Activity{At: now.Add(time.Duration(i) * time.Millisecond), Location: "bahnhof", AP: "ap", InputOctets: uint64(i % 3)}})
+	}
+	errs := make([]error, len(batch))
+	s.TouchMany(ctx, batch, errs)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first, last int64
+	if err := s.r.QueryRow(`SELECT min(seq), max(seq) FROM activity`).Scan(&first, &last); err != nil {
+		t.Fatal(err)
+	}
+	rests := 0
+	stepped, err := s.foldPlan(ctx, first, last, 4, func() error { rests++; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int(last-first)/foldScanRows + 1; rests < want {
+		t.Errorf("the plan of %d touches rested %d times, want at least %d", last-first+1, rests, want)
+	}
+	// The same plan from one query over the whole log.
+	bySid := map[int64]newest{}
+	if err := s.foldScan(ctx, first, last, bySid); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, sid := range slices.Sorted(maps.Keys(bySid)) {
+		n := bySid[sid]
+		want = append(want, fmt.Sprintf("[%d,%d,%d,%d]", n[0], n[1], n[2], n[3]))
+	}
+	var got []string
+	for _, c := range stepped {
+		var plan [][4]int64
+		if err := json.Unmarshal(c, &plan); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range plan {
+			got = append(got, fmt.Sprintf("[%d,%d,%d,%d]", n[0], n[1], n[2], n[3]))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("plan read in steps:\n%v\nread at once:\n%v", got, want)
+	}
+	if len(want) != len(ids) {
+		t.Fatalf("the plan has %d sessions, want %d", len(want), len(ids))
 	}
 }
