@@ -5,7 +5,8 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"maps"
+	"iter"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -96,16 +97,19 @@ const foldRemoveSQL = `DELETE FROM activity WHERE seq <= ?`
 
 // foldRemove is how many touches one transaction removes from the log, and
 // foldWindow how many a round of the fold plans at most: a fold cut off
-// (its deadline, a crash) loses no more work than that.
+// (its deadline, a crash) loses no more work than that. 4 096 a
+// transaction held the only P for several milliseconds (a sleeping
+// goroutine's wake-ups late by 4.0–8.0 ms at the 99th percentile in
+// BenchmarkFoldPaced, 2.6–3.6 ms with 512).
 const (
-	foldRemove = 4096
+	foldRemove = 512
 	foldWindow = foldRows
 )
 
 // foldScanRows is how many touches of the log the fold's plan reads
-// between two rests: ~1 µs of CPU each in BenchmarkFold's profile, so
-// about a millisecond.
-const foldScanRows = 1024
+// between two rests, and how many sessions' plans it writes: 1 024 were
+// 2.5–3.4 ms of CPU here (BenchmarkFoldPaced), so about a millisecond.
+const foldScanRows = 256
 
 // newest are the touches of one session's rowid whose values a fold
 // applies: the newest, the newest with input octets, with output octets,
@@ -375,47 +379,103 @@ func (s *Store) foldBy(ctx context.Context, pause bool, window int64) error {
 // 10–20 ms each (docs/BENCHMARKS.md).
 func (s *Store) foldPlan(ctx context.Context, first, last int64, perChunk int, rest func() error) ([][]byte, error) {
 	bySid := map[int64]newest{}
+	var sids sidSet
 	for from := first; from <= last; from += foldScanRows {
-		if err := s.foldScan(ctx, from, min(from+foldScanRows-1, last), bySid); err != nil {
+		if err := s.foldScan(ctx, from, min(from+foldScanRows-1, last), bySid, &sids); err != nil {
 			return nil, err
 		}
 		if err := rest(); err != nil {
 			return nil, err
 		}
 	}
-	sids := slices.Sorted(maps.Keys(bySid))
 	var chunks [][]byte
-	for start, planned := 0, 0; start < len(sids); start += perChunk {
-		if planned += perChunk; planned >= foldScanRows {
-			planned = 0
+	var b []byte
+	planned := 0
+	for sid := range sids.all() {
+		if len(b) == 0 {
+			b = make([]byte, 0, perChunk*48)
+			b = append(b, '[')
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for j, seq := range bySid[sid] {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, seq, 10)
+		}
+		b = append(b, ']')
+		if planned++; planned%perChunk == 0 {
+			chunks = append(chunks, append(b, ']'))
+			b = nil
+		}
+		if planned%foldScanRows == 0 {
 			if err := rest(); err != nil {
 				return nil, err
 			}
 		}
-		part := sids[start:min(start+perChunk, len(sids))]
-		b := make([]byte, 0, len(part)*48)
-		b = append(b, '[')
-		for i, sid := range part {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '[')
-			for j, seq := range bySid[sid] {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = strconv.AppendInt(b, seq, 10)
-			}
-			b = append(b, ']')
-		}
+	}
+	if len(b) > 0 {
 		chunks = append(chunks, append(b, ']'))
 	}
 	return chunks, nil
 }
 
+// sidSet is a set of session rowids that lists them in order without
+// sorting them: sorting the ~50 000 of a fold's round was one burst of
+// ~12 ms of CPU (BenchmarkFoldPaced). Rowids are dense (SQLite gives a new
+// row the largest rowid + 1), so a bit each below sidSetBits (2 MiB at
+// most); the rest, never seen in practice, in a list sorted when listed.
+type sidSet struct {
+	words []uint64
+	other []int64
+}
+
+const sidSetBits = 1 << 24
+
+// add adds sid, which must not be in the set yet.
+func (s *sidSet) add(sid int64) {
+	if sid < 0 || sid >= sidSetBits {
+		s.other = append(s.other, sid)
+		return
+	}
+	w := int(sid / 64)
+	if w >= len(s.words) {
+		s.words = slices.Grow(s.words, w+1-len(s.words))[:w+1]
+	}
+	s.words[w] |= 1 << (sid % 64)
+}
+
+// all lists the set in order.
+func (s *sidSet) all() iter.Seq[int64] {
+	return func(yield func(int64) bool) {
+		slices.Sort(s.other)
+		i := 0
+		for ; i < len(s.other) && s.other[i] < 0; i++ {
+			if !yield(s.other[i]) {
+				return
+			}
+		}
+		for w, word := range s.words {
+			for word != 0 {
+				if !yield(int64(w*64 + bits.TrailingZeros64(word))) {
+					return
+				}
+				word &= word - 1
+			}
+		}
+		for _, sid := range s.other[i:] {
+			if !yield(sid) {
+				return
+			}
+		}
+	}
+}
+
 // foldScan reads the touches from first to last (foldScanSQL) into
-// bySid, each session's newest.
-func (s *Store) foldScan(ctx context.Context, first, last int64, bySid map[int64]newest) error {
+// bySid, each session's newest, and each session's rowid into sids.
+func (s *Store) foldScan(ctx context.Context, first, last int64, bySid map[int64]newest, sids *sidSet) error {
 	rows, err := s.r.QueryContext(ctx, foldScanSQL, first, last)
 	if err != nil {
 		return err
@@ -426,7 +486,10 @@ func (s *Store) foldScan(ctx context.Context, first, last int64, bySid map[int64
 		if err := rows.Scan(&seq, &sid, &has); err != nil {
 			return err
 		}
-		n := bySid[sid]
+		n, seen := bySid[sid]
+		if !seen {
+			sids.add(sid)
+		}
 		n[0] = seq // in order: each is newer than the one before
 		for i := range 3 {
 			if has&(1<<i) != 0 {

@@ -826,7 +826,7 @@ func TestFoldPlanRests(t *testing.T) {
 	}
 	// The same plan from one query over the whole log.
 	bySid := map[int64]newest{}
-	if err := s.foldScan(ctx, first, last, bySid); err != nil {
+	if err := s.foldScan(ctx, first, last, bySid, &sidSet{}); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
@@ -849,5 +849,25 @@ func TestFoldPlanRests(t *testing.T) {
 	}
 	if len(want) != len(ids) {
 		t.Fatalf("the plan has %d sessions, want %d", len(want), len(ids))
+	}
+}
+
+// TestSidSetListsInOrder: the fold's set of rowids lists every one once,
+// in order, those outside the bits too.
+func TestSidSetListsInOrder(t *testing.T) {
+	want := []int64{-5, 0, 1, 63, 64, 65, 1000, 4097, sidSetBits - 1, sidSetBits, sidSetBits + 7, 1 << 40}
+	var set sidSet
+	for _, i := range mrand.Perm(len(want)) {
+		set.add(want[i])
+	}
+	got := slices.Collect(set.all())
+	if !slices.Equal(got, want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	// Stopping early is allowed.
+	for sid := range set.all() {
+		if sid > 0 {
+			break
+		}
 	}
 }
