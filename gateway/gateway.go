@@ -154,6 +154,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 	hist, err := history.Open(ctx, history.Options{
 		Path: filepath.Join(cfg.DataDir, "history.db"), Retention: cfg.Retention,
 		Registerer: reg, Logger: log.With("component", "history"),
+		Checkpoints: checkpointsBy(store),
 	})
 	if err != nil {
 		return nil, err

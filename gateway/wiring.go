@@ -16,6 +16,7 @@ import (
 	"roamgate/portal/vendor"
 	"roamgate/radius"
 	"roamgate/session"
+	"roamgate/session/sqlite"
 )
 
 // newRegistry is the one Prometheus registry every server registers on and
@@ -86,7 +87,39 @@ func newRegistry(mgr *session.Manager, store session.Store) *prometheus.Registry
 			}, func() float64 { _, n := log.ActivityLog(); return float64(n) }),
 		)
 	}
+	if st, ok := store.(syncing); ok {
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "roamgate_session_store_syncer_running", Help: "1 while the SQLite store's syncer process (its fsyncs and WAL checkpoints) answers, else 0: the store then does that work itself.",
+			}, func() float64 {
+				if st.Syncer().Running {
+					return 1
+				}
+				return 0
+			}),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "roamgate_session_store_syncs_in_process_total", Help: "Syncs and checkpoints the SQLite store did in roamgate's own process because its syncer process was gone.",
+			}, func() float64 { return float64(st.Syncer().InProcess) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "roamgate_session_store_checkpoint_failures_total", Help: "WAL checkpoints of the SQLite store that failed (the WAL keeps the frames; the next checkpoint retries).",
+			}, func() float64 { return float64(st.Syncer().FailedCheckpoints) }),
+		)
+	}
 	return reg
+}
+
+// checkpointsBy is the store's CheckpointAlso if it has one (SQLite, with
+// its syncer process): the history's WAL is checkpointed there too.
+func checkpointsBy(store session.Store) func(path string) error {
+	if s, ok := store.(interface{ CheckpointAlso(path string) error }); ok {
+		return s.CheckpointAlso
+	}
+	return nil
+}
+
+// syncing is a store with a syncer process (session/sqlite).
+type syncing interface {
+	Syncer() sqlite.SyncerStats
 }
 
 // sharedStats lets the gauges of one scrape share one Manager.Stats: each

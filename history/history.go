@@ -42,6 +42,13 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Checkpoints, if set, is asked to checkpoint the file's WAL from now
+	// on (the session store's syncer process, session/sqlite
+	// Store.CheckpointAlso), so that the checkpoints' fsyncs do not hold
+	// the only P of a process answering RADIUS on one core. If it returns
+	// nil, the writer makes no automatic checkpoints; otherwise it makes
+	// them itself, as SQLite does by default.
+	Checkpoints func(path string) error
 }
 
 // Recorder writes session events to the history file in the background and
@@ -133,13 +140,21 @@ func Open(ctx context.Context, o Options) (*Recorder, error) {
 		return nil, fmt.Errorf("history: %w", err)
 	}
 	f.Close()
+	autoCheckpoint := "wal_autocheckpoint(1000)" // SQLite's default
+	if o.Checkpoints != nil {
+		if err := o.Checkpoints(abs); err != nil {
+			o.Logger.Warn("history: checkpointing the WAL in this process", "err", err)
+		} else {
+			autoCheckpoint = "wal_autocheckpoint(0)"
+		}
+	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: url.Values{
 		// Statistics may lose the last moments before a power cut;
 		// NORMAL keeps the file consistent without an fsync per batch.
 		// The page cache as the session store's writer has it (see
 		// session/sqlite writerCache): the seen-device index is written at
 		// random places.
-		"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)", "cache_size(-32768)"},
+		"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)", "cache_size(-32768)", autoCheckpoint},
 	}.Encode()}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"roamgate/gateway"
 	"roamgate/radius"
 	"roamgate/session"
+	"roamgate/session/sqlite"
 )
 
 // serveConfig is what serve runs.
@@ -195,6 +196,11 @@ func runServe(ctx context.Context, c serveConfig, log *slog.Logger, ready func(*
 		// numbers do not explain.
 		unfolded, failures := al.ActivityLog()
 		fmt.Fprintf(w, "store: %d touches unfolded, %d folds failed\n", unfolded, failures)
+	}
+	if sy, ok := g.Store().(interface{ Syncer() sqlite.SyncerStats }); ok {
+		st := sy.Syncer()
+		fmt.Fprintf(w, "store syncer: pid %d, running %v, %d syncs or checkpoints in roamgate's process, %d checkpoints failed\n",
+			st.PID, st.Running, st.InProcess, st.FailedCheckpoints)
 	}
 	fmt.Fprintf(w, "read batches (auth): %s\n", g.RADIUS().AuthReadBatches())
 	if errors.Is(err, context.Canceled) {

@@ -508,32 +508,32 @@ func (s *Store) foldApply(ctx context.Context, chunk []byte) error {
 }
 
 // foldExec runs one of the fold's statements on the writer's connection
-// with synchronous=NORMAL: its commit is not fsynced. A fold commits ~1 000
-// times; an fsync is a system call that holds the Go scheduler's P while
-// it waits (the only one, with GOMAXPROCS 1), and in a trace of make
-// bench-radius the fold's system calls took 0.6 s of 13.
+// with synchronous=NORMAL (always, with a syncer), and does not have the
+// syncer sync it: its commit is not fsynced. A fold commits ~1 000 times;
+// an fsync is a system call that holds the Go scheduler's P while it waits
+// (the only one, with GOMAXPROCS 1), and in a trace of make bench-radius
+// the fold's system calls took 0.6 s of 13.
 //
 // That keeps every promise: a kill -9 loses nothing either way (the commit
 // is in the kernel's cache), and on power loss the WAL keeps a prefix of
-// its commits — a sign-in or a touch (FULL) syncs the fold's commits before
-// it, and a fold's commits lost after it leave rows that the log still
-// holds, which the next fold applies again.
+// its commits — the sync of a sign-in or a touch syncs the fold's commits
+// before it, and a fold's commits lost after it leave rows that the log
+// still holds, which the next fold applies again.
 func (s *Store) foldExec(ctx context.Context, stmt *sql.Stmt, args ...any) (n int64, err error) {
 	conn, err := s.w.Conn(ctx) // the only one: the batcher waits for it
 	if err != nil {
 		return 0, err
 	}
-	defer func() {
-		// Back to FULL before another writer gets the connection; if
-		// that fails, the connection goes (a new one opens with FULL).
-		if _, restore := conn.ExecContext(context.Background(), `PRAGMA synchronous = FULL`); restore != nil {
-			conn.Raw(func(any) error { return driver.ErrBadConn })
-			err = errors.Join(err, restore)
+	defer conn.Close()
+	if s.syncer == nil {
+		if err := fullToNormal(ctx, conn); err != nil {
+			return 0, err
 		}
-		conn.Close()
-	}()
-	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
-		return 0, err
+		defer func() {
+			if restore := normalToFull(conn); restore != nil {
+				err = errors.Join(err, restore)
+			}
+		}()
 	}
 	// One statement, one of the background writers' turns: taken only
 	// once the connection is held, as the batcher takes its turns only
@@ -556,4 +556,21 @@ func (s *Store) foldExec(ctx context.Context, stmt *sql.Stmt, args ...any) (n in
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// fullToNormal and normalToFull switch the writer's connection of a store
+// without a syncer to NORMAL for one of the fold's statements, and back.
+func fullToNormal(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`)
+	return err
+}
+
+func normalToFull(conn *sql.Conn) error {
+	// Back to FULL before another writer gets the connection; if that
+	// fails, the connection goes (a new one opens with FULL).
+	_, err := conn.ExecContext(context.Background(), `PRAGMA synchronous = FULL`)
+	if err != nil {
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	return err
 }

@@ -608,28 +608,41 @@ func TestTouchManyKeepsBytesAndOrder(t *testing.T) {
 }
 
 // TestFoldLeavesWritesFull: the fold commits with synchronous=NORMAL; the
-// sign-ins and touches after it must still be fsynced (FULL, 2) before
-// they are acknowledged.
+// sign-ins and touches after it must still be fsynced before they are
+// acknowledged: FULL (2) without a syncer, the writer's NORMAL (1) and the
+// syncer's fsync with one (TestSyncerSyncsEveryDurableWrite).
 func TestFoldLeavesWritesFull(t *testing.T) {
-	s, r, now := storeWithSession(t)
-	ctx := context.Background()
-	for i := range 3 {
-		if err := s.Touch(ctx, r.ID, session.Activity{At: now.Add(time.Duration(i) * time.Second), Location: "bahnhof", AP: "ap-1"}, i, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.fold(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if n := logRows(t, s); n != 0 {
-		t.Fatalf("%d rows in the log after the fold", n)
-	}
-	var sync int
-	if err := s.w.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil {
-		t.Fatal(err)
-	}
-	if sync != 2 {
-		t.Fatalf("synchronous = %d on the writer after a fold, want 2 (FULL)", sync)
+	for _, withSyncer := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without syncer", true: "with syncer"}[withSyncer], func(t *testing.T) {
+			s, err := open(context.Background(), filepath.Join(t.TempDir(), "sessions.db"), withSyncer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			r := record(t, now)
+			ctx := context.Background()
+			if err := s.Create(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				if err := s.Touch(ctx, r.ID, session.Activity{At: now.Add(time.Duration(i) * time.Second), Location: "bahnhof", AP: "ap-1"}, i, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.fold(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			if n := logRows(t, s); n != 0 {
+				t.Fatalf("%d rows in the log after the fold", n)
+			}
+			// FULL without a syncer; with one, NORMAL and the syncer's
+			// fsync after each commit.
+			want := map[bool]int{false: 2, true: 1}[withSyncer]
+			if got := pragma(t, s, "synchronous"); got != want {
+				t.Fatalf("synchronous = %d on the writer after a fold, want %d", got, want)
+			}
+		})
 	}
 }
 

@@ -34,5 +34,5 @@ func (s *Store) RaiseAdminGeneration(ctx context.Context, name string) (uint64, 
 	if err != nil {
 		return 0, wrap("raise admin generation", err)
 	}
-	return uint64(g), nil
+	return uint64(g), s.synced("raise admin generation")
 }

@@ -48,6 +48,10 @@ type batcher struct {
 	// again for every commit costs more than its one row.
 	stmts   map[string]*sql.Stmt
 	txStmts map[string]*sql.Stmt // the commit's, on its transaction
+
+	// durable makes a commit durable before its writers are answered
+	// (Store.durable: the syncer's fsync of the WAL).
+	durable func() error
 }
 
 type writeReq struct {
@@ -67,8 +71,8 @@ type writeReq struct {
 	check func(tx *sql.Tx, res sql.Result) error
 }
 
-func newBatcher(w *sql.DB) *batcher {
-	b := &batcher{w: w, queue: make(chan writeReq, maxBatch), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}, txStmts: map[string]*sql.Stmt{}}
+func newBatcher(w *sql.DB, durable func() error) *batcher {
+	b := &batcher{w: w, queue: make(chan writeReq, maxBatch), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}, txStmts: map[string]*sql.Stmt{}, durable: durable}
 	go b.loop()
 	return b
 }
@@ -238,6 +242,12 @@ func (b *batcher) commit(batch []writeReq) {
 	}
 	if err := tx.Commit(); err != nil {
 		deliver(wrap("commit", err))
+		return
+	}
+	if err := b.durable(); err != nil {
+		// Committed, and readers see it, but perhaps not on disk:
+		// the writers are told, as a failed fsync under FULL tells them.
+		deliver(wrap("sync", err))
 		return
 	}
 	deliver(nil)

@@ -36,7 +36,7 @@ func (s *Store) SaveCrisis(ctx context.Context, c session.Crisis) error {
 	if err != nil {
 		return wrap("save crisis", err)
 	}
-	return nil
+	return s.synced("save crisis")
 }
 
 // LoadCrisis returns the saved crisis state, or the zero Crisis if none was

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,6 +74,7 @@ func TestKillDurability(t *testing.T) {
 	}()
 
 	var ids []string
+	syncerPID := 0 // the helper's store's syncer process
 	killed := false
 	deadline := time.NewTimer(2 * time.Minute)
 	defer deadline.Stop()
@@ -82,6 +84,10 @@ read:
 		case line, ok := <-lines:
 			if !ok {
 				break read // the helper's stdout is closed: it is gone
+			}
+			if pid, found := strings.CutPrefix(line, "syncer "); found {
+				syncerPID, _ = strconv.Atoi(pid)
+				continue
 			}
 			id, found := strings.CutPrefix(line, "created ")
 			if !found {
@@ -107,6 +113,11 @@ read:
 	if len(ids) < killAfter {
 		t.Fatalf("got %d IDs, want at least %d", len(ids), killAfter)
 	}
+	// The syncer ends with the process it served: its input ends.
+	if syncerPID == 0 {
+		t.Fatal("the helper did not say its syncer's pid")
+	}
+	testtool.Eventually(t, 10*time.Second, "the killed helper's syncer ends", func() bool { return !testtool.ProcessRuns(syncerPID) })
 
 	s, err := sqlite.Open(context.Background(), path)
 	if err != nil {
@@ -135,6 +146,7 @@ func createUntilKilled(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fmt.Printf("syncer %d\n", s.Syncer().PID)
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {

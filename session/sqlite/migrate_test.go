@@ -91,7 +91,11 @@ func TestPragmas(t *testing.T) {
 		want   string
 	}{
 		{s.w, "journal_mode", "wal"},
-		{s.w, "synchronous", "2"}, // FULL
+		// NORMAL, without automatic checkpoints: the syncer process
+		// fsyncs the WAL after every commit, and checkpoints it
+		// (syncer.go; TestWithoutSyncerWritesFull for FULL).
+		{s.w, "synchronous", "1"},
+		{s.w, "wal_autocheckpoint", "0"},
 		{s.w, "busy_timeout", "10000"},
 		{s.r, "journal_mode", "wal"},
 		{s.r, "query_only", "1"},

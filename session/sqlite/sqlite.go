@@ -44,6 +44,19 @@ type Store struct {
 	foldErrors atomic.Uint64
 	// The fold's statements, prepared once on the writer's connection.
 	foldApplyStmt, foldRemoveStmt *sql.Stmt
+
+	// path is the database file's absolute path; syncer its syncer
+	// process (syncer.go), nil if it could not be started: then the
+	// writer runs with synchronous=FULL and automatic checkpoints.
+	path               string
+	syncer             *syncer
+	syncStats          syncStats
+	ckptStop, ckptDone chan struct{}
+	// Other databases the syncer checkpoints (CheckpointAlso), and the
+	// connections the store checkpoints them with if the syncer died.
+	othersMu sync.Mutex
+	others   []string
+	othersDB map[string]*sql.DB
 }
 
 var _ session.Store = (*Store)(nil)
@@ -67,6 +80,12 @@ const (
 // Open opens the store at path, creating the file (mode 0600, and its
 // directory, mode 0700) if needed, and brings its schema up to date.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, true)
+}
+
+// open is Open, with a syncer process if withSyncer (tests open stores
+// without one too).
+func open(ctx context.Context, path string, withSyncer bool) (*Store, error) {
 	if path == "" {
 		return nil, wrap("open", errors.New("empty path"))
 	}
@@ -80,15 +99,32 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, wrap("open", err)
 	}
 
+	// Without its syncer the store works as well, with the fsyncs in
+	// this process (see syncer.go).
+	var p *syncer
+	if withSyncer {
+		p, _ = startSyncer(abs)
+	}
+	started := false
+	defer func() {
+		if p != nil && !started {
+			p.close()
+		}
+	}()
+	// FULL: a commit is on stable storage before it returns, so an
+	// acknowledged sign-in survives kill -9 and power loss. With a
+	// syncer, NORMAL and no automatic checkpoints: the store has the
+	// syncer fsync the WAL after each commit, and checkpoint it.
+	durability := []string{"synchronous(FULL)"}
+	if p != nil {
+		durability = []string{"synchronous(NORMAL)", "wal_autocheckpoint(0)"}
+	}
 	w, err := sql.Open("sqlite", dsn(abs, url.Values{
-		"_pragma": {
+		"_pragma": append([]string{
 			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 			"journal_mode(WAL)",
-			// FULL: a commit is on stable storage before it returns, so
-			// an acknowledged sign-in survives kill -9 and power loss.
-			"synchronous(FULL)",
 			writerCache,
-		},
+		}, durability...),
 		// Writers take the write lock at BEGIN, never halfway through.
 		"_txlock": {"immediate"},
 	}))
@@ -146,11 +182,28 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, wrap("open", err)
 	}
-	s := &Store{w: w, r: r, batcher: newBatcher(w), foldApplyStmt: apply, foldRemoveStmt: remove,
-		foldNow: make(chan struct{}, 1), foldStop: make(chan struct{}), foldDone: make(chan struct{})}
+	s := &Store{w: w, r: r, foldApplyStmt: apply, foldRemoveStmt: remove,
+		foldNow: make(chan struct{}, 1), foldStop: make(chan struct{}), foldDone: make(chan struct{}),
+		path: abs, syncer: p}
+	if p != nil {
+		// The migrations' commits, and whatever the file had.
+		if err := s.durable(); err != nil {
+			apply.Close()
+			remove.Close()
+			r.Close()
+			w.Close()
+			return nil, wrap("open", err)
+		}
+	}
+	s.batcher = newBatcher(w, s.durable)
 	s.unfolded.Store(int64(left)) // a log a crash left is folded at the first tick
 	s.logged.Store(int64(left))
 	go s.folder()
+	if p != nil {
+		s.ckptStop, s.ckptDone = make(chan struct{}), make(chan struct{})
+		go s.checkpointer()
+	}
+	started = true
 	return s, nil
 }
 
@@ -177,13 +230,37 @@ func createFile(path string) error {
 func (s *Store) Close() error {
 	close(s.foldStop)
 	<-s.foldDone
+	if s.syncer != nil {
+		close(s.ckptStop)
+		<-s.ckptDone
+	}
 	s.batcher.close() // commits what is queued first
 	// Fold what is left, so that the file on its own has every session as
 	// it is (for a backup or sqlite3); readers would apply the log anyway.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := errors.Join(s.fold(ctx, false), s.foldApplyStmt.Close(), s.foldRemoveStmt.Close(), s.r.Close(), s.w.Close()); err != nil {
+	errs := []error{s.fold(ctx, false), s.foldApplyStmt.Close(), s.foldRemoveStmt.Close()}
+	if s.syncer != nil {
+		// Before the last connection closes: it checkpoints the WAL
+		// (with syncs, NORMAL) and removes it.
+		errs = append(errs, s.syncer.close())
+	}
+	s.othersMu.Lock()
+	for _, db := range s.othersDB {
+		errs = append(errs, db.Close())
+	}
+	s.othersMu.Unlock()
+	if err := errors.Join(append(errs, s.r.Close(), s.w.Close())...); err != nil {
 		return wrap("close", err)
+	}
+	return nil
+}
+
+// synced is durable for a write outside the group commit, its error
+// wrapped with op.
+func (s *Store) synced(op string) error {
+	if err := s.durable(); err != nil {
+		return wrap(op+": sync", err)
 	}
 	return nil
 }
@@ -270,7 +347,10 @@ func (s *Store) Rebind(ctx context.Context, id string, key session.MACKey, rando
 	if err != nil {
 		return wrap("rebind", err)
 	}
-	return affected("rebind", res, session.ErrNotFound)
+	if err := affected("rebind", res, session.ErrNotFound); err != nil {
+		return err
+	}
+	return s.synced("rebind")
 }
 
 // Touch records activity: CurrentLocation, AP, LastSeen and NAS are
@@ -313,7 +393,10 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 	if err != nil {
 		return wrap("revoke", err)
 	}
-	return affected("revoke", res, session.ErrNotFound)
+	if err := affected("revoke", res, session.ErrNotFound); err != nil {
+		return err
+	}
+	return s.synced("revoke")
 }
 
 const deleteEndedSQL = `DELETE FROM sessions WHERE rowid IN (
@@ -335,7 +418,7 @@ func (s *Store) DeleteEnded(ctx context.Context, before time.Time) (int, error) 
 	if err != nil {
 		return 0, wrap("delete ended", err)
 	}
-	return int(n), nil
+	return int(n), s.synced("delete ended")
 }
 
 // Live calls fn for every session that is not revoked and expires after now,
