@@ -20,6 +20,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/exp/trace"
@@ -43,6 +44,7 @@ func main() {
 	shortest := flag.Duration("min", time.Millisecond, "the shortest gap counted")
 	answer := flag.String("answer", `radius\.\(\*Server\)\.(reader|worker)`, "entry functions of the goroutines whose gaps count")
 	longest := flag.Int("longest", 0, "list what ran in this many of the longest gaps")
+	flag.DurationVar(&longSyscalls, "syscalls", 0, "also list every system call at least this long, with the stack it was made from (0: none)")
 	ignore := flag.String("ignore", `pprof\.profileWriter|signal\.loop`, "entry functions of goroutines that wait in system calls without holding a P")
 	flag.Parse()
 	if flag.NArg() != 1 {
@@ -158,6 +160,7 @@ func read(r io.Reader) ([]stretch, map[trace.GoID]string, trace.Time, time.Durat
 	onP := map[trace.GoID]trace.Time{}
 	inSyscall := map[trace.GoID]trace.Time{}
 	waiting := map[trace.GoID]trace.Time{}
+	syscallStack := map[trace.GoID]string{}
 	var first, last trace.Time
 	for {
 		ev, err := tr.ReadEvent()
@@ -192,6 +195,9 @@ func read(r io.Reader) ([]stretch, map[trace.GoID]string, trace.Time, time.Durat
 		if t, ok := inSyscall[g]; ok && from == trace.GoSyscall {
 			stretches = append(stretches, stretch{t, ev.Time(), g, syscall})
 			delete(inSyscall, g)
+			if d := time.Duration(ev.Time() - t); longSyscalls > 0 && d >= longSyscalls {
+				fmt.Printf("system call of %v at %v:\n%s", d, time.Duration(t-first), syscallStack[g])
+			}
 		}
 		if t, ok := waiting[g]; ok && from == trace.GoRunnable {
 			stretches = append(stretches, stretch{t, ev.Time(), g, runnable})
@@ -204,11 +210,21 @@ func read(r io.Reader) ([]stretch, map[trace.GoID]string, trace.Time, time.Durat
 			onP[g] = ev.Time()
 		case trace.GoSyscall:
 			inSyscall[g] = ev.Time()
+			if longSyscalls > 0 {
+				var b strings.Builder
+				for frame := range ev.Stack().Frames() {
+					fmt.Fprintf(&b, "    %s %s:%d\n", frame.Func, frame.File, frame.Line)
+				}
+				syscallStack[g] = b.String()
+			}
 		}
 	}
 	slices.SortFunc(stretches, func(a, b stretch) int { return cmp.Compare(a.from, b.from) })
 	return stretches, entry, first, time.Duration(last - first), nil
 }
+
+// longSyscalls: list the system calls at least this long (-syscalls).
+var longSyscalls time.Duration
 
 // unattended is how long within [from, to) no stretch of occupied covers
 // and one of ready does: an answering goroutine could run, and nothing ran.
