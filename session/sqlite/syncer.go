@@ -221,6 +221,8 @@ func startSyncer(db string) (*syncer, error) {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
+	// How ps lists it: "roamgate [sqlite syncer]", not /proc/self/exe.
+	cmd.Args = []string{filepath.Base(os.Args[0]) + " [sqlite syncer]"}
 	cmd.Env = append(os.Environ(), syncerEnv+"="+db)
 	cmd.Stderr = os.Stderr
 	// Both pipes are os.Pipe's: non-blocking, so that a goroutine waiting

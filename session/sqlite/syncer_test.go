@@ -5,8 +5,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -139,6 +142,10 @@ func TestSyncerEndsWithStore(t *testing.T) {
 	pid := s.Syncer().PID
 	if pid == 0 || !testtool.ProcessRuns(pid) || !s.Syncer().Running {
 		t.Fatalf("syncer pid %d is not running", pid)
+	}
+	// ps names it after the program and what it is.
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && !strings.HasSuffix(strings.TrimRight(string(cmdline), "\x00"), " [sqlite syncer]") {
+		t.Errorf("the syncer's command line is %q, want it to end in \" [sqlite syncer]\"", cmdline)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
