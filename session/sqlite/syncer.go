@@ -213,8 +213,8 @@ type answer struct {
 
 var errSyncerGone = errors.New("syncer process is gone")
 
-// startSyncer starts the syncer of the database at db (an absolute path
-// whose WAL exists).
+// startSyncer starts the syncer of the database at db (an absolute path;
+// the syncer opens the WAL at its first sync).
 func startSyncer(db string) (*syncer, error) {
 	exe, err := executable()
 	if err != nil {
