@@ -210,7 +210,11 @@ func TestSyncerCheckpointsAnother(t *testing.T) {
 	if err := syscall.Kill(s.Syncer().PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-s.syncer.read
+	select {
+	case <-s.syncer.read:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the store did not notice its syncer's end")
+	}
 	write()
 	frames, done, err = s.checkpointOther(other)
 	if err != nil || done != frames || s.Syncer().InProcess != 1 {
