@@ -699,7 +699,7 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
 func TestTouchManyFindsSessionsByIndex(t *testing.T) {
 	s := openInternal(t, filepath.Join(t.TempDir(), "sessions.db"))
 	defer s.Close()
-	plan := queryPlan(t, s, touchManySQL, `[]`)
+	plan := queryPlan(t, s, touchManySQL, []byte(`[]`))
 	var walk, search int
 	for i, step := range plan {
 		switch {
