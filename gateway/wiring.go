@@ -103,6 +103,9 @@ func newRegistry(mgr *session.Manager, store session.Store) *prometheus.Registry
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "roamgate_session_store_checkpoint_failures_total", Help: "WAL checkpoints of the SQLite store that failed (the WAL keeps the frames; the next checkpoint retries).",
 			}, func() float64 { return float64(st.Syncer().FailedCheckpoints) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "roamgate_session_store_checkpoints_urgent_total", Help: "Rounds of WAL checkpoints the SQLite store's syncer ran at its normal priority, not its idle one, because the round before waited over 10 s for an idle CPU.",
+			}, func() float64 { return float64(st.Syncer().UrgentCheckpoints) }),
 		)
 	}
 	return reg

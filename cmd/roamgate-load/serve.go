@@ -199,8 +199,8 @@ func runServe(ctx context.Context, c serveConfig, log *slog.Logger, ready func(*
 	}
 	if sy, ok := g.Store().(interface{ Syncer() sqlite.SyncerStats }); ok {
 		st := sy.Syncer()
-		fmt.Fprintf(w, "store syncer: pid %d, running %v, %d syncs or checkpoints in roamgate's process, %d checkpoints failed\n",
-			st.PID, st.Running, st.InProcess, st.FailedCheckpoints)
+		fmt.Fprintf(w, "store syncer: pid %d, running %v, %d syncs or checkpoints in roamgate's process, %d checkpoints failed, %d rounds urgent\n",
+			st.PID, st.Running, st.InProcess, st.FailedCheckpoints, st.UrgentCheckpoints)
 	}
 	fmt.Fprintf(w, "read batches (auth): %s\n", g.RADIUS().AuthReadBatches())
 	if errors.Is(err, context.Canceled) {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,16 @@ import (
 //     the other databases the store is given (CheckpointAlso: the
 //     history's).
 //
+// The checkpoints run on a thread of the syncer with the SCHED_IDLE
+// policy: only on a CPU that nothing else wants. A checkpoint copies every
+// page written in checkpointEvery (tens of milliseconds of CPU under the
+// roaming load), and at the syncer's normal priority the kernel shared the
+// core with it in slices of milliseconds: on the core RADIUS answered on,
+// the answers fell behind in each of them (docs/BENCHMARKS.md). A
+// checkpoint that waits longer than checkpointPatience for an idle CPU
+// (every CPU busy) makes the next one run at the normal priority, so that
+// the WAL stays bounded.
+//
 // What stays in roamgate's process: SQLite's fsync of the WAL header when
 // a write begins the WAL anew after a complete checkpoint (NORMAL keeps
 // it, https://sqlite.org/src/info/ff5be73dee), so at most once per
@@ -65,9 +76,14 @@ const syncerEnv = "ROAMGATE_SQLITE_SYNCER"
 // seconds of the roaming load; the WAL grows by what two seconds write.
 const checkpointEvery = 2 * time.Second
 
+// checkpointPatience: a checkpoint that took longer than this makes the
+// next one urgent (at the syncer's normal priority, not its idle one).
+const checkpointPatience = 10 * time.Second
+
 const (
-	syncWAL    byte = 's'
-	checkpoint byte = 'c'
+	syncWAL       byte = 's'
+	checkpoint    byte = 'c' // on the syncer's SCHED_IDLE thread
+	checkpointNow byte = 'C' // at its normal priority
 )
 
 func init() {
@@ -85,6 +101,14 @@ func serveSyncer(db string, in io.Reader, out io.Writer) int {
 	// A system call holds a P here too: more Ps than CPUs, so that a sync
 	// does not wait behind a checkpoint's fsync.
 	runtime.GOMAXPROCS(4)
+	// No collection before 64 MiB: stopping the world waits for every
+	// running thread, the idle checkpoint thread too, which gets no CPU
+	// while all of them are busy, and the syncs would wait with it. What
+	// the syncer allocates per request is a few hundred bytes (SQLite's
+	// memory is not Go's), so that is a collection every few minutes at
+	// the most.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(64 << 20)
 	// The WAL is opened at the first sync (a new database has none before
 	// its first write) and kept open, so that a write-back error of any
 	// page of it is reported to this descriptor's fsync.
@@ -135,6 +159,21 @@ func serveSyncer(db string, in io.Reader, out io.Writer) int {
 			db.Close()
 		}
 	}()
+	runCheckpoint := func(id uint32, path []byte) {
+		checkpoints.Lock()
+		defer checkpoints.Unlock()
+		db := conn
+		if len(path) > 0 {
+			if db = others[string(path)]; db == nil {
+				db = checkpointDB(string(path))
+				others[string(path)] = db
+			}
+		}
+		frames, done, err := checkpointWAL(db)
+		reply(id, err, fmt.Sprintf("%d %d", frames, done))
+	}
+	idle := idleThread(os.Stderr)
+	defer close(idle) // after wg.Wait: no request waits for it then
 	r := bufio.NewReader(in)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -153,22 +192,38 @@ func serveSyncer(db string, in io.Reader, out io.Writer) int {
 			wg.Go(func() { reply(id, syncWALFile(), "") })
 		case checkpoint:
 			wg.Go(func() {
-				checkpoints.Lock()
-				defer checkpoints.Unlock()
-				db := conn
-				if len(path) > 0 {
-					if db = others[string(path)]; db == nil {
-						db = checkpointDB(string(path))
-						others[string(path)] = db
-					}
+				done := make(chan struct{})
+				idle <- func() {
+					defer close(done)
+					runCheckpoint(id, path)
 				}
-				frames, done, err := checkpointWAL(db)
-				reply(id, err, fmt.Sprintf("%d %d", frames, done))
+				<-done
 			})
+		case checkpointNow:
+			wg.Go(func() { runCheckpoint(id, path) })
 		default:
 			reply(id, fmt.Errorf("unknown request %q", req[0]), "")
 		}
 	}
+}
+
+// idleThread runs the functions sent to it, one at a time, on a thread of
+// its own with the SCHED_IDLE policy, until the channel is closed. If the
+// policy cannot be set, it says so on log and runs them all the same.
+func idleThread(log io.Writer) chan<- func() {
+	work := make(chan func())
+	go func() {
+		// Never unlocked: the thread ends with the goroutine instead of
+		// running other goroutines at its policy.
+		runtime.LockOSThread()
+		if err := idlePolicy(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			fmt.Fprintf(log, "roamgate [sqlite syncer]: checkpoints run at the normal priority: SCHED_IDLE: %v\n", err)
+		}
+		for f := range work {
+			f()
+		}
+	}()
+	return work
 }
 
 // checkpointDB is a connection that checkpoints the database at path
@@ -365,6 +420,7 @@ type syncStats struct {
 	inProcess   atomic.Uint64 // syncs and checkpoints the store did itself
 	checkpoints atomic.Uint64 // done by the syncer
 	failed      atomic.Uint64 // checkpoints that failed
+	urgent      atomic.Uint64 // rounds of checkpoints at the normal priority
 }
 
 // durable makes every commit so far durable: the syncer fsyncs the WAL, or
@@ -395,22 +451,28 @@ func (s *Store) checkpointer() {
 	defer close(s.ckptDone)
 	tick := time.NewTicker(checkpointEvery)
 	defer tick.Stop()
+	kind := checkpoint
 	for {
 		select {
 		case <-s.ckptStop:
 			return
 		case <-tick.C:
-			if _, _, err := s.checkpoint(); err != nil {
+			if kind == checkpointNow {
+				s.syncStats.urgent.Add(1)
+			}
+			start := time.Now()
+			if _, _, err := s.checkpointOther(kind, ""); err != nil {
 				s.syncStats.failed.Add(1)
 			}
 			s.othersMu.Lock()
 			others := slices.Clone(s.others)
 			s.othersMu.Unlock()
 			for _, path := range others {
-				if _, _, err := s.checkpointOther(path); err != nil {
+				if _, _, err := s.checkpointOther(kind, path); err != nil {
 					s.syncStats.failed.Add(1)
 				}
 			}
+			kind = nextCheckpoint(time.Since(start))
 		}
 	}
 }
@@ -436,10 +498,20 @@ func (s *Store) CheckpointAlso(path string) error {
 	return nil
 }
 
+// nextCheckpoint is the kind of the round of checkpoints after one that
+// took took: one that waited longer than checkpointPatience for an idle
+// CPU says every CPU is busy, and the WAL must not grow on meanwhile.
+func nextCheckpoint(took time.Duration) byte {
+	if took > checkpointPatience {
+		return checkpointNow
+	}
+	return checkpoint
+}
+
 // checkpointOther is checkpoint for a database of CheckpointAlso (path),
-// or the store's own ("").
-func (s *Store) checkpointOther(path string) (frames, done int, err error) {
-	msg, err := s.syncer.call(checkpoint, path)
+// or the store's own (""), of kind checkpoint or checkpointNow.
+func (s *Store) checkpointOther(kind byte, path string) (frames, done int, err error) {
+	msg, err := s.syncer.call(kind, path)
 	if errors.Is(err, errSyncerGone) {
 		s.syncStats.inProcess.Add(1)
 		if path == "" {
@@ -469,7 +541,7 @@ func (s *Store) checkpointOther(path string) (frames, done int, err error) {
 // the syncer is gone) and returns the WAL's frames and how many of them
 // are in the database file.
 func (s *Store) checkpoint() (frames, done int, err error) {
-	return s.checkpointOther("")
+	return s.checkpointOther(checkpoint, "")
 }
 
 // SyncerStats is what Store.Syncer reports.
@@ -480,11 +552,16 @@ type SyncerStats struct {
 	// its syncer gone; FailedCheckpoints the checkpoints that failed (the
 	// WAL keeps the frames, the next checkpoint copies them).
 	InProcess, FailedCheckpoints uint64
+	// UrgentCheckpoints counts the rounds of checkpoints that ran at the
+	// syncer's normal priority because the round before waited longer than
+	// checkpointPatience for an idle CPU: every CPU was busy.
+	UrgentCheckpoints uint64
 }
 
 // Syncer reports the store's syncer process, for metrics.
 func (s *Store) Syncer() SyncerStats {
-	st := SyncerStats{InProcess: s.syncStats.inProcess.Load(), FailedCheckpoints: s.syncStats.failed.Load()}
+	st := SyncerStats{InProcess: s.syncStats.inProcess.Load(), FailedCheckpoints: s.syncStats.failed.Load(),
+		UrgentCheckpoints: s.syncStats.urgent.Load()}
 	if p := s.syncer; p != nil {
 		st.PID = p.pid()
 		p.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -96,6 +97,81 @@ func TestSyncerCheckpoints(t *testing.T) {
 	}
 	if n := s.syncStats.checkpoints.Load(); n == 0 {
 		t.Fatal("the checkpoint was not the syncer's")
+	}
+}
+
+// TestSyncerCheckpointsOnAnIdleThread: the syncer's checkpoints run on a
+// thread of its own with the SCHED_IDLE policy, its syncs do not, and an
+// urgent checkpoint (checkpointNow) copies every frame too.
+func TestSyncerCheckpointsOnAnIdleThread(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("SCHED_IDLE is Linux's")
+	}
+	s, _, now := storeWithSession(t)
+	for _, kind := range []byte{checkpoint, checkpointNow} {
+		for range 50 {
+			if err := s.Create(context.Background(), record(t, now)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		frames, done, err := s.checkpointOther(kind, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if frames == 0 || done != frames {
+			t.Fatalf("checkpoint %q: %d of %d frames in the database file, want all and some", kind, done, frames)
+		}
+	}
+	policies := threadPolicies(t, s.Syncer().PID)
+	const schedOther = 0
+	if policies[schedIdle] != 1 || policies[schedOther] == 0 {
+		t.Fatalf("the syncer's threads by policy: %v, want one SCHED_IDLE (%d), the others SCHED_OTHER (%d)", policies, schedIdle, schedOther)
+	}
+}
+
+// threadPolicies counts the threads of process pid by scheduling policy
+// (field 41 of /proc/pid/task/tid/stat, proc(5)).
+func threadPolicies(t *testing.T, pid int) map[int]int {
+	t.Helper()
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		t.Fatalf("threads of %d: %v", pid, err)
+	}
+	policies := map[int]int{}
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The command may hold spaces and parentheses; the fields after
+		// its closing one begin with field 3.
+		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(fields) < 41-2 {
+			t.Fatalf("%s: %d fields", path, len(fields)+2)
+		}
+		var policy int
+		if _, err := fmt.Sscan(fields[41-3], &policy); err != nil {
+			t.Fatalf("%s: policy %q: %v", path, fields[41-3], err)
+		}
+		policies[policy]++
+	}
+	return policies
+}
+
+// TestNextCheckpoint: a round of checkpoints that took longer than
+// checkpointPatience makes the next one urgent, and only that.
+func TestNextCheckpoint(t *testing.T) {
+	for _, c := range []struct {
+		took time.Duration
+		want byte
+	}{
+		{0, checkpoint},
+		{checkpointPatience, checkpoint},
+		{checkpointPatience + time.Millisecond, checkpointNow},
+	} {
+		if got := nextCheckpoint(c.took); got != c.want {
+			t.Errorf("after a round of %v: %q, want %q", c.took, got, c.want)
+		}
 	}
 }
 
@@ -200,7 +276,7 @@ func TestSyncerCheckpointsAnother(t *testing.T) {
 	if err := s.CheckpointAlso(other); err != nil {
 		t.Fatal(err)
 	}
-	frames, done, err := s.checkpointOther(other)
+	frames, done, err := s.checkpointOther(checkpoint, other)
 	if err != nil || frames == 0 || done != frames {
 		t.Fatalf("the syncer's checkpoint of another database: %d of %d frames, %v", done, frames, err)
 	}
@@ -216,7 +292,7 @@ func TestSyncerCheckpointsAnother(t *testing.T) {
 		t.Fatal("the store did not notice its syncer's end")
 	}
 	write()
-	frames, done, err = s.checkpointOther(other)
+	frames, done, err = s.checkpointOther(checkpoint, other)
 	if err != nil || done != frames || s.Syncer().InProcess != 1 {
 		t.Fatalf("the store's own checkpoint of another database: %d of %d frames, %v, %+v", done, frames, err, s.Syncer())
 	}
