@@ -50,10 +50,10 @@ import (
 // page written in checkpointEvery (tens of milliseconds of CPU under the
 // roaming load), and at the syncer's normal priority the kernel shared the
 // core with it in slices of milliseconds: on the core RADIUS answered on,
-// the answers fell behind in each of them (docs/BENCHMARKS.md). A
-// checkpoint that waits longer than checkpointPatience for an idle CPU
-// (every CPU busy) makes the next one run at the normal priority, so that
-// the WAL stays bounded.
+// the answers fell behind in each of them (docs/BENCHMARKS.md). A round
+// of checkpoints (the store's and CheckpointAlso's) that took longer than
+// checkpointPatience, waiting for an idle CPU (every CPU busy), makes the
+// next round run at the normal priority, so that the WAL stays bounded.
 //
 // What stays in roamgate's process: SQLite's fsync of the WAL header when
 // a write begins the WAL anew after a complete checkpoint (NORMAL keeps
@@ -76,8 +76,9 @@ const syncerEnv = "ROAMGATE_SQLITE_SYNCER"
 // seconds of the roaming load; the WAL grows by what two seconds write.
 const checkpointEvery = 2 * time.Second
 
-// checkpointPatience: a checkpoint that took longer than this makes the
-// next one urgent (at the syncer's normal priority, not its idle one).
+// checkpointPatience: a round of checkpoints that took longer than this
+// makes the next round urgent (at the syncer's normal priority, not its
+// idle one).
 const checkpointPatience = 10 * time.Second
 
 const (
