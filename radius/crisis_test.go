@@ -3,9 +3,11 @@ package radius
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"testing"
+	"time"
 
 	layeh "layeh.com/radius"
 	"layeh.com/radius/rfc2865"
@@ -91,5 +93,62 @@ func TestCrisisAdmitsUnknownDevices(t *testing.T) {
 	}
 	if len(cs.admits) != 1 || cs.admits[0].Location != "rathaus" || !cs.admits[0].HasMAC || cs.admits[0].MAC.String() != "02:c1:51:00:00:01" {
 		t.Errorf("admissions %+v, want one for the stranger at the client's location", cs.admits)
+	}
+}
+
+// slowCrisis is crisisSessions whose store write of a crisis admission
+// waits until release is closed (or its deadline passes).
+type slowCrisis struct {
+	*crisisSessions
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *slowCrisis) CrisisAdmit(ctx context.Context, req session.CreateRequest) (session.Session, error) {
+	c.entered <- struct{}{}
+	select {
+	case <-c.release:
+	case <-ctx.Done():
+		return session.Session{}, ctx.Err()
+	}
+	return c.crisisSessions.CrisisAdmit(ctx, req)
+}
+
+// TestSlowCrisisAdmissionHoldsUpNoOne: while a crisis admission waits for
+// the store (up to crisisAdmitTimeout), the reader goes on reading and
+// another worker answers the other requests.
+func TestSlowCrisisAdmissionHoldsUpNoOne(t *testing.T) {
+	cs := &slowCrisis{crisisSessions: &crisisSessions{fakeSessions: newFakeSessions(), active: true},
+		entered: make(chan struct{}, 1), release: make(chan struct{})}
+	ts := startServer(t, testConfig(), Deps{Sessions: cs})
+	ask := func(mac string) *layeh.Packet {
+		return sign(t, newRequest(layeh.CodeAccessRequest, testSecret,
+			attr{rfc2865.UserName_Type, mac}, attr{rfc2865.CallingStationID_Type, mac}))
+	}
+	stranger := make(chan error, 1)
+	go func() {
+		resp, err := exchange(ask("02-C1-51-00-00-03"), ts.AuthAddr(), 10*time.Second)
+		if err == nil && resp.Code != layeh.CodeAccessAccept {
+			err = fmt.Errorf("answer %v, want Access-Accept", resp.Code)
+		}
+		stranger <- err
+	}()
+	select {
+	case <-cs.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the crisis admission did not begin within 10s")
+	}
+	// Well below crisisAdmitTimeout: a reader stuck in the admission
+	// would read this request only once the admission gave up.
+	resp, err := exchange(ask(liveMAC.String()), ts.AuthAddr(), crisisAdmitTimeout/2)
+	if err != nil {
+		t.Fatalf("a known device was not answered while a crisis admission waited: %v", err)
+	}
+	if resp.Code != layeh.CodeAccessAccept {
+		t.Fatalf("known device: answer %v, want Access-Accept", resp.Code)
+	}
+	close(cs.release)
+	if err := <-stranger; err != nil {
+		t.Fatalf("the admitted device: %v", err)
 	}
 }
