@@ -105,7 +105,10 @@ type slowCrisis struct {
 }
 
 func (c *slowCrisis) CrisisAdmit(ctx context.Context, req session.CreateRequest) (session.Session, error) {
-	c.entered <- struct{}{}
+	select {
+	case c.entered <- struct{}{}:
+	default: // told already
+	}
 	select {
 	case <-c.release:
 	case <-ctx.Done():
