@@ -6,8 +6,11 @@ import (
 )
 
 // schedIdle is Linux's SCHED_IDLE policy (include/uapi/linux/sched.h):
-// a thread that runs only on a CPU that nothing else wants, and never
-// takes one from a thread that does (sched(7)).
+// "extremely low priority (lower even than a +19 nice value)" (sched(7)).
+// Beside a busy thread of normal priority the scheduler gives it the
+// smallest weight it has (WEIGHT_IDLEPRIO, 3 against 1 024 for nice 0),
+// a few thousandths of the CPU: its work is slow, but it ends, so that
+// checkpointPatience can see a round that waited too long.
 const schedIdle = 5
 
 // idlePolicy gives the calling thread the SCHED_IDLE policy. Lowering a

@@ -46,9 +46,10 @@ import (
 //     history's).
 //
 // The checkpoints run on a thread of the syncer with the SCHED_IDLE
-// policy: only on a CPU that nothing else wants. A checkpoint copies every
-// page written in checkpointEvery (tens of milliseconds of CPU under the
-// roaming load), and at the syncer's normal priority the kernel shared the
+// policy, the lowest priority there is: on a busy CPU it gets a few
+// thousandths of the time, next to nothing taken from RADIUS. A checkpoint
+// copies every page written in checkpointEvery (tens of milliseconds of
+// CPU under the roaming load), and at the syncer's normal priority the kernel shared the
 // core with it in slices of milliseconds: on the core RADIUS answered on,
 // the answers fell behind in each of them (docs/BENCHMARKS.md). A round
 // of checkpoints (the store's and CheckpointAlso's) that took longer than
