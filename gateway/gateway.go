@@ -139,16 +139,23 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (g *Gateway, err err
 
 	// The runtime's GC settings are the program's (cmd/roamgate raises
 	// GOGC around New, for this load): a library does not change them.
+	// A store of this gateway alone (SQLite) gets the move journal beside
+	// it (session/journal.go); Redis's other gateways read moves from it.
+	journal := ""
+	if _, ok := store.(*sqlite.Store); ok {
+		journal = filepath.Dir(cfg.SQLitePath())
+	}
 	mgr, rep, err := session.NewManager(ctx, session.Options{
 		Store: store, Tokens: tokens, SiteKey: siteKey, Policy: policy, Logger: log,
-		CrisisLifetime: cfg.Crisis.SessionTimeout,
+		CrisisLifetime: cfg.Crisis.SessionTimeout, Journal: journal,
 	})
 	if err != nil {
 		return nil, err
 	}
 	closers = append(closers, mgr.Close)
 	g.mgr = mgr
-	log.Info("sessions loaded", "live", rep.Loaded, "refused", rep.Rejected, "sealed_by_older_version", rep.Upgraded)
+	log.Info("sessions loaded", "live", rep.Loaded, "refused", rep.Rejected, "sealed_by_older_version", rep.Upgraded,
+		"moves_from_journal", rep.Journaled)
 
 	reg := newRegistry(mgr, store)
 	hist, err := history.Open(ctx, history.Options{

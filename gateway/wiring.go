@@ -66,6 +66,21 @@ func newRegistry(mgr *session.Manager, store session.Store) *prometheus.Registry
 			Name: "roamgate_session_displaced_total", Help: "Live sessions whose MAC another sign-in (without their token) or a re-bind took over.",
 		}, func() float64 { return float64(mgr.Counters().Displaced) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "roamgate_session_journal_files", Help: "Files of the move journal holding moves the store has not been given yet (SQLite; 1-2 normally).",
+		}, func() float64 { return float64(mgr.Counters().JournalFiles) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roamgate_session_journal_checkpoints_total", Help: "Checkpoints of the move journal into the store.",
+		}, func() float64 { return float64(mgr.Counters().Checkpoints) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roamgate_session_journal_checkpoint_failures_total", Help: "Checkpoints of the move journal that failed (the files are kept; the next checkpoint writes them).",
+		}, func() float64 { return float64(mgr.Counters().CheckpointFailures) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roamgate_session_journal_checkpointed_sessions_total", Help: "Sessions written to the store by checkpoints of the move journal (each moved session once per checkpoint).",
+		}, func() float64 { return float64(mgr.Counters().CheckpointedSessions) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roamgate_session_journal_damaged_total", Help: "Move journal files that could not be read or ended in bytes that were not a record (replayed up to them).",
+		}, func() float64 { return float64(mgr.Counters().JournalDamaged) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "roamgate_session_crisis_active", Help: "1 while crisis mode is active (every device admitted, no terms), else 0.",
 		}, func() float64 {
 			if mgr.CrisisActive() {

@@ -46,7 +46,12 @@
 # roamgate's execution trace of it goes to PROFILE/trace.out, for what its
 # goroutines wait on: go tool trace -pprof=sync|syscall|sched; and the report
 # ends with scripts/tracegaps' summary of it: what ran while RADIUS did not),
-# RG_GOMAXPROCS (roamgate's GOMAXPROCS once its sessions exist, 1: one core's
+# CHECKPOINT (1: after each roamgate run the drain has roamgate checkpoint
+# its move journal into SQLite and counts that CPU to the run — as if every
+# 10-s run were a checkpoint window, where production checkpoints every 5
+# minutes and writes each moved session once; 0: no checkpoint, the
+# journal's writes alone), RG_GOMAXPROCS (roamgate's GOMAXPROCS once its
+# sessions exist, 1: one core's
 # worth; 2 lets a goroutine run while another is stuck in a system call such
 # as SQLite's fsync, still on the one CPU), RG_GOGC and RG_GOMEMLIMIT
 # (roamgate's GOGC and GOMEMLIMIT; the load generator keeps the defaults).
@@ -70,6 +75,7 @@ LOAD_CPU=${LOAD_CPU:-1}
 DATA_DIR=${DATA_DIR:-}
 PROFILE=${PROFILE:-}
 TRACE=${TRACE:-}
+CHECKPOINT=${CHECKPOINT:-1}
 SECRET=bench-secret-0123456789
 
 cd "$(dirname "$0")/.."
@@ -302,17 +308,23 @@ for s in $SERVERS; do
 	fi
 done
 
+# roamgate_flushed — true once no move waits for roamgate's background
+# writer (they are in the move journal, or the store).
+roamgate_flushed() { [[ $(cat "$work/roamgate.status") == "pending 0 "* ]]; }
+
 # roamgate_drained — true once roamgate's store writes are done: nothing
 # pending, nothing in the SQLite store's activity log left to fold (it
 # folds at the latest 30 s after a touch: without this its fold of a
-# run's last moves fell into the next server's run, uncounted), and the
-# count written unchanged for 0.4 s.
+# run's last moves fell into the next server's run, uncounted), with
+# CHECKPOINT=1 no move journal file left to write to the store, and the
+# status unchanged for 0.4 s.
 roamgate_drained() {
 	local a b
 	a=$(cat "$work/roamgate.status")
 	sleep 0.4
 	b=$(cat "$work/roamgate.status")
-	[ "$a" = "$b" ] && [[ $b == "pending 0 unfolded 0 "* ]]
+	[ "$a" = "$b" ] && [[ $b == "pending 0 unfolded 0 "* ]] || return 1
+	[ "$CHECKPOINT" = 0 ] || [[ $b == *" journal 0" ]]
 }
 
 # profile_segment LABEL — roamgate starts its next CPU profile segment.
@@ -344,6 +356,10 @@ run_load() {
 	c1=$(core_ticks)
 	if [ "$name" = roamgate ]; then
 		[ -z "$PROFILE" ] || profile_segment "store catching up after: load $*"
+		if [ "$CHECKPOINT" != 0 ]; then
+			wait_for 60 roamgate_flushed
+			kill -USR2 "${pid[roamgate]}"
+		fi
 		wait_for 1800 roamgate_drained
 		[ -z "$PROFILE" ] || profile_segment "idle (other servers' runs)"
 	fi

@@ -16,6 +16,7 @@ func TestSeenDurableBuffersWhileTheStoreIsAway(t *testing.T) {
 	h := newHarness(t, defaultPolicy())
 	fs := &touchFailing{}
 	h.wrap = func(s session.Store) session.Store { fs.Store = s; return fs }
+	h.noJournal = true // TestSeenDurableIsInTheJournal has the journal
 	h.restart(t)
 	s, _ := h.create(t, "da:a1:19:00:0c:01", "wifi4eu", "bahnhof")
 	ctx := context.Background()

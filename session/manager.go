@@ -60,6 +60,10 @@ type Options struct {
 	// active (see crisis.go); zero means DefaultCrisisLifetime. It is
 	// capped at Policy.MaxLifetime, which bounds every token.
 	CrisisLifetime time.Duration
+	// Journal, when set, is the directory of the move journal
+	// (journal.go): activity is durable there and reaches the store at
+	// checkpoints. Only for a store of one gateway (not a Notifier).
+	Journal string
 }
 
 // Manager is the only place where sessions are created, found, moved and
@@ -102,6 +106,12 @@ type Manager struct {
 	// A shared store's change feed (Notifier) is followed in the background.
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
+
+	// The move journal (Options.Journal), nil without one. replay is what
+	// its files hold at start-up, applied by load.
+	journal      *journal
+	replay       *journalTouches
+	checkpointMu sync.Mutex // one checkpoint at a time
 }
 
 // CreateRequest describes a sign-in.
@@ -131,6 +141,9 @@ type LoadReport struct {
 	// Upgraded counts the loaded records sealed by version 1 (before
 	// issue 11), verified by the claims of their token (see openToken).
 	Upgraded int
+	// Journaled counts the loaded sessions whose activity came from the
+	// move journal (moves the store had not been given before a stop).
+	Journaled int
 }
 
 // NewManager loads the live sessions of the store into the index. Records
@@ -167,6 +180,15 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 		wake:    make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	m.crisis.lifetime = min(cmp.Or(o.CrisisLifetime, DefaultCrisisLifetime), o.Policy.MaxLifetime())
+	if o.Journal != "" {
+		if _, shared := o.Store.(Notifier); shared {
+			return nil, rep, errors.New("session: a move journal is for a store of one gateway; a shared store's other gateways read the moves from the store")
+		}
+		if m.journal, err = openJournal(o.Journal); err != nil {
+			return nil, rep, err
+		}
+		m.replay = m.readJournal()
+	}
 	if n, ok := o.Store.(Notifier); ok {
 		// Subscribe before loading, so no change falls in between.
 		wctx, cancel := context.WithCancel(context.Background())
@@ -195,11 +217,21 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 			m.stopWatch()
 			<-m.watchDone
 		}
+		if m.journal != nil {
+			m.journal.close()
+		}
 		return nil, rep, fmt.Errorf("session: load store: %w", err)
 	}
 	rep = m.loaded
 	m.stopped, m.stopAll = context.WithCancel(context.Background())
 	go m.flushLoop()
+	if m.journal != nil {
+		if len(m.replay.touches) > 0 {
+			m.journal.signalFull() // the store gets them soon, not in checkpointEvery
+		}
+		m.replay = nil
+		m.loops.Go(m.checkpointLoop)
+	}
 	if p, ok := o.Store.(pinger); ok {
 		m.loops.Go(func() { m.healthLoop(p) })
 	}
@@ -217,12 +249,16 @@ func NewManager(ctx context.Context, o Options) (*Manager, LoadReport, error) {
 func (m *Manager) load(ctx context.Context) error {
 	workers := max(runtime.GOMAXPROCS(0), 1)
 	records := make(chan Record, 1024)
-	var loaded, rejected, upgraded atomic.Int64
+	var loaded, rejected, upgraded, journaled atomic.Int64
 	var wg sync.WaitGroup
 	in := newInterner()
 	for range workers {
 		wg.Go(func() {
 			for r := range records {
+				if i, ok := m.replay.find(r.ID); ok {
+					applyTouch(&r, m.replay.touches[i])
+					journaled.Add(1)
+				}
 				exp, v1, err := m.verifyRecord(r)
 				if err != nil {
 					rejected.Add(1)
@@ -255,7 +291,8 @@ func (m *Manager) load(ctx context.Context) error {
 	})
 	close(records)
 	wg.Wait()
-	m.loaded = LoadReport{Loaded: int(loaded.Load()), Rejected: int(rejected.Load()), Upgraded: int(upgraded.Load())}
+	m.loaded = LoadReport{Loaded: int(loaded.Load()), Rejected: int(rejected.Load()), Upgraded: int(upgraded.Load()),
+		Journaled: int(journaled.Load())}
 	return err
 }
 
@@ -306,6 +343,11 @@ func (m *Manager) Close() error {
 		if m.stopWatch != nil {
 			m.stopWatch()
 			<-m.watchDone
+		}
+		if m.journal != nil {
+			<-m.done // the last flush is in the journal
+			m.loops.Wait()
+			m.closeJournal()
 		}
 	})
 	<-m.done
@@ -673,6 +715,7 @@ func (m *Manager) flushLoop() {
 	// the sessions share group commits. The first write after a quiet
 	// spell goes at once.
 	_, paced := m.store.(BatchToucher)
+	paced = paced || m.journal != nil
 	pace := time.NewTimer(time.Hour)
 	pace.Stop()
 	var last time.Time
@@ -751,12 +794,48 @@ func (m *Manager) flush() bool {
 		}
 	}
 	bt, many := m.store.(BatchToucher)
+	j := m.journal
+	if j != nil {
+		many = true
+	}
 	var touches []Touch
 	var errs []error
 	if many {
 		touches = make([]Touch, 0, min(len(batch), flushChunk))
 	}
+	// With a journal, the chunks are appended to it, and made durable
+	// with one sync at the end: the sessions are written once it returns.
+	var (
+		records   []byte
+		journaled []string
+		last      journalPos
+	)
 	writeMany := func() {
+		if j != nil {
+			records = records[:0]
+			var err error
+			for _, t := range touches {
+				if records, err = appendJournalRecord(records, t); err != nil {
+					break
+				}
+			}
+			var pos journalPos
+			if err == nil {
+				pos, err = j.write(records)
+			}
+			for _, t := range touches {
+				if err != nil {
+					result(t.ID, err)
+				} else {
+					journaled = append(journaled, t.ID)
+				}
+			}
+			if err == nil {
+				last = pos
+			}
+			touches = touches[:0]
+			return
+		}
 		if cap(errs) < len(touches) {
 			errs = make([]error, len(touches))
 		}
@@ -810,6 +889,12 @@ func (m *Manager) flush() bool {
 	if len(touches) > 0 {
 		writeMany()
 	}
+	if len(journaled) > 0 {
+		err := j.syncTo(last)
+		for _, id := range journaled {
+			result(id, err)
+		}
+	}
 	if len(batch) > 0 {
 		m.storeResult(firstErr)
 	}
@@ -856,19 +941,30 @@ type Counters struct {
 	// Displaced counts live sessions whose MAC another session took over
 	// (a sign-in without their token, or a re-bind; see Create).
 	Displaced uint64
+	// The move journal (Options.Journal): JournalFiles is how many of its
+	// files hold moves the store has not been given; Checkpoints and
+	// CheckpointFailures count checkpoints, CheckpointedSessions the
+	// sessions they wrote; JournalDamaged counts journal files that could
+	// not be read, or ended in bytes that were not a record.
+	JournalFiles                    int
+	Checkpoints, CheckpointFailures uint64
+	CheckpointedSessions            uint64
+	JournalDamaged                  uint64
 }
 
 type counters struct {
 	activityWritten, activityFailed, feedResyncs, failStatic atomic.Uint64
 	activityBuffered, activityDropped, staleActivity         atomic.Uint64
 	displaced                                                atomic.Uint64
+	checkpoints, checkpointFailed, checkpointed              atomic.Uint64
+	journalDamaged                                           atomic.Uint64
 	activityPending                                          atomic.Int64
 	storeDown                                                atomic.Bool
 }
 
 // Counters returns the running totals.
 func (m *Manager) Counters() Counters {
-	return Counters{
+	c := Counters{
 		ActivityWritten:  m.counters.activityWritten.Load(),
 		ActivityFailed:   m.counters.activityFailed.Load(),
 		ActivityPending:  m.counters.activityPending.Load(),
@@ -879,7 +975,16 @@ func (m *Manager) Counters() Counters {
 		ActivityDropped:  m.counters.activityDropped.Load(),
 		StaleActivity:    m.counters.staleActivity.Load(),
 		Displaced:        m.counters.displaced.Load(),
+
+		Checkpoints:          m.counters.checkpoints.Load(),
+		CheckpointFailures:   m.counters.checkpointFailed.Load(),
+		CheckpointedSessions: m.counters.checkpointed.Load(),
+		JournalDamaged:       m.counters.journalDamaged.Load(),
 	}
+	if m.journal != nil {
+		c.JournalFiles = m.journal.pendingFiles()
+	}
+	return c
 }
 
 // storeResult records whether the store just worked.

@@ -38,6 +38,8 @@ type harness struct {
 	site   *sessiontest.Site
 	// wrap, when set, wraps the store the manager gets.
 	wrap func(session.Store) session.Store
+	// noJournal: activity goes to the store at once (sessiontest.Options).
+	noJournal bool
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -60,7 +62,8 @@ func newHarness(t *testing.T, p session.Policy) *harness {
 func (h *harness) start(t *testing.T) session.LoadReport {
 	t.Helper()
 	var err error
-	h.site, err = sessiontest.Open(sessiontest.Options{Dir: h.dir, Policy: h.policy, Now: h.clock.Now, Logger: quiet, Wrap: h.wrap})
+	h.site, err = sessiontest.Open(sessiontest.Options{Dir: h.dir, Policy: h.policy, Now: h.clock.Now, Logger: quiet, Wrap: h.wrap,
+		NoJournal: h.noJournal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1196,6 +1199,7 @@ func TestManagerActivityWhileStoreIsAway(t *testing.T) {
 	h := newHarness(t, defaultPolicy())
 	fs := &touchFailing{}
 	h.wrap = func(s session.Store) session.Store { fs.Store = s; return fs }
+	h.noJournal = true // TestJournalKeepsMovesWhileTheStoreIsAway has the journal
 	h.restart(t)
 	s, _ := h.create(t, "da:a1:19:00:09:01", "wifi4eu", "bahnhof")
 	fs.down.Store(true)

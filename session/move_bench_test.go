@@ -20,20 +20,24 @@ type oneByOne struct{ session.Store }
 // SQLite (synchronous=FULL): 20 000 sessions move through Manager.Seen, as a
 // RADIUS Access-Request from another location does, faster than the store
 // writes them, and each op's share of the time until every move is stored
-// (Close writes what is pending). "batched" is the store as gateway.New
-// wires it (TouchMany: the pending sessions share group commits),
-// "one-by-one" a Touch per session.
+// (Close writes what is pending, and checkpoints the journal). "journal"
+// is the store as gateway.New wires it (the move journal, checkpointed
+// into the store with TouchMany), "batched" without the journal
+// (TouchMany: the pending sessions share group commits), "one-by-one" a
+// Touch per session.
 func BenchmarkMoveWrites(b *testing.B) {
 	const sessions = 20_000
 	for _, bc := range []struct {
-		name string
-		wrap func(session.Store) session.Store
+		name      string
+		wrap      func(session.Store) session.Store
+		noJournal bool
 	}{
-		{"one-by-one", func(s session.Store) session.Store { return oneByOne{s} }},
-		{"batched", nil},
+		{"one-by-one", func(s session.Store) session.Store { return oneByOne{s} }, true},
+		{"batched", nil, true},
+		{"journal", nil, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			site := sessiontest.New(b, sessiontest.Options{Wrap: bc.wrap})
+			site := sessiontest.New(b, sessiontest.Options{Wrap: bc.wrap, NoJournal: bc.noJournal})
 			ids := make([]string, sessions)
 			errs := make([]error, sessions)
 			var wg sync.WaitGroup

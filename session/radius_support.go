@@ -8,8 +8,8 @@ import (
 // SeenDurable is Seen for a caller that must not acknowledge before the
 // activity is on disk: RADIUS accounting, whose Accounting-Response tells the
 // access point it may forget the record (RFC 2866 §2). It updates the index
-// as Seen does, then writes the index's view of the session to the store and
-// returns once the store has it.
+// as Seen does, then writes the index's view of the session to the store (or
+// its move journal, Options.Journal) and returns once it is durable there.
 //
 // While the store is away, the record goes into the bounded buffer of
 // pending writes instead (one entry per session, at most maxPending), which
@@ -40,7 +40,11 @@ func (m *Manager) SeenDurable(ctx context.Context, id string, a Activity) (Sessi
 	}
 	stored := Activity{At: s.LastSeen, Location: s.CurrentLocation, AP: s.AP,
 		InputOctets: s.InputOctets, OutputOctets: s.OutputOctets, NAS: s.NAS}
-	err = m.store.Touch(ctx, id, stored, s.Roams, sealed)
+	if m.journal != nil {
+		err = m.journalTouch(Touch{ID: id, Activity: stored, Roams: s.Roams, SealedDevice: sealed})
+	} else {
+		err = m.store.Touch(ctx, id, stored, s.Roams, sealed)
+	}
 	m.storeResult(err)
 	if err != nil {
 		if m.queueWrite(id, true) {

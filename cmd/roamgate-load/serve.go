@@ -172,6 +172,7 @@ func runServe(ctx context.Context, c serveConfig, log *slog.Logger, ready func(*
 	if c.status != "" {
 		go writeStatus(sctx, c.status, mgr, g.Store())
 	}
+	go checkpointOnSignal(sctx, mgr, w)
 
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -209,10 +210,12 @@ func runServe(ctx context.Context, c serveConfig, log *slog.Logger, ready func(*
 	return err
 }
 
-// writeStatus rewrites path with the manager's activity counters and the
-// touches the store's log holds unfolded (SQLite) until ctx ends:
-// "pending N unfolded U written M". The bench's drain waits for both to be
-// 0, so that the fold of a run's moves is counted to that run.
+// writeStatus rewrites path with the manager's activity counters, the
+// touches the store's log holds unfolded (SQLite) and the files of the
+// move journal the store has not been given, until ctx ends: "pending N
+// unfolded U written M journal F". The bench's drain asks for a
+// checkpoint (SIGUSR2) and waits for N, U and F to be 0, so that the
+// store's writes of a run's moves are counted to that run.
 func writeStatus(ctx context.Context, path string, mgr *session.Manager, store session.Store) {
 	log, _ := store.(interface{ ActivityLog() (int64, uint64) })
 	t := time.NewTicker(100 * time.Millisecond)
@@ -224,7 +227,8 @@ func writeStatus(ctx context.Context, path string, mgr *session.Manager, store s
 		if log != nil {
 			unfolded, _ = log.ActivityLog()
 		}
-		if os.WriteFile(tmp, fmt.Appendf(nil, "pending %d unfolded %d written %d\n", c.ActivityPending, unfolded, c.ActivityWritten), 0o644) == nil {
+		if os.WriteFile(tmp, fmt.Appendf(nil, "pending %d unfolded %d written %d journal %d\n",
+			c.ActivityPending, unfolded, c.ActivityWritten, c.JournalFiles), 0o644) == nil {
 			os.Rename(tmp, path)
 		}
 		select {
@@ -354,5 +358,24 @@ func (c *serveConfig) traceOf(n int) {
 			return
 		}
 		c.traceFile = f
+	}
+}
+
+// checkpointOnSignal checkpoints the move journal at each SIGUSR2, so
+// that a harness can count the store's writes of a run's moves to that
+// run instead of to whichever run the five-minute checkpoint falls in.
+func checkpointOnSignal(ctx context.Context, mgr *session.Manager, w io.Writer) {
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-usr2:
+			if err := mgr.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+				fmt.Fprintln(w, "roamgate-load serve: checkpoint:", err)
+			}
+		}
 	}
 }

@@ -55,6 +55,11 @@ type Options struct {
 	Wrap func(session.Store) session.Store
 	// CrisisLifetime is session.Options.CrisisLifetime.
 	CrisisLifetime time.Duration
+	// NoJournal leaves out the move journal that a site's own SQLite
+	// store gets (session.Options.Journal, as gateway.New sets it), so
+	// that activity goes to the store at once: for tests of the store's
+	// failures under activity.
+	NoJournal bool
 }
 
 // Site is a running session manager and what it was made from.
@@ -136,9 +141,13 @@ func Open(o Options) (*Site, error) {
 	if o.Wrap != nil {
 		use = o.Wrap(s.Store)
 	}
+	journal := ""
+	if s.closeStore && !o.NoJournal {
+		journal = o.Dir // the SQLite store of this site alone, as gateway.New does
+	}
 	s.Manager, s.Report, err = session.NewManager(context.Background(), session.Options{
 		Store: use, Tokens: s.Tokens, SiteKey: s.SiteKey, Policy: o.Policy, Now: o.Now, Logger: o.Logger,
-		CrisisLifetime: o.CrisisLifetime,
+		CrisisLifetime: o.CrisisLifetime, Journal: journal,
 	})
 	if err != nil {
 		if s.closeStore {

@@ -3,16 +3,13 @@
 package sqlite_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,38 +37,7 @@ func TestKillDurability(t *testing.T) {
 	const killAfter = 400 // IDs printed before the kill
 	path := filepath.Join(t.TempDir(), "sessions.db")
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKillDurability$", "-test.timeout=5m")
-	cmd.Env = append(os.Environ(), killHelperEnv+"="+path)
-	var stderr testtool.LogBuffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := false
-	t.Cleanup(func() { // never leave the helper running
-		if !waited {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-
-	// Only complete lines count: a line cut off by the kill was not printed.
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		r := bufio.NewReader(stdout)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			lines <- strings.TrimSuffix(line, "\n")
-		}
-	}()
+	h := testtool.StartHelper(t, "^TestKillDurability$", killHelperEnv+"="+path)
 
 	var ids []string
 	syncerPID := 0 // the helper's store's syncer process
@@ -81,7 +47,7 @@ func TestKillDurability(t *testing.T) {
 read:
 	for {
 		select {
-		case line, ok := <-lines:
+		case line, ok := <-h.Lines:
 			if !ok {
 				break read // the helper's stdout is closed: it is gone
 			}
@@ -95,21 +61,14 @@ read:
 			}
 			ids = append(ids, id)
 			if len(ids) == killAfter && !killed {
-				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-					t.Fatalf("kill: %v", err)
-				}
+				h.Kill(t)
 				killed = true
 			}
 		case <-deadline.C:
-			t.Fatalf("helper printed %d IDs before the deadline, want %d; stderr:\n%s", len(ids), killAfter, stderr.String())
+			t.Fatalf("helper printed %d IDs before the deadline, want %d; stderr:\n%s", len(ids), killAfter, h.Stderr.String())
 		}
 	}
-	err = cmd.Wait()
-	waited = true
-	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("helper was not killed by SIGKILL mid-stream (wait: %v); stderr:\n%s", err, stderr.String())
-	}
+	h.WaitKilled(t)
 	if len(ids) < killAfter {
 		t.Fatalf("got %d IDs, want at least %d", len(ids), killAfter)
 	}
