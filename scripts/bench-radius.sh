@@ -49,8 +49,10 @@
 # CHECKPOINT (1: after each roamgate run the drain has roamgate checkpoint
 # its move journal into SQLite and counts that CPU to the run — as if every
 # 10-s run were a checkpoint window, where production checkpoints every 5
-# minutes and writes each moved session once; 0: no checkpoint, the
-# journal's writes alone), RG_GOMAXPROCS (roamgate's GOMAXPROCS once its
+# minutes and writes each moved session once; 0: no checkpoint asked for,
+# the journal's writes alone — but the checkpoints that the journal's
+# 64-MiB bound starts still run, and at 1 000 000 sessions fall into the
+# runs), RG_GOMAXPROCS (roamgate's GOMAXPROCS once its
 # sessions exist, 1: one core's
 # worth; 2 lets a goroutine run while another is stuck in a system call such
 # as SQLite's fsync, still on the one CPU), RG_GOGC and RG_GOMEMLIMIT
