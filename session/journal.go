@@ -23,7 +23,7 @@ import (
 // million sessions). That was the whole gap between roamgate and the null
 // server under roaming load (docs/BENCHMARKS.md, "Phase 2, roaming: the
 // whole gap, measured apart"). A journal makes a move durable with a few
-// dozen bytes appended to a file and one fdatasync a flush for all of
+// dozen bytes appended to a file and one fsync a flush for all of
 // them; the store gets each moved session's newest values once per
 // checkpoint (checkpointEvery), however often it moved meanwhile.
 //
@@ -297,12 +297,12 @@ func (p journalPos) before(q journalPos) bool {
 type journal struct {
 	dir string
 
-	// syncMu orders fdatasyncs and file changes (rotate): a sync never
+	// syncMu orders fsyncs and file changes (rotate): a sync never
 	// runs on a file being closed. Taken before mu.
 	syncMu sync.Mutex
 	synced journalPos
 	// lost: records in file lost.seq after lost.off may not be durable
-	// (an fdatasync failed, and a second one may not say so again).
+	// (an fsync failed, and a second one may not say so again).
 	lost journalPos
 
 	mu     sync.Mutex
@@ -354,7 +354,7 @@ func openJournal(dir string) (*journal, error) {
 }
 
 // create makes the file of seq, with its header, durable (the directory
-// entry too: records fdatasynced into a file a crash forgets are lost).
+// entry too: records fsynced into a file a crash forgets are lost).
 func (j *journal) create(seq uint64) (*os.File, error) {
 	if err := os.MkdirAll(j.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("session: journal: %w", err)
@@ -430,7 +430,7 @@ func (j *journal) signalFull() {
 }
 
 // syncTo makes everything written up to p durable. Concurrent callers
-// share an fdatasync: the one that runs covers every write before it.
+// share an fsync: the one that runs covers every write before it.
 func (j *journal) syncTo(p journalPos) error {
 	j.syncMu.Lock()
 	defer j.syncMu.Unlock()
