@@ -51,7 +51,8 @@
 # 10-s run were a checkpoint window, where production checkpoints every 5
 # minutes and writes each moved session once; 0: no checkpoint asked for,
 # the journal's writes alone — the drain still waits for a checkpoint
-# that the journal's 64-MiB bound started, as at 1 000 000 sessions),
+# that the journal's 64-MiB bound started or asked for, as at 1 000 000
+# sessions),
 # RG_GOMAXPROCS (roamgate's GOMAXPROCS once its
 # sessions exist, 1: one core's
 # worth; 2 lets a goroutine run while another is stuck in a system call such
@@ -319,17 +320,16 @@ roamgate_flushed() { [[ $(cat "$work/roamgate.status") == "pending 0 "* ]]; }
 # folds at the latest 30 s after a touch: without this its fold of a
 # run's last moves fell into the next server's run, uncounted), no move
 # journal file left to write to the store (with CHECKPOINT=0: at most
-# one, the file being written, so that a checkpoint the journal's size
-# started is mostly counted to the run that filled it; while one runs,
-# its appends also change the unfolded count), and the status unchanged
-# for 0.4 s.
+# one, the file being written), no checkpoint running or due (one the
+# journal's size started is counted to the run that filled it), and the
+# status unchanged for 0.4 s.
 roamgate_drained() {
 	local a b
 	a=$(cat "$work/roamgate.status")
 	sleep 0.4
 	b=$(cat "$work/roamgate.status")
-	[ "$a" = "$b" ] && [[ $b == "pending 0 unfolded 0 "* ]] || return 1
-	[[ $b == *" journal 0" ]] || { [ "$CHECKPOINT" = 0 ] && [[ $b == *" journal 1" ]]; }
+	[ "$a" = "$b" ] && [[ $b == "pending 0 unfolded 0 "* ]] && [[ $b == *" due 0" ]] || return 1
+	[[ $b == *" journal 0 due 0" ]] || { [ "$CHECKPOINT" = 0 ] && [[ $b == *" journal 1 due 0" ]]; }
 }
 
 # profile_segment LABEL — roamgate starts its next CPU profile segment.

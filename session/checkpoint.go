@@ -68,6 +68,8 @@ func (m *Manager) checkpoint(ctx context.Context, paced bool) error {
 	}
 	m.checkpointMu.Lock()
 	defer m.checkpointMu.Unlock()
+	m.checkpointing.Store(true)
+	defer m.checkpointing.Store(false)
 	start := time.Now()
 	// A file that cannot be rotated now is written at the next checkpoint.
 	rotateErr := j.rotate()

@@ -511,15 +511,16 @@ func (j *journal) read(seq uint64, fn func(Touch)) (ignored int, why, err error)
 }
 
 // pendingFiles is how many files hold records the store has not been
-// given: the sealed ones and the current one when it has records.
-func (j *journal) pendingFiles() int {
+// given: the sealed ones and the current one when it has records; full
+// says the current one has passed journalMaxBytes.
+func (j *journal) pendingFiles() (n int, full bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	n := len(j.sealed)
+	n = len(j.sealed)
 	if j.f != nil && j.size > int64(len(journalMagic)) {
 		n++
 	}
-	return n
+	return n, j.f != nil && j.size >= journalMaxBytes
 }
 
 // remove deletes the sealed file seq, durably: a file back after a crash

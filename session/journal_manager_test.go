@@ -180,3 +180,55 @@ func TestJournalReplaysOverTheStore(t *testing.T) {
 		}
 	}
 }
+
+// touchBlocking holds every Touch until release is closed, and says when
+// the first one arrived.
+type touchBlocking struct {
+	session.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *touchBlocking) Touch(ctx context.Context, id string, a session.Activity, roams int, dev []byte) error {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return b.Store.Touch(ctx, id, a, roams, dev)
+}
+
+// TestJournalCheckpointDueWhileItRuns: a harness that waits for the
+// store's writes (make bench-radius) sees a running checkpoint.
+func TestJournalCheckpointDueWhileItRuns(t *testing.T) {
+	h := newHarness(t, defaultPolicy())
+	tb := &touchBlocking{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h.wrap = func(s session.Store) session.Store { tb.Store = s; return tb }
+	h.restart(t)
+	s, _ := h.create(t, "da:a1:19:00:0d:06", "wifi4eu", "bahnhof")
+	if _, err := h.m.Seen(s.ID, session.Activity{Location: "stadtpark"}); err != nil {
+		t.Fatal(err)
+	}
+	waitWritten(t, h.m, 1)
+	if h.m.Counters().CheckpointDue {
+		t.Fatal("CheckpointDue before any checkpoint")
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.m.Checkpoint(context.Background()) }()
+	select {
+	case <-tb.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the checkpoint did not reach the store")
+	}
+	due := h.m.Counters().CheckpointDue
+	close(tb.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !due {
+		t.Error("CheckpointDue false while the checkpoint wrote")
+	}
+	if c := h.m.Counters(); c.CheckpointDue || c.JournalFiles != 0 {
+		t.Errorf("after the checkpoint: due %v, %d journal files", c.CheckpointDue, c.JournalFiles)
+	}
+}

@@ -109,9 +109,10 @@ type Manager struct {
 
 	// The move journal (Options.Journal), nil without one. replay is what
 	// its files hold at start-up, applied by load.
-	journal      *journal
-	replay       *journalTouches
-	checkpointMu sync.Mutex // one checkpoint at a time
+	journal       *journal
+	replay        *journalTouches
+	checkpointMu  sync.Mutex // one checkpoint at a time
+	checkpointing atomic.Bool
 }
 
 // CreateRequest describes a sign-in.
@@ -946,7 +947,10 @@ type Counters struct {
 	// CheckpointFailures count checkpoints, CheckpointedSessions the
 	// sessions they wrote; JournalDamaged counts journal files that could
 	// not be read, or ended in bytes that were not a record.
-	JournalFiles                    int
+	JournalFiles int
+	// CheckpointDue: a checkpoint runs, or the journal's size has asked
+	// for one (for a harness that must wait for it).
+	CheckpointDue                   bool
 	Checkpoints, CheckpointFailures uint64
 	CheckpointedSessions            uint64
 	JournalDamaged                  uint64
@@ -982,7 +986,9 @@ func (m *Manager) Counters() Counters {
 		JournalDamaged:       m.counters.journalDamaged.Load(),
 	}
 	if m.journal != nil {
-		c.JournalFiles = m.journal.pendingFiles()
+		var full bool
+		c.JournalFiles, full = m.journal.pendingFiles()
+		c.CheckpointDue = full || m.checkpointing.Load()
 	}
 	return c
 }

@@ -212,10 +212,11 @@ func runServe(ctx context.Context, c serveConfig, log *slog.Logger, ready func(*
 
 // writeStatus rewrites path with the manager's activity counters, the
 // touches the store's log holds unfolded (SQLite) and the files of the
-// move journal the store has not been given, until ctx ends: "pending N
-// unfolded U written M journal F". The bench's drain asks for a
-// checkpoint (SIGUSR2) and waits for N, U and F to be 0, so that the
-// store's writes of a run's moves are counted to that run.
+// move journal the store has not been given, and whether a checkpoint
+// runs or is due, until ctx ends: "pending N unfolded U written M journal
+// F due D". The bench's drain asks for a checkpoint (SIGUSR2) and waits
+// for N, U, F and D to be 0, so that the store's writes of a run's moves
+// are counted to that run.
 func writeStatus(ctx context.Context, path string, mgr *session.Manager, store session.Store) {
 	log, _ := store.(interface{ ActivityLog() (int64, uint64) })
 	t := time.NewTicker(100 * time.Millisecond)
@@ -227,8 +228,12 @@ func writeStatus(ctx context.Context, path string, mgr *session.Manager, store s
 		if log != nil {
 			unfolded, _ = log.ActivityLog()
 		}
-		if os.WriteFile(tmp, fmt.Appendf(nil, "pending %d unfolded %d written %d journal %d\n",
-			c.ActivityPending, unfolded, c.ActivityWritten, c.JournalFiles), 0o644) == nil {
+		due := 0
+		if c.CheckpointDue {
+			due = 1
+		}
+		if os.WriteFile(tmp, fmt.Appendf(nil, "pending %d unfolded %d written %d journal %d due %d\n",
+			c.ActivityPending, unfolded, c.ActivityWritten, c.JournalFiles, due), 0o644) == nil {
 			os.Rename(tmp, path)
 		}
 		select {
